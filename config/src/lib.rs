@@ -1,0 +1,114 @@
+//! Typed configuration for mailroom: the `Config` structs with their defaults, loading through
+//! figment (built-in defaults < TOML file < `MAILROOM_SECTION__KEY` environment), and
+//! validation that reports every problem with its key path.
+//!
+//! This crate only reads and checks; it starts nothing and must not depend on any other
+//! mailroom crate. Which keys reload on SIGHUP and which need a restart is decided here
+//! ([`Config::restart_required`]) so that every caller agrees.
+
+mod listeners;
+mod load;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
+pub use load::{ConfigError, ConfigSource, load};
+
+/// The whole configuration, as read from defaults, file and environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Identity and storage of this server.
+    pub server: Server,
+    /// Where each protocol listens; a protocol without an entry is off.
+    pub listeners: Listeners,
+    /// Certificate and key for STARTTLS and implicit TLS.
+    pub tls: Tls,
+    /// Security switches.
+    pub security: Security,
+    /// Limits on every input.
+    pub limits: Limits,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Fully qualified name used in banners, `Received:` fields and HELO. Reloadable.
+    pub hostname: String,
+    /// Directory holding the database, message bodies and the self-signed certificate.
+    /// Needs a restart to change.
+    pub data_dir: PathBuf,
+    /// Seconds that SIGTERM/SIGINT waits for sessions to finish their current command.
+    pub drain_timeout_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            hostname: "mail.example.test".into(),
+            data_dir: PathBuf::from("./data"),
+            drain_timeout_secs: 10,
+        }
+    }
+}
+
+/// `[tls]`: both absent means a self-signed certificate for `server.hostname` is made in
+/// `data_dir` on first start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM file with the certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+/// `[security]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Security {
+    /// Allows LOGIN/USER/AUTH before TLS; for tests and loopback-only setups.
+    pub allow_plaintext_auth: bool,
+}
+
+/// `[limits]`; all reloadable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest message accepted, in octets.
+    pub max_message_size: u64,
+    /// Most recipients of one SMTP transaction.
+    pub max_recipients: u32,
+    /// Most open connections over all listeners.
+    pub max_connections: u32,
+    /// Most open connections from one IP address.
+    pub max_connections_per_ip: u32,
+    /// Seconds a session may wait for the client's next command.
+    pub command_timeout_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 26_214_400,
+            max_recipients: 100,
+            max_connections: 1000,
+            max_connections_per_ip: 50,
+            command_timeout_secs: 300,
+        }
+    }
+}
+
+impl Config {
+    /// Keys whose change a reload cannot apply; the running value stays until a restart.
+    pub fn restart_required(&self, new: &Config) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.server.data_dir != new.server.data_dir {
+            keys.push("server.data_dir");
+        }
+        keys
+    }
+}

@@ -1,0 +1,204 @@
+//! Checks that serde cannot express: every problem is collected with its key path, so an
+//! operator fixes a file in one pass instead of one error at a time.
+
+use crate::{Config, ConfigError, ListenerKind};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut err = |key: &str, message: String| {
+        errors.push(ConfigError {
+            key: key.to_string(),
+            message,
+        })
+    };
+
+    if let Err(why) = check_hostname(&config.server.hostname) {
+        err("server.hostname", why);
+    }
+    if config.server.data_dir.as_os_str().is_empty() {
+        err("server.data_dir", "must not be empty".into());
+    }
+
+    let mut seen: HashMap<SocketAddr, ListenerKind> = HashMap::new();
+    for kind in ListenerKind::ALL {
+        let Some(addrs) = config.listeners.get(kind) else {
+            continue;
+        };
+        let key = format!("listeners.{kind}");
+        for text in addrs.as_strs() {
+            match text.parse::<SocketAddr>() {
+                Err(_) => err(
+                    &key,
+                    format!("`{text}` is not an IP address and port such as 127.0.0.1:2525"),
+                ),
+                Ok(addr) => {
+                    if let Some(other) = seen.insert(addr, kind) {
+                        err(&key, format!("{addr} is also used by listeners.{other}"));
+                    }
+                }
+            }
+        }
+    }
+
+    match (&config.tls.cert, &config.tls.key) {
+        (Some(_), None) => err("tls.key", "must be set when tls.cert is".into()),
+        (None, Some(_)) => err("tls.cert", "must be set when tls.key is".into()),
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("tls.cert", cert), ("tls.key", key)] {
+                if let Err(e) = std::fs::metadata(path) {
+                    err(name, format!("cannot read {}: {e}", path.display()));
+                }
+            }
+        }
+        (None, None) => {}
+    }
+
+    let limits = &config.limits;
+    for (key, value) in [
+        ("limits.max_message_size", limits.max_message_size),
+        ("limits.max_recipients", u64::from(limits.max_recipients)),
+        ("limits.max_connections", u64::from(limits.max_connections)),
+        (
+            "limits.max_connections_per_ip",
+            u64::from(limits.max_connections_per_ip),
+        ),
+        ("limits.command_timeout_secs", limits.command_timeout_secs),
+    ] {
+        if value == 0 {
+            err(key, "must be greater than 0".into());
+        }
+    }
+    if limits.max_connections_per_ip > limits.max_connections {
+        err(
+            "limits.max_connections_per_ip",
+            format!(
+                "{} is more than limits.max_connections ({})",
+                limits.max_connections_per_ip, limits.max_connections
+            ),
+        );
+    }
+    errors
+}
+
+/// RFC 1035 §2.3.1 / RFC 1123 §2.1: letters, digits and hyphens in labels of at most 63
+/// octets, at most 253 octets in all.
+fn check_hostname(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if name.len() > 253 {
+        return Err(format!("is {} octets long; at most 253", name.len()));
+    }
+    for label in name.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(format!("`{name}` is not a valid host name"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConfigSource, ListenerAddrs, load};
+    use std::io::Write;
+
+    fn from_toml(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(text.as_bytes()).expect("write");
+        load(&ConfigSource::file_only(file.path()))
+    }
+
+    fn keys(errors: &[ConfigError]) -> Vec<&str> {
+        errors.iter().map(|e| e.key.as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(validate(&Config::default()).is_empty());
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let c =
+            from_toml("[server]\nhostname = \"mx.example.org\"\n[limits]\nmax_recipients = 7\n")
+                .expect("valid");
+        assert_eq!(c.server.hostname, "mx.example.org");
+        assert_eq!(c.limits.max_recipients, 7);
+        assert_eq!(c.limits.max_connections, 1000);
+        // No [listeners] table: the defaults stay.
+        assert_eq!(c.listeners, crate::Listeners::default());
+    }
+
+    #[test]
+    fn listeners_table_replaces_defaults_and_takes_lists() {
+        let c = from_toml(
+            "[listeners]\nsmtp = [\"127.0.0.1:25\", \"[::1]:25\"]\nimap = \"127.0.0.1:143\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.listeners.pop3, None);
+        assert_eq!(c.listeners.admin, None);
+        assert_eq!(
+            c.listeners.smtp,
+            Some(ListenerAddrs::Many(vec![
+                "127.0.0.1:25".into(),
+                "[::1]:25".into()
+            ]))
+        );
+        assert_eq!(c.listeners.bindings().len(), 3);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let errors = from_toml(
+            "[server]\nhostname = \"bad host\"\n[listeners]\nsmtp = \"nope\"\nimap = \"127.0.0.1:1\"\npop3 = \"127.0.0.1:1\"\n[tls]\ncert = \"/nonexistent/c.pem\"\n[limits]\nmax_recipients = 0\nmax_connections = 5\n",
+        )
+        .expect_err("invalid");
+        let k = keys(&errors);
+        for want in [
+            "server.hostname",
+            "listeners.smtp",
+            "listeners.pop3",
+            "tls.key",
+            "limits.max_recipients",
+            "limits.max_connections_per_ip",
+        ] {
+            assert!(k.contains(&want), "{want} missing from {errors:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let errors = from_toml("[server]\nhostnme = \"x\"\n").expect_err("unknown key");
+        assert_eq!(keys(&errors), ["server.hostnme"], "{errors:?}");
+        let errors = from_toml("[limits]\nmax_recipients = \"many\"\n").expect_err("type");
+        assert_eq!(keys(&errors), ["limits.max_recipients"], "{errors:?}");
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let errors = load(&ConfigSource::file_only(std::path::Path::new(
+            "/nonexistent.toml",
+        )))
+        .expect_err("missing file");
+        assert!(errors[0].message.contains("cannot read"), "{errors:?}");
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(check_hostname("mail.example.test").is_ok());
+        assert!(check_hostname("localhost").is_ok());
+        assert!(check_hostname("-a.example").is_err());
+        assert!(check_hostname("a..b").is_err());
+        assert!(check_hostname(&"a".repeat(64)).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! What every mailroom protocol needs: the event bus and shared messages, TLS acceptors,
+//! password hashing and secrets, addresses, listeners with connection limits, the reload and
+//! shutdown machinery, and tracing setup.
+//!
+//! This crate knows no protocol and no storage; it depends only on `config`.
+
+pub mod address;
+pub mod bus;
+pub mod fsutil;
+pub mod msg;
+pub mod net;
+pub mod password;
+pub mod reload;
+pub mod secret;
+pub mod shutdown;
+pub mod signals;
+pub mod snapshot;
+pub mod telemetry;
+pub mod tls;
+
+pub use secret::Secret;

@@ -1,0 +1,52 @@
+//! Messages shared between crates: commands are verbs, events past tense. Each says who sends
+//! it and who handles it. Protocol crates meet only here and in the store's messages.
+
+use actix::Message;
+use std::sync::Arc;
+
+use crate::snapshot::Snapshot;
+
+/// A new configuration is in force. Published by `ConfigWatcher` after a successful reload;
+/// handled by listeners (new sessions get the new snapshot) and anyone caching config.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct ConfigChanged(pub Arc<Snapshot>);
+
+/// What changed in a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxChange {
+    /// Messages were added (delivery, APPEND, COPY, MOVE target).
+    Added,
+    /// Flags or keywords changed.
+    Flags,
+    /// Messages were expunged (EXPUNGE, MOVE source).
+    Expunged,
+    /// The mailbox was created, renamed, deleted or (un)subscribed.
+    Mailbox,
+}
+
+/// A mailbox changed. Published by `MailboxStore` after the change is durable; handled by IMAP
+/// sessions (IDLE, untagged updates) and webhooks.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct MailboxChanged {
+    /// The account that owns the mailbox.
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// What kind of change.
+    pub change: MailboxChange,
+    /// HIGHESTMODSEQ of the mailbox after the change.
+    pub modseq: u64,
+}
+
+/// A message was delivered to local recipients. Published by `MailboxStore`; handled by
+/// policy actors (spam learning, webhooks).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct MessageDelivered {
+    /// Accounts that received it.
+    pub account_ids: Vec<i64>,
+    /// Size in octets.
+    pub size: u64,
+}

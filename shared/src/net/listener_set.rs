@@ -1,0 +1,152 @@
+//! `ListenerSet`: owns every protocol listener and applies the `[listeners]` of a new
+//! configuration as one step: bind every new address first, and only when all of them bound,
+//! close the removed ones. If any bind fails, the ones just bound are closed again and the
+//! running set is untouched, so a bad reload never leaves the server deaf.
+
+use super::arbiters::Arbiters;
+use super::connection::Protocol;
+use super::listener::{Close, Listener, ListenerEnv};
+use super::tracker::ConnectionTracker;
+use crate::bus::Bus;
+use crate::msg::ConfigChanged;
+use crate::shutdown::Draining;
+use crate::snapshot::Snapshot;
+use actix::prelude::*;
+use mailroom_config::ListenerKind;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The protocol behind each listener kind that has one (all but `admin`, which is HTTP).
+pub type Protocols = HashMap<ListenerKind, Arc<dyn Protocol>>;
+
+/// The listener set actor; one per process, on the System arbiter.
+pub struct ListenerSet {
+    protocols: Protocols,
+    tracker: ConnectionTracker,
+    arbiters: Arbiters,
+    draining: Draining,
+    bus: Bus,
+    running: BTreeMap<(ListenerKind, SocketAddr), Addr<Listener>>,
+}
+
+impl ListenerSet {
+    /// A set with no listener yet; [`Apply`] the first snapshot to start listening.
+    pub fn new(
+        protocols: Protocols,
+        tracker: ConnectionTracker,
+        arbiters: Arbiters,
+        draining: Draining,
+        bus: Bus,
+    ) -> Self {
+        Self {
+            protocols,
+            tracker,
+            arbiters,
+            draining,
+            bus,
+            running: BTreeMap::new(),
+        }
+    }
+
+    fn start_listener(
+        &self,
+        kind: ListenerKind,
+        socket: std::net::TcpListener,
+        snapshot: &Arc<Snapshot>,
+    ) -> std::io::Result<Addr<Listener>> {
+        let Some(protocol) = self.protocols.get(&kind) else {
+            return Err(std::io::Error::other("no protocol for this listener"));
+        };
+        let env = ListenerEnv {
+            protocol: protocol.clone(),
+            tracker: self.tracker.clone(),
+            arbiters: self.arbiters.clone(),
+            draining: self.draining.clone(),
+        };
+        let listener = Listener::new(kind, socket, snapshot.clone(), env)?;
+        let addr = Supervisor::start(move |_| listener);
+        self.bus
+            .subscribe::<ConfigChanged>(addr.clone().recipient());
+        Ok(addr)
+    }
+}
+
+impl Actor for ListenerSet {
+    type Context = Context<Self>;
+}
+
+/// Make the running listeners those of `0.config`; sent by `main` at start and by
+/// `ConfigWatcher` on reload. On error nothing changed, and the text names the address.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Apply(pub Arc<Snapshot>);
+
+impl Handler<Apply> for ListenerSet {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: Apply, _: &mut Context<Self>) -> Self::Result {
+        let wanted: Vec<(ListenerKind, SocketAddr)> = msg
+            .0
+            .config
+            .listeners
+            .bindings()
+            .into_iter()
+            .filter(|(kind, _)| self.protocols.contains_key(kind))
+            .collect();
+        let mut bound = Vec::new();
+        for &(kind, addr) in &wanted {
+            if self.running.contains_key(&(kind, addr)) {
+                continue;
+            }
+            // On failure, the sockets bound so far close when `bound` is dropped.
+            let socket = std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("listeners.{kind}: cannot listen on {addr}: {e}"))?;
+            bound.push((kind, addr, socket));
+        }
+        for (kind, addr, socket) in bound {
+            let listener = self
+                .start_listener(kind, socket, &msg.0)
+                .map_err(|e| format!("listeners.{kind}: cannot listen on {addr}: {e}"))?;
+            self.running.insert((kind, addr), listener);
+        }
+        let removed: Vec<_> = self
+            .running
+            .keys()
+            .filter(|key| !wanted.contains(key))
+            .copied()
+            .collect();
+        for key in removed {
+            if let Some(listener) = self.running.remove(&key) {
+                listener.do_send(Close);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Close every listener (the first step of shutdown). Sent by `main`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseAll;
+
+impl Handler<CloseAll> for ListenerSet {
+    type Result = ();
+    fn handle(&mut self, _: CloseAll, _: &mut Context<Self>) {
+        for (_, listener) in std::mem::take(&mut self.running) {
+            listener.do_send(Close);
+        }
+    }
+}
+
+/// The addresses listened on now, per kind. Sent by `main` to print them.
+#[derive(Message)]
+#[rtype(result = "Vec<(ListenerKind, SocketAddr)>")]
+pub struct Bound;
+
+impl Handler<Bound> for ListenerSet {
+    type Result = MessageResult<Bound>;
+    fn handle(&mut self, _: Bound, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.running.keys().copied().collect())
+    }
+}

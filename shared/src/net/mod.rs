@@ -1,0 +1,19 @@
+//! Listening and connections: the supervised `Listener` actor per bound address, the
+//! `ListenerSet` that applies listener changes from a reload (bind new, then close old), the
+//! connection limits, the round-robin arbiter pool that sessions run on, and the driver for
+//! line-based sessions.
+//!
+//! Nothing here knows a protocol: a protocol plugs in through [`Protocol`].
+
+mod arbiters;
+mod connection;
+pub mod lines;
+mod listener;
+mod listener_set;
+mod tracker;
+
+pub use arbiters::Arbiters;
+pub use connection::{Connection, Protocol, Stream};
+pub use listener::Listener;
+pub use listener_set::{Apply, Bound, CloseAll, ListenerSet, Protocols};
+pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal};
