@@ -8,7 +8,7 @@
 mod arbiters;
 mod connection;
 pub mod lines;
-mod listener;
+pub(crate) mod listener;
 mod listener_set;
 mod tracker;
 
@@ -17,3 +17,6 @@ pub use connection::{Connection, Protocol, Stream};
 pub use listener::Listener;
 pub use listener_set::{Apply, Bound, CloseAll, ListenerSet, Protocols};
 pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! The management subcommands: they work on the configured data directory directly, also
+//! while the server runs (the store is safe for several processes, and the server reads
+//! accounts and routing from it on every use).
+
+use anyhow::{Context as _, anyhow, bail};
+use clap::Subcommand;
+use mailroom_config::{ConfigSource, load};
+use mailroom_shared::Secret;
+use mailroom_store::Admin;
+use mailroom_store::types::Role;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub(crate) enum DomainAction {
+    /// Accept mail for NAME.
+    Add { name: String },
+    /// List the domains.
+    List,
+    /// Stop accepting mail for NAME (it must have no accounts left).
+    Remove { name: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserAction {
+    /// Create an account; the password is read from the first line of standard input.
+    Add {
+        address: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Mailbox quota in bytes (0 or absent: unlimited).
+        #[arg(long, value_name = "BYTES")]
+        quota: Option<u64>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Change an account's password, read from standard input.
+    Passwd {
+        address: String,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Remove an account with all its mail.
+    Remove { address: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AliasAction {
+    /// Deliver mail for SOURCE (`a@dom`, or `@dom` for a catch-all) to TARGET…
+    Add {
+        source: String,
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+    /// List aliases.
+    List,
+    /// Remove the alias SOURCE.
+    Remove { source: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConfigAction {
+    /// Validate FILE: exit 0 if it is valid, else print every problem and exit 1.
+    Check { file: PathBuf },
+}
+
+fn open_store(source: &ConfigSource) -> anyhow::Result<Admin> {
+    let config = load(source).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow!("invalid configuration:\n{}", list.join("\n"))
+    })?;
+    let dir = &config.server.data_dir;
+    Admin::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+}
+
+fn read_password() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(Secret::new(password))
+}
+
+pub(crate) fn domain(source: &ConfigSource, action: DomainAction) -> anyhow::Result<ExitCode> {
+    let store = open_store(source)?;
+    match action {
+        DomainAction::Add { name } => {
+            let domain = store.domain_add(&name)?;
+            println!("added domain {}", domain.name);
+        }
+        DomainAction::List => {
+            for domain in store.domain_list()? {
+                println!("{}", domain.name);
+            }
+        }
+        DomainAction::Remove { name } => {
+            store.domain_remove(&name)?;
+            println!("removed domain {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn user(source: &ConfigSource, action: UserAction) -> anyhow::Result<ExitCode> {
+    let store = open_store(source)?;
+    match action {
+        UserAction::Add {
+            address,
+            admin,
+            quota,
+            ..
+        } => {
+            let password = read_password()?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let account = store.user_add(&address, &password, role, quota)?;
+            println!("added {} account {}", account.role, account.address);
+        }
+        UserAction::Passwd { address, .. } => {
+            let password = read_password()?;
+            store.user_passwd(&address, &password)?;
+            println!("changed the password of {address}");
+        }
+        UserAction::List => {
+            for a in store.user_list()? {
+                let quota = match a.quota_bytes {
+                    0 => "unlimited".to_string(),
+                    q => q.to_string(),
+                };
+                println!("{}\t{}\tquota={}\tused={}", a.address, a.role, quota, a.used_bytes);
+            }
+        }
+        UserAction::Remove { address } => {
+            store.user_remove(&address)?;
+            println!("removed account {address}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn alias(source: &ConfigSource, action: AliasAction) -> anyhow::Result<ExitCode> {
+    let store = open_store(source)?;
+    match action {
+        AliasAction::Add { source, targets } => {
+            let alias = store.alias_add(&source, &targets)?;
+            println!("added alias {} -> {}", alias.source, alias.targets.join(", "));
+        }
+        AliasAction::List => {
+            for alias in store.alias_list()? {
+                println!("{}\t{}", alias.source, alias.targets.join(", "));
+            }
+        }
+        AliasAction::Remove { source } => {
+            store.alias_remove(&source)?;
+            println!("removed alias {source}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn config(action: ConfigAction) -> anyhow::Result<ExitCode> {
+    let ConfigAction::Check { file } = action;
+    match load(&ConfigSource::file_only(&file)) {
+        Ok(_) => {
+            println!("{}: valid", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}: {e}", file.display());
+            }
+            eprintln!("{}: {} problem(s)", file.display(), errors.len());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! `mailroom serve`: start the actors in dependency order, wait for SIGTERM/SIGINT, then
+//! drain in phases: stop accepting, let sessions finish their command and say goodbye
+//! (bounded by `server.drain_timeout_secs`), flush the store, exit 0.
+
+use anyhow::{Context as _, anyhow};
+use mailroom_config::{ConfigSource, ListenerKind};
+use mailroom_shared::bus::Bus;
+use mailroom_shared::net::{
+    Apply, Arbiters, Bound, CloseAll, ConnectionTracker, ListenerSet, Protocol, Protocols,
+};
+use mailroom_shared::reload::ConfigWatcher;
+use mailroom_shared::shutdown::drain_signal;
+use mailroom_shared::snapshot::Snapshot;
+use mailroom_store::actor::{Flush, MailboxStore};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+
+pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
+    let config = mailroom_config::load(&source).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        anyhow!("invalid configuration:\n{}", list.join("\n"))
+    })?;
+    actix_rt::System::new().block_on(serve(config, source))
+}
+
+fn protocols() -> Protocols {
+    let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp);
+    let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap);
+    let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3);
+    [
+        (ListenerKind::Smtp, smtp.clone()),
+        (ListenerKind::Submission, smtp.clone()),
+        (ListenerKind::Submissions, smtp),
+        (ListenerKind::Imap, imap.clone()),
+        (ListenerKind::Imaps, imap),
+        (ListenerKind::Pop3, pop3.clone()),
+        (ListenerKind::Pop3s, pop3),
+    ]
+    .into_iter()
+    .collect()
+}
+
+async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow::Result<ExitCode> {
+    let tls = mailroom_shared::tls::acceptor(&config)?;
+    let snapshot = Arc::new(Snapshot {
+        generation: 1,
+        config: Arc::new(config),
+        tls,
+    });
+    let bus = Bus::start();
+    let data_dir = snapshot.config.server.data_dir.clone();
+    let store = MailboxStore::start_embedded(&data_dir, bus.clone())
+        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+
+    let (drain_switch, draining) = drain_signal();
+    let tracker = ConnectionTracker::default();
+    let arbiters = Arbiters::per_core();
+    let listeners = ListenerSet::new(
+        protocols(),
+        tracker.clone(),
+        arbiters.clone(),
+        draining,
+        bus.clone(),
+    )
+    .start();
+    listeners
+        .send(Apply(snapshot.clone()))
+        .await?
+        .map_err(|e| anyhow!(e))?;
+    let watcher = ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
+    let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone(), &bus)
+        .context("listeners.admin: cannot listen")?;
+
+    for (kind, addr) in listeners.send(Bound).await? {
+        println!("mailroom: {kind} listening on {addr}");
+    }
+    if let Some(addrs) = &snapshot.config.listeners.admin {
+        for addr in addrs.socket_addrs() {
+            println!("mailroom: admin listening on http://{addr}/");
+        }
+    }
+    println!("mailroom: data in {}, ready", data_dir.display());
+
+    let signal = mailroom_shared::signals::wait_for_shutdown(watcher.clone()).await?;
+    tracing::info!(signal, "shutting down: no longer accepting connections");
+    let _ = listeners.send(CloseAll).await;
+    let _ = admin.send(mailroom_admin::StopAdmin).await;
+
+    let open = tracker.open();
+    tracing::info!(open, "asking sessions to finish");
+    drain_switch.start();
+    let deadline = Duration::from_secs(snapshot.config.server.drain_timeout_secs);
+    if tokio::time::timeout(deadline, tracker.wait_idle()).await.is_err() {
+        tracing::warn!(left = tracker.open(), "drain deadline passed; closing the rest");
+    }
+
+    tracing::info!("flushing the store");
+    match store.send(Flush).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "store flush failed"),
+        Err(e) => tracing::error!(error = %e, "store unavailable at shutdown"),
+    }
+    arbiters.stop_all();
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}

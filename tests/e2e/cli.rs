@@ -1,0 +1,136 @@
+//! The management CLI against a data directory, with and without a running server.
+
+use crate::{BIN, server};
+use mailroom_tests::run_cli;
+use std::path::Path;
+use std::process::Output;
+
+fn text(out: &Output) -> (bool, String, String) {
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok(out: Output) -> String {
+    let (success, stdout, stderr) = text(&out);
+    assert!(success, "command failed: {stderr}");
+    stdout
+}
+
+fn fails(out: Output, want: &str) {
+    let (success, _, stderr) = text(&out);
+    assert!(!success, "command should have failed");
+    assert!(stderr.contains(want), "stderr {stderr:?} does not mention {want:?}");
+}
+
+#[test]
+fn domains_users_and_aliases_while_the_server_runs() {
+    let s = server();
+    let cli = |args: &[&str], stdin: Option<&str>| s.cli(args, stdin).expect("run cli");
+
+    assert!(ok(cli(&["domain", "add", "Example.TEST"], None)).contains("example.test"));
+    fails(cli(&["domain", "add", "example.test"], None), "exists");
+    fails(cli(&["domain", "add", "not a domain"], None), "not a valid domain");
+    assert_eq!(ok(cli(&["domain", "list"], None)), "example.test\n");
+
+    ok(cli(&["user", "add", "alice@example.test", "--password-stdin"], Some("s3cret-pass\n")));
+    ok(cli(
+        &["user", "add", "boss@example.test", "--admin", "--quota", "1000000", "--password-stdin"],
+        Some("an0ther-pass\n"),
+    ));
+    fails(
+        cli(&["user", "add", "alice@example.test", "--password-stdin"], Some("s3cret-pass\n")),
+        "exists",
+    );
+    fails(
+        cli(&["user", "add", "carol@unknown.test", "--password-stdin"], Some("s3cret-pass\n")),
+        "unknown.test",
+    );
+    fails(cli(&["user", "add", "no-at-sign", "--password-stdin"], Some("s3cret-pass\n")), "no-at-sign");
+    fails(cli(&["user", "add", "dave@example.test", "--password-stdin"], Some("")), "no password");
+    fails(cli(&["user", "add", "dave@example.test", "--password-stdin"], Some("short\n")), "at least");
+
+    let users = ok(cli(&["user", "list"], None));
+    assert!(users.contains("alice@example.test\tuser\tquota=unlimited"), "{users}");
+    assert!(users.contains("boss@example.test\tadmin\tquota=1000000"), "{users}");
+    ok(cli(&["user", "passwd", "alice@example.test", "--password-stdin"], Some("n3w-password\n")));
+    fails(cli(&["user", "passwd", "nobody@example.test", "--password-stdin"], Some("n3w-password\n")), "nobody@example.test");
+
+    ok(cli(&["alias", "add", "postmaster@example.test", "alice@example.test", "boss@example.test"], None));
+    ok(cli(&["alias", "add", "@example.test", "alice@example.test"], None));
+    fails(cli(&["alias", "add", "x@example.test", "not an address"], None), "not an address");
+    fails(cli(&["alias", "add", "x@elsewhere.test", "alice@example.test"], None), "elsewhere.test");
+    let aliases = ok(cli(&["alias", "list"], None));
+    assert!(aliases.contains("postmaster@example.test\talice@example.test, boss@example.test"), "{aliases}");
+    ok(cli(&["alias", "remove", "@example.test"], None));
+    fails(cli(&["alias", "remove", "@example.test"], None), "@example.test");
+
+    fails(cli(&["domain", "remove", "example.test"], None), "accounts");
+    ok(cli(&["user", "remove", "alice@example.test"], None));
+    ok(cli(&["user", "remove", "boss@example.test"], None));
+    ok(cli(&["alias", "remove", "postmaster@example.test"], None));
+    ok(cli(&["domain", "remove", "example.test"], None));
+    assert_eq!(ok(cli(&["domain", "list"], None)), "");
+
+    // The server kept running through all of it.
+    assert!(s.log().contains("listening"));
+}
+
+#[test]
+fn global_config_flag_goes_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("m.toml");
+    std::fs::write(&config, format!("[server]\ndata_dir = \"{}\"\n", dir.path().join("d").display()))
+        .expect("write");
+    let before = run_cli(Path::new(BIN), None, dir.path(), &["--config", config.to_str().unwrap_or_default(), "domain", "add", "a.test"], None)
+        .expect("run");
+    ok(before);
+    let after = run_cli(Path::new(BIN), Some(&config), dir.path(), &["domain", "list"], None).expect("run");
+    assert_eq!(ok(after), "a.test\n");
+}
+
+#[test]
+fn unreadable_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_cli(Path::new(BIN), Some(&dir.path().join("missing.toml")), dir.path(), &["domain", "list"], None)
+        .expect("run");
+    fails(out, "cannot read");
+}
+
+#[test]
+fn config_check_accepts_valid_and_names_every_bad_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[server]\nhostname = \"mx.example.org\"\n[listeners]\nsmtp = \"127.0.0.1:2525\"\n")
+        .expect("write");
+    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", good.to_str().unwrap_or_default()], None)
+        .expect("run");
+    assert!(ok(out).contains("valid"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[server]\nhostname = \"bad host\"\n[listeners]\nsmtp = \"nowhere\"\n[limits]\nmax_recipients = 0\n",
+    )
+    .expect("write");
+    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", bad.to_str().unwrap_or_default()], None)
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for key in ["server.hostname", "listeners.smtp", "limits.max_recipients"] {
+        assert!(stderr.contains(key), "{key} not named in {stderr}");
+    }
+    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", "/nonexistent.toml"], None)
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mailroom.example.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", example], None).expect("run");
+    assert!(ok(out).contains("valid"));
+}

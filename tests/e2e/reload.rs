@@ -1,0 +1,101 @@
+//! SIGHUP reload: new hostname and a moved listener apply without a restart, established
+//! sessions stay, and an invalid file keeps the running configuration.
+
+use crate::server;
+use mailroom_tests::{LineClient, free_port, http_get, wait_until};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn health(port: u16) -> serde_json::Value {
+    let (status, body) = http_get(port, "/healthz").expect("GET /healthz");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).expect("healthz is JSON")
+}
+
+#[test]
+fn sighup_applies_new_hostname_and_moves_a_listener() {
+    let mut s = server();
+    let h = health(s.ports.admin);
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["hostname"], "mail.example.test");
+    assert_eq!(h["config_generation"], 1);
+
+    let mut established = LineClient::connect(s.ports.smtp).expect("connect");
+    assert!(established.read_line().expect("greeting").starts_with("220 mail.example.test "));
+
+    let old_smtp = s.ports.smtp;
+    let old_admin = s.ports.admin;
+    s.ports.smtp = free_port();
+    s.ports.admin = free_port();
+    s.hostname = "mx2.example.test".into();
+    s.write_config(&s.config_toml("")).expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+
+    let admin = s.ports.admin;
+    assert!(
+        wait_until(Duration::from_secs(10), || http_get(admin, "/healthz")
+            .is_ok_and(|(_, body)| body.contains("\"config_generation\":2"))),
+        "reload not applied; log:\n{}",
+        s.log()
+    );
+    let h = health(admin);
+    assert_eq!(h["hostname"], "mx2.example.test");
+
+    let mut fresh = LineClient::connect(s.ports.smtp).expect("new port accepts");
+    assert!(fresh.read_line().expect("greeting").starts_with("220 mx2.example.test "));
+    assert!(
+        wait_until(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", old_smtp)).is_err()),
+        "old smtp port still accepts"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", old_admin)).is_err()),
+        "old admin port still accepts"
+    );
+    // Other protocols greet with the new name too.
+    let mut imap = LineClient::connect(s.ports.imap).expect("imap");
+    assert!(imap.read_line().expect("greeting").contains("mx2.example.test mailroom ready"));
+
+    // The session opened before the reload is still served, under its own snapshot.
+    assert_eq!(established.cmd("NOOP").expect("noop"), "250 2.0.0 OK\r\n");
+    assert!(established.cmd("QUIT").expect("quit").starts_with("221 2.0.0 mail.example.test"));
+    assert!(s.exited().is_none());
+}
+
+#[test]
+fn invalid_config_on_sighup_keeps_the_running_one() {
+    let mut s = server();
+    s.write_config("[server]\nhostname = \"bad host\"\n[limits]\nmax_connections = 0\n")
+        .expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || s.log().contains("reload refused")),
+        "no refusal logged:\n{}",
+        s.log()
+    );
+    let log = s.log();
+    assert!(log.contains("server.hostname"), "reason not logged:\n{log}");
+    assert!(log.contains("limits.max_connections"), "reason not logged:\n{log}");
+
+    let h = health(s.ports.admin);
+    assert_eq!(h["hostname"], "mail.example.test");
+    assert_eq!(h["config_generation"], 1);
+    let mut smtp = LineClient::connect(s.ports.smtp).expect("still listening");
+    assert!(smtp.read_line().expect("greeting").starts_with("220 mail.example.test "));
+
+    // A listener that cannot bind refuses the whole reload as well.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = taken.local_addr().expect("addr").port();
+    let old_imap = s.ports.imap;
+    s.ports.imap = busy;
+    s.hostname = "other.example.test".into();
+    s.write_config(&s.config_toml("")).expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || s.log().contains(&format!("cannot listen on 127.0.0.1:{busy}"))),
+        "bind failure not logged:\n{}",
+        s.log()
+    );
+    assert_eq!(health(s.ports.admin)["hostname"], "mail.example.test");
+    assert!(TcpStream::connect(("127.0.0.1", old_imap)).is_ok(), "old imap listener was closed");
+    assert!(s.exited().is_none());
+}

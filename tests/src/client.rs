@@ -1,0 +1,120 @@
+//! Small blocking clients for tests: a line-oriented client over TCP or TLS, and a minimal
+//! HTTP GET.
+
+use anyhow::{Context, Result, bail};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Read/write timeout of test clients: long enough for a loaded CI machine, short enough that
+/// a hung server fails the test instead of the whole run.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+trait Io: Read + Write + Send {}
+impl<T: Read + Write + Send> Io for T {}
+
+/// A client that sends lines and reads CRLF-terminated replies.
+pub struct LineClient {
+    stream: BufReader<Box<dyn Io>>,
+}
+
+impl LineClient {
+    /// Connect in plain text to 127.0.0.1:`port`.
+    pub fn connect(port: u16) -> Result<Self> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+        tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(Self {
+            stream: BufReader::new(Box::new(tcp)),
+        })
+    }
+
+    /// Connect with implicit TLS, trusting only the certificate in `ca_pem` for `hostname`.
+    pub fn connect_tls(port: u16, hostname: &str, ca_pem: &Path) -> Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(ca_pem)? {
+            roots.add(cert?)?;
+        }
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from(hostname.to_string())?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+        tcp.set_write_timeout(Some(IO_TIMEOUT))?;
+        Ok(Self {
+            stream: BufReader::new(Box::new(rustls::StreamOwned::new(conn, tcp))),
+        })
+    }
+
+    /// Read one line, CRLF included; an empty string means the server closed.
+    pub fn read_line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        self.stream.read_line(&mut line).context("reading a reply")?;
+        Ok(line)
+    }
+
+    /// Read lines until one matches `done` (e.g. an SMTP line whose 4th octet is a space).
+    pub fn read_until(&mut self, done: impl Fn(&str) -> bool) -> Result<String> {
+        let mut all = String::new();
+        loop {
+            let line = self.read_line()?;
+            if line.is_empty() {
+                bail!("connection closed after {all:?}");
+            }
+            all.push_str(&line);
+            if done(&line) {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Send `line` followed by CRLF.
+    pub fn send(&mut self, line: &str) -> Result<()> {
+        self.send_raw(format!("{line}\r\n").as_bytes())
+    }
+
+    /// Send bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes)?;
+        stream.flush()?;
+        Ok(())
+    }
+
+    /// Send a command line and read one reply line.
+    pub fn cmd(&mut self, line: &str) -> Result<String> {
+        self.send(line)?;
+        self.read_line()
+    }
+
+    /// Whether the server has closed the connection (reads to the end).
+    pub fn closed(&mut self) -> bool {
+        let mut rest = Vec::new();
+        self.stream.read_to_end(&mut rest).is_ok()
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port`; returns the status code and the body.
+pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    write!(tcp, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    tcp.read_to_string(&mut response)?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no status line")?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}

@@ -1,0 +1,269 @@
+//! Starting and stopping the server under test.
+
+use anyhow::{Context, Result, bail};
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to start listening.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand it out again
+/// soon, which is good enough on a test machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
+}
+
+/// Poll `check` every 20 ms until it is true or `deadline` passes.
+pub fn wait_until(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The ports of one server's listeners.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub smtp: u16,
+    pub submission: u16,
+    pub submissions: u16,
+    pub imap: u16,
+    pub imaps: u16,
+    pub pop3: u16,
+    pub pop3s: u16,
+    pub admin: u16,
+}
+
+impl Ports {
+    fn fresh() -> Self {
+        Self {
+            smtp: free_port(),
+            submission: free_port(),
+            submissions: free_port(),
+            imap: free_port(),
+            imaps: free_port(),
+            pop3: free_port(),
+            pop3s: free_port(),
+            admin: free_port(),
+        }
+    }
+
+    /// All ports, for waiting until each accepts.
+    pub fn all(&self) -> [u16; 8] {
+        [
+            self.smtp,
+            self.submission,
+            self.submissions,
+            self.imap,
+            self.imaps,
+            self.pop3,
+            self.pop3s,
+            self.admin,
+        ]
+    }
+}
+
+/// A running `mailroom serve`, killed when dropped.
+pub struct Server {
+    bin: PathBuf,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub ports: Ports,
+    pub hostname: String,
+}
+
+impl Server {
+    /// Start `bin` with a fresh config and data directory; `extra` is appended to the config
+    /// file (more TOML sections).
+    pub fn start(bin: &str, extra: &str) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut server = Self {
+            bin: PathBuf::from(bin),
+            child: None,
+            dir,
+            ports: Ports::fresh(),
+            hostname: "mail.example.test".into(),
+        };
+        server.write_config(&server.config_toml(extra))?;
+        server.spawn()?;
+        Ok(server)
+    }
+
+    /// The config file this harness writes for `ports`, plus `extra`.
+    pub fn config_toml(&self, extra: &str) -> String {
+        let p = &self.ports;
+        format!(
+            "[server]\nhostname = \"{host}\"\ndata_dir = \"{data}\"\ndrain_timeout_secs = 5\n\n\
+             [listeners]\nsmtp = \"127.0.0.1:{}\"\nsubmission = \"127.0.0.1:{}\"\n\
+             submissions = \"127.0.0.1:{}\"\nimap = \"127.0.0.1:{}\"\nimaps = \"127.0.0.1:{}\"\n\
+             pop3 = \"127.0.0.1:{}\"\npop3s = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n{extra}\n",
+            p.smtp,
+            p.submission,
+            p.submissions,
+            p.imap,
+            p.imaps,
+            p.pop3,
+            p.pop3s,
+            p.admin,
+            host = self.hostname,
+            data = self.data_dir().display(),
+        )
+    }
+
+    /// The config file's path.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("mailroom.toml")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Where the server's stderr (its log) goes.
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// What the server printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    /// Replace the config file (atomically, as an operator's editor would).
+    pub fn write_config(&self, text: &str) -> Result<()> {
+        let tmp = self.dir.path().join("mailroom.toml.new");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, self.config_path())?;
+        Ok(())
+    }
+
+    /// Start the process and wait until every listener accepts.
+    pub fn spawn(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())?;
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stdout.log"))?;
+        let child = Command::new(&self.bin)
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("serve")
+            .current_dir(self.dir.path())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.bin.display()))?;
+        self.child = Some(child);
+        let ports = self.ports.all();
+        let ready = wait_until(START_DEADLINE, || {
+            self.exited().is_none() && ports.iter().all(|&p| accepts(p))
+        });
+        if !ready {
+            bail!("server did not start listening; log:\n{}", self.log());
+        }
+        Ok(())
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Send a signal by name (`HUP`, `TERM`, `INT`, `KILL`).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("kill -{name} failed");
+        }
+        Ok(())
+    }
+
+    /// The exit status, if the process has ended.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Wait up to `deadline` for the process to end.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<ExitStatus> {
+        let mut status = None;
+        wait_until(deadline, || {
+            status = self.exited();
+            status.is_some()
+        });
+        status
+    }
+
+    /// Run a CLI subcommand against this server's config, feeding `stdin` if given.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
+        run_cli(&self.bin, Some(&self.config_path()), self.dir.path(), args, stdin)
+    }
+}
+
+/// Run `bin [--config FILE] args…` in `cwd`.
+pub fn run_cli(
+    bin: &Path,
+    config: Option<&Path>,
+    cwd: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<Output> {
+    let mut cmd = Command::new(bin);
+    cmd.args(args).current_dir(cwd);
+    if let Some(config) = config {
+        cmd.arg("--config").arg(config);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes())?;
+        }
+    }
+    Ok(child.wait_with_output()?)
+}
+
+fn accepts(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
