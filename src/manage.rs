@@ -137,7 +137,10 @@ pub(crate) fn user(source: &ConfigSource, action: UserAction) -> anyhow::Result<
                     0 => "unlimited".to_string(),
                     q => q.to_string(),
                 };
-                println!("{}\t{}\tquota={}\tused={}", a.address, a.role, quota, a.used_bytes);
+                println!(
+                    "{}\t{}\tquota={}\tused={}",
+                    a.address, a.role, quota, a.used_bytes
+                );
             }
         }
         UserAction::Remove { address } => {
@@ -153,7 +156,11 @@ pub(crate) fn alias(source: &ConfigSource, action: AliasAction) -> anyhow::Resul
     match action {
         AliasAction::Add { source, targets } => {
             let alias = store.alias_add(&source, &targets)?;
-            println!("added alias {} -> {}", alias.source, alias.targets.join(", "));
+            println!(
+                "added alias {} -> {}",
+                alias.source,
+                alias.targets.join(", ")
+            );
         }
         AliasAction::List => {
             for alias in store.alias_list()? {

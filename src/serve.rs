@@ -70,7 +70,8 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .send(Apply(snapshot.clone()))
         .await?
         .map_err(|e| anyhow!(e))?;
-    let watcher = ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
+    let watcher =
+        ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
     let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone(), &bus)
         .context("listeners.admin: cannot listen")?;
 
@@ -93,8 +94,14 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     tracing::info!(open, "asking sessions to finish");
     drain_switch.start();
     let deadline = Duration::from_secs(snapshot.config.server.drain_timeout_secs);
-    if tokio::time::timeout(deadline, tracker.wait_idle()).await.is_err() {
-        tracing::warn!(left = tracker.open(), "drain deadline passed; closing the rest");
+    if tokio::time::timeout(deadline, tracker.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = tracker.open(),
+            "drain deadline passed; closing the rest"
+        );
     }
 
     tracing::info!("flushing the store");

@@ -50,7 +50,10 @@ impl AdminServer {
     }
 }
 
-fn serve(addrs: &[SocketAddr], watcher: Addr<ConfigWatcher>) -> std::io::Result<Option<ServerHandle>> {
+fn serve(
+    addrs: &[SocketAddr],
+    watcher: Addr<ConfigWatcher>,
+) -> std::io::Result<Option<ServerHandle>> {
     if addrs.is_empty() {
         return Ok(None);
     }

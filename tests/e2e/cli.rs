@@ -22,7 +22,10 @@ fn ok(out: Output) -> String {
 fn fails(out: Output, want: &str) {
     let (success, _, stderr) = text(&out);
     assert!(!success, "command should have failed");
-    assert!(stderr.contains(want), "stderr {stderr:?} does not mention {want:?}");
+    assert!(
+        stderr.contains(want),
+        "stderr {stderr:?} does not mention {want:?}"
+    );
 }
 
 #[test]
@@ -32,40 +35,120 @@ fn domains_users_and_aliases_while_the_server_runs() {
 
     assert!(ok(cli(&["domain", "add", "Example.TEST"], None)).contains("example.test"));
     fails(cli(&["domain", "add", "example.test"], None), "exists");
-    fails(cli(&["domain", "add", "not a domain"], None), "not a valid domain");
+    fails(
+        cli(&["domain", "add", "not a domain"], None),
+        "not a valid domain",
+    );
     assert_eq!(ok(cli(&["domain", "list"], None)), "example.test\n");
 
-    ok(cli(&["user", "add", "alice@example.test", "--password-stdin"], Some("s3cret-pass\n")));
     ok(cli(
-        &["user", "add", "boss@example.test", "--admin", "--quota", "1000000", "--password-stdin"],
+        &["user", "add", "alice@example.test", "--password-stdin"],
+        Some("s3cret-pass\n"),
+    ));
+    ok(cli(
+        &[
+            "user",
+            "add",
+            "boss@example.test",
+            "--admin",
+            "--quota",
+            "1000000",
+            "--password-stdin",
+        ],
         Some("an0ther-pass\n"),
     ));
     fails(
-        cli(&["user", "add", "alice@example.test", "--password-stdin"], Some("s3cret-pass\n")),
+        cli(
+            &["user", "add", "alice@example.test", "--password-stdin"],
+            Some("s3cret-pass\n"),
+        ),
         "exists",
     );
     fails(
-        cli(&["user", "add", "carol@unknown.test", "--password-stdin"], Some("s3cret-pass\n")),
+        cli(
+            &["user", "add", "carol@unknown.test", "--password-stdin"],
+            Some("s3cret-pass\n"),
+        ),
         "unknown.test",
     );
-    fails(cli(&["user", "add", "no-at-sign", "--password-stdin"], Some("s3cret-pass\n")), "no-at-sign");
-    fails(cli(&["user", "add", "dave@example.test", "--password-stdin"], Some("")), "no password");
-    fails(cli(&["user", "add", "dave@example.test", "--password-stdin"], Some("short\n")), "at least");
+    fails(
+        cli(
+            &["user", "add", "no-at-sign", "--password-stdin"],
+            Some("s3cret-pass\n"),
+        ),
+        "no-at-sign",
+    );
+    fails(
+        cli(
+            &["user", "add", "dave@example.test", "--password-stdin"],
+            Some(""),
+        ),
+        "no password",
+    );
+    fails(
+        cli(
+            &["user", "add", "dave@example.test", "--password-stdin"],
+            Some("short\n"),
+        ),
+        "at least",
+    );
 
     let users = ok(cli(&["user", "list"], None));
-    assert!(users.contains("alice@example.test\tuser\tquota=unlimited"), "{users}");
-    assert!(users.contains("boss@example.test\tadmin\tquota=1000000"), "{users}");
-    ok(cli(&["user", "passwd", "alice@example.test", "--password-stdin"], Some("n3w-password\n")));
-    fails(cli(&["user", "passwd", "nobody@example.test", "--password-stdin"], Some("n3w-password\n")), "nobody@example.test");
+    assert!(
+        users.contains("alice@example.test\tuser\tquota=unlimited"),
+        "{users}"
+    );
+    assert!(
+        users.contains("boss@example.test\tadmin\tquota=1000000"),
+        "{users}"
+    );
+    ok(cli(
+        &["user", "passwd", "alice@example.test", "--password-stdin"],
+        Some("n3w-password\n"),
+    ));
+    fails(
+        cli(
+            &["user", "passwd", "nobody@example.test", "--password-stdin"],
+            Some("n3w-password\n"),
+        ),
+        "nobody@example.test",
+    );
 
-    ok(cli(&["alias", "add", "postmaster@example.test", "alice@example.test", "boss@example.test"], None));
-    ok(cli(&["alias", "add", "@example.test", "alice@example.test"], None));
-    fails(cli(&["alias", "add", "x@example.test", "not an address"], None), "not an address");
-    fails(cli(&["alias", "add", "x@elsewhere.test", "alice@example.test"], None), "elsewhere.test");
+    ok(cli(
+        &[
+            "alias",
+            "add",
+            "postmaster@example.test",
+            "alice@example.test",
+            "boss@example.test",
+        ],
+        None,
+    ));
+    ok(cli(
+        &["alias", "add", "@example.test", "alice@example.test"],
+        None,
+    ));
+    fails(
+        cli(&["alias", "add", "x@example.test", "not an address"], None),
+        "not an address",
+    );
+    fails(
+        cli(
+            &["alias", "add", "x@elsewhere.test", "alice@example.test"],
+            None,
+        ),
+        "elsewhere.test",
+    );
     let aliases = ok(cli(&["alias", "list"], None));
-    assert!(aliases.contains("postmaster@example.test\talice@example.test, boss@example.test"), "{aliases}");
+    assert!(
+        aliases.contains("postmaster@example.test\talice@example.test, boss@example.test"),
+        "{aliases}"
+    );
     ok(cli(&["alias", "remove", "@example.test"], None));
-    fails(cli(&["alias", "remove", "@example.test"], None), "@example.test");
+    fails(
+        cli(&["alias", "remove", "@example.test"], None),
+        "@example.test",
+    );
 
     fails(cli(&["domain", "remove", "example.test"], None), "accounts");
     ok(cli(&["user", "remove", "alice@example.test"], None));
@@ -82,20 +165,51 @@ fn domains_users_and_aliases_while_the_server_runs() {
 fn global_config_flag_goes_before_or_after_the_subcommand() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("m.toml");
-    std::fs::write(&config, format!("[server]\ndata_dir = \"{}\"\n", dir.path().join("d").display()))
-        .expect("write");
-    let before = run_cli(Path::new(BIN), None, dir.path(), &["--config", config.to_str().unwrap_or_default(), "domain", "add", "a.test"], None)
-        .expect("run");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n",
+            dir.path().join("d").display()
+        ),
+    )
+    .expect("write");
+    let before = run_cli(
+        Path::new(BIN),
+        None,
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap_or_default(),
+            "domain",
+            "add",
+            "a.test",
+        ],
+        None,
+    )
+    .expect("run");
     ok(before);
-    let after = run_cli(Path::new(BIN), Some(&config), dir.path(), &["domain", "list"], None).expect("run");
+    let after = run_cli(
+        Path::new(BIN),
+        Some(&config),
+        dir.path(),
+        &["domain", "list"],
+        None,
+    )
+    .expect("run");
     assert_eq!(ok(after), "a.test\n");
 }
 
 #[test]
 fn unreadable_config_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = run_cli(Path::new(BIN), Some(&dir.path().join("missing.toml")), dir.path(), &["domain", "list"], None)
-        .expect("run");
+    let out = run_cli(
+        Path::new(BIN),
+        Some(&dir.path().join("missing.toml")),
+        dir.path(),
+        &["domain", "list"],
+        None,
+    )
+    .expect("run");
     fails(out, "cannot read");
 }
 
@@ -103,10 +217,19 @@ fn unreadable_config_is_a_clear_error() {
 fn config_check_accepts_valid_and_names_every_bad_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "[server]\nhostname = \"mx.example.org\"\n[listeners]\nsmtp = \"127.0.0.1:2525\"\n")
-        .expect("write");
-    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", good.to_str().unwrap_or_default()], None)
-        .expect("run");
+    std::fs::write(
+        &good,
+        "[server]\nhostname = \"mx.example.org\"\n[listeners]\nsmtp = \"127.0.0.1:2525\"\n",
+    )
+    .expect("write");
+    let out = run_cli(
+        Path::new(BIN),
+        None,
+        dir.path(),
+        &["config", "check", good.to_str().unwrap_or_default()],
+        None,
+    )
+    .expect("run");
     assert!(ok(out).contains("valid"));
 
     let bad = dir.path().join("bad.toml");
@@ -115,15 +238,27 @@ fn config_check_accepts_valid_and_names_every_bad_key() {
         "[server]\nhostname = \"bad host\"\n[listeners]\nsmtp = \"nowhere\"\n[limits]\nmax_recipients = 0\n",
     )
     .expect("write");
-    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", bad.to_str().unwrap_or_default()], None)
-        .expect("run");
+    let out = run_cli(
+        Path::new(BIN),
+        None,
+        dir.path(),
+        &["config", "check", bad.to_str().unwrap_or_default()],
+        None,
+    )
+    .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for key in ["server.hostname", "listeners.smtp", "limits.max_recipients"] {
         assert!(stderr.contains(key), "{key} not named in {stderr}");
     }
-    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", "/nonexistent.toml"], None)
-        .expect("run");
+    let out = run_cli(
+        Path::new(BIN),
+        None,
+        dir.path(),
+        &["config", "check", "/nonexistent.toml"],
+        None,
+    )
+    .expect("run");
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -131,6 +266,13 @@ fn config_check_accepts_valid_and_names_every_bad_key() {
 fn the_example_config_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/mailroom.example.toml");
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = run_cli(Path::new(BIN), None, dir.path(), &["config", "check", example], None).expect("run");
+    let out = run_cli(
+        Path::new(BIN),
+        None,
+        dir.path(),
+        &["config", "check", example],
+        None,
+    )
+    .expect("run");
     assert!(ok(out).contains("valid"));
 }

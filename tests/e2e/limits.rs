@@ -17,7 +17,10 @@ fn connections_over_the_per_ip_limit_are_refused_with_a_reason() {
         "421 4.7.0 mail.example.test too many connections, try again later\r\n"
     );
     let mut d = LineClient::connect(s.ports.pop3).expect("d");
-    assert_eq!(d.read_line().expect("refusal"), "-ERR [IN-USE] too many connections, try again later\r\n");
+    assert_eq!(
+        d.read_line().expect("refusal"),
+        "-ERR [IN-USE] too many connections, try again later\r\n"
+    );
 
     // A place frees when a session ends.
     assert!(a.cmd("QUIT").expect("quit").starts_with("221 "));
@@ -35,7 +38,10 @@ fn overlong_lines_and_idle_clients_get_a_clear_answer() {
     let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
     smtp.read_line().expect("greeting");
     smtp.send(&"X".repeat(5000)).expect("send");
-    assert_eq!(smtp.read_line().expect("reply"), "500 5.5.6 command line too long\r\n");
+    assert_eq!(
+        smtp.read_line().expect("reply"),
+        "500 5.5.6 command line too long\r\n"
+    );
     // Still usable after the bad line.
     assert_eq!(smtp.cmd("NOOP").expect("noop"), "250 2.0.0 OK\r\n");
     // Then silence: the timeout closes the session with a 421.

@@ -21,7 +21,12 @@ fn sighup_applies_new_hostname_and_moves_a_listener() {
     assert_eq!(h["config_generation"], 1);
 
     let mut established = LineClient::connect(s.ports.smtp).expect("connect");
-    assert!(established.read_line().expect("greeting").starts_with("220 mail.example.test "));
+    assert!(
+        established
+            .read_line()
+            .expect("greeting")
+            .starts_with("220 mail.example.test ")
+    );
 
     let old_smtp = s.ports.smtp;
     let old_admin = s.ports.admin;
@@ -42,22 +47,44 @@ fn sighup_applies_new_hostname_and_moves_a_listener() {
     assert_eq!(h["hostname"], "mx2.example.test");
 
     let mut fresh = LineClient::connect(s.ports.smtp).expect("new port accepts");
-    assert!(fresh.read_line().expect("greeting").starts_with("220 mx2.example.test "));
     assert!(
-        wait_until(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", old_smtp)).is_err()),
+        fresh
+            .read_line()
+            .expect("greeting")
+            .starts_with("220 mx2.example.test ")
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || TcpStream::connect((
+            "127.0.0.1",
+            old_smtp
+        ))
+        .is_err()),
         "old smtp port still accepts"
     );
     assert!(
-        wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", old_admin)).is_err()),
+        wait_until(Duration::from_secs(10), || TcpStream::connect((
+            "127.0.0.1",
+            old_admin
+        ))
+        .is_err()),
         "old admin port still accepts"
     );
     // Other protocols greet with the new name too.
     let mut imap = LineClient::connect(s.ports.imap).expect("imap");
-    assert!(imap.read_line().expect("greeting").contains("mx2.example.test mailroom ready"));
+    assert!(
+        imap.read_line()
+            .expect("greeting")
+            .contains("mx2.example.test mailroom ready")
+    );
 
     // The session opened before the reload is still served, under its own snapshot.
     assert_eq!(established.cmd("NOOP").expect("noop"), "250 2.0.0 OK\r\n");
-    assert!(established.cmd("QUIT").expect("quit").starts_with("221 2.0.0 mail.example.test"));
+    assert!(
+        established
+            .cmd("QUIT")
+            .expect("quit")
+            .starts_with("221 2.0.0 mail.example.test")
+    );
     assert!(s.exited().is_none());
 }
 
@@ -68,19 +95,28 @@ fn invalid_config_on_sighup_keeps_the_running_one() {
         .expect("write config");
     s.signal("HUP").expect("SIGHUP");
     assert!(
-        wait_until(Duration::from_secs(10), || s.log().contains("reload refused")),
+        wait_until(Duration::from_secs(10), || s
+            .log()
+            .contains("reload refused")),
         "no refusal logged:\n{}",
         s.log()
     );
     let log = s.log();
     assert!(log.contains("server.hostname"), "reason not logged:\n{log}");
-    assert!(log.contains("limits.max_connections"), "reason not logged:\n{log}");
+    assert!(
+        log.contains("limits.max_connections"),
+        "reason not logged:\n{log}"
+    );
 
     let h = health(s.ports.admin);
     assert_eq!(h["hostname"], "mail.example.test");
     assert_eq!(h["config_generation"], 1);
     let mut smtp = LineClient::connect(s.ports.smtp).expect("still listening");
-    assert!(smtp.read_line().expect("greeting").starts_with("220 mail.example.test "));
+    assert!(
+        smtp.read_line()
+            .expect("greeting")
+            .starts_with("220 mail.example.test ")
+    );
 
     // A listener that cannot bind refuses the whole reload as well.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -91,11 +127,33 @@ fn invalid_config_on_sighup_keeps_the_running_one() {
     s.write_config(&s.config_toml("")).expect("write config");
     s.signal("HUP").expect("SIGHUP");
     assert!(
-        wait_until(Duration::from_secs(10), || s.log().contains(&format!("cannot listen on 127.0.0.1:{busy}"))),
+        wait_until(Duration::from_secs(10), || s
+            .log()
+            .contains(&format!("cannot listen on 127.0.0.1:{busy}"))),
         "bind failure not logged:\n{}",
         s.log()
     );
     assert_eq!(health(s.ports.admin)["hostname"], "mail.example.test");
-    assert!(TcpStream::connect(("127.0.0.1", old_imap)).is_ok(), "old imap listener was closed");
+    assert!(
+        TcpStream::connect(("127.0.0.1", old_imap)).is_ok(),
+        "old imap listener was closed"
+    );
     assert!(s.exited().is_none());
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let s = mailroom_tests::Server::start_with_env(
+        crate::BIN,
+        "",
+        &[("MAILROOM_SERVER__HOSTNAME", "env.example.test")],
+    )
+    .expect("start");
+    assert_eq!(health(s.ports.admin)["hostname"], "env.example.test");
+    let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
+    assert!(
+        smtp.read_line()
+            .expect("greeting")
+            .starts_with("220 env.example.test ")
+    );
 }

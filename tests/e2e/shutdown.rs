@@ -17,16 +17,30 @@ fn sigterm_drains_sessions_and_exits_zero() {
     assert!(pop3.read_line().expect("greeting").starts_with("+OK "));
 
     s.signal("TERM").expect("SIGTERM");
-    assert_eq!(smtp.read_line().expect("goodbye"), "421 4.3.2 mail.example.test shutting down, try again later\r\n");
-    assert_eq!(imap.read_line().expect("goodbye"), "* BYE mail.example.test shutting down\r\n");
-    assert_eq!(pop3.read_line().expect("goodbye"), "-ERR mail.example.test shutting down\r\n");
+    assert_eq!(
+        smtp.read_line().expect("goodbye"),
+        "421 4.3.2 mail.example.test shutting down, try again later\r\n"
+    );
+    assert_eq!(
+        imap.read_line().expect("goodbye"),
+        "* BYE mail.example.test shutting down\r\n"
+    );
+    assert_eq!(
+        pop3.read_line().expect("goodbye"),
+        "-ERR mail.example.test shutting down\r\n"
+    );
     assert!(smtp.closed());
 
     let status = s.wait_exit(Duration::from_secs(15)).expect("server exited");
     assert_eq!(status.code(), Some(0), "log:\n{}", s.log());
     assert!(TcpStream::connect(("127.0.0.1", s.ports.smtp)).is_err());
     let log = s.log();
-    for phase in ["no longer accepting", "asking sessions to finish", "flushing the store", "stopped"] {
+    for phase in [
+        "no longer accepting",
+        "asking sessions to finish",
+        "flushing the store",
+        "stopped",
+    ] {
         assert!(log.contains(phase), "phase {phase:?} not logged:\n{log}");
     }
 }
@@ -37,7 +51,11 @@ fn sigint_also_drains_and_a_restart_finds_the_data() {
     let out = s.cli(&["domain", "add", "kept.test"], None).expect("cli");
     assert!(out.status.success());
     s.signal("INT").expect("SIGINT");
-    assert_eq!(s.wait_exit(Duration::from_secs(15)).and_then(|st| st.code()), Some(0));
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(15))
+            .and_then(|st| st.code()),
+        Some(0)
+    );
     s.spawn().expect("restart");
     let out = s.cli(&["domain", "list"], None).expect("cli");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "kept.test\n");
@@ -57,7 +75,9 @@ fn serve_without_a_config_file_uses_the_embedded_defaults() {
     let ready = mailroom_tests::wait_until(Duration::from_secs(30), || {
         TcpStream::connect("127.0.0.1:2525").is_ok() && TcpStream::connect("127.0.0.1:8080").is_ok()
     });
-    let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
     let status = child.wait().expect("wait");
     let mut printed = String::new();
     let _ = stdout.read_to_string(&mut printed);
@@ -75,7 +95,14 @@ fn serve_without_a_config_file_uses_the_embedded_defaults() {
     ] {
         assert!(printed.contains(line), "{line:?} not printed:\n{printed}");
     }
-    assert!(dir.path().join("data").is_dir(), "default data dir ./data not made");
-    assert!(dir.path().join("data/tls/mail.example.test.selfsigned.crt").is_file());
+    assert!(
+        dir.path().join("data").is_dir(),
+        "default data dir ./data not made"
+    );
+    assert!(
+        dir.path()
+            .join("data/tls/mail.example.test.selfsigned.crt")
+            .is_file()
+    );
     let _ = run_cli; // the CLI is covered in cli.rs
 }

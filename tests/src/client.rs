@@ -55,7 +55,9 @@ impl LineClient {
     /// Read one line, CRLF included; an empty string means the server closed.
     pub fn read_line(&mut self) -> Result<String> {
         let mut line = String::new();
-        self.stream.read_line(&mut line).context("reading a reply")?;
+        self.stream
+            .read_line(&mut line)
+            .context("reading a reply")?;
         Ok(line)
     }
 
@@ -104,7 +106,10 @@ impl LineClient {
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
-    write!(tcp, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     tcp.read_to_string(&mut response)?;
     let status = response

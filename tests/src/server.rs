@@ -82,12 +82,19 @@ pub struct Server {
     dir: tempfile::TempDir,
     pub ports: Ports,
     pub hostname: String,
+    /// Extra environment for the server process, e.g. `MAILROOM_*` overrides.
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Start `bin` with a fresh config and data directory; `extra` is appended to the config
     /// file (more TOML sections).
     pub fn start(bin: &str, extra: &str) -> Result<Self> {
+        Self::start_with_env(bin, extra, &[])
+    }
+
+    /// Like [`Server::start`], with extra environment variables for the server process.
+    pub fn start_with_env(bin: &str, extra: &str, env: &[(&str, &str)]) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut server = Self {
             bin: PathBuf::from(bin),
@@ -95,6 +102,10 @@ impl Server {
             dir,
             ports: Ports::fresh(),
             hostname: "mail.example.test".into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         server.write_config(&server.config_toml(extra))?;
         server.spawn()?;
@@ -171,6 +182,7 @@ impl Server {
             .arg("serve")
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(log)
@@ -206,7 +218,9 @@ impl Server {
 
     /// The exit status, if the process has ended.
     pub fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Wait up to `deadline` for the process to end.
@@ -221,7 +235,13 @@ impl Server {
 
     /// Run a CLI subcommand against this server's config, feeding `stdin` if given.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
-        run_cli(&self.bin, Some(&self.config_path()), self.dir.path(), args, stdin)
+        run_cli(
+            &self.bin,
+            Some(&self.config_path()),
+            self.dir.path(),
+            args,
+            stdin,
+        )
     }
 }
 
@@ -243,10 +263,8 @@ pub fn run_cli(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    if let Some(mut pipe) = child.stdin.take() {
-        if let Some(text) = stdin {
-            pipe.write_all(text.as_bytes())?;
-        }
+    if let (Some(mut pipe), Some(text)) = (child.stdin.take(), stdin) {
+        pipe.write_all(text.as_bytes())?;
     }
     Ok(child.wait_with_output()?)
 }

@@ -27,7 +27,8 @@ pub fn split_tag(line: &[u8]) -> Option<(&str, &[u8])> {
     };
     let valid = !tag.is_empty()
         && tag.iter().all(|&b| {
-            b.is_ascii_graphic() && !matches!(b, b'+' | b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
+            b.is_ascii_graphic()
+                && !matches!(b, b'+' | b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\')
         });
     if !valid {
         return None;

@@ -42,7 +42,11 @@ impl LineSession for Session {
                 Step::Close(out)
             }
             b"" => Step::Reply(proto::tagged(tag, "BAD", "missing command")),
-            _ => Step::Reply(proto::tagged(tag, "BAD", "unknown command or not supported")),
+            _ => Step::Reply(proto::tagged(
+                tag,
+                "BAD",
+                "unknown command or not supported",
+            )),
         }
     }
 
@@ -73,11 +77,29 @@ mod tests {
     #[test]
     fn commands() {
         let mut s = Session::new("mx.test");
-        assert_eq!(s.greeting(), b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2] mx.test mailroom ready\r\n");
-        assert_eq!(out(s.command(b"a1 capability")).1, "* CAPABILITY IMAP4rev1 IMAP4rev2\r\na1 OK CAPABILITY completed\r\n");
+        assert_eq!(
+            s.greeting(),
+            b"* OK [CAPABILITY IMAP4rev1 IMAP4rev2] mx.test mailroom ready\r\n"
+        );
+        assert_eq!(
+            out(s.command(b"a1 capability")).1,
+            "* CAPABILITY IMAP4rev1 IMAP4rev2\r\na1 OK CAPABILITY completed\r\n"
+        );
         assert_eq!(out(s.command(b"a2 NOOP")).1, "a2 OK NOOP completed\r\n");
-        assert_eq!(out(s.command(b"a3 FROB")).1, "a3 BAD unknown command or not supported\r\n");
-        assert_eq!(out(s.command(b"+x NOOP")).1, "* BAD missing or invalid tag\r\n");
-        assert_eq!(out(s.command(b"a4 LOGOUT")), (true, "* BYE mx.test logging out\r\na4 OK LOGOUT completed\r\n".into()));
+        assert_eq!(
+            out(s.command(b"a3 FROB")).1,
+            "a3 BAD unknown command or not supported\r\n"
+        );
+        assert_eq!(
+            out(s.command(b"+x NOOP")).1,
+            "* BAD missing or invalid tag\r\n"
+        );
+        assert_eq!(
+            out(s.command(b"a4 LOGOUT")),
+            (
+                true,
+                "* BYE mx.test logging out\r\na4 OK LOGOUT completed\r\n".into()
+            )
+        );
     }
 }

@@ -59,6 +59,8 @@ mod tests {
         assert_eq!(s.greeting(), b"+OK mx.test POP3 mailroom ready\r\n");
         assert!(matches!(s.command(b"capa"), Step::Reply(b) if b.ends_with(b"\r\n.\r\n")));
         assert!(matches!(s.command(b"FROB"), Step::Reply(b) if b == b"-ERR unknown command\r\n"));
-        assert!(matches!(s.command(b"QUIT"), Step::Close(b) if b == b"+OK mx.test signing off\r\n"));
+        assert!(
+            matches!(s.command(b"QUIT"), Step::Close(b) if b == b"+OK mx.test signing off\r\n")
+        );
     }
 }

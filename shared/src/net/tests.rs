@@ -62,7 +62,9 @@ fn free_port() -> u16 {
 
 async fn echo(port: u16, text: &str) -> std::io::Result<String> {
     let mut s = BufReader::new(TcpStream::connect(("127.0.0.1", port)).await?);
-    s.get_mut().write_all(format!("{text}\n").as_bytes()).await?;
+    s.get_mut()
+        .write_all(format!("{text}\n").as_bytes())
+        .await?;
     let mut line = String::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_line(&mut line))
         .await
@@ -76,7 +78,14 @@ fn set(tracker: &ConnectionTracker) -> Addr<ListenerSet> {
     let protocols: Protocols = [(ListenerKind::Smtp, Arc::new(Echo) as Arc<dyn Protocol>)]
         .into_iter()
         .collect();
-    ListenerSet::new(protocols, tracker.clone(), Arbiters::start(2), draining, Bus::start()).start()
+    ListenerSet::new(
+        protocols,
+        tracker.clone(),
+        Arbiters::start(2),
+        draining,
+        Bus::start(),
+    )
+    .start()
 }
 
 #[actix_rt::test]
@@ -91,14 +100,22 @@ async fn a_panicking_session_ends_alone() {
         .expect("mailbox")
         .expect("bind");
 
-    let mut other = BufReader::new(TcpStream::connect(("127.0.0.1", port)).await.expect("connect"));
+    let mut other = BufReader::new(
+        TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect"),
+    );
     other.get_mut().write_all(b"hello\n").await.expect("write");
     let mut line = String::new();
     other.read_line(&mut line).await.expect("echo");
     assert_eq!(line, "hello\n");
 
     // The panicking session's connection is closed and its place released.
-    let mut doomed = BufReader::new(TcpStream::connect(("127.0.0.1", port)).await.expect("connect"));
+    let mut doomed = BufReader::new(
+        TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect"),
+    );
     doomed.get_mut().write_all(b"PANIC\n").await.expect("write");
     let mut rest = String::new();
     assert_eq!(doomed.read_line(&mut rest).await.unwrap_or(0), 0);
@@ -113,7 +130,11 @@ async fn a_panicking_session_ends_alone() {
 
     // The other session and the listener are unaffected.
     line.clear();
-    other.get_mut().write_all(b"still here\n").await.expect("write");
+    other
+        .get_mut()
+        .write_all(b"still here\n")
+        .await
+        .expect("write");
     other.read_line(&mut line).await.expect("echo");
     assert_eq!(line, "still here\n");
     assert_eq!(echo(port, "new").await.expect("new session"), "new\n");
@@ -131,7 +152,8 @@ async fn a_failed_listener_is_restarted_on_the_same_port() {
         arbiters: Arbiters::start(1),
         draining,
     };
-    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env).expect("listener");
+    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env)
+        .expect("listener");
     let addr = Supervisor::start(move |_| l);
     assert_eq!(echo(port, "one").await.expect("before"), "one\n");
     addr.send(listener::Fail).await.expect("fail");
@@ -162,10 +184,15 @@ async fn draining_listeners_refuse_new_sessions() {
         arbiters: Arbiters::start(1),
         draining,
     };
-    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env).expect("listener");
+    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env)
+        .expect("listener");
     let _addr = Supervisor::start(move |_| l);
     switch.start();
-    let mut s = BufReader::new(TcpStream::connect(("127.0.0.1", port)).await.expect("connect"));
+    let mut s = BufReader::new(
+        TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect"),
+    );
     let mut line = String::new();
     s.read_line(&mut line).await.expect("read");
     assert_eq!(line, "refused\r\n");

@@ -22,7 +22,8 @@ pub fn bye(host: &str) -> Vec<u8> {
     format!("221 2.0.0 {host} closing connection\r\n").into_bytes()
 }
 /// 501: EHLO/HELO without a domain.
-pub const HELO_NEEDS_DOMAIN: &[u8] = b"501 5.5.4 EHLO and HELO need a domain or address literal\r\n";
+pub const HELO_NEEDS_DOMAIN: &[u8] =
+    b"501 5.5.4 EHLO and HELO need a domain or address literal\r\n";
 /// 500: not a command.
 pub const UNKNOWN: &[u8] = b"500 5.5.2 command not recognized\r\n";
 /// 502: a command this server does not serve yet.

@@ -98,22 +98,48 @@ mod tests {
 
     #[test]
     fn greeting_names_the_host() {
-        assert_eq!(Session::new("mx.test").greeting(), b"220 mx.test ESMTP mailroom\r\n");
+        assert_eq!(
+            Session::new("mx.test").greeting(),
+            b"220 mx.test ESMTP mailroom\r\n"
+        );
     }
 
     #[test]
     fn ehlo_helo_and_errors() {
         let mut s = Session::new("mx.test");
         let (close, out) = text(s.command(b"ehlo client.test"));
-        assert!(!close && out.starts_with("250-mx.test greets client.test\r\n"), "{out}");
+        assert!(
+            !close && out.starts_with("250-mx.test greets client.test\r\n"),
+            "{out}"
+        );
         assert!(out.ends_with("250 ENHANCEDSTATUSCODES\r\n"), "{out}");
-        assert_eq!(s.state(), &State::Identified { client: "client.test".into() });
-        assert_eq!(text(s.command(b"HELO")).1, "501 5.5.4 EHLO and HELO need a domain or address literal\r\n");
+        assert_eq!(
+            s.state(),
+            &State::Identified {
+                client: "client.test".into()
+            }
+        );
+        assert_eq!(
+            text(s.command(b"HELO")).1,
+            "501 5.5.4 EHLO and HELO need a domain or address literal\r\n"
+        );
         assert_eq!(text(s.command(b"HELO x.test")).1, "250 mx.test\r\n");
         assert_eq!(text(s.command(b"NOOP")).1, "250 2.0.0 OK\r\n");
-        assert_eq!(text(s.command(b"FROB")).1, "500 5.5.2 command not recognized\r\n");
-        assert_eq!(text(s.command(b"MAIL FROM:<a@b.test>")).1, "502 5.5.1 command not implemented\r\n");
-        assert_eq!(text(s.line_too_long()).1, "500 5.5.6 command line too long\r\n");
-        assert_eq!(text(s.command(b"quit")), (true, "221 2.0.0 mx.test closing connection\r\n".into()));
+        assert_eq!(
+            text(s.command(b"FROB")).1,
+            "500 5.5.2 command not recognized\r\n"
+        );
+        assert_eq!(
+            text(s.command(b"MAIL FROM:<a@b.test>")).1,
+            "502 5.5.1 command not implemented\r\n"
+        );
+        assert_eq!(
+            text(s.line_too_long()).1,
+            "500 5.5.6 command line too long\r\n"
+        );
+        assert_eq!(
+            text(s.command(b"quit")),
+            (true, "221 2.0.0 mx.test closing connection\r\n".into())
+        );
     }
 }
