@@ -1,0 +1,446 @@
+//! The `MailboxStore` actor and its messages: the one way protocol sessions reach mailbox
+//! data.
+//!
+//! The actor is thin glue. Each handler hands its message to the [`Backend`] and returns the
+//! backend's future as a `ResponseFuture`, so it never blocks its arbiter: writes wait on the
+//! writer thread, reads on the read pool, argon2 and body files on the blocking pool. After a
+//! write is durable, the handler publishes `MailboxChanged` for every mailbox it changed (and
+//! `MessageDelivered` for a delivery) on the bus.
+//!
+//! Every message that names a mailbox id also carries the `account_id` of the session's
+//! logged-in user, and the store refuses (NotFound) a mailbox that account does not own.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use mailroom_shared::Secret;
+use mailroom_shared::bus::Bus;
+use mailroom_shared::msg::MessageDelivered;
+
+use crate::backend::{Backend, Outcome};
+use crate::error::StoreError;
+use crate::mime::MessageMeta;
+use crate::sqlite::SqliteBackend;
+use crate::types::{
+    Account, Appended, Delivered, FlagOp, FlagsResult, MailboxInfo, MessageInfo, Resolution,
+    StoreStats,
+};
+
+/// Bodies are shown by size only: they are large and private.
+impl std::fmt::Debug for Deliver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliver")
+            .field("recipients", &self.recipients)
+            .field("size", &self.raw.len())
+            .field("internal_date", &self.internal_date)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Append {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Append")
+            .field("account_id", &self.account_id)
+            .field("mailbox", &self.mailbox)
+            .field("flags", &self.flags)
+            .field("keywords", &self.keywords)
+            .field("internal_date", &self.internal_date)
+            .field("size", &self.raw.len())
+            .finish()
+    }
+}
+
+/// Who an address delivers to. Sent by SMTP sessions at RCPT TO.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Resolution, StoreError>")]
+pub struct ResolveRecipient {
+    /// The address as given, without angle brackets.
+    pub address: String,
+}
+
+/// Check a login. Sent by SMTP submission (AUTH), IMAP (LOGIN/AUTHENTICATE), POP3 (USER/PASS)
+/// and the admin panel. `None` = wrong address or password (deliberately indistinguishable).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<Account>, StoreError>")]
+pub struct Authenticate {
+    /// The login name, an account address.
+    pub address: String,
+    /// The password.
+    pub password: Secret,
+}
+
+/// Store a received message in the INBOX of each recipient. Sent by SMTP sessions after DATA
+/// (and by the local delivery of the outbound queue). All or nothing: if any recipient is
+/// unknown or over quota, nobody gets it and the error says why (`QuotaExceeded` names the
+/// full account); the caller may retry the others separately. `Ok` means durable — only then
+/// answer `250`.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Vec<Delivered>, StoreError>")]
+pub struct Deliver {
+    /// Account ids from [`Resolution::Local`]; duplicates are ignored.
+    pub recipients: Vec<i64>,
+    /// The whole message as received (with any trace headers the caller prepended).
+    pub raw: Arc<[u8]>,
+    /// INTERNALDATE, unix seconds; `None` = now.
+    pub internal_date: Option<i64>,
+}
+
+/// Add a message to a mailbox (IMAP APPEND). Sent by IMAP sessions, and by submission to
+/// file a copy in Sent.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Appended, StoreError>")]
+pub struct Append {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// Mailbox name (`INBOX` in any case). NotFound → IMAP `NO [TRYCREATE]`.
+    pub mailbox: String,
+    /// Bitmask of `FLAG_*`.
+    pub flags: u8,
+    /// Keywords (user flags).
+    pub keywords: Vec<String>,
+    /// INTERNALDATE, unix seconds; `None` = now.
+    pub internal_date: Option<i64>,
+    /// The message.
+    pub raw: Arc<[u8]>,
+}
+
+/// The account's mailboxes with their counters. Sent by IMAP sessions (LIST, LSUB, STATUS)
+/// and POP3 sessions.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<MailboxInfo>, StoreError>")]
+pub struct ListMailboxes {
+    /// The logged-in account.
+    pub account_id: i64,
+}
+
+/// Open a mailbox: its counters and every message's UID, flags and MODSEQ. Sent by IMAP
+/// sessions (SELECT/EXAMINE) and POP3 sessions (the INBOX, at login).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(MailboxInfo, Vec<MessageInfo>), StoreError>")]
+pub struct Select {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// Mailbox name (`INBOX` in any case).
+    pub name: String,
+}
+
+/// Stored ENVELOPE, BODYSTRUCTURE and search fields of messages. Sent by IMAP sessions for
+/// FETCH and SEARCH. Missing UIDs are left out; the result is by ascending UID.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<(MessageInfo, MessageMeta)>, StoreError>")]
+pub struct FetchMeta {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// UIDs wanted.
+    pub uids: Vec<u32>,
+}
+
+/// The raw message. Sent by IMAP sessions (FETCH BODY[]…) and POP3 sessions (RETR/TOP).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Arc<[u8]>, StoreError>")]
+pub struct FetchBody {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The message.
+    pub uid: u32,
+}
+
+/// Change flags and keywords (IMAP STORE, POP3 DELE marks `\Deleted`). Sent by IMAP and
+/// POP3 sessions. Each changed message gets a new MODSEQ (RFC 7162).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<FlagsResult, StoreError>")]
+pub struct SetFlags {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// Messages to change; missing ones are ignored.
+    pub uids: Vec<u32>,
+    /// Add, remove or replace.
+    pub op: FlagOp,
+    /// Bitmask of `FLAG_*`.
+    pub flags: u8,
+    /// Keywords to add, remove or set.
+    pub keywords: Vec<String>,
+    /// RFC 7162 UNCHANGEDSINCE: skip (and report) messages with a greater MODSEQ.
+    pub unchanged_since: Option<u64>,
+}
+
+/// Copy messages to another mailbox of the same account (IMAP COPY). Sent by IMAP sessions.
+/// Returns (source UID, new UID) pairs by ascending source UID, for COPYUID (RFC 4315).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<(u32, u32)>, StoreError>")]
+pub struct Copy {
+    /// The logged-in account (must own both mailboxes).
+    pub account_id: i64,
+    /// Source mailbox.
+    pub from: i64,
+    /// Source UIDs; missing ones are ignored.
+    pub uids: Vec<u32>,
+    /// Target mailbox.
+    pub to: i64,
+}
+
+/// Move messages (IMAP MOVE, RFC 6851): copy and expunge from the source in one atomic step.
+/// Sent by IMAP sessions. Same result as [`Copy`].
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<(u32, u32)>, StoreError>")]
+pub struct Move {
+    /// The logged-in account (must own both mailboxes).
+    pub account_id: i64,
+    /// Source mailbox.
+    pub from: i64,
+    /// Source UIDs; missing ones are ignored.
+    pub uids: Vec<u32>,
+    /// Target mailbox.
+    pub to: i64,
+}
+
+/// Remove messages flagged `\Deleted` (IMAP EXPUNGE/CLOSE/UID EXPUNGE, POP3 QUIT). Sent by
+/// IMAP and POP3 sessions. Returns the expunged UIDs, ascending.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<u32>, StoreError>")]
+pub struct Expunge {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// Only these UIDs (UID EXPUNGE, RFC 4315 §2.1); `None` = all flagged `\Deleted`.
+    pub uids: Option<Vec<u32>>,
+}
+
+/// Group-commit counters. Sent by the admin panel (/metrics) and tests.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "Result<StoreStats, StoreError>")]
+pub struct Stats;
+
+/// Commit every write submitted before this, then close the database (checkpointing the
+/// WAL). Later writes fail with `Unavailable`. Sent by the shutdown coordinator, once the
+/// sessions have finished.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct Flush;
+
+/// The store actor. Start one per process with [`MailboxStore::start_embedded`].
+pub struct MailboxStore {
+    backend: Arc<dyn Backend>,
+    bus: Bus,
+}
+
+impl Actor for MailboxStore {
+    type Context = Context<Self>;
+}
+
+impl MailboxStore {
+    /// Open the embedded store (SQLite + blob files) in `data_dir` and start the actor on the
+    /// current arbiter. Must be called inside a running actix System. Blocks while the
+    /// database opens and migrates (startup only).
+    pub fn start_embedded(data_dir: &Path, bus: Bus) -> Result<Addr<MailboxStore>, StoreError> {
+        let backend = SqliteBackend::open(data_dir)?;
+        Ok(Self::start_with(Arc::new(backend), bus))
+    }
+
+    /// Start the actor over any backend (tests, other engines).
+    pub fn start_with(backend: Arc<dyn Backend>, bus: Bus) -> Addr<MailboxStore> {
+        MailboxStore { backend, bus }.start()
+    }
+
+    /// Await a write, then announce its changes: the events go out only once it is durable.
+    fn write<T: 'static>(
+        &self,
+        fut: crate::backend::StoreFuture<Outcome<T>>,
+    ) -> ResponseFuture<Result<T, StoreError>> {
+        let bus = self.bus.clone();
+        Box::pin(async move {
+            let outcome = fut.await?;
+            for change in outcome.changes {
+                bus.publish(change);
+            }
+            Ok(outcome.value)
+        })
+    }
+}
+
+/// A handler that just forwards to a backend read.
+macro_rules! read_handler {
+    ($msg:ty, $method:ident, $out:ty) => {
+        impl Handler<$msg> for MailboxStore {
+            type Result = ResponseFuture<Result<$out, StoreError>>;
+            fn handle(&mut self, msg: $msg, _: &mut Context<Self>) -> Self::Result {
+                self.backend.$method(msg)
+            }
+        }
+    };
+}
+
+/// A handler for a write: forward, then publish its changes.
+macro_rules! write_handler {
+    ($msg:ty, $method:ident, $out:ty) => {
+        impl Handler<$msg> for MailboxStore {
+            type Result = ResponseFuture<Result<$out, StoreError>>;
+            fn handle(&mut self, msg: $msg, _: &mut Context<Self>) -> Self::Result {
+                self.write(self.backend.$method(msg))
+            }
+        }
+    };
+}
+
+read_handler!(ResolveRecipient, resolve_recipient, Resolution);
+read_handler!(Authenticate, authenticate, Option<Account>);
+read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
+read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
+read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);
+read_handler!(FetchBody, fetch_body, Arc<[u8]>);
+write_handler!(Append, append, Appended);
+write_handler!(SetFlags, set_flags, FlagsResult);
+write_handler!(Copy, copy, Vec<(u32, u32)>);
+write_handler!(Move, move_messages, Vec<(u32, u32)>);
+write_handler!(Expunge, expunge, Vec<u32>);
+
+impl Handler<Deliver> for MailboxStore {
+    type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
+        let size = msg.raw.len() as u64;
+        let bus = self.bus.clone();
+        let delivered = self.write(self.backend.deliver(msg));
+        Box::pin(async move {
+            let delivered = delivered.await?;
+            bus.publish(MessageDelivered {
+                account_ids: delivered.iter().map(|d| d.account_id).collect(),
+                size,
+            });
+            Ok(delivered)
+        })
+    }
+}
+
+impl Handler<Stats> for MailboxStore {
+    type Result = Result<StoreStats, StoreError>;
+    fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
+        Ok(self.backend.stats())
+    }
+}
+
+impl Handler<Flush> for MailboxStore {
+    type Result = ResponseFuture<Result<(), StoreError>>;
+    fn handle(&mut self, _: Flush, _: &mut Context<Self>) -> Self::Result {
+        self.backend.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::Admin;
+    use crate::types::Role;
+    use mailroom_shared::bus::Publish;
+    use mailroom_shared::msg::{MailboxChange, MailboxChanged};
+
+    /// Collects the store's events.
+    #[derive(Default)]
+    struct Sink {
+        changed: Vec<MailboxChanged>,
+        delivered: Vec<MessageDelivered>,
+    }
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+    impl Handler<MailboxChanged> for Sink {
+        type Result = ();
+        fn handle(&mut self, m: MailboxChanged, _: &mut Context<Self>) {
+            self.changed.push(m);
+        }
+    }
+    impl Handler<MessageDelivered> for Sink {
+        type Result = ();
+        fn handle(&mut self, m: MessageDelivered, _: &mut Context<Self>) {
+            self.delivered.push(m);
+        }
+    }
+    #[derive(Message)]
+    #[rtype(result = "(Vec<MailboxChanged>, Vec<MessageDelivered>)")]
+    struct Seen;
+    impl Handler<Seen> for Sink {
+        type Result = MessageResult<Seen>;
+        fn handle(&mut self, _: Seen, _: &mut Context<Self>) -> Self::Result {
+            MessageResult((self.changed.clone(), self.delivered.clone()))
+        }
+    }
+
+    #[actix_rt::test]
+    async fn deliver_publishes_after_it_is_durable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let admin = Admin::open(dir.path()).expect("admin");
+        admin.domain_add("example.test").expect("domain");
+        let pw = Secret::new("password1");
+        let alice = admin
+            .user_add("alice@example.test", &pw, Role::User, None)
+            .expect("alice")
+            .id;
+        let bus = Bus::start();
+        let sink = Sink::default().start();
+        bus.subscribe(sink.clone().recipient::<MailboxChanged>());
+        bus.subscribe(sink.clone().recipient::<MessageDelivered>());
+        let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
+
+        let resolved = store
+            .send(ResolveRecipient {
+                address: "alice+x@example.test".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("resolve");
+        assert_eq!(resolved, Resolution::Local(vec![alice]));
+        let raw: Arc<[u8]> = Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]);
+        let delivered = store
+            .send(Deliver {
+                recipients: vec![alice],
+                raw: raw.clone(),
+                internal_date: None,
+            })
+            .await
+            .expect("mailbox")
+            .expect("deliver");
+        assert_eq!(delivered[0].uid, 1);
+
+        // A round trip through the bus orders us after the store's publishes.
+        bus.0
+            .send(Publish(MessageDelivered {
+                account_ids: vec![],
+                size: 0,
+            }))
+            .await
+            .expect("bus");
+        let (changed, seen_delivered) = sink.send(Seen).await.expect("sink");
+        assert_eq!(changed.len(), 1);
+        assert_eq!(
+            (
+                changed[0].account_id,
+                changed[0].mailbox_id,
+                changed[0].change
+            ),
+            (alice, delivered[0].mailbox_id, MailboxChange::Added)
+        );
+        assert_eq!(seen_delivered[0].account_ids, [alice]);
+        assert_eq!(seen_delivered[0].size, raw.len() as u64);
+
+        let body = store
+            .send(FetchBody {
+                account_id: alice,
+                mailbox_id: delivered[0].mailbox_id,
+                uid: 1,
+            })
+            .await
+            .expect("mailbox")
+            .expect("body");
+        assert_eq!(&*body, &*raw);
+        let stats = store.send(Stats).await.expect("mailbox").expect("stats");
+        assert_eq!((stats.ops, stats.commits), (1, 1));
+        store.send(Flush).await.expect("mailbox").expect("flush");
+    }
+}

@@ -1,0 +1,71 @@
+//! The backend trait: what a storage engine must do for the [`MailboxStore`] actor. The
+//! embedded engine is [`crate::sqlite::SqliteBackend`]; a PostgreSQL one can follow.
+//!
+//! Every method returns a `Send` future that does its blocking work elsewhere (a writer
+//! thread, a connection pool, the blocking pool), so the actor can hand it back as a
+//! `ResponseFuture` without blocking its arbiter. Writes return an [`Outcome`] listing the
+//! mailboxes they changed; the actor publishes those events, which keeps the backend free of
+//! the bus and guarantees the events go out only after the change is durable.
+//!
+//! [`MailboxStore`]: crate::actor::MailboxStore
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use mailroom_shared::msg::MailboxChanged;
+
+use crate::actor::{
+    Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
+    ResolveRecipient, Select, SetFlags,
+};
+use crate::error::StoreError;
+use crate::mime::MessageMeta;
+use crate::types::{
+    Account, Appended, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution, StoreStats,
+};
+
+/// A boxed, `Send` future resolving to a store result.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// The result of a durable write and the mailbox changes to announce.
+#[derive(Debug, Clone)]
+pub struct Outcome<T> {
+    /// What the caller asked for.
+    pub value: T,
+    /// One entry per changed mailbox, with its HIGHESTMODSEQ after the change.
+    pub changes: Vec<MailboxChanged>,
+}
+
+/// A storage engine. All writes of one engine are ordered and durable when their future
+/// resolves `Ok`.
+pub trait Backend: Send + Sync + 'static {
+    /// See [`ResolveRecipient`].
+    fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
+    /// See [`Authenticate`].
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>>;
+    /// See [`Deliver`].
+    fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>>;
+    /// See [`Append`].
+    fn append(&self, m: Append) -> StoreFuture<Outcome<Appended>>;
+    /// See [`ListMailboxes`].
+    fn list_mailboxes(&self, m: ListMailboxes) -> StoreFuture<Vec<MailboxInfo>>;
+    /// See [`Select`].
+    fn select(&self, m: Select) -> StoreFuture<(MailboxInfo, Vec<MessageInfo>)>;
+    /// See [`FetchMeta`].
+    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, MessageMeta)>>;
+    /// See [`FetchBody`].
+    fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>>;
+    /// See [`SetFlags`].
+    fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>>;
+    /// See [`Copy`].
+    fn copy(&self, m: Copy) -> StoreFuture<Outcome<Vec<(u32, u32)>>>;
+    /// See [`Move`].
+    fn move_messages(&self, m: Move) -> StoreFuture<Outcome<Vec<(u32, u32)>>>;
+    /// See [`Expunge`].
+    fn expunge(&self, m: Expunge) -> StoreFuture<Outcome<Vec<u32>>>;
+    /// Group-commit counters so far.
+    fn stats(&self) -> StoreStats;
+    /// Commit everything submitted before, then close: later writes fail with `Unavailable`.
+    fn flush(&self) -> StoreFuture<()>;
+}

@@ -1,0 +1,34 @@
+//! The mailbox store: accounts, domains, aliases, mailboxes and messages.
+//!
+//! The [`MailboxStore`] actor is the only way into mailbox data for the protocol crates; the
+//! synchronous [`Admin`] API is the only other one, for the CLI. The embedded backend keeps
+//! metadata in SQLite (WAL) and each body in one content-addressed file under the data
+//! directory.
+//!
+//! Invariants, which every change here must keep:
+//! - **Acknowledged = durable.** A write returns `Ok` only after its body file, the file's
+//!   directory and the transaction referencing it are fsynced. Throughput comes from group
+//!   commit (many writes share one transaction and one sync), never from skipping the sync.
+//! - **Nothing half-written is visible.** Bodies appear only by rename after their fsync;
+//!   rows appear only by COMMIT; a multi-recipient delivery or a MOVE is one transaction.
+//!   A crash can leave an unreferenced body file, which is harmless and swept at next open.
+//! - **A body delivered to many is stored once**, named by its SHA-256 and reference-counted.
+//! - **One account never touches another's mailbox**: messages naming a mailbox id carry the
+//!   account id and are refused for a mailbox it does not own.
+//! - Events (`MailboxChanged`, `MessageDelivered`) are published only after the change is
+//!   durable.
+//!
+//! This crate must not speak any protocol: it stores and answers, and the protocol crates map
+//! its [`StoreError`] to their replies.
+
+pub mod actor;
+pub mod backend;
+pub mod error;
+pub mod mime;
+pub mod sqlite;
+pub mod types;
+
+pub use actor::MailboxStore;
+pub use error::StoreError;
+pub use sqlite::{Admin, SqliteBackend};
+pub use types::*;

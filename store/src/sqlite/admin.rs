@@ -1,0 +1,407 @@
+//! The admin API: domains, accounts and aliases, synchronously, for the CLI.
+//!
+//! It runs against a data directory that a server may be serving at the same moment, from
+//! another process. So it uses its own plain connection with a busy timeout and keeps every
+//! write transaction short (`BEGIN IMMEDIATE`, a few statements, COMMIT); argon2 hashing is
+//! done before the transaction starts. It never creates or deletes blob files: bodies that lose
+//! their last reference here (user removal) leave files that the server's next start sweeps.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use mailroom_shared::Secret;
+use mailroom_shared::address::{Address, parse_domain};
+use mailroom_shared::password::hash_password;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::blobs::{BlobStore, sha256_hex};
+use super::{DB_FILE, address_key, open_write_connection, reads, schema, unix_now};
+use crate::error::StoreError;
+use crate::types::{Account, Alias, DEFAULT_MAILBOXES, Domain, Resolution, Role};
+
+const DOMAIN_GET: &str = "SELECT id, name FROM domains WHERE name = ?1";
+const DOMAIN_INSERT: &str = "INSERT INTO domains (name) VALUES (?1)";
+const DOMAIN_LIST: &str = "SELECT id, name FROM domains ORDER BY name";
+const DOMAIN_ACCOUNTS: &str = "SELECT count(*) FROM accounts WHERE domain_id = ?1";
+const DOMAIN_DELETE: &str = "DELETE FROM domains WHERE id = ?1";
+const ACCOUNT_EXISTS: &str = "SELECT id FROM accounts WHERE address_key = ?1";
+const ACCOUNT_INSERT: &str = "INSERT INTO accounts \
+     (domain_id, address, address_key, password_hash, role, quota_bytes) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const ACCOUNT_SET_PASSWORD: &str = "UPDATE accounts SET password_hash = ?2 WHERE address_key = ?1";
+const ACCOUNT_DELETE: &str = "DELETE FROM accounts WHERE id = ?1";
+const COUNTER_GET: &str = "SELECT value FROM counters WHERE name = ?1";
+const COUNTER_SET: &str = "INSERT INTO counters (name, value) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
+     (account_id, name, special_use, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 1)";
+/// Drop the references an account's messages hold, before deleting them.
+const ACCOUNT_RELEASE_BLOBS: &str = "UPDATE blobs SET refcount = refcount - ( \
+     SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id \
+     WHERE b.account_id = ?1 AND m.blob = blobs.sha256) \
+     WHERE sha256 IN (SELECT m.blob FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id \
+     WHERE b.account_id = ?1)";
+const ACCOUNT_DELETE_MESSAGES: &str =
+    "DELETE FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1)";
+const BLOBS_DELETE_UNUSED: &str = "DELETE FROM blobs WHERE refcount <= 0";
+const ALIAS_EXISTS: &str = "SELECT 1 FROM aliases WHERE source_key = ?1 LIMIT 1";
+const ALIAS_INSERT: &str = "INSERT INTO aliases \
+     (domain_id, source, source_key, target, target_key) VALUES (?1, ?2, ?3, ?4, ?5)";
+const ALIAS_LIST: &str = "SELECT source, target FROM aliases ORDER BY source_key, target_key";
+const ALIAS_DELETE: &str = "DELETE FROM aliases WHERE source_key = ?1";
+const BLOB_CHECK: &str = "SELECT b.sha256, b.size, b.refcount, \
+     (SELECT count(*) FROM messages m WHERE m.blob = b.sha256) FROM blobs b";
+
+/// The UIDVALIDITY counter in `counters`.
+const UIDVALIDITY: &str = "uidvalidity";
+
+/// Synchronous management of a data directory. See the module docs for concurrency.
+pub struct Admin {
+    conn: Connection,
+    blobs: BlobStore,
+}
+
+impl Admin {
+    /// Open the store in `data_dir`, creating the directory and applying migrations.
+    pub fn open(data_dir: &Path) -> Result<Admin, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let mut conn = open_write_connection(&data_dir.join(DB_FILE))?;
+        schema::migrations::migrate(&mut conn)?;
+        let blobs = BlobStore::at(data_dir);
+        Ok(Admin { conn, blobs })
+    }
+
+    fn write(&self) -> Result<Transaction<'_>, StoreError> {
+        Ok(Transaction::new_unchecked(
+            &self.conn,
+            TransactionBehavior::Immediate,
+        )?)
+    }
+
+    /// Host mail for `name`. `Invalid` if it is not a host name, `Exists` if already hosted.
+    pub fn domain_add(&self, name: &str) -> Result<Domain, StoreError> {
+        let name = parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let tx = self.write()?;
+        if find_domain(&tx, &name)?.is_some() {
+            return Err(StoreError::Exists(format!("domain {name}")));
+        }
+        tx.execute(DOMAIN_INSERT, [&name])?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(Domain { id, name })
+    }
+
+    /// Every hosted domain, by name.
+    pub fn domain_list(&self) -> Result<Vec<Domain>, StoreError> {
+        let mut stmt = self.conn.prepare(DOMAIN_LIST)?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Domain {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Stop hosting `name`; refused while it has accounts. Its aliases go with it.
+    pub fn domain_remove(&self, name: &str) -> Result<(), StoreError> {
+        let name = parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let tx = self.write()?;
+        let domain = find_domain(&tx, &name)?
+            .ok_or_else(|| StoreError::NotFound(format!("domain {name}")))?;
+        let accounts: i64 = tx.query_row(DOMAIN_ACCOUNTS, [domain.id], |r| r.get(0))?;
+        if accounts > 0 {
+            return Err(StoreError::Invalid(format!(
+                "domain {name} still has {accounts} accounts; remove them first"
+            )));
+        }
+        tx.execute(DOMAIN_DELETE, [domain.id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Create an account with the default mailboxes (INBOX, Sent, Drafts, Junk, Trash,
+    /// Archive). `quota` in octets; `None` or 0 = unlimited.
+    pub fn user_add(
+        &self,
+        address: &str,
+        password: &Secret,
+        role: Role,
+        quota: Option<u64>,
+    ) -> Result<Account, StoreError> {
+        let address = parse_address(address)?;
+        let quota = i64::try_from(quota.unwrap_or(0))
+            .map_err(|_| StoreError::Invalid("quota is too large".into()))?;
+        let key = address_key(&address.to_string());
+        // Cheap checks first, so a mistake does not cost an argon2 hash; repeated below
+        // inside the transaction, where they count.
+        self.check_new_account(&self.conn, &address, &key)?;
+        let phc = hash_password(password).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let tx = self.write()?;
+        let domain_id = self.check_new_account(&tx, &address, &key)?;
+        tx.execute(
+            ACCOUNT_INSERT,
+            params![
+                domain_id,
+                address.to_string(),
+                key,
+                phc,
+                role.as_str(),
+                quota
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        create_default_mailboxes(&tx, id)?;
+        tx.commit()?;
+        Ok(Account {
+            id,
+            address: address.to_string(),
+            role,
+            quota_bytes: quota as u64,
+            used_bytes: 0,
+        })
+    }
+
+    /// The domain id for a new account at `address`, if it may be created.
+    fn check_new_account(
+        &self,
+        conn: &Connection,
+        address: &Address,
+        key: &str,
+    ) -> Result<i64, StoreError> {
+        let domain = find_domain(conn, address.domain())?
+            .ok_or_else(|| StoreError::UnknownDomain(address.domain().to_string()))?;
+        let exists: Option<i64> = conn
+            .query_row(ACCOUNT_EXISTS, [key], |r| r.get(0))
+            .optional()?;
+        if exists.is_some() {
+            return Err(StoreError::Exists(format!("account {address}")));
+        }
+        Ok(domain.id)
+    }
+
+    /// Set a new password (at least 8 characters).
+    pub fn user_passwd(&self, address: &str, password: &Secret) -> Result<(), StoreError> {
+        let address = parse_address(address)?;
+        let phc = hash_password(password).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let key = address_key(&address.to_string());
+        let changed = self.conn.execute(ACCOUNT_SET_PASSWORD, params![key, phc])?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("account {address}")));
+        }
+        Ok(())
+    }
+
+    /// Every account, by address.
+    pub fn user_list(&self) -> Result<Vec<Account>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM accounts ORDER BY address_key",
+            reads::ACCOUNT_COLUMNS
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], reads::account_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Delete an account with its mailboxes and messages. Bodies no other message uses lose
+    /// their row at once; their files are removed at the server's next start.
+    pub fn user_remove(&self, address: &str) -> Result<(), StoreError> {
+        let address = parse_address(address)?;
+        let key = address_key(&address.to_string());
+        let tx = self.write()?;
+        let id: i64 = tx
+            .query_row(ACCOUNT_EXISTS, [&key], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
+        tx.execute(ACCOUNT_RELEASE_BLOBS, [id])?;
+        tx.execute(ACCOUNT_DELETE_MESSAGES, [id])?;
+        tx.execute(BLOBS_DELETE_UNUSED, [])?;
+        tx.execute(ACCOUNT_DELETE, [id])?; // mailboxes and expunged rows cascade
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Add an alias: `source` is `local@domain` or `@domain` (catch-all) in a hosted domain;
+    /// `targets` are addresses anywhere. `Exists` if the source already is an alias or an
+    /// account (change an alias by removing and re-adding it).
+    pub fn alias_add(&self, source: &str, targets: &[String]) -> Result<Alias, StoreError> {
+        let (source, domain) = parse_alias_source(source)?;
+        let source_key = address_key(&source);
+        if targets.is_empty() {
+            return Err(StoreError::Invalid(
+                "an alias needs at least one target".into(),
+            ));
+        }
+        let mut checked = BTreeMap::new();
+        for t in targets {
+            let a =
+                Address::parse(t).map_err(|e| StoreError::Invalid(format!("alias target: {e}")))?;
+            let key = address_key(&a.to_string());
+            if key == source_key {
+                return Err(StoreError::Invalid(format!(
+                    "alias {source} cannot target itself"
+                )));
+            }
+            checked.insert(key, a.to_string());
+        }
+        let tx = self.write()?;
+        let domain_id = find_domain(&tx, &domain)?
+            .ok_or_else(|| StoreError::UnknownDomain(domain.clone()))?
+            .id;
+        if tx
+            .query_row(ALIAS_EXISTS, [&source_key], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Err(StoreError::Exists(format!("alias {source}")));
+        }
+        if tx
+            .query_row(ACCOUNT_EXISTS, [&source_key], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Err(StoreError::Exists(format!("account {source}")));
+        }
+        for (key, target) in &checked {
+            tx.execute(
+                ALIAS_INSERT,
+                params![domain_id, source, source_key, target, key],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Alias {
+            source,
+            targets: checked.into_values().collect(),
+        })
+    }
+
+    /// Every alias, by source.
+    pub fn alias_list(&self) -> Result<Vec<Alias>, StoreError> {
+        let mut stmt = self.conn.prepare(ALIAS_LIST)?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out: Vec<Alias> = Vec::new();
+        for row in rows {
+            let (source, target) = row?;
+            match out.last_mut() {
+                Some(last) if last.source == source => last.targets.push(target),
+                _ => out.push(Alias {
+                    source,
+                    targets: vec![target],
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Remove the alias with this source.
+    pub fn alias_remove(&self, source: &str) -> Result<(), StoreError> {
+        let (source, _) = parse_alias_source(source)?;
+        let removed = self.conn.execute(ALIAS_DELETE, [address_key(&source)])?;
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!("alias {source}")));
+        }
+        Ok(())
+    }
+
+    /// Who mail to `address` would reach (see the server's `ResolveRecipient`).
+    pub fn resolve_recipient(&self, address: &str) -> Result<Resolution, StoreError> {
+        reads::resolve_recipient(&self.conn, address)
+    }
+
+    /// The account if `password` is right. Slow by design (argon2).
+    pub fn authenticate(
+        &self,
+        address: &str,
+        password: &Secret,
+    ) -> Result<Option<Account>, StoreError> {
+        let found = reads::account_with_hash(&self.conn, &address_key(address))?;
+        Ok(reads::check_password(found, password))
+    }
+
+    /// Check the blobs: every row's file exists, has the recorded size and SHA-256, and the
+    /// refcount equals the number of messages using it. Returns one line per problem (empty
+    /// = healthy). Reads every body: slow on a big store.
+    pub fn verify(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(BLOB_CHECK)?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?;
+        let mut problems = Vec::new();
+        for row in rows {
+            let (hash, size, refcount, used) = row?;
+            if refcount != used {
+                problems.push(format!(
+                    "blob {hash}: refcount {refcount} but {used} messages"
+                ));
+            }
+            match self.blobs.read(&hash, size.max(0) as u64) {
+                Ok(bytes) if sha256_hex(&bytes) != hash => {
+                    problems.push(format!("blob {hash}: content does not match its name"));
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!("blob {hash}: {e}")),
+            }
+        }
+        Ok(problems)
+    }
+}
+
+fn parse_address(text: &str) -> Result<Address, StoreError> {
+    Address::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+/// `local@domain` or `@domain`, normalised; and the domain.
+fn parse_alias_source(text: &str) -> Result<(String, String), StoreError> {
+    if let Some(domain) = text.strip_prefix('@') {
+        let domain = parse_domain(domain).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        return Ok((format!("@{domain}"), domain));
+    }
+    let a = parse_address(text)?;
+    Ok((a.to_string(), a.domain().to_string()))
+}
+
+fn find_domain(conn: &Connection, name: &str) -> Result<Option<Domain>, StoreError> {
+    Ok(conn
+        .query_row(DOMAIN_GET, [name], |r| {
+            Ok(Domain {
+                id: r.get(0)?,
+                name: r.get(1)?,
+            })
+        })
+        .optional()?)
+}
+
+/// A UIDVALIDITY never used before: one more than the last, and at least the current time,
+/// so a store rebuilt from scratch does not repeat values clients have cached
+/// (RFC 9051 §2.3.1.1).
+fn next_uidvalidity(conn: &Connection) -> Result<u32, StoreError> {
+    let last: i64 = conn
+        .query_row(COUNTER_GET, [UIDVALIDITY], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let next = (last + 1).max(unix_now());
+    let value = u32::try_from(next)
+        .map_err(|_| StoreError::Unavailable("UIDVALIDITY values are exhausted".into()))?;
+    conn.execute(COUNTER_SET, params![UIDVALIDITY, next])?;
+    Ok(value)
+}
+
+fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<(), StoreError> {
+    for (name, special_use) in DEFAULT_MAILBOXES {
+        let uidvalidity = next_uidvalidity(conn)?;
+        conn.execute(
+            MAILBOX_INSERT,
+            params![account_id, name, special_use, uidvalidity],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "admin_tests.rs"]
+mod tests;

@@ -1,0 +1,290 @@
+//! Tests of the admin API: its errors, and recipient resolution order.
+
+use mailroom_shared::Secret;
+
+use super::Admin;
+use crate::error::StoreError;
+use crate::types::{Resolution, Role};
+
+fn pw() -> Secret {
+    Secret::new("password1")
+}
+
+fn admin() -> (tempfile::TempDir, Admin) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = Admin::open(&dir.path().join("data")).expect("open creates the directory");
+    (dir, admin)
+}
+
+fn targets(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn domain_errors() {
+    let (_dir, a) = admin();
+    let d = a.domain_add("Example.TEST.").expect("add");
+    assert_eq!(d.name, "example.test");
+    assert_eq!(
+        a.domain_add("example.test"),
+        Err(StoreError::Exists("domain example.test".into()))
+    );
+    assert!(matches!(
+        a.domain_add("bad domain"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        a.domain_remove("other.test"),
+        Err(StoreError::NotFound(_))
+    ));
+    a.user_add("u@example.test", &pw(), Role::User, None)
+        .expect("user");
+    let refused = a.domain_remove("example.test");
+    assert_eq!(
+        refused,
+        Err(StoreError::Invalid(
+            "domain example.test still has 1 accounts; remove them first".into()
+        ))
+    );
+    a.user_remove("U@example.test").expect("remove user");
+    a.domain_remove("example.test").expect("now empty");
+    assert_eq!(a.domain_list().expect("list"), []);
+}
+
+#[test]
+fn user_errors() {
+    let (_dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    let alice = a
+        .user_add("Alice@example.test", &pw(), Role::Admin, Some(5000))
+        .expect("add");
+    assert_eq!(
+        (alice.address.as_str(), alice.role, alice.quota_bytes),
+        ("Alice@example.test", Role::Admin, 5000)
+    );
+    assert_eq!(
+        a.user_add("bob@elsewhere.test", &pw(), Role::User, None),
+        Err(StoreError::UnknownDomain("elsewhere.test".into()))
+    );
+    assert_eq!(
+        a.user_add("ALICE@example.test", &pw(), Role::User, None),
+        Err(StoreError::Exists("account ALICE@example.test".into()))
+    );
+    for bad in ["not-an-address", "a b@example.test", "@example.test", ""] {
+        let r = a.user_add(bad, &pw(), Role::User, None);
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    let short = a.user_add(
+        "carol@example.test",
+        &Secret::new("short"),
+        Role::User,
+        None,
+    );
+    assert!(matches!(short, Err(StoreError::Invalid(_))), "{short:?}");
+    assert!(matches!(
+        a.user_passwd("nobody@example.test", &pw()),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        a.user_remove("nobody@example.test"),
+        Err(StoreError::NotFound(_))
+    ));
+
+    a.user_passwd("alice@example.test", &Secret::new("new password"))
+        .expect("passwd");
+    assert_eq!(a.authenticate("alice@example.test", &pw()), Ok(None));
+    let ok = a.authenticate("alice@EXAMPLE.test", &Secret::new("new password"));
+    assert_eq!(ok.expect("auth").map(|x| x.id), Some(alice.id));
+    assert_eq!(a.user_list().expect("list").len(), 1);
+}
+
+#[test]
+fn every_mailbox_gets_its_own_uidvalidity() {
+    let (dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    a.user_add("a@example.test", &pw(), Role::User, None)
+        .expect("a");
+    a.user_add("b@example.test", &pw(), Role::User, None)
+        .expect("b");
+    let conn =
+        rusqlite::Connection::open(dir.path().join("data").join(super::DB_FILE)).expect("db");
+    let (n, distinct): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), count(DISTINCT uidvalidity) FROM mailboxes",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("count");
+    assert_eq!((n, distinct), (12, 12));
+    let special: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM mailboxes WHERE special_use IS NOT NULL AND subscribed = 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(special, 10);
+}
+
+#[test]
+fn alias_errors() {
+    let (_dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    a.user_add("alice@example.test", &pw(), Role::User, None)
+        .expect("alice");
+    let alias = a
+        .alias_add(
+            "Team@example.test",
+            &targets(&["x@remote.test", "alice@example.test"]),
+        )
+        .expect("alias");
+    assert_eq!(alias.targets, ["alice@example.test", "x@remote.test"]);
+    assert_eq!(
+        a.alias_add("team@example.test", &targets(&["alice@example.test"])),
+        Err(StoreError::Exists("alias team@example.test".into()))
+    );
+    assert_eq!(
+        a.alias_add("alice@example.test", &targets(&["x@remote.test"])),
+        Err(StoreError::Exists("account alice@example.test".into()))
+    );
+    assert_eq!(
+        a.alias_add("x@other.test", &targets(&["alice@example.test"])),
+        Err(StoreError::UnknownDomain("other.test".into()))
+    );
+    for bad in [
+        vec![],
+        targets(&["not an address"]),
+        targets(&["loop@example.test"]),
+    ] {
+        let r = a.alias_add("loop@example.test", &bad);
+        assert!(matches!(r, Err(StoreError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    assert!(matches!(
+        a.alias_add("bad source", &targets(&["alice@example.test"])),
+        Err(StoreError::Invalid(_))
+    ));
+    a.alias_add("@example.test", &targets(&["alice@example.test"]))
+        .expect("catch-all");
+    let list = a.alias_list().expect("list");
+    assert_eq!(
+        list.iter().map(|x| x.source.as_str()).collect::<Vec<_>>(),
+        ["@example.test", "Team@example.test"]
+    );
+    a.alias_remove("TEAM@example.test").expect("remove");
+    assert_eq!(
+        a.alias_remove("team@example.test"),
+        Err(StoreError::NotFound("alias team@example.test".into()))
+    );
+}
+
+#[test]
+fn resolution_order() {
+    let (_dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    a.domain_add("other.test").expect("domain");
+    let alice = a
+        .user_add("alice@example.test", &pw(), Role::User, None)
+        .expect("a")
+        .id;
+    let bob = a
+        .user_add("bob@example.test", &pw(), Role::User, None)
+        .expect("b")
+        .id;
+    let resolve = |s: &str| a.resolve_recipient(s).expect("resolve");
+
+    // 1. exact account, case-insensitive.
+    assert_eq!(
+        resolve("ALICE@Example.Test"),
+        Resolution::Local(vec![alice])
+    );
+    // 2. exact alias, targets resolved, remote ones skipped, deduplicated.
+    a.alias_add(
+        "team@example.test",
+        &targets(&[
+            "alice@example.test",
+            "bob+x@example.test",
+            "far@remote.test",
+        ]),
+    )
+    .expect("team");
+    a.alias_add(
+        "all@example.test",
+        &targets(&["team@example.test", "alice@example.test"]),
+    )
+    .expect("all");
+    assert_eq!(
+        resolve("all@example.test"),
+        Resolution::Local(vec![alice, bob])
+    );
+    // 3. +tag falls back to the base address, for accounts and aliases.
+    assert_eq!(
+        resolve("bob+lists@example.test"),
+        Resolution::Local(vec![bob])
+    );
+    assert_eq!(
+        resolve("team+x@example.test"),
+        Resolution::Local(vec![alice, bob])
+    );
+    // An alias on the tagged address itself wins over the base.
+    a.alias_add("bob+spam@example.test", &targets(&["alice@example.test"]))
+        .expect("tagged alias");
+    assert_eq!(
+        resolve("bob+spam@example.test"),
+        Resolution::Local(vec![alice])
+    );
+    // 5. domain ours, nothing matches; not ours; not an address.
+    assert_eq!(resolve("nobody@example.test"), Resolution::UnknownUser);
+    assert_eq!(resolve("nobody@other.test"), Resolution::UnknownUser);
+    assert_eq!(resolve("alice@remote.test"), Resolution::NotOurDomain);
+    assert!(matches!(resolve("no at sign"), Resolution::Invalid(_)));
+    // 4. catch-all, after everything else.
+    a.alias_add("@example.test", &targets(&["bob@example.test"]))
+        .expect("catch-all");
+    assert_eq!(resolve("nobody@example.test"), Resolution::Local(vec![bob]));
+    assert_eq!(
+        resolve("alice@example.test"),
+        Resolution::Local(vec![alice])
+    );
+    // An alias with only remote targets delivers to nobody here.
+    a.alias_add("fwd@other.test", &targets(&["x@remote.test"]))
+        .expect("fwd");
+    assert_eq!(resolve("fwd@other.test"), Resolution::UnknownUser);
+}
+
+#[test]
+fn alias_cycles_and_depth_end() {
+    let (_dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    let alice = a
+        .user_add("alice@example.test", &pw(), Role::User, None)
+        .expect("a")
+        .id;
+    let resolve = |s: &str| a.resolve_recipient(s).expect("resolve");
+    // A cycle that also reaches alice.
+    a.alias_add("x@example.test", &targets(&["y@example.test"]))
+        .expect("x");
+    a.alias_add(
+        "y@example.test",
+        &targets(&["x@example.test", "alice@example.test"]),
+    )
+    .expect("y");
+    assert_eq!(resolve("x@example.test"), Resolution::Local(vec![alice]));
+    // A pure cycle reaches nobody.
+    a.alias_add("p@example.test", &targets(&["q@example.test"]))
+        .expect("p");
+    a.alias_add("q@example.test", &targets(&["p@example.test"]))
+        .expect("q");
+    assert_eq!(resolve("p@example.test"), Resolution::UnknownUser);
+    // A chain: c0 -> c1 -> ... -> c6 -> alice. Five hops are followed, no more.
+    for i in 0..7 {
+        let next = if i == 6 {
+            "alice@example.test".to_string()
+        } else {
+            format!("c{}@example.test", i + 1)
+        };
+        a.alias_add(&format!("c{i}@example.test"), &[next])
+            .expect("chain");
+    }
+    assert_eq!(resolve("c2@example.test"), Resolution::Local(vec![alice]));
+    assert_eq!(resolve("c0@example.test"), Resolution::UnknownUser);
+}

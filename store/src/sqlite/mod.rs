@@ -1,0 +1,314 @@
+//! The embedded backend: SQLite (WAL) for metadata, one content-addressed file per body.
+//!
+//! Layout of the data directory:
+//! ```text
+//! mailroom.db (+ -wal, -shm)   metadata; see schema/migrations.rs
+//! blobs/<2 hex>/<62 hex>       bodies, named by their SHA-256
+//! tmp/                         bodies being written; emptied at open
+//! ```
+//! Writes go through the one writer thread ([`writer`]), which group-commits them; reads use a
+//! pool of read-only connections ([`reads`]); the admin CLI uses its own short transactions
+//! ([`admin`]), safe next to a running server.
+//!
+//! One server process per data directory: the orphan sweep at open assumes no other process
+//! writes blobs.
+
+pub mod admin;
+mod blobs;
+mod ops;
+mod reads;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
+use rusqlite::Connection;
+
+use crate::actor::{
+    Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
+    ResolveRecipient, Select, SetFlags,
+};
+use crate::backend::{Backend, Outcome, StoreFuture};
+use crate::error::StoreError;
+use crate::mime::{self, MessageMeta};
+use crate::types::{
+    Account, Appended, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution, StoreStats,
+};
+use blobs::BlobStore;
+use writer::{AppendOp, Body, DeliverOp, WriterHandle};
+
+pub use admin::Admin;
+
+/// File name of the metadata database inside the data directory.
+pub const DB_FILE: &str = "mailroom.db";
+
+/// How long a connection waits for another's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most read connections open at once.
+const READ_POOL_SIZE: usize = 8;
+
+/// Open a connection that may write: WAL so readers never block the writer, FULL sync so
+/// every COMMIT is on disk before it returns, and enforced foreign keys.
+fn open_write_connection(db: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(db)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "database refused WAL mode (got {mode})"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Now, in unix seconds (0 if the clock is before 1970).
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The lookup key of an address: lowercase, so lookups ignore case.
+fn address_key(address: &str) -> String {
+    address.to_lowercase()
+}
+
+/// The embedded backend. Cheap to share behind an `Arc`.
+pub struct SqliteBackend {
+    writer: WriterHandle,
+    pool: Pool,
+    blobs: Arc<BlobStore>,
+}
+
+impl SqliteBackend {
+    /// Open (creating if needed) the store in `data_dir`: run migrations, clear `tmp/`,
+    /// delete unreferenced blob files, start the writer thread.
+    ///
+    /// Blocks for as long as that takes; call it at startup. The read pool needs a tokio
+    /// runtime when it is first used, not here.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let db = data_dir.join(DB_FILE);
+        let mut conn = open_write_connection(&db)?;
+        schema::migrations::migrate(&mut conn)?;
+        let blobs = Arc::new(BlobStore::open(data_dir)?);
+        // No writer runs yet, so nothing can be between "file written" and "row committed".
+        let removed = blobs.sweep_orphans(&conn)?;
+        if removed > 0 {
+            tracing::info!(removed, "Removed unreferenced blob files.");
+        }
+        let pool = read_pool(&db)?;
+        let writer = writer::spawn(conn, blobs.clone())?;
+        Ok(Self {
+            writer,
+            pool,
+            blobs,
+        })
+    }
+
+    /// Run `f` on a pooled read-only connection, on a blocking thread.
+    async fn read<T, F>(pool: Pool, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let conn = pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("read pool: {e}")))?;
+        conn.interact(f)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("read task: {e}")))?
+    }
+
+    /// Analyse, hash and durably write a body on the blocking pool: the part of a delivery
+    /// that runs in parallel, outside the writer.
+    async fn prepare_body(blobs: Arc<BlobStore>, raw: Arc<[u8]>) -> Result<Body, StoreError> {
+        tokio::task::spawn_blocking(move || {
+            let meta = mime::analyze(&raw);
+            let meta_json = serde_json::to_string(&meta)?;
+            let stored = blobs.put(&raw)?;
+            Ok(Body {
+                hash: stored.hash,
+                dir: stored.dir,
+                size: raw.len() as u64,
+                meta_json,
+                raw,
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("body task: {e}")))?
+    }
+}
+
+/// The read-only pool: `query_only` makes a stray write fail instead of competing with the
+/// writer for the lock.
+fn read_pool(db: &Path) -> Result<Pool, StoreError> {
+    let hook = Hook::sync_fn(|conn, _| {
+        let guard = conn
+            .lock()
+            .map_err(|_| HookError::message("read connection mutex poisoned"))?;
+        guard
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(HookError::Backend)?;
+        guard
+            .pragma_update(None, "query_only", "ON")
+            .map_err(HookError::Backend)?;
+        Ok(())
+    });
+    deadpool_sqlite::Config::new(PathBuf::from(db))
+        .builder(Runtime::Tokio1)
+        .map_err(|e| StoreError::Unavailable(format!("read pool: {e}")))?
+        .max_size(READ_POOL_SIZE)
+        .post_create(hook)
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("read pool: {e}")))
+}
+
+impl Backend for SqliteBackend {
+    fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::resolve_recipient(c, &m.address)
+        }))
+    }
+
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let key = address_key(&m.address);
+            let found = Self::read(pool, move |c| reads::account_with_hash(c, &key)).await?;
+            // argon2 is slow by design: run it on the blocking pool, and run it even for an
+            // unknown address so timing does not reveal which accounts exist.
+            tokio::task::spawn_blocking(move || reads::check_password(found, &m.password))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("password task: {e}")))
+        })
+    }
+
+    fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            if m.recipients.is_empty() {
+                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+            }
+            let body = Self::prepare_body(blobs, m.raw).await?;
+            let op = DeliverOp {
+                recipients: m.recipients,
+                body,
+                internal_date: m.internal_date.unwrap_or_else(unix_now),
+            };
+            writer.deliver(op).await
+        })
+    }
+
+    fn append(&self, m: Append) -> StoreFuture<Outcome<Appended>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            // Check what we can before writing a file that would then be orphaned.
+            let flags = crate::types::check_flags(m.flags)?;
+            let keywords = crate::types::normalize_keywords(&m.keywords)?;
+            let body = Self::prepare_body(blobs, m.raw).await?;
+            let op = AppendOp {
+                account_id: m.account_id,
+                mailbox: m.mailbox,
+                flags,
+                keywords,
+                internal_date: m.internal_date.unwrap_or_else(unix_now),
+                body,
+            };
+            writer.append(op).await
+        })
+    }
+
+    fn list_mailboxes(&self, m: ListMailboxes) -> StoreFuture<Vec<MailboxInfo>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::list_mailboxes(c, m.account_id)
+        }))
+    }
+
+    fn select(&self, m: Select) -> StoreFuture<(MailboxInfo, Vec<MessageInfo>)> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::select(c, m.account_id, &m.name)
+        }))
+    }
+
+    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, MessageMeta)>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::fetch_meta(c, m.account_id, m.mailbox_id, &m.uids)
+        }))
+    }
+
+    fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>> {
+        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        Box::pin(async move {
+            let (hash, size) = Self::read(pool, move |c| {
+                reads::body_location(c, m.account_id, m.mailbox_id, m.uid)
+            })
+            .await?;
+            tokio::task::spawn_blocking(move || blobs.read(&hash, size))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("body read task: {e}")))?
+                .map(Arc::from)
+        })
+    }
+
+    fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.set_flags(m).await })
+    }
+
+    fn copy(&self, m: Copy) -> StoreFuture<Outcome<Vec<(u32, u32)>>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.copy(m).await })
+    }
+
+    fn move_messages(&self, m: Move) -> StoreFuture<Outcome<Vec<(u32, u32)>>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.move_messages(m).await })
+    }
+
+    fn expunge(&self, m: Expunge) -> StoreFuture<Outcome<Vec<u32>>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.expunge(m).await })
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.writer.stats()
+    }
+
+    fn flush(&self) -> StoreFuture<()> {
+        let (writer, pool) = (self.writer.clone(), self.pool.clone());
+        Box::pin(async move {
+            writer.close().await?;
+            pool.close();
+            Ok(())
+        })
+    }
+}
+
+impl Drop for SqliteBackend {
+    fn drop(&mut self) {
+        // deadpool-sqlite closes each connection through tokio's spawn_blocking, which panics
+        // outside a runtime — as when an actix System is dropped with the store in it. Close
+        // them now, inside a runtime; a short-lived one if need be (its drop waits for them).
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.pool.close();
+        } else if let Ok(rt) = tokio::runtime::Builder::new_current_thread().build() {
+            let _inside = rt.enter();
+            self.pool.close();
+        }
+    }
+}

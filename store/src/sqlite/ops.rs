@@ -1,0 +1,457 @@
+//! What each write does inside the writer's transaction: deliver, append, flags, copy, move,
+//! expunge. Each function runs in its own savepoint (see `writer`), so it may fail halfway and
+//! leave nothing behind. No I/O here beyond the database, except re-creating a vanished blob
+//! file through [`BlobStore::ensure`].
+//!
+//! Per mailbox, every change takes a new MODSEQ from `highestmodseq` (RFC 7162 §3.1), new
+//! messages take `uidnext` (RFC 9051 §2.3.1.1: UIDs strictly ascend), and `used_bytes` of the
+//! account follows every added or removed copy.
+
+use std::collections::BTreeSet;
+
+use mailroom_shared::msg::{MailboxChange, MailboxChanged};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::blobs::BlobStore;
+use super::reads::{self, keywords_to_text};
+use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
+use crate::actor::{Expunge, Move, SetFlags};
+use crate::backend::Outcome;
+use crate::error::StoreError;
+use crate::types::{
+    Appended, Delivered, FLAG_DELETED, FlagOp, FlagsResult, MessageInfo, check_flags,
+    normalize_keywords,
+};
+
+const MAILBOX_OWNED: &str = "SELECT uidvalidity FROM mailboxes WHERE id = ?1 AND account_id = ?2";
+const ACCOUNT_USAGE: &str = "SELECT address, quota_bytes, used_bytes FROM accounts WHERE id = ?1";
+const ADD_USAGE: &str = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE id = ?1";
+const SUB_USAGE: &str = "UPDATE accounts SET used_bytes = max(used_bytes - ?2, 0) WHERE id = ?1";
+const BLOB_REFCOUNT: &str = "SELECT refcount FROM blobs WHERE sha256 = ?1";
+const BLOB_INSERT: &str =
+    "INSERT INTO blobs (sha256, size, refcount, meta) VALUES (?1, ?2, ?3, ?4)";
+const BLOB_ADD_REFS: &str = "UPDATE blobs SET refcount = refcount + ?2 WHERE sha256 = ?1";
+const BLOB_RELEASE: &str =
+    "UPDATE blobs SET refcount = refcount - 1 WHERE sha256 = ?1 RETURNING refcount";
+const BLOB_DELETE_UNUSED: &str = "DELETE FROM blobs WHERE sha256 = ?1 AND refcount <= 0";
+const NEXT_UID: &str = "UPDATE mailboxes SET uidnext = uidnext + 1, \
+     highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING uidnext - 1, highestmodseq";
+const NEXT_MODSEQ: &str =
+    "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 RETURNING highestmodseq";
+const MESSAGE_INSERT: &str = "INSERT INTO messages \
+     (mailbox_id, uid, blob, flags, keywords, modseq, internal_date, size) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const MESSAGE_SET_FLAGS: &str = "UPDATE messages SET flags = ?3, keywords = ?4, modseq = ?5 \
+     WHERE mailbox_id = ?1 AND uid = ?2";
+const MESSAGE_DELETE: &str = "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+const FLAGGED_UIDS: &str =
+    "SELECT uid FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0 ORDER BY uid";
+const EXPUNGED_INSERT: &str =
+    "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)";
+
+/// Deliver one body into the INBOX of every recipient: one blob row with one reference per
+/// recipient, one message per INBOX. Any recipient failing (unknown, over quota) fails all.
+pub(crate) fn deliver(
+    conn: &Connection,
+    blobs: &BlobStore,
+    fx: &mut BatchEffects,
+    op: &DeliverOp,
+) -> Result<Outcome<Vec<Delivered>>, StoreError> {
+    let mut recipients = op.recipients.clone();
+    recipients.sort_unstable();
+    recipients.dedup();
+    if recipients.is_empty() {
+        return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+    }
+    add_body_ref(conn, blobs, fx, &op.body, recipients.len() as i64)?;
+    let mut value = Vec::with_capacity(recipients.len());
+    let mut changes = Vec::with_capacity(recipients.len());
+    for account_id in recipients {
+        charge(conn, account_id, op.body.size)?;
+        let (mailbox_id, _) = reads::mailbox_by_name(conn, account_id, "INBOX")?;
+        let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &Stored::new(op))?;
+        value.push(Delivered {
+            account_id,
+            mailbox_id,
+            uid,
+        });
+        changes.push(added(account_id, mailbox_id, modseq));
+    }
+    Ok(Outcome { value, changes })
+}
+
+/// APPEND (RFC 9051 §6.3.12) one body to a mailbox of the account.
+pub(crate) fn append(
+    conn: &Connection,
+    blobs: &BlobStore,
+    fx: &mut BatchEffects,
+    op: &AppendOp,
+) -> Result<Outcome<Appended>, StoreError> {
+    let (mailbox_id, uidvalidity) = reads::mailbox_by_name(conn, op.account_id, &op.mailbox)?;
+    charge(conn, op.account_id, op.body.size)?;
+    add_body_ref(conn, blobs, fx, &op.body, 1)?;
+    let stored = Stored {
+        flags: op.flags,
+        keywords: keywords_to_text(&op.keywords),
+        internal_date: op.internal_date,
+        size: op.body.size,
+    };
+    let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &stored)?;
+    Ok(Outcome {
+        value: Appended { uidvalidity, uid },
+        changes: vec![added(op.account_id, mailbox_id, modseq)],
+    })
+}
+
+/// STORE (RFC 9051 §6.4.6) with CONDSTORE's UNCHANGEDSINCE (RFC 7162 §3.1.3). UIDs that do
+/// not exist are ignored, as RFC 9051 asks for UID STORE.
+pub(crate) fn set_flags(
+    conn: &Connection,
+    op: &SetFlags,
+) -> Result<Outcome<FlagsResult>, StoreError> {
+    mailbox_owned(conn, op.account_id, op.mailbox_id)?;
+    let flags = check_flags(op.flags)?;
+    let keywords = normalize_keywords(&op.keywords)?;
+    let mut result = FlagsResult {
+        updated: Vec::new(),
+        failed_modified: Vec::new(),
+    };
+    for uid in sorted_unique(&op.uids) {
+        let Some((_, info)) = reads::message(conn, op.mailbox_id, uid)? else {
+            continue;
+        };
+        if op.unchanged_since.is_some_and(|since| info.modseq > since) {
+            result.failed_modified.push(uid);
+            continue;
+        }
+        let (new_flags, new_keywords) = match op.op {
+            FlagOp::Add => (info.flags | flags, {
+                let mut all = info.keywords.clone();
+                all.extend(keywords.iter().cloned());
+                normalize_keywords(&all)?
+            }),
+            FlagOp::Remove => (
+                info.flags & !flags,
+                info.keywords
+                    .iter()
+                    .filter(|k| !keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
+                    .cloned()
+                    .collect(),
+            ),
+            FlagOp::Replace => (flags, keywords.clone()),
+        };
+        // RFC 7162 §3.1: MODSEQ changes only when the metadata does.
+        if new_flags == info.flags && new_keywords == info.keywords {
+            continue;
+        }
+        let modseq = next_modseq(conn, op.mailbox_id)?;
+        conn.prepare_cached(MESSAGE_SET_FLAGS)?.execute(params![
+            op.mailbox_id,
+            uid,
+            new_flags,
+            keywords_to_text(&new_keywords),
+            modseq as i64
+        ])?;
+        result.updated.push(MessageInfo {
+            flags: new_flags,
+            keywords: new_keywords,
+            modseq,
+            ..info
+        });
+    }
+    let changes = result
+        .updated
+        .last()
+        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Flags, m.modseq))
+        .into_iter()
+        .collect();
+    Ok(Outcome {
+        value: result,
+        changes,
+    })
+}
+
+/// COPY (RFC 9051 §6.4.7): new UIDs in `to`, same body (one more reference), same flags and
+/// INTERNALDATE. Counts against the quota.
+pub(crate) fn copy(
+    conn: &Connection,
+    account_id: i64,
+    from: i64,
+    uids: &[u32],
+    to: i64,
+) -> Result<Outcome<Vec<(u32, u32)>>, StoreError> {
+    let (pairs, modseq) = copy_messages(conn, account_id, from, uids, to, true)?;
+    let changes = modseq
+        .map(|m| added(account_id, to, m))
+        .into_iter()
+        .collect();
+    Ok(Outcome {
+        value: pairs,
+        changes,
+    })
+}
+
+/// MOVE (RFC 6851): copy, then expunge the originals, in one savepoint so no client ever sees
+/// the message in both places or in neither. The account's usage does not change.
+pub(crate) fn move_messages(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    op: &Move,
+) -> Result<Outcome<Vec<(u32, u32)>>, StoreError> {
+    let (pairs, to_modseq) = copy_messages(conn, op.account_id, op.from, &op.uids, op.to, false)?;
+    let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
+    let (_, from_modseq) = remove_messages(conn, fx, op.from, &moved)?;
+    let mut changes = Vec::new();
+    if let Some(m) = to_modseq {
+        changes.push(added(op.account_id, op.to, m));
+    }
+    if let Some(m) = from_modseq {
+        changes.push(changed(op.account_id, op.from, MailboxChange::Expunged, m));
+    }
+    Ok(Outcome {
+        value: pairs,
+        changes,
+    })
+}
+
+/// EXPUNGE / UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315 §2.1): remove messages flagged
+/// `\Deleted` (only those in `uids` if given), remember them for QRESYNC, free their space.
+pub(crate) fn expunge(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    op: &Expunge,
+) -> Result<Outcome<Vec<u32>>, StoreError> {
+    mailbox_owned(conn, op.account_id, op.mailbox_id)?;
+    let mut stmt = conn.prepare_cached(FLAGGED_UIDS)?;
+    let deleted = stmt
+        .query_map(params![op.mailbox_id, FLAG_DELETED], |r| r.get::<_, u32>(0))?
+        .collect::<Result<Vec<u32>, _>>()?;
+    let uids: Vec<u32> = match &op.uids {
+        Some(only) => {
+            let only: BTreeSet<u32> = only.iter().copied().collect();
+            deleted.into_iter().filter(|u| only.contains(u)).collect()
+        }
+        None => deleted,
+    };
+    let (freed, modseq) = remove_messages(conn, fx, op.mailbox_id, &uids)?;
+    if freed > 0 {
+        conn.prepare_cached(SUB_USAGE)?
+            .execute(params![op.account_id, freed as i64])?;
+    }
+    let changes = modseq
+        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
+        .into_iter()
+        .collect();
+    Ok(Outcome {
+        value: uids,
+        changes,
+    })
+}
+
+/// The per-message columns of a new message.
+struct Stored {
+    flags: u8,
+    keywords: String,
+    internal_date: i64,
+    size: u64,
+}
+
+impl Stored {
+    fn new(op: &DeliverOp) -> Self {
+        Self {
+            flags: 0,
+            keywords: String::new(),
+            internal_date: op.internal_date,
+            size: op.body.size,
+        }
+    }
+}
+
+fn added(account_id: i64, mailbox_id: i64, modseq: u64) -> MailboxChanged {
+    changed(account_id, mailbox_id, MailboxChange::Added, modseq)
+}
+
+fn changed(account_id: i64, mailbox_id: i64, change: MailboxChange, modseq: u64) -> MailboxChanged {
+    MailboxChanged {
+        account_id,
+        mailbox_id,
+        change,
+        modseq,
+    }
+}
+
+fn sorted_unique(uids: &[u32]) -> Vec<u32> {
+    let set: BTreeSet<u32> = uids.iter().copied().collect();
+    set.into_iter().collect()
+}
+
+/// The mailbox's UIDVALIDITY if `account_id` owns it; otherwise NotFound, so one account
+/// cannot even learn that another's mailbox id exists.
+fn mailbox_owned(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<u32, StoreError> {
+    conn.prepare_cached(MAILBOX_OWNED)?
+        .query_row(params![mailbox_id, account_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
+}
+
+/// Add `bytes` to the account's usage, refusing to go over its quota.
+fn charge(conn: &Connection, account_id: i64, bytes: u64) -> Result<(), StoreError> {
+    let (address, quota, used): (String, i64, i64) = conn
+        .prepare_cached(ACCOUNT_USAGE)?
+        .query_row([account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))?;
+    let after = (used.max(0) as u64).saturating_add(bytes);
+    if quota > 0 && after > quota as u64 {
+        return Err(StoreError::QuotaExceeded { address });
+    }
+    conn.prepare_cached(ADD_USAGE)?
+        .execute(params![account_id, bytes as i64])?;
+    Ok(())
+}
+
+/// Take `refs` references on the body's blob row, creating it (and, if it vanished, its
+/// file) when it is new. The blob's directory joins the batch's fsync set either way: the
+/// file may have been renamed in by a caller whose own batch has not committed yet.
+fn add_body_ref(
+    conn: &Connection,
+    blobs: &BlobStore,
+    fx: &mut BatchEffects,
+    body: &Body,
+    refs: i64,
+) -> Result<(), StoreError> {
+    let existing: Option<i64> = conn
+        .prepare_cached(BLOB_REFCOUNT)?
+        .query_row([&body.hash], |r| r.get(0))
+        .optional()?;
+    if existing.is_some() {
+        conn.prepare_cached(BLOB_ADD_REFS)?
+            .execute(params![body.hash, refs])?;
+    } else {
+        blobs.ensure(&body.hash, &body.raw)?;
+        conn.prepare_cached(BLOB_INSERT)?.execute(params![
+            body.hash,
+            body.size as i64,
+            refs,
+            body.meta_json
+        ])?;
+    }
+    fx.dirs.insert(body.dir.clone());
+    Ok(())
+}
+
+/// Drop one reference; the last one deletes the row and queues the file for removal.
+fn release_blob(conn: &Connection, fx: &mut BatchEffects, hash: &str) -> Result<(), StoreError> {
+    let left: i64 = conn
+        .prepare_cached(BLOB_RELEASE)?
+        .query_row([hash], |r| r.get(0))?;
+    if left <= 0 {
+        conn.prepare_cached(BLOB_DELETE_UNUSED)?.execute([hash])?;
+        fx.maybe_orphaned.push(hash.to_string());
+    }
+    Ok(())
+}
+
+/// Insert a message with the mailbox's next UID and a new MODSEQ; returns both.
+fn insert_message(
+    conn: &Connection,
+    mailbox_id: i64,
+    blob: &str,
+    m: &Stored,
+) -> Result<(u32, u64), StoreError> {
+    let (uid, modseq): (i64, i64) = conn
+        .prepare_cached(NEXT_UID)?
+        .query_row([mailbox_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let uid = u32::try_from(uid).map_err(|_| {
+        StoreError::Unavailable(format!("mailbox {mailbox_id} has run out of UIDs"))
+    })?;
+    conn.prepare_cached(MESSAGE_INSERT)?.execute(params![
+        mailbox_id,
+        uid,
+        blob,
+        m.flags,
+        m.keywords,
+        modseq,
+        m.internal_date,
+        m.size as i64
+    ])?;
+    Ok((uid, modseq as u64))
+}
+
+fn next_modseq(conn: &Connection, mailbox_id: i64) -> Result<u64, StoreError> {
+    let m: i64 = conn
+        .prepare_cached(NEXT_MODSEQ)?
+        .query_row([mailbox_id], |r| r.get(0))?;
+    Ok(m as u64)
+}
+
+/// (source UID, new UID) pairs, and the last MODSEQ given out in the target.
+type Copied = (Vec<(u32, u32)>, Option<u64>);
+
+/// Copy existing `uids` of `from` into `to`; returns (source, new) UID pairs and the last
+/// MODSEQ given out in `to`.
+fn copy_messages(
+    conn: &Connection,
+    account_id: i64,
+    from: i64,
+    uids: &[u32],
+    to: i64,
+    count_usage: bool,
+) -> Result<Copied, StoreError> {
+    mailbox_owned(conn, account_id, from)?;
+    mailbox_owned(conn, account_id, to)?;
+    let mut rows = Vec::new();
+    for uid in sorted_unique(uids) {
+        if let Some(row) = reads::message(conn, from, uid)? {
+            rows.push(row);
+        }
+    }
+    let total: u64 = rows.iter().map(|(_, m)| m.size).sum();
+    if count_usage && total > 0 {
+        charge(conn, account_id, total)?;
+    }
+    let mut pairs = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for (blob, m) in rows {
+        conn.prepare_cached(BLOB_ADD_REFS)?
+            .execute(params![blob, 1])?;
+        let stored = Stored {
+            flags: m.flags,
+            keywords: keywords_to_text(&m.keywords),
+            internal_date: m.internal_date,
+            size: m.size,
+        };
+        let (uid, modseq) = insert_message(conn, to, &blob, &stored)?;
+        pairs.push((m.uid, uid));
+        last = Some(modseq);
+    }
+    Ok((pairs, last))
+}
+
+/// Delete `uids` from a mailbox under one new MODSEQ, recording them as expunged and
+/// releasing their bodies. Returns the octets freed and that MODSEQ (None if nothing was
+/// there).
+fn remove_messages(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    mailbox_id: i64,
+    uids: &[u32],
+) -> Result<(u64, Option<u64>), StoreError> {
+    if uids.is_empty() {
+        return Ok((0, None));
+    }
+    let modseq = next_modseq(conn, mailbox_id)?;
+    let mut freed = 0;
+    for &uid in uids {
+        let Some((blob, m)) = reads::message(conn, mailbox_id, uid)? else {
+            continue;
+        };
+        conn.prepare_cached(MESSAGE_DELETE)?
+            .execute(params![mailbox_id, uid])?;
+        conn.prepare_cached(EXPUNGED_INSERT)?
+            .execute(params![mailbox_id, uid, modseq as i64])?;
+        release_blob(conn, fx, &blob)?;
+        freed += m.size;
+    }
+    Ok((freed, Some(modseq)))
+}

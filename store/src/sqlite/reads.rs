@@ -1,0 +1,357 @@
+//! Read queries, as plain functions over a `Connection`, shared by the read pool, the writer's
+//! ops and the admin CLI. Nothing here writes.
+//!
+//! Recipient resolution lives here too; its order is documented on [`resolve_recipient`].
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use mailroom_shared::Secret;
+use mailroom_shared::address::Address;
+use mailroom_shared::password::{hash_password, verify_password};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::address_key;
+use crate::error::StoreError;
+use crate::mime::MessageMeta;
+use crate::types::{Account, FLAG_SEEN, MailboxInfo, MessageInfo, Resolution, Role};
+
+/// RFC-free limit of our own: alias chains deeper than this are not followed.
+pub(crate) const MAX_ALIAS_DEPTH: usize = 5;
+
+const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
+const ACCOUNT_ID_BY_KEY: &str = "SELECT id FROM accounts WHERE address_key = ?1";
+const ALIAS_TARGETS: &str = "SELECT target FROM aliases WHERE source_key = ?1 ORDER BY target_key";
+/// Columns for [`account_from_row`], then the password hash.
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, address, role, quota_bytes, used_bytes";
+const ACCOUNT_WITH_HASH: &str = "SELECT id, address, role, quota_bytes, used_bytes, \
+     password_hash FROM accounts WHERE address_key = ?1";
+const MAILBOX_BY_NAME: &str =
+    "SELECT id, uidvalidity FROM mailboxes WHERE account_id = ?1 AND name = ?2";
+const MAILBOX_INFO: &str = "SELECT b.id, b.name, b.special_use, b.uidvalidity, b.uidnext, \
+     b.highestmodseq, b.subscribed, \
+     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id), \
+     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?3 = 0) \
+     FROM mailboxes b WHERE b.account_id = ?1 AND (?2 IS NULL OR b.name = ?2) ORDER BY b.id";
+const MESSAGE_COLUMNS: &str = "uid, flags, keywords, modseq, internal_date, size";
+const MESSAGE_BY_UID: &str = "SELECT uid, flags, keywords, modseq, internal_date, size, blob \
+     FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+const MESSAGE_META_BY_UID: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
+     m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
+     WHERE m.mailbox_id = ?1 AND m.uid = ?2";
+const MAILBOX_OWNER: &str = "SELECT 1 FROM mailboxes WHERE id = ?1 AND account_id = ?2";
+const BODY_LOCATION: &str = "SELECT m.blob, m.size FROM messages m \
+     JOIN mailboxes b ON b.id = m.mailbox_id \
+     WHERE m.mailbox_id = ?1 AND b.account_id = ?2 AND m.uid = ?3";
+
+/// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
+pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
+    keywords.join(" ")
+}
+
+fn keywords_from_text(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+/// An [`Account`] from the columns [`ACCOUNT_COLUMNS`], in that order.
+pub(crate) fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    let role: String = r.get(2)?;
+    Ok(Account {
+        id: r.get(0)?,
+        address: r.get(1)?,
+        // The CHECK constraint allows only these two.
+        role: if role == "admin" {
+            Role::Admin
+        } else {
+            Role::User
+        },
+        quota_bytes: r.get::<_, i64>(3)?.max(0) as u64,
+        used_bytes: r.get::<_, i64>(4)?.max(0) as u64,
+    })
+}
+
+/// A [`MessageInfo`] from the columns of `MESSAGE_COLUMNS`, in that order.
+fn message_from_row(r: &Row<'_>) -> rusqlite::Result<MessageInfo> {
+    Ok(MessageInfo {
+        uid: r.get(0)?,
+        flags: r.get(1)?,
+        keywords: keywords_from_text(&r.get::<_, String>(2)?),
+        modseq: r.get::<_, i64>(3)? as u64,
+        internal_date: r.get(4)?,
+        size: r.get::<_, i64>(5)?.max(0) as u64,
+    })
+}
+
+fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<MailboxInfo> {
+    Ok(MailboxInfo {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        special_use: r.get(2)?,
+        uidvalidity: r.get(3)?,
+        uidnext: r.get(4)?,
+        highestmodseq: r.get::<_, i64>(5)? as u64,
+        subscribed: r.get(6)?,
+        exists: r.get(7)?,
+        unseen: r.get(8)?,
+    })
+}
+
+/// RFC 9051 §5.1: `INBOX` is case-insensitive; other names are exact.
+fn canonical_mailbox_name(name: &str) -> &str {
+    if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX"
+    } else {
+        name
+    }
+}
+
+/// Id and UIDVALIDITY of the account's mailbox called `name`.
+pub(crate) fn mailbox_by_name(
+    conn: &Connection,
+    account_id: i64,
+    name: &str,
+) -> Result<(i64, u32), StoreError> {
+    let name = canonical_mailbox_name(name);
+    conn.prepare_cached(MAILBOX_BY_NAME)?
+        .query_row(params![account_id, name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))
+}
+
+/// One message and the name of its blob.
+pub(crate) fn message(
+    conn: &Connection,
+    mailbox_id: i64,
+    uid: u32,
+) -> Result<Option<(String, MessageInfo)>, StoreError> {
+    Ok(conn
+        .prepare_cached(MESSAGE_BY_UID)?
+        .query_row(params![mailbox_id, uid], |r| {
+            Ok((r.get(6)?, message_from_row(r)?))
+        })
+        .optional()?)
+}
+
+/// Who `text` delivers to. Case-insensitive throughout. Order, first match wins:
+/// 1. an account with exactly that address;
+/// 2. an alias with exactly that source (targets resolved the same way, recursively, at most
+///    [`MAX_ALIAS_DEPTH`] deep, each address once, so cycles end);
+/// 3. for `local+tag@d` (RFC 5233), steps 1–2 for `local@d`;
+/// 4. the catch-all alias `@d`;
+/// 5. the domain is ours → `UnknownUser`; else `NotOurDomain`.
+///
+/// Alias targets on other domains are skipped (the store does not forward), so an alias with
+/// only remote targets resolves to `UnknownUser`.
+pub(crate) fn resolve_recipient(conn: &Connection, text: &str) -> Result<Resolution, StoreError> {
+    let address = match Address::parse(text) {
+        Ok(a) => a,
+        Err(e) => return Ok(Resolution::Invalid(e.to_string())),
+    };
+    if !domain_exists(conn, address.domain())? {
+        return Ok(Resolution::NotOurDomain);
+    }
+    let mut seen = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    resolve_into(conn, &address, 0, &mut seen, &mut ids)?;
+    Ok(if ids.is_empty() {
+        Resolution::UnknownUser
+    } else {
+        Resolution::Local(ids.into_iter().collect())
+    })
+}
+
+/// Steps 1–4 of [`resolve_recipient`] for one local address; adds account ids to `ids`.
+fn resolve_into(
+    conn: &Connection,
+    address: &Address,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+    ids: &mut BTreeSet<i64>,
+) -> Result<(), StoreError> {
+    if !seen.insert(address_key(&address.to_string())) {
+        return Ok(()); // a cycle, or a target listed twice
+    }
+    let mut candidates = vec![address.clone()];
+    candidates.extend(address.without_tag());
+    for candidate in &candidates {
+        if exact_match(conn, candidate, depth, seen, ids)? {
+            return Ok(());
+        }
+    }
+    let catch_all = format!("@{}", address.domain());
+    follow_alias(conn, &catch_all, depth, seen, ids)?;
+    Ok(())
+}
+
+/// Steps 1–2: an account, else an alias. Whether either exists.
+fn exact_match(
+    conn: &Connection,
+    address: &Address,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+    ids: &mut BTreeSet<i64>,
+) -> Result<bool, StoreError> {
+    let key = address_key(&address.to_string());
+    let account: Option<i64> = conn
+        .prepare_cached(ACCOUNT_ID_BY_KEY)?
+        .query_row([&key], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = account {
+        ids.insert(id);
+        return Ok(true);
+    }
+    follow_alias(conn, &key, depth, seen, ids)
+}
+
+/// Resolve the targets of the alias `source_key`, if there is one. Whether there is.
+fn follow_alias(
+    conn: &Connection,
+    source_key: &str,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+    ids: &mut BTreeSet<i64>,
+) -> Result<bool, StoreError> {
+    let targets = conn
+        .prepare_cached(ALIAS_TARGETS)?
+        .query_map([source_key], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if targets.is_empty() {
+        return Ok(false);
+    }
+    if depth >= MAX_ALIAS_DEPTH {
+        tracing::warn!(
+            alias = source_key,
+            "Alias chain too deep; not following it further."
+        );
+        return Ok(true);
+    }
+    for target in targets {
+        // Targets were checked when added; a bad or remote one is skipped, not fatal.
+        let Ok(address) = Address::parse(&target) else {
+            continue;
+        };
+        if domain_exists(conn, address.domain())? {
+            resolve_into(conn, &address, depth + 1, seen, ids)?;
+        }
+    }
+    Ok(true)
+}
+
+fn domain_exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(DOMAIN_EXISTS)?
+        .query_row([domain], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The account with address key `key` and its password hash.
+pub(crate) fn account_with_hash(
+    conn: &Connection,
+    key: &str,
+) -> Result<Option<(Account, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(ACCOUNT_WITH_HASH)?
+        .query_row([key], |r| Ok((account_from_row(r)?, r.get(5)?)))
+        .optional()?)
+}
+
+/// Verify `password` for a looked-up account; slow (argon2), so call it on a blocking thread.
+/// With no account, a dummy hash is verified anyway, so a miss costs the same time as a hit.
+pub(crate) fn check_password(
+    found: Option<(Account, String)>,
+    password: &Secret,
+) -> Option<Account> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    match found {
+        Some((account, phc)) => verify_password(password, &phc).then_some(account),
+        None => {
+            let dummy = DUMMY
+                .get_or_init(|| hash_password(&Secret::new("no such account")).unwrap_or_default());
+            let _ = verify_password(password, dummy);
+            None
+        }
+    }
+}
+
+/// LIST data for every mailbox of the account, in creation order.
+pub(crate) fn list_mailboxes(
+    conn: &Connection,
+    account_id: i64,
+) -> Result<Vec<MailboxInfo>, StoreError> {
+    let mut stmt = conn.prepare_cached(MAILBOX_INFO)?;
+    let rows = stmt.query_map(
+        params![account_id, Option::<String>::None, FLAG_SEEN],
+        mailbox_from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// SELECT: the mailbox and all its messages by ascending UID, from one snapshot.
+pub(crate) fn select(
+    conn: &mut Connection,
+    account_id: i64,
+    name: &str,
+) -> Result<(MailboxInfo, Vec<MessageInfo>), StoreError> {
+    let tx = conn.transaction()?;
+    let name = canonical_mailbox_name(name);
+    let info = tx
+        .prepare_cached(MAILBOX_INFO)?
+        .query_row(params![account_id, name, FLAG_SEEN], mailbox_from_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid");
+    let messages = tx
+        .prepare_cached(&sql)?
+        .query_map([info.id], message_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(tx); // read-only: nothing to commit
+    Ok((info, messages))
+}
+
+fn check_owner(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(MAILBOX_OWNER)?
+        .query_row(params![mailbox_id, account_id], |_| Ok(()))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
+}
+
+/// Stored metadata of the existing `uids` (ascending, each once) of an owned mailbox.
+pub(crate) fn fetch_meta(
+    conn: &mut Connection,
+    account_id: i64,
+    mailbox_id: i64,
+    uids: &[u32],
+) -> Result<Vec<(MessageInfo, MessageMeta)>, StoreError> {
+    let tx = conn.transaction()?;
+    check_owner(&tx, account_id, mailbox_id)?;
+    let wanted: BTreeSet<u32> = uids.iter().copied().collect();
+    let mut stmt = tx.prepare_cached(MESSAGE_META_BY_UID)?;
+    let mut out = Vec::with_capacity(wanted.len());
+    for uid in wanted {
+        let row = stmt
+            .query_row(params![mailbox_id, uid], |r| {
+                Ok((message_from_row(r)?, r.get::<_, String>(6)?))
+            })
+            .optional()?;
+        if let Some((info, json)) = row {
+            out.push((info, serde_json::from_str(&json)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Blob name and size of one message of an owned mailbox.
+pub(crate) fn body_location(
+    conn: &Connection,
+    account_id: i64,
+    mailbox_id: i64,
+    uid: u32,
+) -> Result<(String, u64), StoreError> {
+    conn.prepare_cached(BODY_LOCATION)?
+        .query_row(params![mailbox_id, account_id, uid], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("message {uid} in mailbox {mailbox_id}")))
+}

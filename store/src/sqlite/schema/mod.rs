@@ -1,0 +1,3 @@
+//! The SQLite schema and its versioned migrations. Nothing else creates or alters tables.
+
+pub(crate) mod migrations;

@@ -1,0 +1,77 @@
+//! Group commit: concurrent deliveries are all acknowledged and present, and they share
+//! transactions (fewer commits than deliveries), which is where throughput comes from.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use mailroom_shared::Secret;
+use mailroom_shared::bus::Bus;
+use mailroom_store::actor::{Deliver, Select, Stats};
+use mailroom_store::{Admin, MailboxStore, Role};
+
+const DELIVERIES: usize = 50;
+
+#[actix_rt::test]
+async fn fifty_concurrent_deliveries_share_commits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = Admin::open(dir.path()).expect("admin");
+    admin.domain_add("example.test").expect("domain");
+    let pw = Secret::new("password1");
+    let accounts: Vec<i64> = ["a", "b"]
+        .iter()
+        .map(|u| {
+            let address = format!("{u}@example.test");
+            admin
+                .user_add(&address, &pw, Role::User, None)
+                .expect("user")
+                .id
+        })
+        .collect();
+    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+
+    let sends = (0..DELIVERIES).map(|i| {
+        let raw = format!("Subject: message {i}\r\n\r\n{}\r\n", "x".repeat(2000 + i));
+        store.send(Deliver {
+            recipients: vec![accounts[i % accounts.len()]],
+            raw: Arc::from(raw.into_bytes()),
+            internal_date: None,
+        })
+    });
+    let results = join_all(sends).await;
+    let mut delivered = Vec::new();
+    for r in results {
+        let d = r.expect("mailbox").expect("every delivery is acknowledged");
+        delivered.extend(d);
+    }
+    assert_eq!(delivered.len(), DELIVERIES);
+
+    let mut present = 0;
+    for &account_id in &accounts {
+        let (info, messages) = store
+            .send(Select {
+                account_id,
+                name: "INBOX".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("select");
+        for d in delivered.iter().filter(|d| d.account_id == account_id) {
+            assert_eq!(d.mailbox_id, info.id);
+            assert!(
+                messages.iter().any(|m| m.uid == d.uid),
+                "uid {} missing",
+                d.uid
+            );
+        }
+        present += messages.len();
+    }
+    assert_eq!(present, DELIVERIES);
+
+    let stats = store.send(Stats).await.expect("mailbox").expect("stats");
+    println!("{DELIVERIES} deliveries: {stats:?}");
+    assert_eq!(stats.ops, DELIVERIES as u64);
+    assert!(
+        stats.commits < DELIVERIES as u64,
+        "no batching happened: {stats:?}"
+    );
+}
