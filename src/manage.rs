@@ -71,10 +71,7 @@ pub(crate) enum ConfigAction {
 }
 
 fn open_store(source: &ConfigSource) -> anyhow::Result<Admin> {
-    let config = load(source).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow!("invalid configuration:\n{}", list.join("\n"))
-    })?;
+    let config = load(source).map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
     let dir = &config.server.data_dir;
     Admin::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
 }

@@ -19,10 +19,8 @@ use std::time::Duration;
 use actix::Actor;
 
 pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
-    let config = mailroom_config::load(&source).map_err(|errors| {
-        let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
-        anyhow!("invalid configuration:\n{}", list.join("\n"))
-    })?;
+    let config = mailroom_config::load(&source)
+        .map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
     actix_rt::System::new().block_on(serve(config, source))
 }
 

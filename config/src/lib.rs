@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
-pub use load::{ConfigError, ConfigSource, load};
+pub use load::{ConfigError, ConfigSource, describe, load};
 
 /// The whole configuration, as read from defaults, file and environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -56,6 +56,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Every problem on its own indented line, under a heading: what the CLI and `serve` print.
+pub fn describe(errors: &[ConfigError]) -> String {
+    let mut out = String::from("invalid configuration:");
+    for e in errors {
+        out.push_str("\n  ");
+        out.push_str(&e.to_string());
+    }
+    out
+}
+
 /// Read and validate the configuration from `source`; every problem found is returned.
 pub fn load(source: &ConfigSource) -> Result<Config, Vec<ConfigError>> {
     let mut layers = Figment::new();

@@ -443,4 +443,65 @@ mod tests {
         assert_eq!((stats.ops, stats.commits), (1, 1));
         store.send(Flush).await.expect("mailbox").expect("flush");
     }
+
+    /// The CLI changes accounts through its own connection while the server runs; the running
+    /// store must see those changes at once, without a restart or a cache to expire.
+    #[actix_rt::test]
+    async fn changes_made_by_another_connection_are_seen_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("start");
+        let resolve = |address: &str| {
+            store.send(ResolveRecipient {
+                address: address.into(),
+            })
+        };
+        assert_eq!(
+            resolve("bob@later.test")
+                .await
+                .expect("mailbox")
+                .expect("resolve"),
+            Resolution::NotOurDomain
+        );
+
+        let cli = Admin::open(dir.path()).expect("second connection");
+        cli.domain_add("later.test").expect("domain");
+        assert_eq!(
+            resolve("bob@later.test")
+                .await
+                .expect("mailbox")
+                .expect("resolve"),
+            Resolution::UnknownUser
+        );
+        let pw = Secret::new("password1");
+        let bob = cli
+            .user_add("bob@later.test", &pw, Role::User, None)
+            .expect("bob")
+            .id;
+        assert_eq!(
+            resolve("bob@later.test")
+                .await
+                .expect("mailbox")
+                .expect("resolve"),
+            Resolution::Local(vec![bob])
+        );
+        let account = store
+            .send(Authenticate {
+                address: "bob@later.test".into(),
+                password: pw.clone(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("authenticate");
+        assert_eq!(account.map(|a| a.id), Some(bob));
+
+        cli.user_remove("bob@later.test").expect("remove");
+        assert_eq!(
+            resolve("bob@later.test")
+                .await
+                .expect("mailbox")
+                .expect("resolve"),
+            Resolution::UnknownUser
+        );
+        store.send(Flush).await.expect("mailbox").expect("flush");
+    }
 }

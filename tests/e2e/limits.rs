@@ -9,7 +9,7 @@ fn connections_over_the_per_ip_limit_are_refused_with_a_reason() {
     let s = server_with("[limits]\nmax_connections = 10\nmax_connections_per_ip = 2\n");
     // The harness's readiness probes hold places until their sessions notice the close.
     let mut a = greeted(s.ports.smtp, "220 ");
-    let mut b = greeted(s.ports.imap, "* OK ");
+    let b = greeted(s.ports.imap, "* OK ");
     let mut c = LineClient::connect(s.ports.smtp).expect("c");
     assert_eq!(
         c.read_line().expect("refusal"),

@@ -77,6 +77,12 @@ fn sighup_applies_new_hostname_and_moves_a_listener() {
             .contains("mx2.example.test mailroom ready")
     );
 
+    // TLS was rebuilt too: the implicit-TLS port now presents a certificate for the new name.
+    let new_ca = s.data_dir().join("tls/mx2.example.test.selfsigned.crt");
+    let mut imaps = LineClient::connect_tls(s.ports.imaps, "mx2.example.test", &new_ca)
+        .expect("TLS with the new certificate");
+    assert!(imaps.read_line().expect("greeting").contains("mx2.example.test"));
+
     // The session opened before the reload is still served, under its own snapshot.
     assert_eq!(established.cmd("NOOP").expect("noop"), "250 2.0.0 OK\r\n");
     assert!(

@@ -140,10 +140,8 @@ async fn a_panicking_session_ends_alone() {
     assert_eq!(echo(port, "new").await.expect("new session"), "new\n");
 }
 
-#[actix_rt::test]
-async fn a_failed_listener_is_restarted_on_the_same_port() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
+/// One supervised Echo listener on `port`, and the switch that drains it.
+fn supervised(port: u16, dir: &std::path::Path) -> (Addr<Listener>, crate::shutdown::DrainSwitch) {
     let socket = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
     let (switch, draining) = drain_signal();
     let env = listener::ListenerEnv {
@@ -152,9 +150,14 @@ async fn a_failed_listener_is_restarted_on_the_same_port() {
         arbiters: Arbiters::start(1),
         draining,
     };
-    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env)
-        .expect("listener");
-    let addr = Supervisor::start(move |_| l);
+    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir), env).expect("listener");
+    (Supervisor::start(move |_| l), switch)
+}
+
+#[actix_rt::test]
+async fn a_failed_listener_is_restarted_on_the_same_port() {
+    let (dir, port) = (tempfile::tempdir().expect("tempdir"), free_port());
+    let (addr, switch) = supervised(port, dir.path());
     assert_eq!(echo(port, "one").await.expect("before"), "one\n");
     addr.send(listener::Fail).await.expect("fail");
     assert_eq!(echo(port, "two").await.expect("after restart"), "two\n");
@@ -174,19 +177,8 @@ async fn a_failed_listener_is_restarted_on_the_same_port() {
 
 #[actix_rt::test]
 async fn draining_listeners_refuse_new_sessions() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let socket = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind");
-    let (switch, draining) = drain_signal();
-    let env = listener::ListenerEnv {
-        protocol: Arc::new(Echo),
-        tracker: ConnectionTracker::default(),
-        arbiters: Arbiters::start(1),
-        draining,
-    };
-    let l = Listener::new(ListenerKind::Smtp, socket, snapshot(port, dir.path()), env)
-        .expect("listener");
-    let _addr = Supervisor::start(move |_| l);
+    let (dir, port) = (tempfile::tempdir().expect("tempdir"), free_port());
+    let (_addr, switch) = supervised(port, dir.path());
     switch.start();
     let mut s = BufReader::new(
         TcpStream::connect(("127.0.0.1", port))
