@@ -81,7 +81,12 @@ fn sighup_applies_new_hostname_and_moves_a_listener() {
     let new_ca = s.data_dir().join("tls/mx2.example.test.selfsigned.crt");
     let mut imaps = LineClient::connect_tls(s.ports.imaps, "mx2.example.test", &new_ca)
         .expect("TLS with the new certificate");
-    assert!(imaps.read_line().expect("greeting").contains("mx2.example.test"));
+    assert!(
+        imaps
+            .read_line()
+            .expect("greeting")
+            .contains("mx2.example.test")
+    );
 
     // The session opened before the reload is still served, under its own snapshot.
     assert_eq!(established.cmd("NOOP").expect("noop"), "250 2.0.0 OK\r\n");

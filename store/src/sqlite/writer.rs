@@ -131,9 +131,9 @@ impl WriterHandle {
         self.submit(make)?.await.map_err(|_| closed())?
     }
 
-    /// Submit and wait on a plain thread (not inside an async runtime).
-    #[allow(dead_code)] // for synchronous callers (tests, tools); the actor awaits instead.
-    // Panics inside an async runtime (tokio's blocking_recv rule): never call it there.
+    /// Submit and wait on a plain thread; tests only (the actor awaits instead). Panics inside
+    /// an async runtime (tokio's blocking_recv rule).
+    #[cfg(test)]
     pub(crate) fn call_blocking<T>(
         &self,
         make: impl FnOnce(Reply<T>) -> Request,
