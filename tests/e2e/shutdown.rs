@@ -106,3 +106,20 @@ fn serve_without_a_config_file_uses_the_embedded_defaults() {
     );
     let _ = run_cli; // the CLI is covered in cli.rs
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let s = server();
+    let out = std::process::Command::new(crate::BIN)
+        .arg("--config")
+        .arg(s.config_path())
+        .arg("serve")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another mailroom server is using"),
+        "{stderr}"
+    );
+}

@@ -87,7 +87,13 @@ pub struct SqliteBackend {
     writer: WriterHandle,
     pool: Pool,
     blobs: Arc<BlobStore>,
+    /// Held for the backend's life: the orphan sweep at open and the writer's file deletions
+    /// are only safe with one server per data directory.
+    _lock: std::fs::File,
 }
+
+/// The lock file a running server holds in its data directory.
+const LOCK_FILE: &str = "server.lock";
 
 impl SqliteBackend {
     /// Open (creating if needed) the store in `data_dir`: run migrations, clear `tmp/`,
@@ -97,6 +103,13 @@ impl SqliteBackend {
     /// runtime when it is first used, not here.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
+        let lock = std::fs::File::create(data_dir.join(LOCK_FILE))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Unavailable(format!(
+                "another mailroom server is using {}",
+                data_dir.display()
+            ))
+        })?;
         let db = data_dir.join(DB_FILE);
         let mut conn = open_write_connection(&db)?;
         schema::migrations::migrate(&mut conn)?;
@@ -112,6 +125,7 @@ impl SqliteBackend {
             writer,
             pool,
             blobs,
+            _lock: lock,
         })
     }
 
