@@ -10,6 +10,7 @@ use mailroom_shared::net::{
 };
 use mailroom_shared::reload::ConfigWatcher;
 use mailroom_shared::shutdown::drain_signal;
+use mailroom_shared::signals::Signals;
 use mailroom_shared::snapshot::Snapshot;
 use mailroom_store::actor::{Flush, MailboxStore};
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ fn protocols() -> Protocols {
 }
 
 async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow::Result<ExitCode> {
+    // Before anything listens: a client or supervisor that sees a port open may signal us.
+    let signals = Signals::install().context("cannot install signal handlers")?;
     let tls = mailroom_shared::tls::acceptor(&config)?;
     let snapshot = Arc::new(Snapshot {
         generation: 1,
@@ -83,7 +86,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     }
     println!("mailroom: data in {}, ready", data_dir.display());
 
-    let signal = mailroom_shared::signals::wait_for_shutdown(watcher.clone()).await?;
+    let signal = signals.wait_for_shutdown(watcher.clone()).await;
     tracing::info!(signal, "shutting down: no longer accepting connections");
     let _ = listeners.send(CloseAll).await;
     let _ = admin.send(mailroom_admin::StopAdmin).await;

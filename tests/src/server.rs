@@ -194,7 +194,12 @@ impl Server {
             self.exited().is_none() && ports.iter().all(|&p| accepts(p))
         });
         if !ready {
-            bail!("server did not start listening; log:\n{}", self.log());
+            let silent: Vec<u16> = ports.iter().copied().filter(|&p| !accepts(p)).collect();
+            bail!(
+                "server did not start listening (exit status {:?}, ports not accepting {silent:?}); log:\n{}",
+                self.exited(),
+                self.log()
+            );
         }
         Ok(())
     }
