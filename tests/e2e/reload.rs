@@ -168,3 +168,34 @@ fn environment_overrides_the_file() {
             .starts_with("220 env.example.test ")
     );
 }
+
+#[test]
+fn reloaded_limits_apply_to_new_connections() {
+    let s = server();
+    let mut open = LineClient::connect(s.ports.pop3).expect("pop3");
+    assert!(open.read_line().expect("greeting").starts_with("+OK "));
+    s.write_config(&s.config_toml("[limits]\nmax_connections_per_ip = 1\n"))
+        .expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+    let admin = s.ports.admin;
+    assert!(
+        wait_until(Duration::from_secs(10), || http_get(admin, "/healthz")
+            .is_ok_and(|(_, body)| body.contains("\"config_generation\":2"))),
+        "reload not applied; log:\n{}",
+        s.log()
+    );
+    // Probes from the harness may still hold places for a moment; wait for the refusal that
+    // only the new limit can explain: one open session, and the next one is turned away.
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            LineClient::connect(s.ports.smtp)
+                .and_then(|mut c| c.read_line())
+                .is_ok_and(|l| l.starts_with("421 4.7.0 "))
+        }),
+        "the lowered limit was not applied"
+    );
+    assert!(
+        open.cmd("CAPA").expect("still served").starts_with("+OK "),
+        "the open session was disturbed"
+    );
+}

@@ -8,4 +8,4 @@ mod client;
 mod server;
 
 pub use client::{LineClient, http_get};
-pub use server::{Ports, Server, free_port, run_cli, wait_until};
+pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};

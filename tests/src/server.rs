@@ -1,22 +1,45 @@
 //! Starting and stopping the server under test.
 
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to start listening.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 
-/// A free TCP port on 127.0.0.1 (bound and released; the kernel does not hand it out again
-/// soon, which is good enough on a test machine).
+/// Ports handed out so far by this test process: never the same one twice, even after the
+/// kernel has released it, so that concurrent tests cannot be given each other's ports.
+static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+
+/// `n` distinct free TCP ports on 127.0.0.1. They are held bound until all are chosen, so the
+/// kernel cannot repeat one, and then released for the server to bind.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let Ok(listener) = std::net::TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let Ok(port) = listener.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if handed_out.insert(port) {
+            ports.push(port);
+        }
+        held.push(listener);
+    }
+    ports
+}
+
+/// One free TCP port on 127.0.0.1 (see [`free_ports`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    free_ports(1)[0]
 }
 
 /// Poll `check` every 20 ms until it is true or `deadline` passes.
@@ -48,15 +71,16 @@ pub struct Ports {
 
 impl Ports {
     fn fresh() -> Self {
+        let p = free_ports(8);
         Self {
-            smtp: free_port(),
-            submission: free_port(),
-            submissions: free_port(),
-            imap: free_port(),
-            imaps: free_port(),
-            pop3: free_port(),
-            pop3s: free_port(),
-            admin: free_port(),
+            smtp: p[0],
+            submission: p[1],
+            submissions: p[2],
+            imap: p[3],
+            imaps: p[4],
+            pop3: p[5],
+            pop3s: p[6],
+            admin: p[7],
         }
     }
 
@@ -190,9 +214,10 @@ impl Server {
             .with_context(|| format!("cannot start {}", self.bin.display()))?;
         self.child = Some(child);
         let ports = self.ports.all();
+        // Stop waiting as soon as the process is gone: it will not start listening later.
         let ready = wait_until(START_DEADLINE, || {
-            self.exited().is_none() && ports.iter().all(|&p| accepts(p))
-        });
+            self.exited().is_some() || ports.iter().all(|&p| accepts(p))
+        }) && self.exited().is_none();
         if !ready {
             let silent: Vec<u16> = ports.iter().copied().filter(|&p| !accepts(p)).collect();
             bail!(
