@@ -12,6 +12,17 @@ fn health(port: u16) -> serde_json::Value {
     serde_json::from_str(&body).expect("healthz is JSON")
 }
 
+/// Wait until `/healthz` on `admin` reports `generation`.
+fn wait_for_generation(s: &mailroom_tests::Server, admin: u16, generation: u64) {
+    let want = format!("\"config_generation\":{generation}");
+    assert!(
+        wait_until(Duration::from_secs(10), || http_get(admin, "/healthz")
+            .is_ok_and(|(_, body)| body.contains(&want))),
+        "generation {generation} not reached; log:\n{}",
+        s.log()
+    );
+}
+
 #[test]
 fn sighup_applies_new_hostname_and_moves_a_listener() {
     let mut s = server();
@@ -37,12 +48,7 @@ fn sighup_applies_new_hostname_and_moves_a_listener() {
     s.signal("HUP").expect("SIGHUP");
 
     let admin = s.ports.admin;
-    assert!(
-        wait_until(Duration::from_secs(10), || http_get(admin, "/healthz")
-            .is_ok_and(|(_, body)| body.contains("\"config_generation\":2"))),
-        "reload not applied; log:\n{}",
-        s.log()
-    );
+    wait_for_generation(&s, admin, 2);
     let h = health(admin);
     assert_eq!(h["hostname"], "mx2.example.test");
 
@@ -178,12 +184,7 @@ fn reloaded_limits_apply_to_new_connections() {
         .expect("write config");
     s.signal("HUP").expect("SIGHUP");
     let admin = s.ports.admin;
-    assert!(
-        wait_until(Duration::from_secs(10), || http_get(admin, "/healthz")
-            .is_ok_and(|(_, body)| body.contains("\"config_generation\":2"))),
-        "reload not applied; log:\n{}",
-        s.log()
-    );
+    wait_for_generation(&s, admin, 2);
     // Probes from the harness may still hold places for a moment; wait for the refusal that
     // only the new limit can explain: one open session, and the next one is turned away.
     assert!(
