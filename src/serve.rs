@@ -73,7 +73,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .map_err(|e| anyhow!(e))?;
     let watcher =
         ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
-    let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone(), &bus)
+    let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone())
         .context("listeners.admin: cannot listen")?;
 
     for (kind, addr) in listeners.send(Bound).await? {

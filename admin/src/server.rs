@@ -1,14 +1,14 @@
 //! `AdminServer`: runs the actix-web server on the `admin` listener addresses and moves it
 //! when a reload changes them (the new server starts first; the old one stops gracefully only
-//! once the new one listens).
+//! once the new one listens). `ConfigWatcher` asks for the move as part of the reload, so a
+//! failure here refuses the whole reload.
 
 use crate::health;
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
-use mailroom_shared::bus::Bus;
-use mailroom_shared::msg::ConfigChanged;
-use mailroom_shared::reload::ConfigWatcher;
+use mailroom_shared::msg::RebindHttp;
+use mailroom_shared::reload::{AttachHttp, ConfigWatcher};
 use mailroom_shared::snapshot::Snapshot;
 use std::net::SocketAddr;
 
@@ -30,22 +30,18 @@ fn admin_addrs(snapshot: &Snapshot) -> Vec<SocketAddr> {
 }
 
 impl AdminServer {
-    /// Bind the admin listener of `snapshot` (if any) and start serving; follows reloads
-    /// published on `bus`.
-    pub fn start(
-        snapshot: &Snapshot,
-        watcher: Addr<ConfigWatcher>,
-        bus: &Bus,
-    ) -> std::io::Result<Addr<Self>> {
+    /// Bind the admin listener of `snapshot` (if any), start serving, and join `watcher`'s
+    /// reloads.
+    pub fn start(snapshot: &Snapshot, watcher: Addr<ConfigWatcher>) -> std::io::Result<Addr<Self>> {
         let addrs = admin_addrs(snapshot);
         let handle = serve(&addrs, watcher.clone())?;
         let addr = Self {
-            watcher,
+            watcher: watcher.clone(),
             addrs,
             handle,
         }
         .start();
-        bus.subscribe::<ConfigChanged>(addr.clone().recipient());
+        watcher.do_send(AttachHttp(addr.clone().recipient()));
         Ok(addr)
     }
 }
@@ -81,24 +77,22 @@ impl Actor for AdminServer {
     type Context = Context<Self>;
 }
 
-impl Handler<ConfigChanged> for AdminServer {
-    type Result = ();
-    fn handle(&mut self, msg: ConfigChanged, _: &mut Context<Self>) {
+impl Handler<RebindHttp> for AdminServer {
+    type Result = Result<(), String>;
+    fn handle(&mut self, msg: RebindHttp, _: &mut Context<Self>) -> Self::Result {
         let addrs = admin_addrs(&msg.0);
         if addrs == self.addrs {
-            return;
+            return Ok(());
         }
-        match serve(&addrs, self.watcher.clone()) {
-            Ok(handle) => {
-                if let Some(old) = std::mem::replace(&mut self.handle, handle) {
-                    actix_rt::spawn(async move { old.stop(true).await });
-                }
-                self.addrs = addrs;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot move the admin listener; it stays where it was");
-            }
+        let handle = serve(&addrs, self.watcher.clone()).map_err(|e| {
+            let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+            format!("listeners.admin: cannot listen on {}: {e}", list.join(", "))
+        })?;
+        if let Some(old) = std::mem::replace(&mut self.handle, handle) {
+            actix_rt::spawn(async move { old.stop(true).await });
         }
+        self.addrs = addrs;
+        Ok(())
     }
 }
 

@@ -50,3 +50,10 @@ pub struct MessageDelivered {
     /// Size in octets.
     pub size: u64,
 }
+
+/// Move the HTTP server to the `admin` addresses of `0`, starting the new one before stopping
+/// the old. Sent by `ConfigWatcher` during a reload, after the protocol listeners moved;
+/// handled by the admin server. On error nothing moved, and the text names the address.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct RebindHttp(pub Arc<Snapshot>);

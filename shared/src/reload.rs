@@ -5,8 +5,8 @@
 //! is announced, and a failure there keeps the old one whole.
 
 use crate::bus::Bus;
-use crate::msg::ConfigChanged;
-use crate::net::{Apply, ListenerSet};
+use crate::msg::{ConfigChanged, RebindHttp};
+use crate::net::{Abort, Commit, ListenerSet, Prepare};
 use crate::snapshot::Snapshot;
 use actix::prelude::*;
 use mailroom_config::{ConfigSource, load};
@@ -17,6 +17,8 @@ pub struct ConfigWatcher {
     source: ConfigSource,
     current: Arc<Snapshot>,
     listeners: Addr<ListenerSet>,
+    /// The admin server, once it runs: its listener moves in the same all-or-nothing step.
+    http: Option<Recipient<RebindHttp>>,
     bus: Bus,
 }
 
@@ -32,8 +34,21 @@ impl ConfigWatcher {
             source,
             current,
             listeners,
+            http: None,
             bus,
         }
+    }
+}
+
+/// Include the admin HTTP server in reloads. Sent by `main` once the admin server started.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachHttp(pub Recipient<RebindHttp>);
+
+impl Handler<AttachHttp> for ConfigWatcher {
+    type Result = ();
+    fn handle(&mut self, msg: AttachHttp, _: &mut Context<Self>) {
+        self.http = Some(msg.0);
     }
 }
 
@@ -53,13 +68,32 @@ impl Handler<Reload> for ConfigWatcher {
     fn handle(&mut self, _: Reload, _: &mut Context<Self>) -> Self::Result {
         let prepared = self.prepare();
         let listeners = self.listeners.clone();
+        let http = self.http.clone();
         Box::pin(
             async move {
                 let snapshot = prepared?;
-                match listeners.send(Apply(snapshot.clone())).await {
-                    Ok(Ok(())) => Ok(snapshot),
-                    Ok(Err(why)) => Err(vec![why]),
-                    Err(e) => Err(vec![format!("listener set unavailable: {e}")]),
+                match listeners.send(Prepare(snapshot.clone())).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(why)) => return Err(vec![why]),
+                    Err(e) => return Err(vec![format!("listener set unavailable: {e}")]),
+                }
+                let moved = match &http {
+                    None => Ok(()),
+                    Some(http) => match http.send(RebindHttp(snapshot.clone())).await {
+                        Ok(result) => result,
+                        Err(e) => Err(format!("admin server unavailable: {e}")),
+                    },
+                };
+                // All or nothing: the old listeners closed only once every part succeeded.
+                match moved {
+                    Ok(()) => {
+                        listeners.do_send(Commit);
+                        Ok(snapshot)
+                    }
+                    Err(why) => {
+                        listeners.do_send(Abort);
+                        Err(vec![why])
+                    }
                 }
             }
             .into_actor(self)

@@ -155,6 +155,37 @@ fn invalid_config_on_sighup_keeps_the_running_one() {
         TcpStream::connect(("127.0.0.1", old_imap)).is_ok(),
         "old imap listener was closed"
     );
+
+    // The admin listener is part of the same step: when it cannot move, the protocol
+    // listeners that already moved go back.
+    let old_admin = s.ports.admin;
+    let (old_smtp, new_smtp) = (s.ports.smtp, free_port());
+    s.ports.imap = old_imap;
+    s.ports.smtp = new_smtp;
+    s.ports.admin = busy;
+    s.write_config(&s.config_toml("")).expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+    assert!(
+        wait_until(Duration::from_secs(10), || s.log().contains(&format!(
+            "listeners.admin: cannot listen on 127.0.0.1:{busy}"
+        ))),
+        "admin bind failure not logged:\n{}",
+        s.log()
+    );
+    assert_eq!(health(old_admin)["config_generation"], 1);
+    assert!(
+        TcpStream::connect(("127.0.0.1", old_smtp)).is_ok(),
+        "old smtp listener was closed"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || TcpStream::connect((
+            "127.0.0.1",
+            new_smtp
+        ))
+        .is_err()),
+        "smtp listener not rolled back"
+    );
+    drop(taken);
     assert!(s.exited().is_none());
 }
 

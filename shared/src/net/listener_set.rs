@@ -1,7 +1,9 @@
 //! `ListenerSet`: owns every protocol listener and applies the `[listeners]` of a new
-//! configuration as one step: bind every new address first, and only when all of them bound,
-//! close the removed ones. If any bind fails, the ones just bound are closed again and the
-//! running set is untouched, so a bad reload never leaves the server deaf.
+//! configuration in two phases. [`Prepare`] binds every new address while the old listeners
+//! keep running; if any bind fails, the ones just bound are closed again. [`Commit`] then
+//! closes the listeners the new configuration no longer has, or [`Abort`] closes the ones
+//! `Prepare` added. So a bad reload never leaves the server deaf, and other parts of a reload
+//! (the admin listener) can fail without a listener having been closed.
 
 use super::arbiters::Arbiters;
 use super::connection::Protocol;
@@ -28,6 +30,14 @@ pub struct ListenerSet {
     draining: Draining,
     bus: Bus,
     running: BTreeMap<(ListenerKind, SocketAddr), Addr<Listener>>,
+    /// Between `Prepare` and `Commit`/`Abort`: what the new configuration wants, and what
+    /// `Prepare` added for it.
+    pending: Option<Pending>,
+}
+
+struct Pending {
+    wanted: Vec<(ListenerKind, SocketAddr)>,
+    added: Vec<(ListenerKind, SocketAddr)>,
 }
 
 impl ListenerSet {
@@ -46,6 +56,7 @@ impl ListenerSet {
             draining,
             bus,
             running: BTreeMap::new(),
+            pending: None,
         }
     }
 
@@ -76,16 +87,18 @@ impl Actor for ListenerSet {
     type Context = Context<Self>;
 }
 
-/// Make the running listeners those of `0.config`; sent by `main` at start and by
+/// Bind the listeners of `0.config` that are not running yet, keeping the others; sent by
 /// `ConfigWatcher` on reload. On error nothing changed, and the text names the address.
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
-pub struct Apply(pub Arc<Snapshot>);
+pub struct Prepare(pub Arc<Snapshot>);
 
-impl Handler<Apply> for ListenerSet {
+impl Handler<Prepare> for ListenerSet {
     type Result = Result<(), String>;
 
-    fn handle(&mut self, msg: Apply, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Prepare, ctx: &mut Context<Self>) -> Self::Result {
+        // A prepare nobody committed is abandoned, not merged.
+        self.handle(Abort, ctx);
         let wanted: Vec<(ListenerKind, SocketAddr)> = msg
             .0
             .config
@@ -104,16 +117,41 @@ impl Handler<Apply> for ListenerSet {
                 .map_err(|e| format!("listeners.{kind}: cannot listen on {addr}: {e}"))?;
             bound.push((kind, addr, socket));
         }
+        let mut added = Vec::new();
         for (kind, addr, socket) in bound {
-            let listener = self
-                .start_listener(kind, socket, &msg.0)
-                .map_err(|e| format!("listeners.{kind}: cannot listen on {addr}: {e}"))?;
-            self.running.insert((kind, addr), listener);
+            match self.start_listener(kind, socket, &msg.0) {
+                Ok(listener) => {
+                    self.running.insert((kind, addr), listener);
+                    added.push((kind, addr));
+                }
+                Err(e) => {
+                    self.pending = Some(Pending { wanted, added });
+                    self.handle(Abort, ctx);
+                    return Err(format!("listeners.{kind}: cannot listen on {addr}: {e}"));
+                }
+            }
         }
+        self.pending = Some(Pending { wanted, added });
+        Ok(())
+    }
+}
+
+/// Close the listeners the prepared configuration does not have. Sent by `ConfigWatcher`
+/// once every part of a reload succeeded.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Commit;
+
+impl Handler<Commit> for ListenerSet {
+    type Result = ();
+    fn handle(&mut self, _: Commit, _: &mut Context<Self>) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
         let removed: Vec<_> = self
             .running
             .keys()
-            .filter(|key| !wanted.contains(key))
+            .filter(|key| !pending.wanted.contains(key))
             .copied()
             .collect();
         for key in removed {
@@ -121,6 +159,40 @@ impl Handler<Apply> for ListenerSet {
                 listener.do_send(Close);
             }
         }
+    }
+}
+
+/// Close the listeners the last [`Prepare`] added. Sent by `ConfigWatcher` when another part
+/// of a reload failed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Abort;
+
+impl Handler<Abort> for ListenerSet {
+    type Result = ();
+    fn handle(&mut self, _: Abort, _: &mut Context<Self>) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        for key in pending.added {
+            if let Some(listener) = self.running.remove(&key) {
+                listener.do_send(Close);
+            }
+        }
+    }
+}
+
+/// [`Prepare`] then [`Commit`] in one step: what `main` sends at start.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Apply(pub Arc<Snapshot>);
+
+impl Handler<Apply> for ListenerSet {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: Apply, ctx: &mut Context<Self>) -> Self::Result {
+        self.handle(Prepare(msg.0), ctx)?;
+        self.handle(Commit, ctx);
         Ok(())
     }
 }

@@ -15,7 +15,7 @@ mod tracker;
 pub use arbiters::Arbiters;
 pub use connection::{Connection, Protocol, Stream};
 pub use listener::Listener;
-pub use listener_set::{Apply, Bound, CloseAll, ListenerSet, Protocols};
+pub use listener_set::{Abort, Apply, Bound, CloseAll, Commit, ListenerSet, Prepare, Protocols};
 pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal};
 
 #[cfg(test)]
