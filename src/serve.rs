@@ -25,8 +25,8 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     actix_rt::System::new().block_on(serve(config, source))
 }
 
-fn protocols() -> Protocols {
-    let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp);
+fn protocols(store: &actix::Addr<MailboxStore>) -> Protocols {
+    let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp::new(store.clone()));
     let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap);
     let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3);
     [
@@ -60,7 +60,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let tracker = ConnectionTracker::default();
     let arbiters = Arbiters::per_core();
     let listeners = ListenerSet::new(
-        protocols(),
+        protocols(&store),
         tracker.clone(),
         arbiters.clone(),
         draining,

@@ -88,6 +88,12 @@ pub struct Limits {
     pub max_connections_per_ip: u32,
     /// Seconds a session may wait for the client's next command.
     pub command_timeout_secs: u64,
+    /// Error replies a session may earn before it is disconnected.
+    pub max_errors_per_session: u32,
+    /// Error replies after which every further reply is delayed (a tarpit for abusers).
+    pub tarpit_after_errors: u32,
+    /// The tarpit's delay per reply, in milliseconds.
+    pub tarpit_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +104,9 @@ impl Default for Limits {
             max_connections: 1000,
             max_connections_per_ip: 50,
             command_timeout_secs: 300,
+            max_errors_per_session: 20,
+            tarpit_after_errors: 5,
+            tarpit_delay_ms: 1000,
         }
     }
 }

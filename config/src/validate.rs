@@ -65,6 +65,10 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             u64::from(limits.max_connections_per_ip),
         ),
         ("limits.command_timeout_secs", limits.command_timeout_secs),
+        (
+            "limits.max_errors_per_session",
+            u64::from(limits.max_errors_per_session),
+        ),
     ] {
         if value == 0 {
             err(key, "must be greater than 0".into());

@@ -5,6 +5,7 @@ mod cli;
 mod limits;
 mod reload;
 mod shutdown;
+mod smtp;
 mod tls;
 
 use mailroom_tests::Server;

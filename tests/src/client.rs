@@ -35,6 +35,13 @@ impl LineClient {
 
     /// Connect with implicit TLS, trusting only the certificate in `ca_pem` for `hostname`.
     pub fn connect_tls(port: u16, hostname: &str, ca_pem: &Path) -> Result<Self> {
+        let tcp = TcpStream::connect(("127.0.0.1", port))?;
+        Self::tls_over(tcp, hostname, ca_pem)
+    }
+
+    /// Start TLS on an open connection (after STARTTLS/STLS was answered), trusting only the
+    /// certificate in `ca_pem` for `hostname`.
+    pub fn tls_over(tcp: TcpStream, hostname: &str, ca_pem: &Path) -> Result<Self> {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_file_iter(ca_pem)? {
             roots.add(cert?)?;
@@ -44,7 +51,6 @@ impl LineClient {
             .with_no_client_auth();
         let name = ServerName::try_from(hostname.to_string())?;
         let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
-        let tcp = TcpStream::connect(("127.0.0.1", port))?;
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
         Ok(Self {

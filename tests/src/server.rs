@@ -263,6 +263,48 @@ impl Server {
         status
     }
 
+    /// The messages in `address`'s INBOX, oldest first, read from the data directory
+    /// (read-only: the server keeps running).
+    pub fn inbox(&self, address: &str) -> Result<Vec<Vec<u8>>> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = db.prepare(
+            "SELECT m.blob FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id \
+             JOIN accounts a ON a.id = x.account_id \
+             WHERE lower(a.address) = lower(?1) AND x.name = 'INBOX' ORDER BY m.uid",
+        )?;
+        let hashes: Vec<String> = stmt
+            .query_map([address], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        hashes
+            .iter()
+            .map(|h| {
+                let path = self.data_dir().join("blobs").join(&h[..2]).join(&h[2..]);
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+            })
+            .collect()
+    }
+
+    /// Add `domain` and, for each address, an account with password `password-1`.
+    pub fn add_users(&self, domain: &str, addresses: &[&str]) -> Result<()> {
+        let out = self.cli(&["domain", "add", domain], None)?;
+        if !out.status.success() {
+            bail!("domain add: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        for address in addresses {
+            let out = self.cli(
+                &["user", "add", address, "--password-stdin"],
+                Some("password-1\n"),
+            )?;
+            if !out.status.success() {
+                bail!("user add: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Ok(())
+    }
+
     /// Run a CLI subcommand against this server's config, feeding `stdin` if given.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
         run_cli(

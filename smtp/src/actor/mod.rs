@@ -1,23 +1,37 @@
 //! Plugs SMTP sessions into the shared listener machinery: one session per connection, run
-//! on the arbiter the listener picked.
+//! by the connection driver on the arbiter the listener picked.
+
+mod connection;
 
 use crate::proto::reply;
-use crate::session::Session;
-use mailroom_shared::net::{Connection, Protocol, Refusal, lines};
+use actix::Addr;
+use mailroom_shared::net::{Connection, Protocol, Refusal};
+use mailroom_store::MailboxStore;
 
-/// The SMTP protocol, for the `smtp`, `submission` and `submissions` listeners.
-pub struct Smtp;
+/// The SMTP protocol, for the `smtp` (MX), `submission` and `submissions` listeners.
+pub struct Smtp {
+    store: Addr<MailboxStore>,
+}
+
+impl Smtp {
+    /// SMTP delivering into `store`.
+    pub fn new(store: Addr<MailboxStore>) -> Self {
+        Self { store }
+    }
+}
 
 impl Protocol for Smtp {
     fn start(&self, conn: Connection) {
-        let session = Session::new(conn.snapshot.config.server.hostname.clone());
-        actix_rt::spawn(lines::drive(conn, session));
+        actix_rt::spawn(connection::run(conn, self.store.clone()));
     }
 
     fn refusal(&self, hostname: &str, why: Refusal) -> Vec<u8> {
         match why {
             Refusal::ShuttingDown => reply::shutting_down(hostname),
-            Refusal::TooManyConnections | Refusal::TooManyFromIp => reply::too_many(hostname),
+            Refusal::TooManyConnections | Refusal::TooManyFromIp => {
+                reply::too_many_connections(hostname)
+            }
         }
+        .to_bytes()
     }
 }

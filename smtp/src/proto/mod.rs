@@ -1,40 +1,144 @@
-//! SMTP wire format: command verbs and reply texts. No I/O, no state.
+//! SMTP wire format: command lines to [`Command`]s (smtp-proto's parser) and the reply texts.
+//! No I/O, no state.
 
 pub mod reply;
 
-/// The command verbs this server knows (RFC 5321 §4.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// EHLO
-    Ehlo,
-    /// HELO
-    Helo,
-    /// MAIL, RCPT, DATA, BDAT, VRFY, EXPN, HELP, STARTTLS, AUTH: known, not served yet.
-    NotYet,
-    /// NOOP
-    Noop,
-    /// RSET
-    Rset,
-    /// QUIT
-    Quit,
+use smtp_proto::{Error as ParseError, Request};
+
+/// A parsed command with owned fields.
+pub type Command = Request<String>;
+
+/// RFC 5321 §4.5.3.1.4 sets 512 octets for a command line; ESMTP parameters may lengthen it
+/// (RFC 1869 §4.1.2), so accept up to a text line's 1000 octets, CRLF included.
+pub const MAX_COMMAND_LINE: usize = 1000;
+
+/// Why a command line was not accepted, already as the reply to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected(pub reply::Reply);
+
+/// Parse one command line (without its line ending).
+pub fn parse_command(line: &[u8]) -> Result<Command, Rejected> {
+    let mut with_crlf = Vec::with_capacity(line.len() + 2);
+    with_crlf.extend_from_slice(line);
+    with_crlf.extend_from_slice(b"\r\n");
+    match Request::parse(&mut with_crlf.iter()) {
+        Ok(request) => Ok(owned(request)),
+        Err(e) => Err(Rejected(rejection(e))),
+    }
 }
 
-/// Split a command line into its verb and argument. Verbs are case-insensitive (RFC 5321
-/// §2.4); `None` for a line that is not a known command.
-pub fn parse_command(line: &[u8]) -> Option<(Verb, &[u8])> {
-    let (verb, arg) = match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], &line[i + 1..]),
-        None => (line, &line[line.len()..]),
-    };
-    let verb = match verb.to_ascii_uppercase().as_slice() {
-        b"EHLO" => Verb::Ehlo,
-        b"HELO" => Verb::Helo,
-        b"NOOP" => Verb::Noop,
-        b"RSET" => Verb::Rset,
-        b"QUIT" => Verb::Quit,
-        b"MAIL" | b"RCPT" | b"DATA" | b"BDAT" | b"VRFY" | b"EXPN" | b"HELP" | b"STARTTLS"
-        | b"AUTH" => Verb::NotYet,
-        _ => return None,
-    };
-    Some((verb, arg))
+fn rejection(e: ParseError) -> reply::Reply {
+    use reply::Reply;
+    match e {
+        ParseError::UnknownCommand => Reply::new(500, "5.5.2", "command not recognized"),
+        ParseError::InvalidSenderAddress => Reply::new(501, "5.1.7", "bad sender address syntax"),
+        ParseError::InvalidRecipientAddress => {
+            Reply::new(501, "5.1.3", "bad recipient address syntax")
+        }
+        ParseError::SyntaxError { syntax } => {
+            Reply::new(501, "5.5.4", format!("syntax error, expected: {syntax}"))
+        }
+        ParseError::InvalidParameter { param } => {
+            Reply::new(501, "5.5.4", format!("invalid value for parameter {param}"))
+        }
+        ParseError::UnsupportedParameter { param } => {
+            // RFC 5321 §4.1.1.11: 555 for MAIL/RCPT parameters not recognised.
+            Reply::new(555, "5.5.4", format!("unsupported parameter {param}"))
+        }
+        ParseError::ResponseTooLong | ParseError::NeedsMoreData { .. } => {
+            Reply::new(500, "5.5.6", "command line too long")
+        }
+        ParseError::InvalidResponse { .. } => Reply::new(500, "5.5.2", "command not recognized"),
+    }
+}
+
+fn owned(r: Request<std::borrow::Cow<'_, str>>) -> Command {
+    match r {
+        Request::Ehlo { host } => Request::Ehlo { host: host.into() },
+        Request::Lhlo { host } => Request::Lhlo { host: host.into() },
+        Request::Helo { host } => Request::Helo { host: host.into() },
+        Request::Mail { from } => Request::Mail {
+            from: from.into_owned(),
+        },
+        Request::Rcpt { to } => Request::Rcpt {
+            to: to.into_owned(),
+        },
+        Request::Bdat {
+            chunk_size,
+            is_last,
+        } => Request::Bdat {
+            chunk_size,
+            is_last,
+        },
+        Request::Auth {
+            mechanism,
+            initial_response,
+        } => Request::Auth {
+            mechanism,
+            initial_response: initial_response.into(),
+        },
+        Request::Noop { value } => Request::Noop {
+            value: value.into(),
+        },
+        Request::Vrfy { value } => Request::Vrfy {
+            value: value.into(),
+        },
+        Request::Expn { value } => Request::Expn {
+            value: value.into(),
+        },
+        Request::Help { value } => Request::Help {
+            value: value.into(),
+        },
+        Request::Etrn { name } => Request::Etrn { name: name.into() },
+        Request::Atrn { domains } => Request::Atrn {
+            domains: domains.into_iter().map(Into::into).collect(),
+        },
+        Request::Burl { uri, is_last } => Request::Burl {
+            uri: uri.into(),
+            is_last,
+        },
+        Request::StartTls => Request::StartTls,
+        Request::Data => Request::Data,
+        Request::Rset => Request::Rset,
+        Request::Quit => Request::Quit,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_commands_with_esmtp_parameters() {
+        let Ok(Request::Mail { from }) =
+            parse_command(b"MAIL FROM:<a@example.org> SIZE=1000 BODY=8BITMIME SMTPUTF8")
+        else {
+            panic!("not a MAIL");
+        };
+        assert_eq!(from.address, "a@example.org");
+        assert_eq!(from.size, 1000);
+        assert_ne!(from.flags & smtp_proto::MAIL_BODY_8BITMIME, 0);
+        assert_ne!(from.flags & smtp_proto::MAIL_SMTPUTF8, 0);
+        assert!(matches!(
+            parse_command(b"rcpt to:<b@example.test>"),
+            Ok(Request::Rcpt { .. })
+        ));
+        assert!(matches!(
+            parse_command(b"BDAT 10 LAST"),
+            Ok(Request::Bdat {
+                chunk_size: 10,
+                is_last: true
+            })
+        ));
+    }
+
+    #[test]
+    fn malformed_lines_become_replies() {
+        let code = |line: &[u8]| parse_command(line).err().map(|r| r.0.code);
+        assert_eq!(code(b"FROBNICATE"), Some(500));
+        assert_eq!(code(b"MAIL FROM:<not an address"), Some(501));
+        assert_eq!(code(b"MAIL FROM:<a@b.test> FOO=BAR"), Some(555));
+        assert_eq!(code(b""), Some(500));
+        assert_eq!(code(b"\xff\xfe"), Some(500));
+    }
 }

@@ -1,44 +1,124 @@
-//! Reply codes and texts, each with its enhanced status code (RFC 3463).
+//! SMTP replies: a code, an enhanced status code (RFC 3463, sent on every reply as RFC 2034
+//! asks once ENHANCEDSTATUSCODES is offered) and text, one or more lines.
 
-/// RFC 5321 §4.5.3.1.4: a command line is at most 512 octets, CRLF included.
-pub const MAX_COMMAND_LINE: usize = 512;
+use std::fmt::Write as _;
+
+/// One reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The three-digit code.
+    pub code: u16,
+    /// The enhanced status code, e.g. `2.1.0`; empty for 220/221/354/334 greetings and
+    /// intermediates where RFC 2034 does not use one.
+    pub enhanced: &'static str,
+    /// The text lines (at least one).
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// A one-line reply.
+    pub fn new(code: u16, enhanced: &'static str, text: impl Into<String>) -> Self {
+        Self {
+            code,
+            enhanced,
+            lines: vec![text.into()],
+        }
+    }
+
+    /// A multi-line reply (EHLO, HELP).
+    pub fn multi(code: u16, enhanced: &'static str, lines: Vec<String>) -> Self {
+        Self {
+            code,
+            enhanced,
+            lines,
+        }
+    }
+
+    /// Whether this reply counts as an error for the session's error limit.
+    pub fn is_error(&self) -> bool {
+        self.code >= 400
+    }
+
+    /// Append the wire form to `out` (RFC 5321 §4.2.1: `code-text` for all but the last line).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let mut text = String::new();
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            let _ = if self.enhanced.is_empty() {
+                write!(text, "{}{sep}{line}\r\n", self.code)
+            } else {
+                write!(text, "{}{sep}{} {line}\r\n", self.code, self.enhanced)
+            };
+        }
+        out.extend_from_slice(text.as_bytes());
+    }
+
+    /// The wire form.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        out
+    }
+}
 
 /// 220 greeting.
-pub fn greeting(host: &str) -> Vec<u8> {
-    format!("220 {host} ESMTP mailroom\r\n").into_bytes()
+pub fn greeting(host: &str) -> Reply {
+    Reply::new(220, "", format!("{host} ESMTP mailroom"))
 }
-/// 250 to EHLO; only extensions actually served are listed.
-pub fn ehlo(host: &str, client: &str) -> Vec<u8> {
-    format!("250-{host} greets {client}\r\n250 ENHANCEDSTATUSCODES\r\n").into_bytes()
-}
-/// 250 to HELO.
-pub fn helo(host: &str) -> Vec<u8> {
-    format!("250 {host}\r\n").into_bytes()
+/// 221 to QUIT.
+pub fn bye(host: &str) -> Reply {
+    Reply::new(221, "2.0.0", format!("{host} closing connection"))
 }
 /// 250 OK.
-pub const OK: &[u8] = b"250 2.0.0 OK\r\n";
-/// 221 to QUIT.
-pub fn bye(host: &str) -> Vec<u8> {
-    format!("221 2.0.0 {host} closing connection\r\n").into_bytes()
+pub fn ok() -> Reply {
+    Reply::new(250, "2.0.0", "OK")
 }
-/// 501: EHLO/HELO without a domain.
-pub const HELO_NEEDS_DOMAIN: &[u8] =
-    b"501 5.5.4 EHLO and HELO need a domain or address literal\r\n";
-/// 500: not a command.
-pub const UNKNOWN: &[u8] = b"500 5.5.2 command not recognized\r\n";
-/// 502: a command this server does not serve yet.
-pub const NOT_IMPLEMENTED: &[u8] = b"502 5.5.1 command not implemented\r\n";
-/// 500: the line was longer than [`MAX_COMMAND_LINE`].
-pub const LINE_TOO_LONG: &[u8] = b"500 5.5.6 command line too long\r\n";
 /// 421: idle for the command timeout.
-pub fn timeout(host: &str) -> Vec<u8> {
-    format!("421 4.4.2 {host} timeout waiting for a command, closing connection\r\n").into_bytes()
+pub fn timeout(host: &str) -> Reply {
+    Reply::new(
+        421,
+        "4.4.2",
+        format!("{host} timeout waiting for a command, closing connection"),
+    )
 }
 /// 421: the server is shutting down.
-pub fn shutting_down(host: &str) -> Vec<u8> {
-    format!("421 4.3.2 {host} shutting down, try again later\r\n").into_bytes()
+pub fn shutting_down(host: &str) -> Reply {
+    Reply::new(
+        421,
+        "4.3.2",
+        format!("{host} shutting down, try again later"),
+    )
 }
 /// 421: over a connection limit.
-pub fn too_many(host: &str) -> Vec<u8> {
-    format!("421 4.7.0 {host} too many connections, try again later\r\n").into_bytes()
+pub fn too_many_connections(host: &str) -> Reply {
+    Reply::new(
+        421,
+        "4.7.0",
+        format!("{host} too many connections, try again later"),
+    )
+}
+/// 421: too many errors in this session.
+pub fn too_many_errors(host: &str) -> Reply {
+    Reply::new(
+        421,
+        "4.7.0",
+        format!("{host} too many errors, closing connection"),
+    )
+}
+/// 500: the line was too long.
+pub fn line_too_long() -> Reply {
+    Reply::new(500, "5.5.6", "command line too long")
+}
+/// 503: a command out of order (RFC 5321 §4.1.4).
+pub fn bad_sequence(text: &str) -> Reply {
+    Reply::new(503, "5.5.1", text)
+}
+/// 502: a command this listener does not offer.
+pub fn not_offered(command: &str) -> Reply {
+    Reply::new(502, "5.5.1", format!("{command} is not available here"))
+}
+/// 451: the store failed; the client should retry.
+pub fn try_later() -> Reply {
+    Reply::new(451, "4.3.0", "local error, try again later")
 }

@@ -1,145 +1,397 @@
-//! The SMTP session state machine, sans-I/O: it takes command lines and returns replies.
+//! The SMTP session state machine, sans-I/O (RFC 5321 with the ESMTP extensions we offer).
+//!
+//! The driver feeds it input with [`Session::advance`], which consumes what it can and returns
+//! the next [`Action`]: read more, ask the store about a recipient, deliver a message, start
+//! TLS, pause (tarpit) or close. Replies pile up in an output buffer that the driver writes
+//! whenever it is about to wait (RFC 2920: replies to pipelined commands may be batched).
+//! Every reply, order and limit rule lives here, reachable by tests without a socket.
 
-use crate::proto::reply;
-use crate::proto::{Verb, parse_command};
-use mailroom_shared::net::lines::{LineSession, Step};
+mod data;
+mod hello;
+mod mail;
+mod rcpt;
+mod trace;
 
-/// Where the session is in RFC 5321 §4.1.4's order of commands.
+use crate::proto::reply::{self, Reply};
+use crate::proto::{self, MAX_COMMAND_LINE};
+use mailroom_config::Limits;
+use mailroom_store::{Delivered, Resolution, StoreError};
+use smtp_proto::Request;
+use std::net::IpAddr;
+use std::time::Duration;
+
+pub use data::Body;
+
+/// Which listener the session serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// MX (port 25 role): mail for our domains only, never relays, no AUTH.
+    Mx,
+    /// Submission (587/465): AUTH required before MAIL. AUTH arrives with the submission
+    /// work; until then MAIL is refused there.
+    Submission,
+}
+
+/// What the session needs from its driver next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Write the pending replies, then read more input.
+    NeedInput,
+    /// Resolve this recipient address and hand the answer to [`Session::resolved`].
+    Resolve(String),
+    /// Deliver this message durably and hand the outcome to [`Session::delivered`].
+    Deliver(Delivery),
+    /// Write the pending replies, discard any input already received (RFC 3207 §4.2: nothing
+    /// sent before the handshake may be acted on), run the TLS handshake, then call
+    /// [`Session::tls_started`].
+    StartTls,
+    /// Write the pending replies, then wait this long before going on (tarpit).
+    Pause(Duration),
+    /// Write the pending replies and close the connection.
+    Close,
+}
+
+/// A message ready to be stored.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Accounts to receive it (deduplicated).
+    pub accounts: Vec<i64>,
+    /// The message as it will be stored: trace header fields, then the client's data.
+    pub raw: Vec<u8>,
+}
+
+/// Session-wide facts that do not change while it runs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Our host name, for greetings and trace fields.
+    pub host: String,
+    /// The listener's role.
+    pub role: Role,
+    /// The client's address.
+    pub peer: IpAddr,
+    /// Limits of the configuration the session was accepted under.
+    pub limits: Limits,
+    /// Whether the connection started in TLS (implicit TLS listeners).
+    pub tls: bool,
+    /// A short id for trace fields and logs.
+    pub session_id: u64,
+}
+
+/// What the client said in EHLO/HELO.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    /// Greeted, waiting for EHLO/HELO.
-    Connected,
-    /// The client said who it is.
-    Identified {
-        /// The EHLO/HELO argument.
-        client: String,
+pub(crate) struct Helo {
+    pub(crate) name: String,
+    pub(crate) extended: bool,
+}
+
+/// One mail transaction, from MAIL to the end of data.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Transaction {
+    /// The reverse-path; empty for the null sender `<>`.
+    pub(crate) from: String,
+    /// The SIZE the client declared, 0 if none.
+    pub(crate) declared_size: u64,
+    /// SMTPUTF8 was given (RFC 6531).
+    pub(crate) utf8: bool,
+    /// BODY=BINARYMIME was given (RFC 3030): only BDAT may carry the data.
+    pub(crate) binary: bool,
+    /// Accepted recipients: the address as given and the accounts it resolved to.
+    pub(crate) rcpts: Vec<(String, Vec<i64>)>,
+}
+
+/// Where input goes.
+#[derive(Debug)]
+enum Mode {
+    /// Command lines.
+    Command,
+    /// After DATA's 354: the message, up to CRLF.CRLF.
+    Data(Body),
+    /// Inside a BDAT chunk with `left` octets to come; `refusal` is the reply owed for a BDAT
+    /// that cannot be accepted (its chunk is read and dropped first).
+    Bdat {
+        left: usize,
+        last: bool,
+        refusal: Option<Reply>,
     },
+    /// QUIT or a fatal error: nothing more is read.
+    Closed,
 }
 
 /// One SMTP session.
 pub struct Session {
-    host: String,
-    state: State,
+    ctx: Context,
+    tls: bool,
+    helo: Option<Helo>,
+    tx: Option<Transaction>,
+    /// BDAT chunks received so far in this transaction.
+    chunks: Option<Body>,
+    mode: Mode,
+    /// A command line that has not seen its LF yet.
+    partial: Vec<u8>,
+    /// The partial line went over [`MAX_COMMAND_LINE`]; drop input until its LF.
+    overflow: bool,
+    /// The RCPT address whose resolution is awaited.
+    resolving: Option<String>,
+    out: Vec<u8>,
+    errors: u32,
+    pause_due: bool,
+    delivered: u64,
 }
 
 impl Session {
-    /// A session of the server named `host`.
-    pub fn new(host: impl Into<String>) -> Self {
+    /// A new session; send [`Session::greeting`] first.
+    pub fn new(ctx: Context) -> Self {
         Self {
-            host: host.into(),
-            state: State::Connected,
+            tls: ctx.tls,
+            ctx,
+            helo: None,
+            tx: None,
+            chunks: None,
+            mode: Mode::Command,
+            partial: Vec::new(),
+            overflow: false,
+            resolving: None,
+            out: Vec::new(),
+            errors: 0,
+            pause_due: false,
+            delivered: 0,
         }
     }
 
-    /// The current state.
-    pub fn state(&self) -> &State {
-        &self.state
+    /// The 220 greeting, queued for output.
+    pub fn greeting(&mut self) {
+        reply::greeting(&self.ctx.host).write_to(&mut self.out);
     }
 
-    fn hello(&mut self, arg: &[u8], extended: bool) -> Step {
-        let client = String::from_utf8_lossy(arg).trim().to_string();
-        if client.is_empty() || client.contains(' ') {
-            return Step::Reply(reply::HELO_NEEDS_DOMAIN.to_vec());
+    /// Take the replies queued so far.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the session is between commands, where it may be ended politely (drain).
+    pub fn at_safe_point(&self) -> bool {
+        matches!(self.mode, Mode::Command) && self.partial.is_empty() && self.resolving.is_none()
+    }
+
+    /// Queue the 421 of a server shutdown and stop reading.
+    pub fn shutting_down(&mut self) {
+        reply::shutting_down(&self.ctx.host).write_to(&mut self.out);
+        self.mode = Mode::Closed;
+    }
+
+    /// Queue the 421 of an idle timeout and stop reading.
+    pub fn timed_out(&mut self) {
+        reply::timeout(&self.ctx.host).write_to(&mut self.out);
+        self.mode = Mode::Closed;
+    }
+
+    /// Consume as much of `input` as possible and say what is needed next.
+    pub fn advance(&mut self, input: &mut &[u8]) -> Action {
+        loop {
+            if self.pause_due {
+                self.pause_due = false;
+                return Action::Pause(Duration::from_millis(self.ctx.limits.tarpit_delay_ms));
+            }
+            match &mut self.mode {
+                Mode::Closed => return Action::Close,
+                Mode::Data(body) => {
+                    if !body.ingest_data(input) {
+                        return Action::NeedInput;
+                    }
+                    if let Some(action) = self.end_of_data() {
+                        return action;
+                    }
+                }
+                Mode::Bdat {
+                    left,
+                    last,
+                    refusal,
+                } => {
+                    let (chunk, rest) = input.split_at((*left).min(input.len()));
+                    *left -= chunk.len();
+                    if refusal.is_none()
+                        && let Some(body) = self.chunks.as_mut()
+                    {
+                        body.push_chunk(chunk);
+                    }
+                    *input = rest;
+                    if *left > 0 {
+                        return Action::NeedInput;
+                    }
+                    let (last, refusal) = (*last, refusal.take());
+                    self.mode = Mode::Command;
+                    if let Some(action) = self.end_of_chunk(last, refusal) {
+                        return action;
+                    }
+                }
+                Mode::Command => {
+                    let Some(line) = self.next_line(input) else {
+                        return Action::NeedInput;
+                    };
+                    if let Some(action) = self.command(&line) {
+                        return action;
+                    }
+                }
+            }
         }
-        let out = if extended {
-            reply::ehlo(&self.host, &client)
-        } else {
-            reply::helo(&self.host)
+    }
+
+    /// Split the next command line off `input`, bounded by [`MAX_COMMAND_LINE`].
+    fn next_line(&mut self, input: &mut &[u8]) -> Option<Vec<u8>> {
+        let Some(lf) = input.iter().position(|&b| b == b'\n') else {
+            if !self.overflow && self.partial.len() + input.len() > MAX_COMMAND_LINE {
+                self.overflow = true;
+                self.partial.clear();
+            }
+            if !self.overflow {
+                self.partial.extend_from_slice(input);
+            }
+            *input = &[];
+            return None;
         };
-        // RFC 5321 §4.1.4: EHLO/HELO may come again and resets the session.
-        self.state = State::Identified { client };
-        Step::Reply(out)
+        let (head, rest) = input.split_at(lf + 1);
+        *input = rest;
+        if self.overflow || self.partial.len() + head.len() > MAX_COMMAND_LINE {
+            self.overflow = false;
+            self.partial.clear();
+            self.respond(reply::line_too_long());
+            return None;
+        }
+        let mut line = std::mem::take(&mut self.partial);
+        line.extend_from_slice(head);
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Some(line)
     }
-}
 
-impl LineSession for Session {
-    fn max_line(&self) -> usize {
-        reply::MAX_COMMAND_LINE
-    }
-
-    fn greeting(&mut self) -> Vec<u8> {
-        reply::greeting(&self.host)
-    }
-
-    fn command(&mut self, line: &[u8]) -> Step {
-        match parse_command(line) {
-            None => Step::Reply(reply::UNKNOWN.to_vec()),
-            Some((Verb::Ehlo, arg)) => self.hello(arg, true),
-            Some((Verb::Helo, arg)) => self.hello(arg, false),
-            Some((Verb::Noop | Verb::Rset, _)) => Step::Reply(reply::OK.to_vec()),
-            Some((Verb::Quit, _)) => Step::Close(reply::bye(&self.host)),
-            Some((Verb::NotYet, _)) => Step::Reply(reply::NOT_IMPLEMENTED.to_vec()),
+    /// Queue a reply; count errors, and end or slow down a session that earns too many.
+    fn respond(&mut self, r: Reply) {
+        r.write_to(&mut self.out);
+        if r.is_error() {
+            self.errors += 1;
+            if self.errors >= self.ctx.limits.max_errors_per_session {
+                reply::too_many_errors(&self.ctx.host).write_to(&mut self.out);
+                self.mode = Mode::Closed;
+            } else if self.errors >= self.ctx.limits.tarpit_after_errors {
+                self.pause_due = true;
+            }
         }
     }
 
-    fn line_too_long(&mut self) -> Step {
-        Step::Reply(reply::LINE_TOO_LONG.to_vec())
+    /// Handle one command line; `Some` when the driver must act before the next one.
+    fn command(&mut self, line: &[u8]) -> Option<Action> {
+        let command = match proto::parse_command(line) {
+            Ok(c) => c,
+            Err(rejected) => {
+                self.respond(rejected.0);
+                return None;
+            }
+        };
+        match command {
+            Request::Ehlo { host } => self.hello(host, true),
+            Request::Helo { host } => self.hello(host, false),
+            Request::Mail { from } => self.mail(from),
+            Request::Rcpt { to } => return self.rcpt(to),
+            Request::Data => self.data(),
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last),
+            Request::Rset => {
+                self.reset_transaction();
+                self.respond(reply::ok());
+            }
+            Request::Noop { .. } => self.respond(reply::ok()),
+            Request::Quit => {
+                self.respond(reply::bye(&self.ctx.host));
+                self.mode = Mode::Closed;
+            }
+            // RFC 5321 §3.5.3: 252 when we will not say whether an address exists.
+            Request::Vrfy { .. } => self.respond(Reply::new(
+                252,
+                "2.5.0",
+                "cannot verify the user, but will accept the message and attempt delivery",
+            )),
+            Request::Help { .. } => self.respond(Reply::multi(
+                214,
+                "2.0.0",
+                vec![
+                    "commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS"
+                        .into(),
+                    "see RFC 5321".into(),
+                ],
+            )),
+            Request::StartTls => return self.starttls(),
+            Request::Auth { .. } => self.respond(reply::not_offered("AUTH")),
+            Request::Expn { .. } => self.respond(reply::not_offered("EXPN")),
+            Request::Etrn { .. } => self.respond(reply::not_offered("ETRN")),
+            Request::Atrn { .. } => self.respond(reply::not_offered("ATRN")),
+            Request::Burl { .. } => self.respond(reply::not_offered("BURL")),
+            Request::Lhlo { .. } => self.respond(reply::not_offered("LHLO")),
+        }
+        None
     }
 
-    fn timed_out(&mut self) -> Vec<u8> {
-        reply::timeout(&self.host)
+    fn starttls(&mut self) -> Option<Action> {
+        if self.tls {
+            self.respond(reply::bad_sequence("TLS is already active"));
+            return None;
+        }
+        Reply::new(220, "2.0.0", "ready to start TLS").write_to(&mut self.out);
+        Some(Action::StartTls)
     }
 
-    fn shutting_down(&mut self) -> Vec<u8> {
-        reply::shutting_down(&self.host)
+    /// The handshake succeeded: RFC 3207 §4.2, forget everything said before it.
+    pub fn tls_started(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.reset_transaction();
+        self.partial.clear();
+        self.overflow = false;
+    }
+
+    fn reset_transaction(&mut self) {
+        self.tx = None;
+        self.chunks = None;
+    }
+
+    /// The store's answer to [`Action::Resolve`].
+    pub fn resolved(&mut self, answer: Result<Resolution, StoreError>) {
+        let Some(address) = self.resolving.take() else {
+            return;
+        };
+        let r = rcpt::resolution_reply(self, address, answer);
+        self.respond(r);
+    }
+
+    /// The store's answer to [`Action::Deliver`].
+    pub fn delivered(&mut self, outcome: Result<Vec<Delivered>, StoreError>) {
+        let r = match outcome {
+            Ok(_) => {
+                // The id named in the Received: field of this message.
+                let id = self.message_id();
+                self.delivered += 1;
+                Reply::new(250, "2.0.0", format!("OK, stored as {id}"))
+            }
+            Err(StoreError::QuotaExceeded { address }) => {
+                Reply::new(552, "5.2.2", format!("mailbox of {address} is full"))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery failed");
+                reply::try_later()
+            }
+        };
+        self.reset_transaction();
+        self.respond(r);
+    }
+
+    /// The id this session's current message gets, for the trace field and the 250.
+    fn message_id(&self) -> String {
+        format!("{:x}.{}", self.ctx.session_id, self.delivered)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(step: Step) -> (bool, String) {
-        match step {
-            Step::Reply(b) => (false, String::from_utf8_lossy(&b).into_owned()),
-            Step::Close(b) => (true, String::from_utf8_lossy(&b).into_owned()),
-        }
-    }
-
-    #[test]
-    fn greeting_names_the_host() {
-        assert_eq!(
-            Session::new("mx.test").greeting(),
-            b"220 mx.test ESMTP mailroom\r\n"
-        );
-    }
-
-    #[test]
-    fn ehlo_helo_and_errors() {
-        let mut s = Session::new("mx.test");
-        let (close, out) = text(s.command(b"ehlo client.test"));
-        assert!(
-            !close && out.starts_with("250-mx.test greets client.test\r\n"),
-            "{out}"
-        );
-        assert!(out.ends_with("250 ENHANCEDSTATUSCODES\r\n"), "{out}");
-        assert_eq!(
-            s.state(),
-            &State::Identified {
-                client: "client.test".into()
-            }
-        );
-        assert_eq!(
-            text(s.command(b"HELO")).1,
-            "501 5.5.4 EHLO and HELO need a domain or address literal\r\n"
-        );
-        assert_eq!(text(s.command(b"HELO x.test")).1, "250 mx.test\r\n");
-        assert_eq!(text(s.command(b"NOOP")).1, "250 2.0.0 OK\r\n");
-        assert_eq!(
-            text(s.command(b"FROB")).1,
-            "500 5.5.2 command not recognized\r\n"
-        );
-        assert_eq!(
-            text(s.command(b"MAIL FROM:<a@b.test>")).1,
-            "502 5.5.1 command not implemented\r\n"
-        );
-        assert_eq!(
-            text(s.line_too_long()).1,
-            "500 5.5.6 command line too long\r\n"
-        );
-        assert_eq!(
-            text(s.command(b"quit")),
-            (true, "221 2.0.0 mx.test closing connection\r\n".into())
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,182 @@
+//! The SMTP connection driver: it owns the socket and performs what the sans-I/O session
+//! asks for — read and write, the STARTTLS upgrade, questions to the store, tarpit pauses —
+//! under the command timeout. Draining ends the session only between commands.
+
+use crate::session::{Action, Context, Role, Session};
+use actix::Addr;
+use mailroom_config::ListenerKind;
+use mailroom_shared::net::Connection;
+use mailroom_store::actor::{Deliver, ResolveRecipient};
+use mailroom_store::{MailboxStore, StoreError};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tracing::Instrument;
+
+/// Octets read from the socket at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The connection in plain text or TLS.
+enum Io {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Io {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Io::Plain(s) => s.read(buf).await,
+            Io::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Io::Plain(s) => s.write_all(bytes).await,
+            Io::Tls(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        let _ = match self {
+            Io::Plain(s) => s.shutdown().await,
+            Io::Tls(s) => s.shutdown().await,
+        };
+    }
+
+    /// RFC 3207: switch to TLS. Only a plain connection can be upgraded.
+    async fn upgrade(self, tls: &TlsAcceptor, deadline: Duration) -> io::Result<Self> {
+        let Io::Plain(tcp) = self else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let stream = tokio::time::timeout(deadline, tls.accept(tcp))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tls handshake timed out"))??;
+        Ok(Io::Tls(Box::new(stream)))
+    }
+}
+
+/// Run one SMTP connection to its end.
+pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
+    let span = tracing::info_span!(
+        "session",
+        session_id = conn.session_id,
+        listener = %conn.kind,
+        peer = %conn.peer
+    );
+    async move {
+        match drive(conn, store).await {
+            Ok(()) => tracing::debug!("session ended"),
+            Err(e) => tracing::info!(error = %e, "session ended with an error"),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
+    let Connection {
+        session_id,
+        kind,
+        socket,
+        peer,
+        snapshot,
+        mut draining,
+        guard: _guard,
+    } = conn;
+    let config = &snapshot.config;
+    let timeout = Duration::from_secs(config.limits.command_timeout_secs);
+    let tcp = TcpStream::from_std(socket)?;
+    let _ = tcp.set_nodelay(true);
+    let implicit = kind.implicit_tls();
+    let mut io = Io::Plain(tcp);
+    if implicit {
+        io = io.upgrade(&snapshot.tls, timeout).await?;
+    }
+    let mut session = Session::new(Context {
+        host: config.server.hostname.clone(),
+        role: if kind == ListenerKind::Smtp {
+            Role::Mx
+        } else {
+            Role::Submission
+        },
+        peer: peer.ip(),
+        limits: config.limits.clone(),
+        tls: implicit,
+        session_id,
+    });
+    session.greeting();
+
+    let mut input: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let mut rest: &[u8] = &input;
+        let action = session.advance(&mut rest);
+        let consumed = input.len() - rest.len();
+        input.drain(..consumed);
+        match action {
+            Action::NeedInput => {
+                io.write_all(&session.take_output()).await?;
+                let safe = session.at_safe_point();
+                let read = tokio::select! {
+                    biased;
+                    () = draining.started(), if safe => {
+                        session.shutting_down();
+                        continue;
+                    }
+                    read = tokio::time::timeout(timeout, io.read(&mut chunk)) => read,
+                };
+                match read {
+                    Err(_) => session.timed_out(),
+                    Ok(Ok(0)) => return Ok(()),
+                    Ok(Ok(n)) => input.extend_from_slice(&chunk[..n]),
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+            Action::Resolve(address) => {
+                let answer = store
+                    .send(ResolveRecipient { address })
+                    .await
+                    .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
+                session.resolved(answer);
+            }
+            Action::Deliver(delivery) => {
+                let outcome = store
+                    .send(Deliver {
+                        recipients: delivery.accounts,
+                        raw: Arc::from(delivery.raw),
+                        internal_date: None,
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
+                session.delivered(outcome);
+            }
+            Action::StartTls => {
+                io.write_all(&session.take_output()).await?;
+                // RFC 3207 §4.2: whatever came with or after STARTTLS in plain text is dropped.
+                input.clear();
+                io = io.upgrade(&snapshot.tls, timeout).await?;
+                session.tls_started();
+            }
+            Action::Pause(delay) => {
+                io.write_all(&session.take_output()).await?;
+                tokio::time::sleep(delay).await;
+            }
+            Action::Close => {
+                io.write_all(&session.take_output()).await?;
+                io.shutdown().await;
+                return Ok(());
+            }
+        }
+    }
+}

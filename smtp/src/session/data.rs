@@ -1,0 +1,198 @@
+//! DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receiving the message, bounded by
+//! `limits.max_message_size`, and handing it to the store with its trace fields.
+
+use super::{Action, Delivery, Mode, Session};
+use crate::proto::reply::{self, Reply};
+use smtp_proto::request::receiver::DataReceiver;
+
+/// A message being received. Holds at most about `max` octets whatever the client sends.
+pub struct Body {
+    data: Vec<u8>,
+    max: u64,
+    overflow: bool,
+    receiver: DataReceiver,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("len", &self.data.len())
+            .field("overflow", &self.overflow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Body {
+    pub(crate) fn new(max: u64) -> Self {
+        Self {
+            data: Vec::new(),
+            max,
+            overflow: false,
+            receiver: DataReceiver::new(),
+        }
+    }
+
+    /// DATA: take input up to the end-of-data mark; true once it was seen. Only CRLF.CRLF
+    /// ends the data (a bare LF before the dot does not: the SMTP smuggling defence), and
+    /// dot-stuffing is removed (RFC 5321 §4.5.2).
+    pub(crate) fn ingest_data(&mut self, input: &mut &[u8]) -> bool {
+        let mut bytes = input.iter();
+        let done = if self.overflow {
+            let mut scratch = Vec::new();
+            self.receiver.ingest(&mut bytes, &mut scratch)
+        } else {
+            let done = self.receiver.ingest(&mut bytes, &mut self.data);
+            self.check_size();
+            done
+        };
+        *input = bytes.as_slice();
+        done
+    }
+
+    /// BDAT: one chunk's octets, taken as they are.
+    pub(crate) fn push_chunk(&mut self, bytes: &[u8]) {
+        if !self.overflow {
+            self.data.extend_from_slice(bytes);
+            self.check_size();
+        }
+    }
+
+    fn check_size(&mut self) {
+        if self.data.len() as u64 > self.max {
+            self.overflow = true;
+            self.data = Vec::new();
+        }
+    }
+}
+
+/// RFC 5321 §2.3.8: lines end in CRLF; a lone LF or CR is how smuggling attacks and broken
+/// clients show themselves.
+fn has_bare_newline(data: &[u8]) -> bool {
+    data.iter().enumerate().any(|(i, &b)| match b {
+        b'\n' => i == 0 || data[i - 1] != b'\r',
+        b'\r' => data.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    })
+}
+
+impl Session {
+    pub(super) fn data(&mut self) {
+        let Some(tx) = &self.tx else {
+            return self.respond(reply::bad_sequence("need MAIL before DATA"));
+        };
+        if tx.rcpts.is_empty() {
+            return self.respond(Reply::new(554, "5.5.1", "no valid recipients"));
+        }
+        if tx.binary {
+            // RFC 3030 §3: BINARYMIME data can only travel in BDAT chunks.
+            return self.respond(reply::bad_sequence("BODY=BINARYMIME needs BDAT, not DATA"));
+        }
+        if self.chunks.is_some() {
+            return self.respond(reply::bad_sequence("DATA cannot follow BDAT"));
+        }
+        Reply::new(354, "", "end data with <CR><LF>.<CR><LF>").write_to(&mut self.out);
+        self.mode = Mode::Data(Body::new(self.ctx.limits.max_message_size));
+    }
+
+    pub(super) fn end_of_data(&mut self) -> Option<Action> {
+        let Mode::Data(body) = std::mem::replace(&mut self.mode, Mode::Command) else {
+            return None;
+        };
+        self.finish(body, true)
+    }
+
+    pub(super) fn bdat(&mut self, size: usize, last: bool) {
+        // RFC 3030 §2: a refused BDAT's chunk is still read (and dropped); its reply comes
+        // after the chunk.
+        let refusal = match &self.tx {
+            None => Some(reply::bad_sequence("need MAIL before BDAT")),
+            Some(tx) if tx.rcpts.is_empty() => {
+                Some(Reply::new(554, "5.5.1", "no valid recipients"))
+            }
+            Some(_) => None,
+        };
+        self.mode = Mode::Bdat {
+            left: size,
+            last,
+            refusal,
+        };
+        if self.chunks.is_none() && self.tx.is_some() {
+            self.chunks = Some(Body::new(self.ctx.limits.max_message_size));
+        }
+    }
+
+    pub(super) fn end_of_chunk(&mut self, last: bool, refusal: Option<Reply>) -> Option<Action> {
+        if let Some(r) = refusal {
+            if last {
+                self.reset_transaction();
+            }
+            self.respond(r);
+            return None;
+        }
+        let body = self.chunks.take()?;
+        if !last {
+            let received = body.data.len();
+            self.chunks = Some(body);
+            self.respond(Reply::new(
+                250,
+                "2.0.0",
+                format!("{received} octets received"),
+            ));
+            return None;
+        }
+        let check_lines = !self.tx.as_ref().is_some_and(|tx| tx.binary);
+        self.finish(body, check_lines)
+    }
+
+    /// The data is complete: refuse it, or ask the store to deliver it.
+    fn finish(&mut self, body: Body, check_lines: bool) -> Option<Action> {
+        let tx = self.tx.as_ref()?;
+        if body.overflow {
+            self.reset_transaction();
+            let max = self.ctx.limits.max_message_size;
+            self.respond(Reply::new(
+                552,
+                "5.3.4",
+                format!("message exceeds the fixed maximum of {max} octets"),
+            ));
+            return None;
+        }
+        if check_lines && has_bare_newline(&body.data) {
+            self.reset_transaction();
+            self.respond(Reply::new(
+                554,
+                "5.6.0",
+                "message has a bare LF or CR; lines must end with CRLF",
+            ));
+            return None;
+        }
+        let mut accounts: Vec<i64> = tx
+            .rcpts
+            .iter()
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let mut raw = super::trace::fields(self, tx, now);
+        raw.extend_from_slice(&body.data);
+        Some(Action::Deliver(Delivery { accounts, raw }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_bare_newline;
+
+    #[test]
+    fn bare_newlines() {
+        assert!(!has_bare_newline(b"a\r\nb\r\n"));
+        assert!(has_bare_newline(b"a\nb\r\n"));
+        assert!(has_bare_newline(b"a\rb\r\n"));
+        assert!(has_bare_newline(b"\n"));
+        assert!(has_bare_newline(b"end\r"));
+        assert!(!has_bare_newline(b""));
+    }
+}

@@ -1,0 +1,67 @@
+//! RCPT (RFC 5321 §4.1.1.3): every recipient is checked against the store while the client
+//! waits, so unknown users are refused here and never bounced later, and the MX never relays.
+
+use super::{Action, Session};
+use crate::proto::reply::{self, Reply};
+use mailroom_shared::address::Address;
+use mailroom_store::{Resolution, StoreError};
+use smtp_proto::RcptTo;
+
+impl Session {
+    pub(super) fn rcpt(&mut self, to: RcptTo<String>) -> Option<Action> {
+        let Some(tx) = &self.tx else {
+            self.respond(reply::bad_sequence("need MAIL before RCPT"));
+            return None;
+        };
+        // RFC 5321 §4.5.3.1.8: 452 for too many recipients, so the client retries the rest.
+        if tx.rcpts.len() >= self.ctx.limits.max_recipients as usize {
+            self.respond(Reply::new(452, "4.5.3", "too many recipients"));
+            return None;
+        }
+        if !tx.utf8 && !to.address.is_ascii() {
+            self.respond(Reply::new(
+                553,
+                "5.6.7",
+                "non-ASCII address needs the SMTPUTF8 parameter",
+            ));
+            return None;
+        }
+        if let Err(e) = Address::parse(&to.address) {
+            self.respond(Reply::new(
+                501,
+                "5.1.3",
+                format!("bad recipient address: {e}"),
+            ));
+            return None;
+        }
+        self.resolving = Some(to.address.clone());
+        Some(Action::Resolve(to.address))
+    }
+}
+
+/// The reply to a RCPT once the store answered; an accepted recipient joins the transaction.
+pub(super) fn resolution_reply(
+    s: &mut Session,
+    address: String,
+    answer: Result<Resolution, StoreError>,
+) -> Reply {
+    match answer {
+        Ok(Resolution::Local(accounts)) if !accounts.is_empty() => {
+            if let Some(tx) = &mut s.tx {
+                tx.rcpts.push((address, accounts));
+            }
+            Reply::new(250, "2.1.5", "recipient OK")
+        }
+        Ok(Resolution::Local(_) | Resolution::UnknownUser) => {
+            Reply::new(550, "5.1.1", format!("<{address}>: no such user here"))
+        }
+        Ok(Resolution::NotOurDomain) => {
+            Reply::new(550, "5.7.1", format!("<{address}>: relaying denied"))
+        }
+        Ok(Resolution::Invalid(why)) => Reply::new(553, "5.1.3", why),
+        Err(e) => {
+            tracing::warn!(error = %e, "recipient lookup failed");
+            reply::try_later()
+        }
+    }
+}

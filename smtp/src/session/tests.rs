@@ -1,0 +1,531 @@
+//! Session tests: a scripted store, bytes in, replies out. RFC sections on the lines.
+
+use super::*;
+use mailroom_store::Delivered;
+
+/// A session with a scripted store: `alice@example.test` (1) and `bob@example.test` (2) exist,
+/// `full@example.test` (3) is over quota at delivery, `broken@example.test` makes the store
+/// fail, anything else `@example.test` is unknown, other domains are not ours.
+struct T {
+    s: Session,
+    delivered: Vec<Delivery>,
+    paused: u32,
+    tls_starts: u32,
+    closed: bool,
+    /// Input left unread when the session asked for TLS (it must be dropped by the driver).
+    left_at_tls: Vec<u8>,
+}
+
+fn ctx(role: Role) -> Context {
+    Context {
+        host: "mx.example.test".into(),
+        role,
+        peer: "192.0.2.7".parse().expect("ip"),
+        limits: Limits {
+            max_message_size: 1000,
+            max_recipients: 3,
+            ..Limits::default()
+        },
+        tls: false,
+        session_id: 0x2a,
+    }
+}
+
+fn t() -> T {
+    with(ctx(Role::Mx))
+}
+
+fn with(ctx: Context) -> T {
+    let mut s = Session::new(ctx);
+    s.greeting();
+    let _ = s.take_output();
+    T {
+        s,
+        delivered: Vec::new(),
+        paused: 0,
+        tls_starts: 0,
+        closed: false,
+        left_at_tls: Vec::new(),
+    }
+}
+
+fn resolve(address: &str) -> Result<Resolution, StoreError> {
+    let lower = address.to_ascii_lowercase();
+    match lower.as_str() {
+        "alice@example.test" | "alice+tag@example.test" | "jörg@example.test" => {
+            Ok(Resolution::Local(vec![1]))
+        }
+        "bob@example.test" => Ok(Resolution::Local(vec![2])),
+        "full@example.test" => Ok(Resolution::Local(vec![3])),
+        "broken@example.test" => Err(StoreError::Unavailable("disk on fire".into())),
+        _ if lower.ends_with("@example.test") => Ok(Resolution::UnknownUser),
+        _ => Ok(Resolution::NotOurDomain),
+    }
+}
+
+impl T {
+    /// Feed `bytes` in one packet; return everything the session replied.
+    fn send(&mut self, bytes: &[u8]) -> String {
+        let mut input = bytes;
+        let mut out = Vec::new();
+        loop {
+            match self.s.advance(&mut input) {
+                Action::NeedInput => break,
+                Action::Resolve(address) => self.s.resolved(resolve(&address)),
+                Action::Deliver(d) => {
+                    let outcome = if d.accounts.contains(&3) {
+                        Err(StoreError::QuotaExceeded {
+                            address: "full@example.test".into(),
+                        })
+                    } else {
+                        Ok(d.accounts
+                            .iter()
+                            .map(|&a| Delivered {
+                                account_id: a,
+                                mailbox_id: a,
+                                uid: 1,
+                            })
+                            .collect())
+                    };
+                    self.delivered.push(d);
+                    self.s.delivered(outcome);
+                }
+                Action::StartTls => {
+                    self.tls_starts += 1;
+                    self.left_at_tls = input.to_vec();
+                    input = &[];
+                    out.extend(self.s.take_output());
+                    self.s.tls_started();
+                }
+                Action::Pause(_) => self.paused += 1,
+                Action::Close => {
+                    self.closed = true;
+                    break;
+                }
+            }
+        }
+        out.extend(self.s.take_output());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes())
+    }
+
+    /// EHLO and MAIL FROM a remote sender.
+    fn ready(&mut self) {
+        self.cmd("EHLO client.example.org");
+        assert_eq!(
+            self.cmd("MAIL FROM:<sender@example.org>"),
+            "250 2.1.0 sender OK\r\n"
+        );
+    }
+
+    fn body(&self, i: usize) -> String {
+        String::from_utf8_lossy(&self.delivered[i].raw).into_owned()
+    }
+}
+
+#[test]
+fn greeting_and_ehlo_list_the_extensions() {
+    let mut s = Session::new(ctx(Role::Mx));
+    s.greeting();
+    assert_eq!(s.take_output(), b"220 mx.example.test ESMTP mailroom\r\n");
+    let mut t = t();
+    let ehlo = t.cmd("EHLO client.example.org");
+    assert!(
+        ehlo.starts_with("250-mx.example.test greets client.example.org\r\n"),
+        "{ehlo}"
+    );
+    for ext in [
+        "PIPELINING",
+        "SIZE 1000",
+        "8BITMIME",
+        "SMTPUTF8",
+        "ENHANCEDSTATUSCODES",
+        "CHUNKING",
+        "BINARYMIME",
+        "DSN",
+    ] {
+        assert!(
+            ehlo.contains(&format!("250-{ext}\r\n")),
+            "{ext} missing: {ehlo}"
+        );
+    }
+    assert!(ehlo.ends_with("250 STARTTLS\r\n"), "{ehlo}");
+    assert_eq!(t.cmd("HELO client.example.org"), "250 mx.example.test\r\n");
+    assert_eq!(
+        t.cmd("HELO"),
+        "501 5.5.4 syntax error, expected: HELO domain\r\n"
+    );
+}
+
+#[test]
+fn commands_out_of_order_get_503() {
+    let mut t = t();
+    // RFC 5321 §4.1.4: MAIL needs EHLO/HELO first.
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org>"),
+        "503 5.5.1 send EHLO or HELO first\r\n"
+    );
+    t.cmd("EHLO c.example.org");
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "503 5.5.1 need MAIL before RCPT\r\n"
+    );
+    assert_eq!(t.cmd("DATA"), "503 5.5.1 need MAIL before DATA\r\n");
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org>"),
+        "250 2.1.0 sender OK\r\n"
+    );
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org>"),
+        "503 5.5.1 nested MAIL command\r\n"
+    );
+    // RFC 5321 §3.3: DATA without an accepted recipient.
+    assert_eq!(t.cmd("DATA"), "554 5.5.1 no valid recipients\r\n");
+    assert_eq!(t.cmd("RSET"), "250 2.0.0 OK\r\n");
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "503 5.5.1 need MAIL before RCPT\r\n"
+    );
+}
+
+#[test]
+fn simple_commands() {
+    let mut t = t();
+    assert_eq!(t.cmd("NOOP"), "250 2.0.0 OK\r\n");
+    assert!(t.cmd("VRFY alice").starts_with("252 2.5.0 "));
+    assert!(t.cmd("HELP").starts_with("214-2.0.0 commands:"));
+    assert_eq!(
+        t.cmd("EXPN staff"),
+        "502 5.5.1 EXPN is not available here\r\n"
+    );
+    assert_eq!(
+        t.cmd("AUTH PLAIN AGFAYg=="),
+        "502 5.5.1 AUTH is not available here\r\n"
+    );
+    assert_eq!(t.cmd("FROBNICATE"), "500 5.5.2 command not recognized\r\n");
+    assert_eq!(
+        t.cmd("QUIT"),
+        "221 2.0.0 mx.example.test closing connection\r\n"
+    );
+    assert!(t.closed);
+}
+
+#[test]
+fn recipients_are_checked_while_the_client_waits() {
+    let mut t = t();
+    t.ready();
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<nobody@example.test>"),
+        "550 5.1.1 <nobody@example.test>: no such user here\r\n"
+    );
+    // The MX never relays (RFC 5321 §3.6.2), whoever asks.
+    assert_eq!(
+        t.cmd("RCPT TO:<someone@elsewhere.example>"),
+        "550 5.7.1 <someone@elsewhere.example>: relaying denied\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<broken@example.test>"),
+        "451 4.3.0 local error, try again later\r\n"
+    );
+    assert!(t.cmd("RCPT TO:<not an address>").starts_with("501 "));
+    assert_eq!(
+        t.cmd("RCPT TO:<bob@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<alice+tag@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    // RFC 5321 §4.5.3.1.8: over the limit is 452, not 5xx.
+    assert_eq!(
+        t.cmd("RCPT TO:<bob@example.test>"),
+        "452 4.5.3 too many recipients\r\n"
+    );
+}
+
+#[test]
+fn a_message_is_delivered_once_with_trace_fields() {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("RCPT TO:<alice+tag@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>");
+    assert_eq!(t.cmd("DATA"), "354 end data with <CR><LF>.<CR><LF>\r\n");
+    let reply = t.send(b"Subject: hi\r\n\r\n..leading dot\r\nbody\r\n.\r\n");
+    assert_eq!(reply, "250 2.0.0 OK, stored as 2a.0\r\n");
+    assert_eq!(t.delivered.len(), 1);
+    assert_eq!(
+        t.delivered[0].accounts,
+        [1, 2],
+        "same account twice is stored once"
+    );
+    let raw = t.body(0);
+    assert!(raw.starts_with("Return-Path: <sender@example.org>\r\nReceived: from client.example.org ([192.0.2.7])\r\n\tby mx.example.test (mailroom) with ESMTP id 2a.0;\r\n\t"), "{raw}");
+    // RFC 5321 §4.5.2: the stuffed dot is removed; the end mark is not part of the data.
+    assert!(
+        raw.ends_with("\r\nSubject: hi\r\n\r\n.leading dot\r\nbody\r\n"),
+        "{raw}"
+    );
+    // The transaction is over: a new MAIL is allowed.
+    assert_eq!(t.cmd("MAIL FROM:<>"), "250 2.1.0 sender OK\r\n");
+}
+
+#[test]
+fn pipelined_commands_in_one_packet_are_answered_in_order() {
+    let mut t = t();
+    // RFC 2920 §3.1: EHLO, MAIL, RCPTs, DATA in one packet.
+    let out = t.send(b"EHLO c.example.org\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<alice@example.test>\r\nRCPT TO:<nobody@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+    let codes: Vec<&str> = out
+        .lines()
+        .map(|l| &l[..4])
+        .filter(|c| !c.ends_with('-'))
+        .collect();
+    assert_eq!(
+        codes,
+        ["250 ", "250 ", "250 ", "550 ", "250 ", "354 "],
+        "{out}"
+    );
+    assert_eq!(
+        t.send(b"hello\r\n.\r\nQUIT\r\n"),
+        "250 2.0.0 OK, stored as 2a.0\r\n221 2.0.0 mx.example.test closing connection\r\n"
+    );
+    assert_eq!(t.delivered[0].accounts, [1, 2]);
+}
+
+#[test]
+fn data_split_across_packets_in_every_chunk_size() {
+    let msg = b"Subject: x\r\n\r\nline one\r\n..two\r\n.\r\n";
+    for size in [1, 2, 3, 5, 8, 64] {
+        let mut t = t();
+        t.ready();
+        t.cmd("RCPT TO:<alice@example.test>");
+        t.cmd("DATA");
+        let mut out = String::new();
+        for chunk in msg.chunks(size) {
+            out.push_str(&t.send(chunk));
+        }
+        assert_eq!(out, "250 2.0.0 OK, stored as 2a.0\r\n", "chunk size {size}");
+        assert!(
+            t.body(0)
+                .ends_with("\r\nSubject: x\r\n\r\nline one\r\n.two\r\n")
+        );
+    }
+}
+
+#[test]
+fn only_crlf_dot_crlf_ends_the_data_and_bare_lf_is_refused() {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    // SMTP smuggling: LF.LF and LF.CRLF must not end the data, or a second message hidden
+    // inside would be read as commands.
+    let out = t.send(b"Subject: a\r\n\r\nx\n.\nMAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nx\n.\r\ny\r\n.\r\n");
+    assert_eq!(
+        out,
+        "554 5.6.0 message has a bare LF or CR; lines must end with CRLF\r\n"
+    );
+    assert!(t.delivered.is_empty());
+    // A bare CR is refused just the same.
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    assert!(t.send(b"a\rb\r\n.\r\n").starts_with("554 5.6.0 "));
+}
+
+#[test]
+fn size_is_enforced_at_mail_and_during_data() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // RFC 1870 §6.2: a declared size over the limit is refused at MAIL.
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org> SIZE=1001"),
+        "552 5.3.4 message size exceeds the fixed maximum of 1000 octets\r\n"
+    );
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org> SIZE=900"),
+        "250 2.1.0 sender OK\r\n"
+    );
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    let big = format!("{}\r\n.\r\n", "x".repeat(1200));
+    assert_eq!(
+        t.send(big.as_bytes()),
+        "552 5.3.4 message exceeds the fixed maximum of 1000 octets\r\n"
+    );
+    assert!(t.delivered.is_empty());
+    assert_eq!(t.cmd("NOOP"), "250 2.0.0 OK\r\n", "the session goes on");
+}
+
+#[test]
+fn bdat_carries_binary_data_in_chunks() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org> BODY=BINARYMIME"),
+        "250 2.1.0 sender OK\r\n"
+    );
+    t.cmd("RCPT TO:<alice@example.test>");
+    // RFC 3030 §3: BINARYMIME data cannot go through DATA.
+    assert_eq!(
+        t.cmd("DATA"),
+        "503 5.5.1 BODY=BINARYMIME needs BDAT, not DATA\r\n"
+    );
+    let binary: Vec<u8> = (0..=255u8).collect();
+    let head = b"Subject: bin\r\n\r\n";
+    let mut packet = format!("BDAT {}\r\n", head.len()).into_bytes();
+    packet.extend_from_slice(head);
+    packet.extend_from_slice(format!("BDAT {} LAST\r\n", binary.len()).as_bytes());
+    packet.extend_from_slice(&binary);
+    assert_eq!(
+        t.send(&packet),
+        "250 2.0.0 16 octets received\r\n250 2.0.0 OK, stored as 2a.0\r\n"
+    );
+    let raw = &t.delivered[0].raw;
+    assert!(raw.ends_with(&[b"Subject: bin\r\n\r\n".as_slice(), &binary].concat()));
+}
+
+#[test]
+fn a_refused_bdat_chunk_is_read_and_dropped() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // No MAIL: the 6 octets must not be taken for commands.
+    assert_eq!(
+        t.send(b"BDAT 6 LAST\r\nQUIT\r\nNOOP\r\n"),
+        "503 5.5.1 need MAIL before BDAT\r\n250 2.0.0 OK\r\n"
+    );
+    assert!(!t.closed);
+}
+
+#[test]
+fn starttls_discards_commands_sent_before_the_handshake() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // RFC 3207 §4.2 / CVE-2011-0411: the injected MAIL must not be executed.
+    let out = t.send(b"STARTTLS\r\nMAIL FROM:<injected@example.org>\r\n");
+    assert_eq!(out, "220 2.0.0 ready to start TLS\r\n");
+    assert_eq!(t.tls_starts, 1);
+    assert_eq!(t.left_at_tls, b"MAIL FROM:<injected@example.org>\r\n");
+    // The session starts over: EHLO is needed again, and STARTTLS is not offered twice.
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org>"),
+        "503 5.5.1 send EHLO or HELO first\r\n"
+    );
+    let ehlo = t.cmd("EHLO c.example.org");
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+    assert_eq!(t.cmd("STARTTLS"), "503 5.5.1 TLS is already active\r\n");
+    t.cmd("MAIL FROM:<a@example.org>");
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    t.send(b"x\r\n.\r\n");
+    assert!(t.body(0).contains(" with ESMTPS id "));
+}
+
+#[test]
+fn smtputf8_addresses_need_the_parameter() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    assert_eq!(
+        t.cmd("MAIL FROM:<jörg@example.org>"),
+        "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter\r\n"
+    );
+    assert_eq!(
+        t.cmd("MAIL FROM:<jörg@example.org> SMTPUTF8"),
+        "250 2.1.0 sender OK\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<jörg@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    t.cmd("DATA");
+    assert!(
+        t.send("Subject: Grüße\r\n\r\nÄ\r\n.\r\n".as_bytes())
+            .starts_with("250 ")
+    );
+    assert!(t.body(0).contains(" with UTF8SMTP id "));
+    assert!(t.body(0).ends_with("Subject: Grüße\r\n\r\nÄ\r\n"));
+}
+
+#[test]
+fn over_quota_and_store_failures_keep_nothing() {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<full@example.test>");
+    t.cmd("DATA");
+    assert_eq!(
+        t.send(b"x\r\n.\r\n"),
+        "552 5.2.2 mailbox of full@example.test is full\r\n"
+    );
+    t.cmd("MAIL FROM:<a@example.org>");
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+}
+
+#[test]
+fn long_lines_errors_and_the_tarpit() {
+    let mut t = t();
+    let long = format!("NOOP {}\r\n", "x".repeat(2000));
+    assert_eq!(
+        t.send(long.as_bytes()),
+        "500 5.5.6 command line too long\r\n"
+    );
+    // The same line split across packets.
+    let mut out = String::new();
+    for chunk in long.as_bytes().chunks(300) {
+        out.push_str(&t.send(chunk));
+    }
+    assert_eq!(out, "500 5.5.6 command line too long\r\n");
+    assert_eq!(t.cmd("NOOP"), "250 2.0.0 OK\r\n");
+    assert_eq!(t.paused, 0);
+    // Defaults: the tarpit after 5 errors, the door after 20.
+    for _ in 0..3 {
+        t.cmd("BOGUS");
+    }
+    assert_eq!(t.paused, 1);
+    for _ in 0..14 {
+        assert!(!t.closed);
+        t.cmd("BOGUS");
+    }
+    assert!(
+        t.cmd("BOGUS")
+            .ends_with("421 4.7.0 mx.example.test too many errors, closing connection\r\n")
+    );
+    assert!(t.closed);
+}
+
+#[test]
+fn submission_refuses_mail_without_authentication() {
+    let mut t = with(ctx(Role::Submission));
+    t.cmd("EHLO c.example.org");
+    assert_eq!(
+        t.cmd("MAIL FROM:<alice@example.test>"),
+        "530 5.7.0 authentication required\r\n"
+    );
+}
+
+#[test]
+fn drain_and_timeout_say_goodbye() {
+    let mut t = t();
+    assert!(t.s.at_safe_point());
+    t.send(b"NOO");
+    assert!(!t.s.at_safe_point(), "half a command is in flight");
+    t.send(b"P\r\n");
+    t.s.shutting_down();
+    assert_eq!(
+        t.send(b""),
+        "421 4.3.2 mx.example.test shutting down, try again later\r\n"
+    );
+    assert!(t.closed);
+    let mut t = self::t();
+    t.s.timed_out();
+    assert!(t.send(b"").starts_with("421 4.4.2 "));
+}
