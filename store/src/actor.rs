@@ -59,6 +59,18 @@ pub struct ResolveRecipient {
     pub address: String,
 }
 
+/// Which of `accounts` cannot take `size` more octets within their quota. Sent by SMTP
+/// sessions at RCPT, so that a full mailbox is refused before the data is sent.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<i64>, StoreError>")]
+pub struct OverQuota {
+    /// Accounts from [`Resolution::Local`].
+    pub accounts: Vec<i64>,
+    /// Octets about to arrive (the SMTP SIZE parameter; 0 when unknown: then only accounts
+    /// already at or over their quota are named).
+    pub size: u64,
+}
+
 /// Check a login. Sent by SMTP submission (AUTH), IMAP (LOGIN/AUTHENTICATE), POP3 (USER/PASS)
 /// and the admin panel. `None` = wrong address or password (deliberately indistinguishable).
 #[derive(Message, Debug, Clone)]
@@ -292,6 +304,7 @@ macro_rules! write_handler {
 
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(Authenticate, authenticate, Option<Account>);
+read_handler!(OverQuota, over_quota, Vec<i64>);
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);

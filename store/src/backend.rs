@@ -17,7 +17,7 @@ use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
     Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
-    ResolveRecipient, Select, SetFlags,
+    OverQuota, ResolveRecipient, Select, SetFlags,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -42,6 +42,8 @@ pub struct Outcome<T> {
 pub trait Backend: Send + Sync + 'static {
     /// See [`ResolveRecipient`].
     fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
+    /// See [`OverQuota`].
+    fn over_quota(&self, m: OverQuota) -> StoreFuture<Vec<i64>>;
     /// See [`Authenticate`].
     fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>>;
     /// See [`Deliver`].

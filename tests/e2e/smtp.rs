@@ -285,3 +285,46 @@ fn submission_listeners_require_authentication() {
         "530 5.7.0 authentication required\r\n"
     );
 }
+
+#[test]
+fn over_quota_is_refused_at_rcpt_or_after_data() {
+    let s = users();
+    let out = s
+        .cli(
+            &[
+                "user",
+                "add",
+                "tiny@example.test",
+                "--quota",
+                "100",
+                "--password-stdin",
+            ],
+            Some("password-1\n"),
+        )
+        .expect("cli");
+    assert!(out.status.success());
+    let mut c = LineClient::connect(s.ports.smtp).expect("connect");
+    c.read_line().expect("greeting");
+    c.send("EHLO c.example.org").expect("ehlo");
+    c.read_until(|l| l.starts_with("250 ")).expect("ehlo");
+    // A declared size that cannot fit: refused at RCPT, temporarily.
+    c.cmd("MAIL FROM:<x@example.org> SIZE=500").expect("mail");
+    assert_eq!(
+        c.cmd("RCPT TO:<tiny@example.test>").expect("rcpt"),
+        "452 4.2.2 <tiny@example.test>: mailbox full\r\n"
+    );
+    assert_eq!(c.cmd("RSET").expect("rset"), "250 2.0.0 OK\r\n");
+    // Without SIZE the RCPT passes, and the store refuses the data.
+    c.cmd("MAIL FROM:<x@example.org>").expect("mail");
+    assert_eq!(
+        c.cmd("RCPT TO:<tiny@example.test>").expect("rcpt"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    c.cmd("DATA").expect("data");
+    let big = format!("Subject: big\r\n\r\n{}\r\n.", "y".repeat(300));
+    assert_eq!(
+        c.cmd(&big).expect("end"),
+        "552 5.2.2 mailbox of tiny@example.test is full\r\n"
+    );
+    assert!(s.inbox("tiny@example.test").expect("inbox").is_empty());
+}

@@ -6,7 +6,7 @@ use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
 use mailroom_shared::net::Connection;
-use mailroom_store::actor::{Deliver, ResolveRecipient};
+use mailroom_store::actor::{Deliver, OverQuota, ResolveRecipient};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -149,6 +149,13 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
                 session.resolved(answer);
+            }
+            Action::CheckQuota { accounts, size } => {
+                let over = store
+                    .send(OverQuota { accounts, size })
+                    .await
+                    .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
+                session.quota_checked(over);
             }
             Action::Deliver(delivery) => {
                 let outcome = store

@@ -39,6 +39,14 @@ pub enum Action {
     NeedInput,
     /// Resolve this recipient address and hand the answer to [`Session::resolved`].
     Resolve(String),
+    /// Say which of these accounts cannot take `size` more octets and hand the answer to
+    /// [`Session::quota_checked`].
+    CheckQuota {
+        /// The accounts the recipient resolved to.
+        accounts: Vec<i64>,
+        /// The declared SIZE, 0 if none.
+        size: u64,
+    },
     /// Deliver this message durably and hand the outcome to [`Session::delivered`].
     Deliver(Delivery),
     /// Write the pending replies, discard any input already received (RFC 3207 §4.2: nothing
@@ -132,6 +140,8 @@ pub struct Session {
     overflow: bool,
     /// The RCPT address whose resolution is awaited.
     resolving: Option<String>,
+    /// The RCPT address and its accounts whose quota check is awaited.
+    checking: Option<(String, Vec<i64>)>,
     out: Vec<u8>,
     errors: u32,
     pause_due: bool,
@@ -151,6 +161,7 @@ impl Session {
             partial: Vec::new(),
             overflow: false,
             resolving: None,
+            checking: None,
             out: Vec::new(),
             errors: 0,
             pause_due: false,
@@ -170,7 +181,10 @@ impl Session {
 
     /// Whether the session is between commands, where it may be ended politely (drain).
     pub fn at_safe_point(&self) -> bool {
-        matches!(self.mode, Mode::Command) && self.partial.is_empty() && self.resolving.is_none()
+        matches!(self.mode, Mode::Command)
+            && self.partial.is_empty()
+            && self.resolving.is_none()
+            && self.checking.is_none()
     }
 
     /// Queue the 421 of a server shutdown and stop reading.
@@ -188,6 +202,13 @@ impl Session {
     /// Consume as much of `input` as possible and say what is needed next.
     pub fn advance(&mut self, input: &mut &[u8]) -> Action {
         loop {
+            if let Some((_, accounts)) = &self.checking {
+                let size = self.tx.as_ref().map_or(0, |tx| tx.declared_size);
+                return Action::CheckQuota {
+                    accounts: accounts.clone(),
+                    size,
+                };
+            }
             if self.pause_due {
                 self.pause_due = false;
                 return Action::Pause(Duration::from_millis(self.ctx.limits.tarpit_delay_ms));
@@ -357,12 +378,24 @@ impl Session {
         self.chunks = None;
     }
 
-    /// The store's answer to [`Action::Resolve`].
+    /// The store's answer to [`Action::Resolve`]; a local recipient is then checked against
+    /// its quota (the next [`Session::advance`] asks for that).
     pub fn resolved(&mut self, answer: Result<Resolution, StoreError>) {
         let Some(address) = self.resolving.take() else {
             return;
         };
-        let r = rcpt::resolution_reply(self, address, answer);
+        match rcpt::resolution_reply(address, answer) {
+            Ok((address, accounts)) => self.checking = Some((address, accounts)),
+            Err(r) => self.respond(r),
+        }
+    }
+
+    /// The store's answer to [`Action::CheckQuota`].
+    pub fn quota_checked(&mut self, over: Result<Vec<i64>, StoreError>) {
+        let Some((address, accounts)) = self.checking.take() else {
+            return;
+        };
+        let r = rcpt::quota_reply(self, address, accounts, over);
         self.respond(r);
     }
 

@@ -39,28 +39,52 @@ impl Session {
     }
 }
 
-/// The reply to a RCPT once the store answered; an accepted recipient joins the transaction.
+/// The store's answer about a RCPT: the accounts to check the quota of, or the reply.
 pub(super) fn resolution_reply(
-    s: &mut Session,
     address: String,
     answer: Result<Resolution, StoreError>,
-) -> Reply {
+) -> Result<(String, Vec<i64>), Reply> {
     match answer {
-        Ok(Resolution::Local(accounts)) if !accounts.is_empty() => {
+        Ok(Resolution::Local(accounts)) if !accounts.is_empty() => Ok((address, accounts)),
+        Ok(Resolution::Local(_) | Resolution::UnknownUser) => Err(Reply::new(
+            550,
+            "5.1.1",
+            format!("<{address}>: no such user here"),
+        )),
+        Ok(Resolution::NotOurDomain) => Err(Reply::new(
+            550,
+            "5.7.1",
+            format!("<{address}>: relaying denied"),
+        )),
+        Ok(Resolution::Invalid(why)) => Err(Reply::new(553, "5.1.3", why)),
+        Err(e) => {
+            tracing::warn!(error = %e, "recipient lookup failed");
+            Err(reply::try_later())
+        }
+    }
+}
+
+/// The reply once the quota is known; an accepted recipient joins the transaction.
+pub(super) fn quota_reply(
+    s: &mut Session,
+    address: String,
+    accounts: Vec<i64>,
+    over: Result<Vec<i64>, StoreError>,
+) -> Reply {
+    match over {
+        // RFC 5321 §4.5.3.1.10 / RFC 3463 4.2.2: a full mailbox is a temporary failure, so
+        // the sender retries (the owner may make room).
+        Ok(over) if !over.is_empty() => {
+            Reply::new(452, "4.2.2", format!("<{address}>: mailbox full"))
+        }
+        Ok(_) => {
             if let Some(tx) = &mut s.tx {
                 tx.rcpts.push((address, accounts));
             }
             Reply::new(250, "2.1.5", "recipient OK")
         }
-        Ok(Resolution::Local(_) | Resolution::UnknownUser) => {
-            Reply::new(550, "5.1.1", format!("<{address}>: no such user here"))
-        }
-        Ok(Resolution::NotOurDomain) => {
-            Reply::new(550, "5.7.1", format!("<{address}>: relaying denied"))
-        }
-        Ok(Resolution::Invalid(why)) => Reply::new(553, "5.1.3", why),
         Err(e) => {
-            tracing::warn!(error = %e, "recipient lookup failed");
+            tracing::warn!(error = %e, "quota check failed");
             reply::try_later()
         }
     }

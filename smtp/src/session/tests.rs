@@ -57,6 +57,7 @@ fn resolve(address: &str) -> Result<Resolution, StoreError> {
         }
         "bob@example.test" => Ok(Resolution::Local(vec![2])),
         "full@example.test" => Ok(Resolution::Local(vec![3])),
+        "quota@example.test" => Ok(Resolution::Local(vec![4])),
         "broken@example.test" => Err(StoreError::Unavailable("disk on fire".into())),
         _ if lower.ends_with("@example.test") => Ok(Resolution::UnknownUser),
         _ => Ok(Resolution::NotOurDomain),
@@ -72,6 +73,10 @@ impl T {
             match self.s.advance(&mut input) {
                 Action::NeedInput => break,
                 Action::Resolve(address) => self.s.resolved(resolve(&address)),
+                // Account 4 (`quota@example.test`) is full.
+                Action::CheckQuota { accounts, .. } => self
+                    .s
+                    .quota_checked(Ok(accounts.into_iter().filter(|&a| a == 4).collect())),
                 Action::Deliver(d) => {
                     let outcome = if d.accounts.contains(&3) {
                         Err(StoreError::QuotaExceeded {
@@ -451,6 +456,23 @@ fn smtputf8_addresses_need_the_parameter() {
     );
     assert!(t.body(0).contains(" with UTF8SMTP id "));
     assert!(t.body(0).ends_with("Subject: Grüße\r\n\r\nÄ\r\n"));
+}
+
+#[test]
+fn a_full_mailbox_is_refused_at_rcpt_with_452() {
+    let mut t = t();
+    t.ready();
+    assert_eq!(
+        t.cmd("RCPT TO:<quota@example.test>"),
+        "452 4.2.2 <quota@example.test>: mailbox full\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    t.cmd("DATA");
+    t.send(b"x\r\n.\r\n");
+    assert_eq!(t.delivered[0].accounts, [1]);
 }
 
 #[test]

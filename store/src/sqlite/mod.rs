@@ -31,7 +31,7 @@ use rusqlite::Connection;
 
 use crate::actor::{
     Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
-    ResolveRecipient, Select, SetFlags,
+    OverQuota, ResolveRecipient, Select, SetFlags,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -193,6 +193,13 @@ impl Backend for SqliteBackend {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             reads::resolve_recipient(c, &m.address)
+        }))
+    }
+
+    fn over_quota(&self, m: OverQuota) -> StoreFuture<Vec<i64>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::over_quota(c, &m.accounts, m.size)
         }))
     }
 

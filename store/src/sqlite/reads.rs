@@ -20,6 +20,7 @@ use crate::types::{Account, FLAG_SEEN, MailboxInfo, MessageInfo, Resolution, Rol
 pub(crate) const MAX_ALIAS_DEPTH: usize = 5;
 
 const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
+const ACCOUNT_QUOTA: &str = "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1";
 const ACCOUNT_ID_BY_KEY: &str = "SELECT id FROM accounts WHERE address_key = ?1";
 const ALIAS_TARGETS: &str = "SELECT target FROM aliases WHERE source_key = ?1 ORDER BY target_key";
 /// Columns for [`account_from_row`], then the password hash.
@@ -140,6 +141,30 @@ pub(crate) fn message(
 /// 4. the catch-all alias `@d`;
 /// 5. the domain is ours → `UnknownUser`; else `NotOurDomain`.
 ///
+/// The accounts among `ids` whose quota (when they have one) cannot take `size` more octets;
+/// with `size` 0, those already at or over their quota.
+pub(crate) fn over_quota(
+    conn: &Connection,
+    ids: &[i64],
+    size: u64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut stmt = conn.prepare_cached(ACCOUNT_QUOTA)?;
+    let mut over = Vec::new();
+    for &id in ids {
+        let row: Option<(i64, i64)> = stmt
+            .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((quota, used)) = row else {
+            continue;
+        };
+        let (quota, used) = (quota.max(0) as u64, used.max(0) as u64);
+        if quota > 0 && (used.saturating_add(size) > quota || used >= quota) {
+            over.push(id);
+        }
+    }
+    Ok(over)
+}
+
 /// Alias targets on other domains are skipped (the store does not forward), so an alias with
 /// only remote targets resolves to `UnknownUser`.
 pub(crate) fn resolve_recipient(conn: &Connection, text: &str) -> Result<Resolution, StoreError> {

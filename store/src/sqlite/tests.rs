@@ -547,3 +547,39 @@ async fn reopening_sweeps_orphans_and_keeps_messages() {
         .expect("select");
     assert_eq!(msgs.len(), 1);
 }
+
+#[actix_rt::test]
+async fn over_quota_names_full_accounts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = Admin::open(dir.path()).expect("admin");
+    admin.domain_add("q.test").expect("domain");
+    let pw = mailroom_shared::Secret::new("password1");
+    let small = admin
+        .user_add("small@q.test", &pw, Role::User, Some(100))
+        .expect("small")
+        .id;
+    let free = admin
+        .user_add("free@q.test", &pw, Role::User, None)
+        .expect("free")
+        .id;
+    let store = SqliteBackend::open(dir.path()).expect("open");
+    let ask = |size| {
+        store.over_quota(crate::actor::OverQuota {
+            accounts: vec![small, free],
+            size,
+        })
+    };
+    assert_eq!(ask(0).await.expect("check"), Vec::<i64>::new());
+    assert_eq!(ask(100).await.expect("check"), Vec::<i64>::new());
+    assert_eq!(ask(101).await.expect("check"), vec![small]);
+    store
+        .deliver(crate::actor::Deliver {
+            recipients: vec![small],
+            raw: std::sync::Arc::from(vec![b'x'; 100]),
+            internal_date: None,
+        })
+        .await
+        .expect("fits exactly");
+    // Full now: even an unknown size is refused.
+    assert_eq!(ask(0).await.expect("check"), vec![small]);
+}
