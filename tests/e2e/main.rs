@@ -6,6 +6,7 @@ mod limits;
 mod reload;
 mod shutdown;
 mod smtp;
+mod smtp_clients;
 mod tls;
 
 use mailroom_tests::Server;
