@@ -41,8 +41,6 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 pub(crate) struct StoredBlob {
     /// Hex SHA-256, the file's identity.
     pub hash: String,
-    /// The directory to fsync before committing a reference to it.
-    pub dir: PathBuf,
 }
 
 /// The `blobs/` and `tmp/` directories of one data directory.
@@ -108,7 +106,8 @@ impl BlobStore {
     }
 
     /// Store `raw` unless an identical body is already there: temp file, write, fsync,
-    /// rename. Runs on the caller's thread. The directory is fsynced by the writer.
+    /// rename, fsync of the directory. Runs on the caller's thread, so deliveries do this in
+    /// parallel and the writer's batch only has the database to sync.
     pub(crate) fn put(&self, raw: &[u8]) -> Result<StoredBlob, StoreError> {
         let hash = sha256_hex(raw);
         let dir = self.dir(&hash)?;
@@ -119,7 +118,10 @@ impl BlobStore {
         if !present {
             self.write_new(&path, &hash, raw)?;
         }
-        Ok(StoredBlob { hash, dir })
+        // Also when the file was there: the delivery that renamed it may not have synced the
+        // directory yet, and this one may commit first.
+        sync_dir(&dir)?;
+        Ok(StoredBlob { hash })
     }
 
     /// Write the file for `hash` if it is missing. The writer calls this when it creates a
@@ -130,7 +132,8 @@ impl BlobStore {
         if fs::metadata(&path).is_ok_and(|m| m.len() == raw.len() as u64) {
             return Ok(());
         }
-        self.write_new(&path, hash, raw)
+        self.write_new(&path, hash, raw)?;
+        Ok(sync_dir(&self.dir(hash)?)?)
     }
 
     fn write_new(&self, path: &Path, hash: &str, raw: &[u8]) -> Result<(), StoreError> {

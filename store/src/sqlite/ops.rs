@@ -54,7 +54,6 @@ const EXPUNGED_INSERT: &str =
 pub(crate) fn deliver(
     conn: &Connection,
     blobs: &BlobStore,
-    fx: &mut BatchEffects,
     op: &DeliverOp,
 ) -> Result<Outcome<Vec<Delivered>>, StoreError> {
     let mut recipients = op.recipients.clone();
@@ -63,7 +62,7 @@ pub(crate) fn deliver(
     if recipients.is_empty() {
         return Err(StoreError::Invalid("a delivery needs a recipient".into()));
     }
-    add_body_ref(conn, blobs, fx, &op.body, recipients.len() as i64)?;
+    add_body_ref(conn, blobs, &op.body, recipients.len() as i64)?;
     let mut value = Vec::with_capacity(recipients.len());
     let mut changes = Vec::with_capacity(recipients.len());
     for account_id in recipients {
@@ -84,12 +83,11 @@ pub(crate) fn deliver(
 pub(crate) fn append(
     conn: &Connection,
     blobs: &BlobStore,
-    fx: &mut BatchEffects,
     op: &AppendOp,
 ) -> Result<Outcome<Appended>, StoreError> {
     let (mailbox_id, uidvalidity) = reads::mailbox_by_name(conn, op.account_id, &op.mailbox)?;
     charge(conn, op.account_id, op.body.size)?;
-    add_body_ref(conn, blobs, fx, &op.body, 1)?;
+    add_body_ref(conn, blobs, &op.body, 1)?;
     let stored = Stored {
         flags: op.flags,
         keywords: keywords_to_text(&op.keywords),
@@ -311,12 +309,11 @@ fn charge(conn: &Connection, account_id: i64, bytes: u64) -> Result<(), StoreErr
 }
 
 /// Take `refs` references on the body's blob row, creating it (and, if it vanished, its
-/// file) when it is new. The blob's directory joins the batch's fsync set either way: the
-/// file may have been renamed in by a caller whose own batch has not committed yet.
+/// file) when it is new. The file and its directory entry are already durable: the caller's
+/// `BlobStore::put` synced both.
 fn add_body_ref(
     conn: &Connection,
     blobs: &BlobStore,
-    fx: &mut BatchEffects,
     body: &Body,
     refs: i64,
 ) -> Result<(), StoreError> {
@@ -336,7 +333,6 @@ fn add_body_ref(
             body.meta_json
         ])?;
     }
-    fx.dirs.insert(body.dir.clone());
     Ok(())
 }
 

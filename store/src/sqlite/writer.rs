@@ -2,22 +2,19 @@
 //!
 //! Callers submit a [`Request`] with a reply channel. The writer takes one request, drains
 //! whatever else is already queued (up to [`MAX_BATCH`]), runs them all in ONE transaction
-//! (each in its own SAVEPOINT, so a failing op — over quota, say — fails alone), fsyncs the
-//! blob directories the batch touched, COMMITs (one fsync of the WAL for the whole batch), and
-//! only then answers each caller. Throughput comes from sharing the sync, never from skipping
+//! (each in its own SAVEPOINT, so a failing op — over quota, say — fails alone), COMMITs (one
+//! fsync of the WAL for the whole batch), and only then answers each caller. Blob files and
+//! their directories were made durable by the callers before they submitted. Throughput comes from sharing the sync, never from skipping
 //! it: an `Ok` reply means durable.
 //!
 //! After the COMMIT it deletes the files of bodies that lost their last reference. That is
 //! safe because only this thread creates or deletes blob rows, and it re-creates a missing
 //! file whenever it creates a row ([`BlobStore::ensure`]).
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
-use mailroom_shared::fsutil::sync_dir;
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
@@ -38,7 +35,6 @@ const CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 #[derive(Debug, Clone)]
 pub(crate) struct Body {
     pub hash: String,
-    pub dir: PathBuf,
     pub size: u64,
     /// `mime::MessageMeta` as JSON, stored with the blob row.
     pub meta_json: String,
@@ -88,8 +84,6 @@ struct Counters {
 /// What the ops of a batch leave for the end of the batch.
 #[derive(Debug, Default)]
 pub(crate) struct BatchEffects {
-    /// Blob directories to fsync before COMMIT.
-    pub dirs: BTreeSet<PathBuf>,
     /// Bodies that may have lost their last reference; their files go if no row remains.
     pub maybe_orphaned: Vec<String>,
 }
@@ -260,7 +254,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
             for request in batch {
                 pending.push(run_request(&mut tx, request, blobs, &mut effects));
             }
-            commit(tx, &effects.dirs)
+            tx.commit().map_err(StoreError::from)
         }
         Err(e) => {
             let error = StoreError::from(e);
@@ -286,15 +280,6 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     }
 }
 
-/// Make the batch's blob files durable, then the rows that name them.
-fn commit(tx: Transaction<'_>, dirs: &BTreeSet<PathBuf>) -> Result<(), StoreError> {
-    for dir in dirs {
-        sync_dir(dir)?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
 /// Run one request in its own savepoint and hold its answer.
 fn run_request(
     tx: &mut Transaction<'_>,
@@ -304,14 +289,14 @@ fn run_request(
 ) -> Box<dyn Pending> {
     match request {
         Request::Deliver(op, reply) => {
-            let r = in_savepoint(tx, |sp| ops::deliver(sp, blobs, fx, &op));
+            let r = in_savepoint(tx, |sp| ops::deliver(sp, blobs, &op));
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
             held(reply, r)
         }
         Request::Append(op, reply) => {
-            let r = in_savepoint(tx, |sp| ops::append(sp, blobs, fx, &op));
+            let r = in_savepoint(tx, |sp| ops::append(sp, blobs, &op));
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
@@ -396,7 +381,7 @@ mod tests {
         let stored = blobs.put(&raw).expect("put");
         Body {
             hash: stored.hash,
-            dir: stored.dir,
+
             size: raw.len() as u64,
             meta_json: serde_json::to_string(&crate::mime::analyze(&raw)).expect("json"),
             raw,
