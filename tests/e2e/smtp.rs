@@ -2,7 +2,7 @@
 //! message is checked byte for byte.
 
 use crate::server;
-use mailroom_tests::{LineClient, Server};
+use mailroom_tests::{LineClient, Server, after_trace};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -13,29 +13,6 @@ fn users() -> Server {
     s.add_users("example.test", &["alice@example.test", "bob@example.test"])
         .expect("users");
     s
-}
-
-/// The stored message without the trace fields we add (Return-Path, then Received with its
-/// folded continuation lines).
-fn without_trace(raw: &[u8]) -> Vec<u8> {
-    assert!(raw.starts_with(b"Return-Path: <"), "no Return-Path first");
-    let mut rest = raw;
-    let mut seen_received = false;
-    loop {
-        let end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(rest.len(), |i| i + 2);
-        let line = &rest[..end];
-        let is_trace = line.starts_with(b"Return-Path:")
-            || line.starts_with(b"Received:")
-            || (seen_received && (line.starts_with(b"\t") || line.starts_with(b" ")));
-        if !is_trace {
-            return rest.to_vec();
-        }
-        seen_received |= line.starts_with(b"Received:");
-        rest = &rest[end..];
-    }
 }
 
 fn python(script: &str) -> String {
@@ -69,7 +46,7 @@ fn python_smtplib_delivers_byte_identical() {
         let inbox = s.inbox(who).expect("inbox");
         assert_eq!(inbox.len(), 1, "{who}");
         assert_eq!(
-            String::from_utf8_lossy(&without_trace(&inbox[0])),
+            String::from_utf8_lossy(after_trace(&inbox[0])),
             MESSAGE,
             "{who}'s copy differs"
         );

@@ -2,7 +2,7 @@
 //! by .ci/run). What they send must arrive byte-identical, trace fields apart.
 
 use crate::server;
-use mailroom_tests::Server;
+use mailroom_tests::{Server, after_trace};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -23,25 +23,6 @@ fn users() -> Server {
     s.add_users("example.test", &["alice@example.test", "bob@example.test"])
         .expect("users");
     s
-}
-
-/// The message after the trace fields (Return-Path, Received and its continuation lines).
-fn after_trace(raw: &[u8]) -> &[u8] {
-    let mut rest = raw;
-    loop {
-        let end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(rest.len(), |i| i + 2);
-        let line = &rest[..end];
-        if !(line.starts_with(b"Return-Path:")
-            || line.starts_with(b"Received:")
-            || line.starts_with(b"\t"))
-        {
-            return rest;
-        }
-        rest = &rest[end..];
-    }
 }
 
 fn swaks(s: &Server, extra: &[&str], data: &str) -> String {

@@ -7,5 +7,26 @@
 mod client;
 mod server;
 
+/// The stored message without the trace fields mailroom adds on delivery (`Return-Path:`,
+/// then `Received:` with its folded continuation lines), to compare with what a client sent.
+pub fn after_trace(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    loop {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(rest.len(), |i| i + 2);
+        let line = &rest[..end];
+        let trace = line.starts_with(b"Return-Path:")
+            || line.starts_with(b"Received:")
+            || line.starts_with(b"\t")
+            || line.starts_with(b" ");
+        if !trace || end == 0 {
+            return rest;
+        }
+        rest = &rest[end..];
+    }
+}
+
 pub use client::{LineClient, http_get};
 pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};

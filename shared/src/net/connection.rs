@@ -9,6 +9,7 @@ use mailroom_config::ListenerKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tracing::Instrument;
 
 /// A byte stream a session talks over: plain TCP or TLS.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + 'static {}
@@ -30,6 +31,31 @@ pub struct Connection {
     pub draining: Draining,
     /// Its place in the connection counts; released when dropped.
     pub guard: ConnectionGuard,
+}
+
+impl Connection {
+    /// The connection's span (STYLE §11: `session_id`, `listener`, `peer`), for everything
+    /// its session logs.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "session",
+            session_id = self.session_id,
+            listener = %self.kind,
+            peer = %self.peer
+        )
+    }
+}
+
+/// Run a session's I/O inside `span` and log how it ended.
+pub async fn run_in_span(span: tracing::Span, io: impl Future<Output = std::io::Result<()>>) {
+    async move {
+        match io.await {
+            Ok(()) => tracing::debug!("session ended"),
+            Err(e) => tracing::info!(error = %e, "session ended with an error"),
+        }
+    }
+    .instrument(span)
+    .await
 }
 
 /// A protocol served by listeners: SMTP, submission, IMAP, POP3 and their TLS forms.

@@ -7,7 +7,6 @@ use super::connection::{Connection, Stream};
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tracing::Instrument;
 
 /// What the session wants after a command.
 pub enum Step {
@@ -85,20 +84,7 @@ pub async fn read_line_bounded<R: AsyncBufRead + Unpin>(
 
 /// Run `session` on `conn` to the end. Spawn this on the session's arbiter.
 pub async fn drive<S: LineSession>(conn: Connection, session: S) {
-    let span = tracing::info_span!(
-        "session",
-        session_id = conn.session_id,
-        listener = %conn.kind,
-        peer = %conn.peer
-    );
-    async move {
-        match run(conn, session).await {
-            Ok(()) => tracing::debug!("session ended"),
-            Err(e) => tracing::info!(error = %e, "session ended with an error"),
-        }
-    }
-    .instrument(span)
-    .await
+    super::run_in_span(conn.span(), run(conn, session)).await
 }
 
 async fn run<S: LineSession>(conn: Connection, mut session: S) -> io::Result<()> {

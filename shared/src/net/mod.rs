@@ -13,7 +13,7 @@ mod listener_set;
 mod tracker;
 
 pub use arbiters::Arbiters;
-pub use connection::{Connection, Protocol, Stream};
+pub use connection::{Connection, Protocol, Stream, run_in_span};
 pub use listener::Listener;
 pub use listener_set::{Abort, Apply, Bound, CloseAll, Commit, ListenerSet, Prepare, Protocols};
 pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal};

@@ -5,7 +5,7 @@
 use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
-use mailroom_shared::net::Connection;
+use mailroom_shared::net::{Connection, run_in_span};
 use mailroom_store::actor::{Deliver, OverQuota, ResolveRecipient};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
@@ -15,7 +15,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
-use tracing::Instrument;
 
 /// Octets read from the socket at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -68,20 +67,7 @@ impl Io {
 
 /// Run one SMTP connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
-    let span = tracing::info_span!(
-        "session",
-        session_id = conn.session_id,
-        listener = %conn.kind,
-        peer = %conn.peer
-    );
-    async move {
-        match drive(conn, store).await {
-            Ok(()) => tracing::debug!("session ended"),
-            Err(e) => tracing::info!(error = %e, "session ended with an error"),
-        }
-    }
-    .instrument(span)
-    .await
+    run_in_span(conn.span(), drive(conn, store)).await
 }
 
 async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
