@@ -2,14 +2,14 @@
 //!
 //! The [`MailboxStore`] actor is the only way into mailbox data for the protocol crates; the
 //! synchronous [`Admin`] API is the only other one, for the CLI. The embedded backend keeps
-//! metadata in SQLite (WAL) and each body in one content-addressed file under the data
-//! directory.
+//! metadata and small bodies in SQLite (WAL) and each larger body in one content-addressed
+//! file under the data directory.
 //!
 //! Invariants, which every change here must keep:
-//! - **Acknowledged = durable.** A write returns `Ok` only after its body file, the file's
-//!   directory and the transaction referencing it are fsynced. Throughput comes from group
+//! - **Acknowledged = durable.** A write returns `Ok` only after the transaction referencing
+//!   its body (and, for a body kept as a file, the file and its directory) is fsynced. Throughput comes from group
 //!   commit (many writes share one transaction and one sync), never from skipping the sync.
-//! - **Nothing half-written is visible.** Bodies appear only by rename after their fsync;
+//! - **Nothing half-written is visible.** Body files appear only by rename after their fsync;
 //!   rows appear only by COMMIT; a multi-recipient delivery or a MOVE is one transaction.
 //!   A crash can leave an unreferenced body file, which is harmless and swept at next open.
 //! - **A body delivered to many is stored once**, named by its SHA-256 and reference-counted.

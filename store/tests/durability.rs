@@ -53,9 +53,12 @@ fn durability_child() {
             async move {
                 loop {
                     let n = counter.fetch_add(1, Ordering::Relaxed);
+                    // Mostly small bodies (kept in the database), every eighth one large
+                    // enough to be a file: both ways must survive the kill.
+                    let lines = if n % 8 == 7 { 20_000 } else { 200 };
                     let raw = format!(
                         "Subject: durable {n}\r\n\r\n{}\r\n",
-                        format!("line {n}\r\n").repeat(200)
+                        format!("line {n}\r\n").repeat(lines)
                     );
                     let sha = sha256_hex(raw.as_bytes());
                     let delivered = store

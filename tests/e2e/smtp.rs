@@ -54,22 +54,9 @@ fn python_smtplib_delivers_byte_identical() {
         assert!(head.starts_with("Return-Path: <sender@example.org>\r\nReceived: from client.example.org ([127.0.0.1])\r\n\tby mail.example.test (mailroom) with ESMTP id "), "{head}");
     }
     // Stored once for both recipients.
-    let blobs = walk_files(&s.data_dir().join("blobs"));
-    assert_eq!(blobs, 1, "one body file for two recipients");
-}
-
-fn walk_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let p = e.path();
-                    if p.is_dir() { walk_files(&p) } else { 1 }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    let blobs = s.blobs().expect("blobs");
+    assert_eq!(blobs.len(), 1, "one body for two recipients: {blobs:?}");
+    assert_eq!(blobs[0].1, 2, "referenced by both messages");
 }
 
 #[test]

@@ -271,20 +271,36 @@ impl Server {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )?;
         let mut stmt = db.prepare(
-            "SELECT m.blob FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id \
-             JOIN accounts a ON a.id = x.account_id \
+            "SELECT m.blob, b.data FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id \
+             JOIN accounts a ON a.id = x.account_id JOIN blobs b ON b.sha256 = m.blob \
              WHERE lower(a.address) = lower(?1) AND x.name = 'INBOX' ORDER BY m.uid",
         )?;
-        let hashes: Vec<String> = stmt
-            .query_map([address], |row| row.get(0))?
+        let rows: Vec<(String, Option<Vec<u8>>)> = stmt
+            .query_map([address], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        hashes
-            .iter()
-            .map(|h| {
-                let path = self.data_dir().join("blobs").join(&h[..2]).join(&h[2..]);
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+        // Small bodies live in their blob row, larger ones in a file named by the hash.
+        rows.into_iter()
+            .map(|(h, data)| match data {
+                Some(data) => Ok(data),
+                None => {
+                    let path = self.data_dir().join("blobs").join(&h[..2]).join(&h[2..]);
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
+                }
             })
             .collect()
+    }
+
+    /// Every stored body: its SHA-256 and how many messages refer to it.
+    pub fn blobs(&self) -> Result<Vec<(String, i64)>> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = db.prepare("SELECT sha256, refcount FROM blobs ORDER BY sha256")?;
+        let rows = stmt
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     /// Add `domain` and, for each address, an account with password `password-1`.

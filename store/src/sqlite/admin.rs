@@ -14,7 +14,7 @@ use mailroom_shared::address::{Address, parse_domain};
 use mailroom_shared::password::hash_password;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::blobs::{BlobStore, sha256_hex};
+use super::blobs::{self, BlobStore, sha256_hex};
 use super::{DB_FILE, address_key, open_write_connection, reads, schema, unix_now};
 use crate::error::StoreError;
 use crate::types::{Account, Alias, DEFAULT_MAILBOXES, Domain, Resolution, Role};
@@ -50,7 +50,7 @@ const ALIAS_INSERT: &str = "INSERT INTO aliases \
 const ALIAS_LIST: &str = "SELECT source, target FROM aliases ORDER BY source_key, target_key";
 const ALIAS_DELETE: &str = "DELETE FROM aliases WHERE source_key = ?1";
 const BLOB_CHECK: &str = "SELECT b.sha256, b.size, b.refcount, \
-     (SELECT count(*) FROM messages m WHERE m.blob = b.sha256) FROM blobs b";
+     (SELECT count(*) FROM messages m WHERE m.blob = b.sha256), b.data FROM blobs b";
 
 /// The UIDVALIDITY counter in `counters`.
 const UIDVALIDITY: &str = "uidvalidity";
@@ -318,7 +318,7 @@ impl Admin {
         Ok(reads::check_password(found, password))
     }
 
-    /// Check the blobs: every row's file exists, has the recorded size and SHA-256, and the
+    /// Check the blobs: every row's body (in the row or its file) exists, has the recorded size and SHA-256, and the
     /// refcount equals the number of messages using it. Returns one line per problem (empty
     /// = healthy). Reads every body: slow on a big store.
     pub fn verify(&self) -> Result<Vec<String>, StoreError> {
@@ -329,17 +329,23 @@ impl Admin {
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<Vec<u8>>>(4)?,
             ))
         })?;
         let mut problems = Vec::new();
         for row in rows {
-            let (hash, size, refcount, used) = row?;
+            let (hash, size, refcount, used, inline) = row?;
             if refcount != used {
                 problems.push(format!(
                     "blob {hash}: refcount {refcount} but {used} messages"
                 ));
             }
-            match self.blobs.read(&hash, size.max(0) as u64) {
+            let size = size.max(0) as u64;
+            let body = match inline {
+                Some(data) => blobs::check_inline(&hash, size, data),
+                None => self.blobs.read(&hash, size),
+            };
+            match body {
                 Ok(bytes) if sha256_hex(&bytes) != hash => {
                     problems.push(format!("blob {hash}: content does not match its name"));
                 }

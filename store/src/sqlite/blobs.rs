@@ -1,4 +1,6 @@
 //! Message bodies as content-addressed files: `blobs/<2 hex>/<62 hex>` named by SHA-256.
+//! Only bodies over [`INLINE_MAX`] become files; smaller ones are stored in their `blobs`
+//! row and become durable with the transaction that references them.
 //!
 //! A body is written to `tmp/`, fsynced and renamed into place by the *caller's* thread, so
 //! deliveries write in parallel; the writer fsyncs each touched `blobs/xx/` directory once per
@@ -24,6 +26,12 @@ use crate::error::StoreError;
 /// Bodies are private to the server.
 const FILE_MODE: u32 = 0o600;
 
+/// Largest body kept in its database row. A file costs two fsyncs of its own (the file, then
+/// its directory) that no group commit can share; a row rides on the batch's one commit.
+/// Above this size the copy into the WAL (and again at checkpoint) costs more than the
+/// fsyncs save, and big rows would slow every reader of the table.
+pub(crate) const INLINE_MAX: u64 = 128 * 1024;
+
 const BLOB_ROW_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = ?1";
 
 /// Lowercase hex SHA-256 of `bytes`.
@@ -34,6 +42,17 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
+}
+
+/// A body read from its row, checked against the length recorded for it like a file is.
+pub(crate) fn check_inline(hash: &str, size: u64, data: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    if data.len() as u64 != size {
+        return Err(StoreError::Unavailable(format!(
+            "blob {hash} has {} octets, expected {size}",
+            data.len()
+        )));
+    }
+    Ok(data)
 }
 
 /// A body that is now a complete file in its final place (its directory not yet fsynced).
@@ -170,7 +189,8 @@ impl BlobStore {
         Ok(buf)
     }
 
-    /// Delete the file of `hash`, if present. Only for bodies with no row.
+    /// Delete the file of `hash`, if present. Only for bodies with no row (a body kept in its
+    /// row has no file, which is fine).
     pub(crate) fn remove(&self, hash: &str) -> Result<(), StoreError> {
         match fs::remove_file(self.path(hash)?) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),

@@ -1,9 +1,10 @@
-//! The embedded backend: SQLite (WAL) for metadata, one content-addressed file per body.
+//! The embedded backend: SQLite (WAL) for metadata and small bodies, one content-addressed
+//! file per larger body.
 //!
 //! Layout of the data directory:
 //! ```text
-//! mailroom.db (+ -wal, -shm)   metadata; see schema/migrations.rs
-//! blobs/<2 hex>/<62 hex>       bodies, named by their SHA-256
+//! mailroom.db (+ -wal, -shm)   metadata and bodies up to 128 KiB; see schema/migrations.rs
+//! blobs/<2 hex>/<62 hex>       larger bodies, named by their SHA-256
 //! tmp/                         bodies being written; emptied at open
 //! ```
 //! Writes go through the one writer thread ([`writer`]), which group-commits them; reads use a
@@ -39,7 +40,7 @@ use crate::mime::{self, MessageMeta};
 use crate::types::{
     Account, Appended, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution, StoreStats,
 };
-use blobs::BlobStore;
+use blobs::{BlobStore, INLINE_MAX};
 use writer::{AppendOp, Body, DeliverOp, WriterHandle};
 
 pub use admin::Admin;
@@ -153,9 +154,14 @@ impl SqliteBackend {
         tokio::task::spawn_blocking(move || {
             let meta = mime::analyze(&raw);
             let meta_json = serde_json::to_string(&meta)?;
-            let stored = blobs.put(&raw)?;
+            // A small body is written by the writer's transaction, inside the group commit.
+            let hash = if raw.len() as u64 > INLINE_MAX {
+                blobs.put(&raw)?.hash
+            } else {
+                blobs::sha256_hex(&raw)
+            };
             Ok(Body {
-                hash: stored.hash,
+                hash,
                 size: raw.len() as u64,
                 meta_json,
                 raw,
@@ -277,10 +283,13 @@ impl Backend for SqliteBackend {
     fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>> {
         let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
         Box::pin(async move {
-            let (hash, size) = Self::read(pool, move |c| {
+            let (hash, size, inline) = Self::read(pool, move |c| {
                 reads::body_location(c, m.account_id, m.mailbox_id, m.uid)
             })
             .await?;
+            if let Some(data) = inline {
+                return blobs::check_inline(&hash, size, data).map(Arc::from);
+            }
             tokio::task::spawn_blocking(move || blobs.read(&hash, size))
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("body read task: {e}")))?

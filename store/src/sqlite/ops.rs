@@ -29,7 +29,7 @@ const ADD_USAGE: &str = "UPDATE accounts SET used_bytes = used_bytes + ?2 WHERE 
 const SUB_USAGE: &str = "UPDATE accounts SET used_bytes = max(used_bytes - ?2, 0) WHERE id = ?1";
 const BLOB_REFCOUNT: &str = "SELECT refcount FROM blobs WHERE sha256 = ?1";
 const BLOB_INSERT: &str =
-    "INSERT INTO blobs (sha256, size, refcount, meta) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO blobs (sha256, size, refcount, meta, data) VALUES (?1, ?2, ?3, ?4, ?5)";
 const BLOB_ADD_REFS: &str = "UPDATE blobs SET refcount = refcount + ?2 WHERE sha256 = ?1";
 const BLOB_RELEASE: &str =
     "UPDATE blobs SET refcount = refcount - 1 WHERE sha256 = ?1 RETURNING refcount";
@@ -308,9 +308,9 @@ fn charge(conn: &Connection, account_id: i64, bytes: u64) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Take `refs` references on the body's blob row, creating it (and, if it vanished, its
-/// file) when it is new. The file and its directory entry are already durable: the caller's
-/// `BlobStore::put` synced both.
+/// Take `refs` references on the body's blob row, creating it when it is new: with the body
+/// in it when small, else naming its file (re-created if it vanished). A file and its
+/// directory entry are already durable: the caller's `BlobStore::put` synced both.
 fn add_body_ref(
     conn: &Connection,
     blobs: &BlobStore,
@@ -325,12 +325,18 @@ fn add_body_ref(
         conn.prepare_cached(BLOB_ADD_REFS)?
             .execute(params![body.hash, refs])?;
     } else {
-        blobs.ensure(&body.hash, &body.raw)?;
+        let data = if body.inline() {
+            Some(&body.raw[..])
+        } else {
+            blobs.ensure(&body.hash, &body.raw)?;
+            None
+        };
         conn.prepare_cached(BLOB_INSERT)?.execute(params![
             body.hash,
             body.size as i64,
             refs,
-            body.meta_json
+            body.meta_json,
+            data
         ])?;
     }
     Ok(())

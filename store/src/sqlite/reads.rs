@@ -41,8 +41,8 @@ const MESSAGE_META_BY_UID: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, 
      m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND m.uid = ?2";
 const MAILBOX_OWNER: &str = "SELECT 1 FROM mailboxes WHERE id = ?1 AND account_id = ?2";
-const BODY_LOCATION: &str = "SELECT m.blob, m.size FROM messages m \
-     JOIN mailboxes b ON b.id = m.mailbox_id \
+const BODY_LOCATION: &str = "SELECT m.blob, m.size, bl.data FROM messages m \
+     JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND b.account_id = ?2 AND m.uid = ?3";
 
 /// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
@@ -366,16 +366,17 @@ pub(crate) fn fetch_meta(
     Ok(out)
 }
 
-/// Blob name and size of one message of an owned mailbox.
+/// Blob name, size and (for a small body) the body itself of one message of an owned
+/// mailbox.
 pub(crate) fn body_location(
     conn: &Connection,
     account_id: i64,
     mailbox_id: i64,
     uid: u32,
-) -> Result<(String, u64), StoreError> {
+) -> Result<(String, u64, Option<Vec<u8>>), StoreError> {
     conn.prepare_cached(BODY_LOCATION)?
         .query_row(params![mailbox_id, account_id, uid], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64))
+            Ok((r.get(0)?, r.get::<_, i64>(1)?.max(0) as u64, r.get(2)?))
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message {uid} in mailbox {mailbox_id}")))

@@ -49,6 +49,15 @@ fn message(n: usize) -> Arc<[u8]> {
         .into()
 }
 
+/// A message too big to live in its blob row: its body is a file.
+fn large(n: usize) -> Arc<[u8]> {
+    let line = format!("line of message {n} padded to make it large enough\r\n");
+    let lines = super::blobs::INLINE_MAX as usize / line.len() + 1;
+    format!("Subject: large {n}\r\n\r\n{}", line.repeat(lines))
+        .into_bytes()
+        .into()
+}
+
 fn blob_files(dir: &Path) -> usize {
     let mut n = 0;
     for sub in std::fs::read_dir(dir.join("blobs")).expect("blobs") {
@@ -112,30 +121,73 @@ impl Fixture {
 
 #[actix_rt::test]
 async fn same_body_to_three_recipients_is_one_blob_with_refcount_three() {
-    let f = fixture();
-    let before = blob_files(f.dir.path());
-    let delivered = f
-        .deliver(&[f.alice, f.bob, f.carol, f.bob], message(1))
-        .await
-        .expect("deliver");
-    assert_eq!(delivered.len(), 3, "duplicates ignored");
-    assert!(delivered.iter().all(|d| d.uid == 1));
-    assert_eq!(blob_files(f.dir.path()), before + 1);
-    assert_eq!(refcounts(f.dir.path()), [3]);
+    // A small body lives in its row (no file), a large one in one file.
+    for (body, files) in [(message(1), 0), (large(1), 1)] {
+        let f = fixture();
+        let delivered = f
+            .deliver(&[f.alice, f.bob, f.bob], body.clone())
+            .await
+            .expect("deliver");
+        assert_eq!(delivered.len(), 2, "duplicates ignored");
+        assert!(delivered.iter().all(|d| d.uid == 1));
+        assert_eq!(blob_files(f.dir.path()), files);
+        assert_eq!(refcounts(f.dir.path()), [2]);
 
-    // Identical content delivered again is still one file.
-    f.deliver(&[f.alice], message(1)).await.expect("again");
-    assert_eq!(blob_files(f.dir.path()), before + 1);
-    assert_eq!(refcounts(f.dir.path()), [4]);
+        // Identical content delivered again is still one blob.
+        f.deliver(&[f.alice], body.clone()).await.expect("again");
+        assert_eq!(blob_files(f.dir.path()), files);
+        assert_eq!(refcounts(f.dir.path()), [3]);
+        let fetched = f
+            .store
+            .fetch_body(FetchBody {
+                account_id: f.bob,
+                mailbox_id: delivered[1].mailbox_id,
+                uid: 1,
+            })
+            .await
+            .expect("body");
+        assert_eq!(&*fetched, &*body);
+    }
+}
+
+#[actix_rt::test]
+async fn small_bodies_are_kept_in_the_database_across_a_restart() {
+    let f = fixture();
+    let d = f.deliver(&[f.alice], message(7)).await.expect("deliver");
+    f.store.flush().await.expect("flush");
+    assert_eq!(blob_files(f.dir.path()), 0);
+    let (dir, alice) = (f.dir, f.alice);
+    drop(f.store);
+    let store = SqliteBackend::open(dir.path()).expect("reopen");
+    let body = store
+        .fetch_body(FetchBody {
+            account_id: alice,
+            mailbox_id: d[0].mailbox_id,
+            uid: d[0].uid,
+        })
+        .await
+        .expect("body after restart");
+    assert_eq!(&*body, &*message(7));
+    store.flush().await.expect("flush");
+    drop(store);
+    let admin = Admin::open(dir.path()).expect("admin");
+    assert_eq!(admin.verify().expect("verify"), Vec::<String>::new());
+    // A damaged row is reported, like a damaged file.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("db");
+    conn.execute("UPDATE blobs SET data = x'00'", [])
+        .expect("damage");
+    let problems = admin.verify().expect("verify");
+    assert_eq!(problems.len(), 1, "{problems:?}");
 }
 
 #[actix_rt::test]
 async fn expunging_the_last_copy_removes_the_blob() {
     let f = fixture();
     let d = f
-        .deliver(&[f.alice, f.bob], message(1))
+        .deliver(&[f.alice, f.bob], large(1))
         .await
         .expect("deliver");
+    assert_eq!(blob_files(f.dir.path()), 1);
     for (who, delivery) in [(f.alice, &d[0]), (f.bob, &d[1])] {
         let flag = SetFlags {
             account_id: who,
@@ -177,12 +229,25 @@ async fn quota_exceeded_fails_the_whole_delivery() {
     );
     let (inbox, _) = f.mailbox(f.alice, "INBOX").await;
     assert_eq!(inbox.exists, 0, "nobody got the failed delivery");
+    assert_eq!(blob_files(f.dir.path()), 0, "small bodies have no file");
+    assert_eq!(refcounts(f.dir.path()), [1]);
+}
+
+#[actix_rt::test]
+async fn a_failed_delivery_of_a_large_body_leaves_no_file() {
+    let f = fixture();
+    // carol's quota is 1000 octets: the body is written as a file first, then refused.
+    let err = f.deliver(&[f.alice, f.carol], large(2)).await;
+    assert!(
+        matches!(err, Err(StoreError::QuotaExceeded { .. })),
+        "{err:?}"
+    );
     assert_eq!(
         blob_files(f.dir.path()),
-        1,
+        0,
         "the failed body's file was removed"
     );
-    assert_eq!(refcounts(f.dir.path()), [1]);
+    assert_eq!(refcounts(f.dir.path()), Vec::<i64>::new());
 }
 
 #[actix_rt::test]
@@ -526,7 +591,7 @@ async fn flush_commits_then_closes() {
 #[actix_rt::test]
 async fn reopening_sweeps_orphans_and_keeps_messages() {
     let f = fixture();
-    f.deliver(&[f.alice], message(1)).await.expect("deliver");
+    f.deliver(&[f.alice], large(1)).await.expect("deliver");
     f.store.flush().await.expect("flush");
     // A file no row refers to, as a crash between write and commit would leave.
     let orphan = super::blobs::BlobStore::at(f.dir.path())

@@ -3,9 +3,10 @@
 //! Callers submit a [`Request`] with a reply channel. The writer takes one request, drains
 //! whatever else is already queued (up to [`MAX_BATCH`]), runs them all in ONE transaction
 //! (each in its own SAVEPOINT, so a failing op — over quota, say — fails alone), COMMITs (one
-//! fsync of the WAL for the whole batch), and only then answers each caller. Blob files and
-//! their directories were made durable by the callers before they submitted. Throughput comes from sharing the sync, never from skipping
-//! it: an `Ok` reply means durable.
+//! fsync of the WAL for the whole batch), and only then answers each caller. Small bodies are
+//! written into their row by that same transaction; blob files of larger ones and their
+//! directories were made durable by the callers before they submitted. Throughput comes from
+//! sharing the sync, never from skipping it: an `Ok` reply means durable.
 //!
 //! After the COMMIT it deletes the files of bodies that lost their last reference. That is
 //! safe because only this thread creates or deletes blob rows, and it re-creates a missing
@@ -18,7 +19,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::blobs::BlobStore;
+use super::blobs::{BlobStore, INLINE_MAX};
 use super::ops;
 use crate::actor::{Copy, Expunge, Move, SetFlags};
 use crate::backend::Outcome;
@@ -38,8 +39,16 @@ pub(crate) struct Body {
     pub size: u64,
     /// `mime::MessageMeta` as JSON, stored with the blob row.
     pub meta_json: String,
-    /// Kept so the writer can re-create the file if it vanished (see [`BlobStore::ensure`]).
+    /// Stored in the row when the body is small, else kept so the writer can re-create the
+    /// file if it vanished (see [`BlobStore::ensure`]).
     pub raw: Arc<[u8]>,
+}
+
+impl Body {
+    /// Whether this body lives in its `blobs` row rather than in a file.
+    pub(crate) fn inline(&self) -> bool {
+        self.size <= INLINE_MAX
+    }
 }
 
 /// Deliver one body to the INBOX of each recipient, all or nothing.

@@ -94,8 +94,13 @@ CREATE TABLE expunged (
 ) WITHOUT ROWID;
 ";
 
+/// Version 2: small bodies live in their `blobs` row (`data`), so that they are written by
+/// the group commit itself instead of costing a file and a directory fsync each. `data` is
+/// NULL for a body kept as a file.
+const V2: &str = "ALTER TABLE blobs ADD COLUMN data BLOB;";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
