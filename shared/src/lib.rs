@@ -1,5 +1,5 @@
 //! What every mailroom protocol needs: the event bus and shared messages, TLS acceptors,
-//! password hashing and secrets, addresses, listeners with connection limits, the reload and
+//! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the reload and
 //! shutdown machinery, and tracing setup.
 //!
 //! This crate knows no protocol and no storage; it depends only on `config`.
@@ -11,6 +11,7 @@ pub mod msg;
 pub mod net;
 pub mod password;
 pub mod reload;
+pub mod sasl;
 pub mod secret;
 pub mod shutdown;
 pub mod signals;

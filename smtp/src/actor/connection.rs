@@ -5,65 +5,13 @@
 use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
-use mailroom_shared::net::{Connection, run_in_span};
+use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
 use mailroom_store::actor::{Deliver, OverQuota, ResolveRecipient};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
-
-/// Octets read from the socket at a time.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// The connection in plain text or TLS.
-enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Io {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Io::Plain(s) => s.read(buf).await,
-            Io::Tls(s) => s.read(buf).await,
-        }
-    }
-
-    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.is_empty() {
-            return Ok(());
-        }
-        match self {
-            Io::Plain(s) => s.write_all(bytes).await,
-            Io::Tls(s) => {
-                s.write_all(bytes).await?;
-                s.flush().await
-            }
-        }
-    }
-
-    async fn shutdown(&mut self) {
-        let _ = match self {
-            Io::Plain(s) => s.shutdown().await,
-            Io::Tls(s) => s.shutdown().await,
-        };
-    }
-
-    /// RFC 3207: switch to TLS. Only a plain connection can be upgraded.
-    async fn upgrade(self, tls: &TlsAcceptor, deadline: Duration) -> io::Result<Self> {
-        let Io::Plain(tcp) = self else {
-            return Err(io::Error::other("TLS is already active"));
-        };
-        let stream = tokio::time::timeout(deadline, tls.accept(tcp))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tls handshake timed out"))??;
-        Ok(Io::Tls(Box::new(stream)))
-    }
-}
 
 /// Run one SMTP connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
@@ -85,7 +33,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
     let tcp = TcpStream::from_std(socket)?;
     let _ = tcp.set_nodelay(true);
     let implicit = kind.implicit_tls();
-    let mut io = Io::Plain(tcp);
+    let mut io = Socket::Plain(tcp);
     if implicit {
         io = io.upgrade(&snapshot.tls, timeout).await?;
     }

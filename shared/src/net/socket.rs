@@ -1,0 +1,63 @@
+//! A session's socket, plain or TLS, with the STARTTLS upgrade (RFC 3207, RFC 9051 §6.2.1,
+//! RFC 2595): the few operations protocol drivers need, the same for all of them.
+
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+/// Octets read from the socket at a time.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// A connection in plain text or TLS.
+pub enum Socket {
+    /// Plain TCP.
+    Plain(TcpStream),
+    /// After the handshake.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Socket {
+    /// Read what is there, up to `buf.len()` octets; 0 at the end of the stream.
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Plain(s) => s.read(buf).await,
+            Socket::Tls(s) => s.read(buf).await,
+        }
+    }
+
+    /// Write all of `bytes` (and flush, in TLS).
+    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Socket::Plain(s) => s.write_all(bytes).await,
+            Socket::Tls(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    /// Close our side; errors do not matter any more.
+    pub async fn shutdown(&mut self) {
+        let _ = match self {
+            Socket::Plain(s) => s.shutdown().await,
+            Socket::Tls(s) => s.shutdown().await,
+        };
+    }
+
+    /// RFC 3207: switch to TLS. Only a plain connection can be upgraded.
+    pub async fn upgrade(self, tls: &TlsAcceptor, deadline: Duration) -> io::Result<Self> {
+        let Socket::Plain(tcp) = self else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let stream = tokio::time::timeout(deadline, tls.accept(tcp))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tls handshake timed out"))??;
+        Ok(Socket::Tls(Box::new(stream)))
+    }
+}
