@@ -9,6 +9,7 @@
 
 pub mod actor;
 pub mod proto;
+pub mod search;
 pub mod session;
 
 pub use actor::Imap;
