@@ -8,7 +8,9 @@
 //! mailboxes and messages come with the IMAP issue.
 
 pub mod actor;
+pub mod names;
 pub mod proto;
+pub mod search;
 pub mod session;
 
 pub use actor::Imap;
