@@ -13,9 +13,9 @@ fn check(line: &[u8]) {
         let wire = r.to_bytes();
         assert!(wire.ends_with(b"\r\n"), "{wire:?}");
         // CR and LF only as the line ends: no input can smuggle a line into the reply.
-        let bare = wire.windows(2).filter(|w| w == b"\r\n").count() * 2;
+        let in_pairs = wire.windows(2).filter(|w| w == b"\r\n").count() * 2;
         let crlf = wire.iter().filter(|&&b| b == b'\r' || b == b'\n').count();
-        assert_eq!(bare, crlf, "stray CR/LF in {wire:?}");
+        assert_eq!(in_pairs, crlf, "stray CR/LF in {wire:?}");
     }
 }
 
