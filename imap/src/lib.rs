@@ -8,6 +8,7 @@
 //! mailboxes and messages come with the IMAP issue.
 
 pub mod actor;
+pub mod fetch;
 pub mod names;
 pub mod proto;
 pub mod search;
