@@ -23,8 +23,8 @@ use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::sqlite::SqliteBackend;
 use crate::types::{
-    Account, Appended, Delivered, FlagOp, FlagsResult, MailboxInfo, MessageInfo, Resolution,
-    StoreStats,
+    Account, Appended, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo, MessageInfo,
+    Resolution, StoreStats,
 };
 
 /// Bodies are shown by size only: they are large and private.
@@ -226,6 +226,100 @@ pub struct Expunge {
     pub uids: Option<Vec<u32>>,
 }
 
+/// Create a mailbox (IMAP CREATE, RFC 9051 §6.3.4). Sent by IMAP sessions. The hierarchy
+/// delimiter is `/`; one trailing `/` is ignored and missing superiors are created too
+/// (`a/b/c` also makes `a` and `a/b`). Each new mailbox has a UIDVALIDITY never used before,
+/// UIDNEXT 1, no special use, and is not subscribed. Returns the mailbox as LIST reports it.
+///
+/// Errors: `Invalid` for a bad name (see [`crate::types::mailbox_name`]); `Exists` if the
+/// name is taken (INBOX in any case is); `NotFound` for an unknown account. Publishes
+/// `MailboxChanged { change: Mailbox }` for every mailbox it created.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<MailboxInfo, StoreError>")]
+pub struct CreateMailbox {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// The new name.
+    pub name: String,
+}
+
+/// Delete a mailbox and its messages (IMAP DELETE, RFC 9051 §6.3.5). Sent by IMAP sessions.
+/// Its inferiors (`name/child`) stay. The messages go as EXPUNGE removes them: their space is
+/// credited to the account and bodies no other message uses are removed. One transaction.
+///
+/// Errors: `Invalid("cannot delete INBOX")`; `NotFound` if the account has no such mailbox.
+/// Publishes `MailboxChanged { change: Mailbox }` for the deleted mailbox (not `Expunged`:
+/// its history is gone with it), with a MODSEQ above any it had; a session that has it
+/// selected then gets `NotFound` from [`Changes`] and should end the selection.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct DeleteMailbox {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// The mailbox (`INBOX` in any case names INBOX).
+    pub name: String,
+}
+
+/// Rename a mailbox and all its inferiors (IMAP RENAME, RFC 9051 §6.3.6): `a` → `b` also
+/// renames `a/x` to `b/x`. Sent by IMAP sessions. Mailbox ids, UIDVALIDITY, messages,
+/// special-use attributes and subscriptions stay with the mailboxes; missing superiors of `to`
+/// are created. Renaming INBOX (any case) instead creates `to` (fresh UIDVALIDITY) and moves
+/// every INBOX message into it (new UIDs, in UID order); INBOX stays, empty, and keeps its
+/// inferiors. One transaction.
+///
+/// Errors: `NotFound` if `from` does not exist; `Exists` if `to` (or an inferior's new name)
+/// does, and for `to` = INBOX; `Invalid` for a bad `to` (checked as for [`CreateMailbox`])
+/// or a `to` inside `from`. Publishes `Mailbox` for every renamed or created mailbox, and
+/// `Expunged` for INBOX when its messages moved out.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct RenameMailbox {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// The current name.
+    pub from: String,
+    /// The new name.
+    pub to: String,
+}
+
+/// Subscribe to or unsubscribe from a mailbox (IMAP SUBSCRIBE/UNSUBSCRIBE, RFC 9051 §6.3.7,
+/// §6.3.8); seen in [`MailboxInfo::subscribed`]. Sent by IMAP sessions.
+///
+/// Errors: `NotFound` for a name with no mailbox (RFC 9051 §6.3.7 lets a server check that
+/// the mailbox exists; the flag lives on the mailbox here, so a subscription cannot outlive
+/// it). Publishes `Mailbox` when the flag actually changed.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct SetSubscribed {
+    /// The logged-in account.
+    pub account_id: i64,
+    /// The mailbox (`INBOX` in any case).
+    pub name: String,
+    /// Subscribe (`true`) or unsubscribe.
+    pub subscribed: bool,
+}
+
+/// What changed in a mailbox since `since_modseq`, without re-reading it all. Sent by IMAP
+/// sessions after a `MailboxChanged` event for their selected mailbox and at NOOP/IDLE, with
+/// the HIGHESTMODSEQ they last saw; also fits CONDSTORE/QRESYNC (RFC 7162) resynchronisation.
+/// Every write (delivery, APPEND, COPY/MOVE target, STORE, EXPUNGE, MOVE source, RENAME of
+/// INBOX) gives what it touches a MODSEQ above all before, and every removal is remembered
+/// with its MODSEQ, so the answer is complete. Returns one snapshot: the mailbox counters,
+/// the messages with MODSEQ > `since_modseq` and the UIDs expunged with MODSEQ >
+/// `since_modseq`, both by ascending UID.
+///
+/// Errors: `NotFound` if the account does not own the mailbox (or it was deleted).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<ChangeSet, StoreError>")]
+pub struct Changes {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The HIGHESTMODSEQ the caller last saw.
+    pub since_modseq: u64,
+}
+
 /// Group-commit counters. Sent by the admin panel (/metrics) and tests.
 #[derive(Message, Debug, Clone, Default)]
 #[rtype(result = "Result<StoreStats, StoreError>")]
@@ -309,11 +403,16 @@ read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);
+read_handler!(Changes, changes, ChangeSet);
 write_handler!(Append, append, Appended);
 write_handler!(SetFlags, set_flags, FlagsResult);
 write_handler!(Copy, copy, Vec<(u32, u32)>);
 write_handler!(Move, move_messages, Vec<(u32, u32)>);
 write_handler!(Expunge, expunge, Vec<u32>);
+write_handler!(CreateMailbox, create_mailbox, MailboxInfo);
+write_handler!(DeleteMailbox, delete_mailbox, ());
+write_handler!(RenameMailbox, rename_mailbox, ());
+write_handler!(SetSubscribed, set_subscribed, ());
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
@@ -454,6 +553,153 @@ mod tests {
         assert_eq!(&*body, &*raw);
         let stats = store.send(Stats).await.expect("mailbox").expect("stats");
         assert_eq!((stats.ops, stats.commits), (1, 1));
+        store.send(Flush).await.expect("mailbox").expect("flush");
+    }
+
+    /// Mailbox management publishes `Mailbox` events after the change, and renaming INBOX
+    /// also `Expunged` for INBOX, whose sessions then learn the UIDs from `Changes`.
+    #[actix_rt::test]
+    async fn mailbox_management_publishes_its_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let admin = Admin::open(dir.path()).expect("admin");
+        admin.domain_add("example.test").expect("domain");
+        let pw = Secret::new("password1");
+        let alice = admin
+            .user_add("alice@example.test", &pw, Role::User, None)
+            .expect("alice")
+            .id;
+        let bus = Bus::start();
+        let sink = Sink::default().start();
+        bus.subscribe(sink.clone().recipient::<MailboxChanged>());
+        let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
+        let ask = |name: &str| Select {
+            account_id: alice,
+            name: name.into(),
+        };
+
+        let work = store
+            .send(CreateMailbox {
+                account_id: alice,
+                name: "Work/Jobs".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("create");
+        store
+            .send(SetSubscribed {
+                account_id: alice,
+                name: "Work/Jobs".into(),
+                subscribed: true,
+            })
+            .await
+            .expect("mailbox")
+            .expect("subscribe");
+        store
+            .send(RenameMailbox {
+                account_id: alice,
+                from: "Work".into(),
+                to: "Jobs".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("rename");
+        store
+            .send(Deliver {
+                recipients: vec![alice],
+                raw: Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]),
+                internal_date: None,
+            })
+            .await
+            .expect("mailbox")
+            .expect("deliver");
+        let (inbox, _) = store
+            .send(ask("INBOX"))
+            .await
+            .expect("mailbox")
+            .expect("inbox");
+        store
+            .send(RenameMailbox {
+                account_id: alice,
+                from: "INBOX".into(),
+                to: "Saved".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("rename inbox");
+        let (saved, _) = store
+            .send(ask("Saved"))
+            .await
+            .expect("mailbox")
+            .expect("saved");
+        store
+            .send(DeleteMailbox {
+                account_id: alice,
+                name: "Jobs/Jobs".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("delete");
+        let since = store
+            .send(Changes {
+                account_id: alice,
+                mailbox_id: inbox.id,
+                since_modseq: inbox.highestmodseq,
+            })
+            .await
+            .expect("mailbox")
+            .expect("changes");
+        assert_eq!(since.expunged, [1]);
+        let deleted = store
+            .send(Changes {
+                account_id: alice,
+                mailbox_id: work.id,
+                since_modseq: 0,
+            })
+            .await
+            .expect("mailbox");
+        assert!(
+            matches!(deleted, Err(StoreError::NotFound(_))),
+            "{deleted:?}"
+        );
+
+        // A round trip through the bus orders us after the store's publishes.
+        bus.0
+            .send(Publish(MessageDelivered {
+                account_ids: vec![],
+                size: 0,
+            }))
+            .await
+            .expect("bus");
+        let (changed, _) = sink.send(Seen).await.expect("sink");
+        let boxes = store
+            .send(ListMailboxes { account_id: alice })
+            .await
+            .expect("mailbox")
+            .expect("list");
+        let superior = boxes.iter().find(|b| b.name == "Jobs").expect("Jobs").id;
+        let got: Vec<(i64, MailboxChange)> =
+            changed.iter().map(|c| (c.mailbox_id, c.change)).collect();
+        use MailboxChange::{Added, Expunged, Mailbox};
+        let want_prefix = [
+            (superior, Mailbox), // Work, the superior
+            (work.id, Mailbox),  // Work/Jobs
+            (work.id, Mailbox),  // subscribed
+        ];
+        assert_eq!(&got[..3], &want_prefix);
+        // The rename announces Work and Work/Jobs (now Jobs and Jobs/Jobs), in any order.
+        let mut renamed = got[3..5].to_vec();
+        renamed.sort_unstable_by_key(|(id, _)| *id);
+        assert_eq!(renamed, [(superior, Mailbox), (work.id, Mailbox)]);
+        assert_eq!(
+            &got[5..],
+            &[
+                (inbox.id, Added),
+                (saved.id, Mailbox),
+                (inbox.id, Expunged),
+                (work.id, Mailbox),
+            ]
+        );
+        assert!(changed.iter().all(|c| c.account_id == alice));
         store.send(Flush).await.expect("mailbox").expect("flush");
     }
 

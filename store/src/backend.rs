@@ -16,13 +16,15 @@ use std::sync::Arc;
 use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
-    Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
-    OverQuota, ResolveRecipient, Select, SetFlags,
+    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge, FetchBody,
+    FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox, ResolveRecipient, Select, SetFlags,
+    SetSubscribed,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::types::{
-    Account, Appended, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution, StoreStats,
+    Account, Appended, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution,
+    StoreStats,
 };
 
 /// A boxed, `Send` future resolving to a store result.
@@ -66,6 +68,16 @@ pub trait Backend: Send + Sync + 'static {
     fn move_messages(&self, m: Move) -> StoreFuture<Outcome<Vec<(u32, u32)>>>;
     /// See [`Expunge`].
     fn expunge(&self, m: Expunge) -> StoreFuture<Outcome<Vec<u32>>>;
+    /// See [`CreateMailbox`].
+    fn create_mailbox(&self, m: CreateMailbox) -> StoreFuture<Outcome<MailboxInfo>>;
+    /// See [`DeleteMailbox`].
+    fn delete_mailbox(&self, m: DeleteMailbox) -> StoreFuture<Outcome<()>>;
+    /// See [`RenameMailbox`].
+    fn rename_mailbox(&self, m: RenameMailbox) -> StoreFuture<Outcome<()>>;
+    /// See [`SetSubscribed`].
+    fn set_subscribed(&self, m: SetSubscribed) -> StoreFuture<Outcome<()>>;
+    /// See [`Changes`].
+    fn changes(&self, m: Changes) -> StoreFuture<ChangeSet>;
     /// Group-commit counters so far.
     fn stats(&self) -> StoreStats;
     /// Commit everything submitted before, then close: later writes fail with `Unavailable`.

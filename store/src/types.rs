@@ -34,6 +34,13 @@ pub const DEFAULT_MAILBOXES: [(&str, Option<&str>); 6] = [
     ("Archive", Some("\\Archive")),
 ];
 
+/// The hierarchy delimiter of mailbox names (RFC 9051 §5.1.1).
+pub const HIERARCHY_DELIMITER: char = '/';
+/// Longest level of a mailbox name, in octets.
+pub const MAX_MAILBOX_LEVEL_LEN: usize = 255;
+/// Longest mailbox name, in octets.
+pub const MAX_MAILBOX_NAME_LEN: usize = 1000;
+
 /// A domain this server receives mail for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -140,6 +147,24 @@ pub struct MailboxInfo {
     pub exists: u32,
     /// Number of messages without `\Seen`.
     pub unseen: u32,
+    /// Number of messages with `\Deleted` (STATUS DELETED, RFC 9051 §6.3.11).
+    pub deleted: u32,
+    /// Sum of the messages' RFC822.SIZE in octets (STATUS SIZE, RFC 8438).
+    pub size: u64,
+}
+
+/// What changed in a mailbox since a MODSEQ: the answer to [`crate::actor::Changes`], from
+/// one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeSet {
+    /// The mailbox's counters now.
+    pub mailbox: MailboxInfo,
+    /// Every message whose MODSEQ is above the one asked about (flag changes and messages
+    /// added since), by ascending UID.
+    pub changed: Vec<MessageInfo>,
+    /// UIDs expunged with a MODSEQ above the one asked about, ascending (RFC 7162 §3.2.5).
+    /// May include UIDs that were added and expunged in the meantime.
+    pub expunged: Vec<u32>,
 }
 
 /// One message of a mailbox, without its body.
@@ -232,6 +257,75 @@ pub fn normalize_keywords(keywords: &[String]) -> Result<Vec<String>, StoreError
     Ok(out)
 }
 
+/// Check a mailbox name for CREATE and RENAME and return it as it is stored: one trailing
+/// delimiter dropped (RFC 9051 §6.3.4), and a first level spelled `INBOX` in any case written
+/// `INBOX` (RFC 9051 §5.1: INBOX is case-insensitive; its inferiors follow it, so `inbox/a`
+/// and `INBOX/a` cannot both exist).
+///
+/// Refused (`Invalid`): an empty name or level (`a//b`, `/a`), a level over
+/// [`MAX_MAILBOX_LEVEL_LEN`] or a name over [`MAX_MAILBOX_NAME_LEN`] octets, the LIST
+/// wildcards `*` and `%`, and control characters (C0, DEL and C1).
+pub fn mailbox_name(name: &str) -> Result<String, StoreError> {
+    // RFC 9051 §6.3.4: a trailing hierarchy delimiter only says more levels will follow.
+    let name = name.strip_suffix(HIERARCHY_DELIMITER).unwrap_or(name);
+    if name.is_empty() {
+        return Err(StoreError::Invalid("mailbox name is empty".into()));
+    }
+    if name.len() > MAX_MAILBOX_NAME_LEN {
+        return Err(StoreError::Invalid(format!(
+            "mailbox name is longer than {MAX_MAILBOX_NAME_LEN} octets"
+        )));
+    }
+    // RFC 9051 §6.3.9: `*` and `%` are LIST wildcards; a name holding them could not be
+    // listed on its own.
+    if name.contains(['*', '%']) {
+        return Err(StoreError::Invalid(
+            "mailbox name must not contain * or %".into(),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::Invalid(
+            "mailbox name must not contain control characters".into(),
+        ));
+    }
+    for level in name.split(HIERARCHY_DELIMITER) {
+        if level.is_empty() {
+            return Err(StoreError::Invalid(
+                "mailbox name has an empty level".into(),
+            ));
+        }
+        if level.len() > MAX_MAILBOX_LEVEL_LEN {
+            return Err(StoreError::Invalid(format!(
+                "mailbox name has a level longer than {MAX_MAILBOX_LEVEL_LEN} octets"
+            )));
+        }
+    }
+    Ok(canonical_mailbox_name(name))
+}
+
+/// The stored spelling of a mailbox name: a first level `INBOX` in any case becomes `INBOX`
+/// (RFC 9051 §5.1); everything else is exact (names are case-sensitive).
+pub fn canonical_mailbox_name(name: &str) -> String {
+    let (first, rest) = match name.split_once(HIERARCHY_DELIMITER) {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (name, None),
+    };
+    if !first.eq_ignore_ascii_case("INBOX") {
+        return name.to_string();
+    }
+    match rest {
+        Some(rest) => format!("INBOX{HIERARCHY_DELIMITER}{rest}"),
+        None => "INBOX".to_string(),
+    }
+}
+
+/// The superiors of a (checked) mailbox name, outermost first: `a/b/c` → `a`, `a/b`.
+pub fn superior_names(name: &str) -> Vec<&str> {
+    name.match_indices(HIERARCHY_DELIMITER)
+        .map(|(i, _)| &name[..i])
+        .collect()
+}
+
 /// Refuse flag bits the store does not know.
 pub fn check_flags(flags: u8) -> Result<u8, StoreError> {
     if flags & !FLAG_ALL != 0 {
@@ -264,6 +358,70 @@ mod tests {
         for bad in ["", "a b", "\\Seen", "x]", "(y"] {
             assert!(normalize_keywords(&k(&[bad])).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn mailbox_names_are_normalised() {
+        let cases = [
+            ("a", "a"),
+            ("a/", "a"),
+            ("a/b/c/", "a/b/c"),
+            ("inbox", "INBOX"),
+            ("InBoX/", "INBOX"),
+            ("inbox/Work", "INBOX/Work"),
+            ("INBOXES", "INBOXES"),
+            ("Inboxes/x", "Inboxes/x"),
+            ("Entwürfe", "Entwürfe"),
+            ("x/inbox", "x/inbox"),
+            ("a b", "a b"),
+        ];
+        for (given, stored) in cases {
+            assert_eq!(mailbox_name(given), Ok(stored.to_string()), "{given:?}");
+        }
+        let longest_level = "l".repeat(MAX_MAILBOX_LEVEL_LEN);
+        assert!(mailbox_name(&longest_level).is_ok());
+        let longest = [longest_level.as_str(); 4].join("/"); // 1023 octets
+        assert!(mailbox_name(&longest[..MAX_MAILBOX_NAME_LEN]).is_ok());
+    }
+
+    #[test]
+    fn bad_mailbox_names_are_refused() {
+        let long_level = "l".repeat(MAX_MAILBOX_LEVEL_LEN + 1);
+        let long_name = vec!["n".repeat(200); 6].join("/");
+        let cases: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("/", "empty"),
+            ("//", "empty level"),
+            ("a//b", "empty level"),
+            ("/a", "empty level"),
+            ("a//", "empty level"),
+            ("a*", "* or %"),
+            ("%", "* or %"),
+            ("a/*/b", "* or %"),
+            ("a\r\nb", "control"),
+            ("a\nb", "control"),
+            ("a\0", "control"),
+            ("tab\there", "control"),
+            ("del\u{7f}", "control"),
+            ("c1\u{85}", "control"),
+            (&long_level, "level longer"),
+            (&long_name, "longer than 1000"),
+        ];
+        for (name, why) in cases {
+            match mailbox_name(name) {
+                Err(StoreError::Invalid(text)) => {
+                    assert!(text.contains(why), "{name:?}: {text}");
+                    assert_eq!(text, text.to_lowercase(), "lowercase text");
+                }
+                other => panic!("{name:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn superiors_are_listed_outermost_first() {
+        assert_eq!(superior_names("a/b/c"), ["a", "a/b"]);
+        assert!(superior_names("a").is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use mailroom_shared::password::hash_password;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{self, BlobStore, sha256_hex};
-use super::{DB_FILE, address_key, open_write_connection, reads, schema, unix_now};
+use super::{DB_FILE, address_key, open_write_connection, ops, reads, schema};
 use crate::error::StoreError;
 use crate::types::{Account, Alias, DEFAULT_MAILBOXES, Domain, Resolution, Role};
 
@@ -30,9 +30,6 @@ const ACCOUNT_INSERT: &str = "INSERT INTO accounts \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const ACCOUNT_SET_PASSWORD: &str = "UPDATE accounts SET password_hash = ?2 WHERE address_key = ?1";
 const ACCOUNT_DELETE: &str = "DELETE FROM accounts WHERE id = ?1";
-const COUNTER_GET: &str = "SELECT value FROM counters WHERE name = ?1";
-const COUNTER_SET: &str = "INSERT INTO counters (name, value) VALUES (?1, ?2) \
-     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 1)";
 /// Drop the references an account's messages hold, before deleting them.
@@ -51,9 +48,6 @@ const ALIAS_LIST: &str = "SELECT source, target FROM aliases ORDER BY source_key
 const ALIAS_DELETE: &str = "DELETE FROM aliases WHERE source_key = ?1";
 const BLOB_CHECK: &str = "SELECT b.sha256, b.size, b.refcount, \
      (SELECT count(*) FROM messages m WHERE m.blob = b.sha256), b.data FROM blobs b";
-
-/// The UIDVALIDITY counter in `counters`.
-const UIDVALIDITY: &str = "uidvalidity";
 
 /// Synchronous management of a data directory. See the module docs for concurrency.
 pub struct Admin {
@@ -382,24 +376,9 @@ fn find_domain(conn: &Connection, name: &str) -> Result<Option<Domain>, StoreErr
         .optional()?)
 }
 
-/// A UIDVALIDITY never used before: one more than the last, and at least the current time,
-/// so a store rebuilt from scratch does not repeat values clients have cached
-/// (RFC 9051 §2.3.1.1).
-fn next_uidvalidity(conn: &Connection) -> Result<u32, StoreError> {
-    let last: i64 = conn
-        .query_row(COUNTER_GET, [UIDVALIDITY], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let next = (last + 1).max(unix_now());
-    let value = u32::try_from(next)
-        .map_err(|_| StoreError::Unavailable("UIDVALIDITY values are exhausted".into()))?;
-    conn.execute(COUNTER_SET, params![UIDVALIDITY, next])?;
-    Ok(value)
-}
-
 fn create_default_mailboxes(conn: &Connection, account_id: i64) -> Result<(), StoreError> {
     for (name, special_use) in DEFAULT_MAILBOXES {
-        let uidvalidity = next_uidvalidity(conn)?;
+        let uidvalidity = ops::next_uidvalidity(conn)?;
         conn.execute(
             MAILBOX_INSERT,
             params![account_id, name, special_use, uidvalidity],

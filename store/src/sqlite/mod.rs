@@ -31,14 +31,16 @@ use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use rusqlite::Connection;
 
 use crate::actor::{
-    Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
-    OverQuota, ResolveRecipient, Select, SetFlags,
+    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge, FetchBody,
+    FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox, ResolveRecipient, Select, SetFlags,
+    SetSubscribed,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
 use crate::types::{
-    Account, Appended, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution, StoreStats,
+    Account, Appended, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution,
+    StoreStats,
 };
 use blobs::{BlobStore, INLINE_MAX};
 use writer::{AppendOp, Body, DeliverOp, WriterHandle};
@@ -315,6 +317,33 @@ impl Backend for SqliteBackend {
     fn expunge(&self, m: Expunge) -> StoreFuture<Outcome<Vec<u32>>> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.expunge(m).await })
+    }
+
+    fn create_mailbox(&self, m: CreateMailbox) -> StoreFuture<Outcome<MailboxInfo>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.create_mailbox(m).await })
+    }
+
+    fn delete_mailbox(&self, m: DeleteMailbox) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.delete_mailbox(m).await })
+    }
+
+    fn rename_mailbox(&self, m: RenameMailbox) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.rename_mailbox(m).await })
+    }
+
+    fn set_subscribed(&self, m: SetSubscribed) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.set_subscribed(m).await })
+    }
+
+    fn changes(&self, m: Changes) -> StoreFuture<ChangeSet> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::changes(c, m.account_id, m.mailbox_id, m.since_modseq)
+        }))
     }
 
     fn stats(&self) -> StoreStats {

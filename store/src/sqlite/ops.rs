@@ -1,11 +1,18 @@
 //! What each write does inside the writer's transaction: deliver, append, flags, copy, move,
-//! expunge. Each function runs in its own savepoint (see `writer`), so it may fail halfway and
-//! leave nothing behind. No I/O here beyond the database, except re-creating a vanished blob
-//! file through [`BlobStore::ensure`].
+//! expunge, and mailbox management (create, delete, rename, subscribe). Each function runs in
+//! its own savepoint (see `writer`), so it may fail halfway and leave nothing behind. No I/O
+//! here beyond the database, except re-creating a vanished blob file through
+//! [`BlobStore::ensure`].
 //!
 //! Per mailbox, every change takes a new MODSEQ from `highestmodseq` (RFC 7162 §3.1), new
 //! messages take `uidnext` (RFC 9051 §2.3.1.1: UIDs strictly ascend), and `used_bytes` of the
-//! account follows every added or removed copy.
+//! account follows every added or removed copy. Every removed message is recorded in
+//! `expunged` under the MODSEQ of its removal (RFC 7162 §3.2.5), so that `reads::changes`
+//! sees every change; only a deleted mailbox takes its history with it.
+//!
+//! New mailboxes take their UIDVALIDITY from the `counters` row, which only grows, so a value
+//! is never given out twice, even to a mailbox re-created under an old name (RFC 9051
+//! §2.3.1.1).
 
 use std::collections::BTreeSet;
 
@@ -14,13 +21,17 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::BlobStore;
 use super::reads::{self, keywords_to_text};
+use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
-use crate::actor::{Expunge, Move, SetFlags};
+use crate::actor::{
+    CreateMailbox, DeleteMailbox, Expunge, Move, RenameMailbox, SetFlags, SetSubscribed,
+};
 use crate::backend::Outcome;
 use crate::error::StoreError;
 use crate::types::{
-    Appended, Delivered, FLAG_DELETED, FlagOp, FlagsResult, MessageInfo, check_flags,
-    normalize_keywords,
+    Appended, Delivered, FLAG_DELETED, FlagOp, FlagsResult, HIERARCHY_DELIMITER, MailboxInfo,
+    MessageInfo, canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords,
+    superior_names,
 };
 
 const MAILBOX_OWNED: &str = "SELECT uidvalidity FROM mailboxes WHERE id = ?1 AND account_id = ?2";
@@ -48,6 +59,25 @@ const FLAGGED_UIDS: &str =
     "SELECT uid FROM messages WHERE mailbox_id = ?1 AND flags & ?2 != 0 ORDER BY uid";
 const EXPUNGED_INSERT: &str =
     "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)";
+const COUNTER_GET: &str = "SELECT value FROM counters WHERE name = ?1";
+const COUNTER_SET: &str = "INSERT INTO counters (name, value) VALUES (?1, ?2) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+/// The UIDVALIDITY counter in `counters`.
+const UIDVALIDITY: &str = "uidvalidity";
+const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = ?1";
+const MAILBOX_EXISTS: &str = "SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name = ?2";
+/// CREATE makes unsubscribed mailboxes without a special use; `subscribed` defaults to 1
+/// only for the account's default mailboxes.
+const MAILBOX_CREATE: &str = "INSERT INTO mailboxes (account_id, name, uidvalidity, subscribed) \
+     VALUES (?1, ?2, ?3, 0) RETURNING id, highestmodseq";
+const MAILBOX_NAMES: &str = "SELECT id, name FROM mailboxes WHERE account_id = ?1 ORDER BY id";
+const MAILBOX_RENAME: &str = "UPDATE mailboxes SET name = ?2 WHERE id = ?1";
+const MAILBOX_MODSEQ: &str = "SELECT highestmodseq FROM mailboxes WHERE id = ?1";
+const MAILBOX_SET_SUBSCRIBED: &str = "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1";
+const MAILBOX_DELETE: &str = "DELETE FROM mailboxes WHERE id = ?1";
+const MAILBOX_BLOBS: &str = "SELECT blob, size FROM messages WHERE mailbox_id = ?1";
+const MAILBOX_DELETE_MESSAGES: &str = "DELETE FROM messages WHERE mailbox_id = ?1";
+const MAILBOX_UIDS: &str = "SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid";
 
 /// Deliver one body into the INBOX of every recipient: one blob row with one reference per
 /// recipient, one message per INBOX. Any recipient failing (unknown, over quota) fails all.
@@ -244,6 +274,273 @@ pub(crate) fn expunge(
         value: uids,
         changes,
     })
+}
+
+/// CREATE (RFC 9051 §6.3.4): the mailbox and any missing superiors, unsubscribed, each with a
+/// fresh UIDVALIDITY. Returns the new mailbox as LIST reports it.
+pub(crate) fn create_mailbox(
+    conn: &Connection,
+    op: &CreateMailbox,
+) -> Result<Outcome<MailboxInfo>, StoreError> {
+    let name = mailbox_name(&op.name)?;
+    account_exists(conn, op.account_id)?;
+    // RFC 9051 §6.3.4: creating an existing name (INBOX in any case, see `mailbox_name`) is
+    // an error.
+    if mailbox_exists(conn, op.account_id, &name)? {
+        return Err(StoreError::Exists(format!("mailbox {name}")));
+    }
+    let mut changes = create_superiors(conn, op.account_id, &name)?;
+    let (id, modseq) = insert_mailbox(conn, op.account_id, &name)?;
+    changes.push(changed(op.account_id, id, MailboxChange::Mailbox, modseq));
+    Ok(Outcome {
+        value: reads::mailbox_info(conn, op.account_id, id)?,
+        changes,
+    })
+}
+
+/// DELETE (RFC 9051 §6.3.5): the mailbox and its messages, released as EXPUNGE releases them
+/// (blob references, account usage); its inferiors stay. INBOX cannot be deleted.
+///
+/// Its `expunged` history goes with it (there is no mailbox left to resynchronise), so the
+/// one event is `Mailbox`, not `Expunged`: a session that has it selected learns from
+/// `Changes` answering NotFound that it is gone.
+pub(crate) fn delete_mailbox(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    op: &DeleteMailbox,
+) -> Result<Outcome<()>, StoreError> {
+    let name = canonical_mailbox_name(&op.name);
+    // RFC 9051 §6.3.5: it is an error to attempt to delete INBOX.
+    if name == "INBOX" {
+        return Err(StoreError::Invalid("cannot delete INBOX".into()));
+    }
+    let (id, _) = reads::mailbox_by_name(conn, op.account_id, &name)?;
+    let bodies = conn
+        .prepare_cached(MAILBOX_BLOBS)?
+        .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    // Rows first: a message row must not outlive the blob row it references.
+    conn.prepare_cached(MAILBOX_DELETE_MESSAGES)?
+        .execute([id])?;
+    let mut freed: u64 = 0;
+    for (blob, size) in &bodies {
+        release_blob(conn, fx, blob)?;
+        freed = freed.saturating_add((*size).max(0) as u64);
+    }
+    if freed > 0 {
+        conn.prepare_cached(SUB_USAGE)?
+            .execute(params![op.account_id, freed as i64])?;
+    }
+    // The event's MODSEQ is above anything the mailbox showed before, so no listener takes
+    // it for one it has already seen.
+    let modseq = next_modseq(conn, id)?;
+    conn.prepare_cached(MAILBOX_DELETE)?.execute([id])?; // `expunged` rows cascade
+    Ok(Outcome {
+        value: (),
+        changes: vec![changed(op.account_id, id, MailboxChange::Mailbox, modseq)],
+    })
+}
+
+/// RENAME (RFC 9051 §6.3.6). A mailbox keeps its id, UIDVALIDITY, messages, special use and
+/// subscription, and its inferiors follow it (`a/x` → `b/x`); superiors of the new name are
+/// created if missing. INBOX is special: its messages move to a new mailbox and it stays,
+/// empty, with its inferiors.
+pub(crate) fn rename_mailbox(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    op: &RenameMailbox,
+) -> Result<Outcome<()>, StoreError> {
+    let from = canonical_mailbox_name(&op.from);
+    let to = mailbox_name(&op.to)?;
+    let (from_id, _) = reads::mailbox_by_name(conn, op.account_id, &from)?;
+    // INBOX always exists, so renaming to it is renaming to an existing name.
+    if to == "INBOX" || mailbox_exists(conn, op.account_id, &to)? {
+        return Err(StoreError::Exists(format!("mailbox {to}")));
+    }
+    if from == "INBOX" {
+        return rename_inbox(conn, fx, op.account_id, from_id, &to);
+    }
+    if to.starts_with(&format!("{from}{HIERARCHY_DELIMITER}")) {
+        return Err(StoreError::Invalid(format!(
+            "cannot rename {from} to its own inferior {to}"
+        )));
+    }
+    let all = conn
+        .prepare_cached(MAILBOX_NAMES)?
+        .query_map([op.account_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let inferior_prefix = format!("{from}{HIERARCHY_DELIMITER}");
+    let mut moving = Vec::new();
+    for (id, old) in &all {
+        // The part after `from`: empty for the mailbox itself, `/x…` for an inferior.
+        let suffix = if *id == from_id {
+            ""
+        } else if old.starts_with(&inferior_prefix) {
+            &old[from.len()..]
+        } else {
+            continue;
+        };
+        let new = format!("{to}{suffix}");
+        // An inferior's new name must obey the length limits too.
+        mailbox_name(&new)?;
+        moving.push((*id, new));
+    }
+    // RFC 9051 §6.3.6: it is an error to rename to an existing name; names this rename
+    // vacates are free.
+    for (_, new) in &moving {
+        let taken = all
+            .iter()
+            .any(|(id, old)| old == new && !moving.iter().any(|(m, _)| m == id));
+        if taken {
+            return Err(StoreError::Exists(format!("mailbox {new}")));
+        }
+    }
+    // Two steps, because a new name may be another moving mailbox's old one (`a/b` → `a`
+    // turns `a/b/b/x` into `a/b/x`) and UNIQUE is checked row by row. The interim names hold
+    // a NUL, which no valid name does.
+    for (id, _) in &moving {
+        conn.prepare_cached(MAILBOX_RENAME)?
+            .execute(params![id, format!("\0renaming\0{id}")])?;
+    }
+    let mut changes = Vec::with_capacity(moving.len());
+    for (id, new) in &moving {
+        conn.prepare_cached(MAILBOX_RENAME)?
+            .execute(params![id, new])?;
+        let modseq: i64 = conn
+            .prepare_cached(MAILBOX_MODSEQ)?
+            .query_row([id], |r| r.get(0))?;
+        changes.push(changed(
+            op.account_id,
+            *id,
+            MailboxChange::Mailbox,
+            modseq as u64,
+        ));
+    }
+    changes.extend(create_superiors(conn, op.account_id, &to)?);
+    Ok(Outcome { value: (), changes })
+}
+
+/// RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox `to` (fresh
+/// UIDVALIDITY, new UIDs in the old UID order) and leaves INBOX empty; its inferiors stay.
+/// Sessions with INBOX selected hear `Expunged`, and the moves are in its `expunged` history.
+fn rename_inbox(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    account_id: i64,
+    inbox_id: i64,
+    to: &str,
+) -> Result<Outcome<()>, StoreError> {
+    let mut changes = create_superiors(conn, account_id, to)?;
+    let (to_id, created_modseq) = insert_mailbox(conn, account_id, to)?;
+    let uids = conn
+        .prepare_cached(MAILBOX_UIDS)?
+        .query_map([inbox_id], |r| r.get::<_, u32>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    // A move within the account: usage does not change.
+    let (_, to_modseq) = copy_messages(conn, account_id, inbox_id, &uids, to_id, false)?;
+    let (_, inbox_modseq) = remove_messages(conn, fx, inbox_id, &uids)?;
+    changes.push(changed(
+        account_id,
+        to_id,
+        MailboxChange::Mailbox,
+        to_modseq.unwrap_or(created_modseq),
+    ));
+    if let Some(m) = inbox_modseq {
+        changes.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
+    }
+    Ok(Outcome { value: (), changes })
+}
+
+/// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox.
+/// RFC 9051 §6.3.7 lets a server check that the mailbox exists; we do (NotFound), because the
+/// flag lives on the mailbox row. Setting the state it already has changes nothing and
+/// announces nothing.
+pub(crate) fn set_subscribed(
+    conn: &Connection,
+    op: &SetSubscribed,
+) -> Result<Outcome<()>, StoreError> {
+    let info = reads::mailbox_info_by_name(conn, op.account_id, &op.name)?.ok_or_else(|| {
+        StoreError::NotFound(format!("mailbox {}", canonical_mailbox_name(&op.name)))
+    })?;
+    let mut changes = Vec::new();
+    if info.subscribed != op.subscribed {
+        conn.prepare_cached(MAILBOX_SET_SUBSCRIBED)?
+            .execute(params![info.id, op.subscribed])?;
+        changes.push(changed(
+            op.account_id,
+            info.id,
+            MailboxChange::Mailbox,
+            info.highestmodseq,
+        ));
+    }
+    Ok(Outcome { value: (), changes })
+}
+
+/// A UIDVALIDITY never used before: one more than the last, and at least the current time,
+/// so a store rebuilt from scratch does not repeat values clients have cached
+/// (RFC 9051 §2.3.1.1). Shared with the admin CLI, which makes the default mailboxes.
+pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32, StoreError> {
+    let last: i64 = conn
+        .prepare_cached(COUNTER_GET)?
+        .query_row([UIDVALIDITY], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let next = (last + 1).max(unix_now());
+    let value = u32::try_from(next)
+        .map_err(|_| StoreError::Unavailable("UIDVALIDITY values are exhausted".into()))?;
+    conn.prepare_cached(COUNTER_SET)?
+        .execute(params![UIDVALIDITY, next])?;
+    Ok(value)
+}
+
+fn account_exists(conn: &Connection, account_id: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(ACCOUNT_EXISTS)?
+        .query_row([account_id], |_| Ok(()))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))
+}
+
+/// Whether the account has a mailbox with exactly this (stored) name.
+fn mailbox_exists(conn: &Connection, account_id: i64, name: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached(MAILBOX_EXISTS)?
+        .query_row(params![account_id, name], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// A new, empty, unsubscribed mailbox; its id and HIGHESTMODSEQ.
+fn insert_mailbox(
+    conn: &Connection,
+    account_id: i64,
+    name: &str,
+) -> Result<(i64, u64), StoreError> {
+    let uidvalidity = next_uidvalidity(conn)?;
+    let (id, modseq): (i64, i64) = conn
+        .prepare_cached(MAILBOX_CREATE)?
+        .query_row(params![account_id, name, uidvalidity], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok((id, modseq as u64))
+}
+
+/// RFC 9051 §6.3.4: create the superiors of `name` that do not exist ("a/b/c" needs "a" and
+/// "a/b"); one `Mailbox` event each.
+fn create_superiors(
+    conn: &Connection,
+    account_id: i64,
+    name: &str,
+) -> Result<Vec<MailboxChanged>, StoreError> {
+    let mut changes = Vec::new();
+    for superior in superior_names(name) {
+        if !mailbox_exists(conn, account_id, superior)? {
+            let (id, modseq) = insert_mailbox(conn, account_id, superior)?;
+            changes.push(changed(account_id, id, MailboxChange::Mailbox, modseq));
+        }
+    }
+    Ok(changes)
 }
 
 /// The per-message columns of a new message.

@@ -14,7 +14,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::address_key;
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
-use crate::types::{Account, FLAG_SEEN, MailboxInfo, MessageInfo, Resolution, Role};
+use crate::types::{
+    Account, ChangeSet, FLAG_DELETED, FLAG_SEEN, MailboxInfo, MessageInfo, Resolution, Role,
+    canonical_mailbox_name,
+};
 
 /// RFC-free limit of our own: alias chains deeper than this are not followed.
 pub(crate) const MAX_ALIAS_DEPTH: usize = 5;
@@ -29,17 +32,26 @@ const ACCOUNT_WITH_HASH: &str = "SELECT id, address, role, quota_bytes, used_byt
      password_hash FROM accounts WHERE address_key = ?1";
 const MAILBOX_BY_NAME: &str =
     "SELECT id, uidvalidity FROM mailboxes WHERE account_id = ?1 AND name = ?2";
-const MAILBOX_INFO: &str = "SELECT b.id, b.name, b.special_use, b.uidvalidity, b.uidnext, \
-     b.highestmodseq, b.subscribed, \
+/// LIST/STATUS columns of mailboxes for [`mailbox_from_row`]; `?2` and `?3` are the
+/// `\Seen` and `\Deleted` bits, and the caller appends the WHERE clause.
+const MAILBOX_INFO_SELECT: &str = "SELECT b.id, b.name, b.special_use, b.uidvalidity, \
+     b.uidnext, b.highestmodseq, b.subscribed, \
      (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id), \
-     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?3 = 0) \
-     FROM mailboxes b WHERE b.account_id = ?1 AND (?2 IS NULL OR b.name = ?2) ORDER BY b.id";
+     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?2 = 0), \
+     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?3 != 0), \
+     (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id) \
+     FROM mailboxes b WHERE b.account_id = ?1";
+const BY_NAME: &str = " AND b.name = ?4";
+const BY_ID: &str = " AND b.id = ?4";
+const IN_CREATION_ORDER: &str = " ORDER BY b.id";
 const MESSAGE_COLUMNS: &str = "uid, flags, keywords, modseq, internal_date, size";
 const MESSAGE_BY_UID: &str = "SELECT uid, flags, keywords, modseq, internal_date, size, blob \
      FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
 const MESSAGE_META_BY_UID: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
      m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND m.uid = ?2";
+const EXPUNGED_SINCE: &str =
+    "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid";
 const MAILBOX_OWNER: &str = "SELECT 1 FROM mailboxes WHERE id = ?1 AND account_id = ?2";
 const BODY_LOCATION: &str = "SELECT m.blob, m.size, bl.data FROM messages m \
      JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
@@ -94,16 +106,9 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<MailboxInfo> {
         subscribed: r.get(6)?,
         exists: r.get(7)?,
         unseen: r.get(8)?,
+        deleted: r.get(9)?,
+        size: r.get::<_, i64>(10)?.max(0) as u64,
     })
-}
-
-/// RFC 9051 §5.1: `INBOX` is case-insensitive; other names are exact.
-fn canonical_mailbox_name(name: &str) -> &str {
-    if name.eq_ignore_ascii_case("INBOX") {
-        "INBOX"
-    } else {
-        name
-    }
 }
 
 /// Id and UIDVALIDITY of the account's mailbox called `name`.
@@ -114,7 +119,7 @@ pub(crate) fn mailbox_by_name(
 ) -> Result<(i64, u32), StoreError> {
     let name = canonical_mailbox_name(name);
     conn.prepare_cached(MAILBOX_BY_NAME)?
-        .query_row(params![account_id, name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![account_id, &name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))
 }
@@ -304,12 +309,50 @@ pub(crate) fn list_mailboxes(
     conn: &Connection,
     account_id: i64,
 ) -> Result<Vec<MailboxInfo>, StoreError> {
-    let mut stmt = conn.prepare_cached(MAILBOX_INFO)?;
+    let sql = format!("{MAILBOX_INFO_SELECT}{IN_CREATION_ORDER}");
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
-        params![account_id, Option::<String>::None, FLAG_SEEN],
+        params![account_id, FLAG_SEEN, FLAG_DELETED],
         mailbox_from_row,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// LIST data of the account's mailbox `name` (INBOX in any case), if it has one.
+pub(crate) fn mailbox_info_by_name(
+    conn: &Connection,
+    account_id: i64,
+    name: &str,
+) -> Result<Option<MailboxInfo>, StoreError> {
+    let sql = format!("{MAILBOX_INFO_SELECT}{BY_NAME}");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(
+            params![
+                account_id,
+                FLAG_SEEN,
+                FLAG_DELETED,
+                canonical_mailbox_name(name)
+            ],
+            mailbox_from_row,
+        )
+        .optional()?)
+}
+
+/// LIST data of mailbox `mailbox_id`; NotFound unless `account_id` owns it.
+pub(crate) fn mailbox_info(
+    conn: &Connection,
+    account_id: i64,
+    mailbox_id: i64,
+) -> Result<MailboxInfo, StoreError> {
+    let sql = format!("{MAILBOX_INFO_SELECT}{BY_ID}");
+    conn.prepare_cached(&sql)?
+        .query_row(
+            params![account_id, FLAG_SEEN, FLAG_DELETED, mailbox_id],
+            mailbox_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
 }
 
 /// SELECT: the mailbox and all its messages by ascending UID, from one snapshot.
@@ -319,12 +362,8 @@ pub(crate) fn select(
     name: &str,
 ) -> Result<(MailboxInfo, Vec<MessageInfo>), StoreError> {
     let tx = conn.transaction()?;
-    let name = canonical_mailbox_name(name);
-    let info = tx
-        .prepare_cached(MAILBOX_INFO)?
-        .query_row(params![account_id, name, FLAG_SEEN], mailbox_from_row)
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
+    let info = mailbox_info_by_name(&tx, account_id, name)?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", canonical_mailbox_name(name))))?;
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid");
     let messages = tx
         .prepare_cached(&sql)?
@@ -332,6 +371,38 @@ pub(crate) fn select(
         .collect::<Result<Vec<_>, _>>()?;
     drop(tx); // read-only: nothing to commit
     Ok((info, messages))
+}
+
+/// What changed in an owned mailbox since `since_modseq` (RFC 7162 §3.1, §3.2.5), from one
+/// snapshot: messages with a greater MODSEQ, and UIDs expunged under a greater MODSEQ.
+pub(crate) fn changes(
+    conn: &mut Connection,
+    account_id: i64,
+    mailbox_id: i64,
+    since_modseq: u64,
+) -> Result<ChangeSet, StoreError> {
+    let tx = conn.transaction()?;
+    let mailbox = mailbox_info(&tx, account_id, mailbox_id)?;
+    // MODSEQs are stored as SQLite integers (i64); anything above i64::MAX matches nothing.
+    let since = i64::try_from(since_modseq).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 \
+         ORDER BY uid"
+    );
+    let changed = tx
+        .prepare_cached(&sql)?
+        .query_map(params![mailbox_id, since], message_from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    let expunged = tx
+        .prepare_cached(EXPUNGED_SINCE)?
+        .query_map(params![mailbox_id, since], |r| r.get::<_, u32>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(tx); // read-only: nothing to commit
+    Ok(ChangeSet {
+        mailbox,
+        changed,
+        expunged,
+    })
 }
 
 fn check_owner(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<(), StoreError> {

@@ -1,5 +1,8 @@
 //! Tests of the embedded backend through the [`Backend`] trait: delivery and dedup, quota,
-//! flags and MODSEQ, copy/move/expunge, ownership, reads, flush.
+//! flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox management and
+//! `Changes` are in [`mailboxes`].
+
+mod mailboxes;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -21,10 +21,12 @@ use tokio::sync::oneshot;
 
 use super::blobs::{BlobStore, INLINE_MAX};
 use super::ops;
-use crate::actor::{Copy, Expunge, Move, SetFlags};
+use crate::actor::{
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RenameMailbox, SetFlags, SetSubscribed,
+};
 use crate::backend::Outcome;
 use crate::error::StoreError;
-use crate::types::{Appended, Delivered, FlagsResult, StoreStats};
+use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -80,6 +82,10 @@ pub(crate) enum Request {
     Copy(Copy, Reply<Outcome<Vec<(u32, u32)>>>),
     Move(Move, Reply<Outcome<Vec<(u32, u32)>>>),
     Expunge(Expunge, Reply<Outcome<Vec<u32>>>),
+    CreateMailbox(CreateMailbox, Reply<Outcome<MailboxInfo>>),
+    DeleteMailbox(DeleteMailbox, Reply<Outcome<()>>),
+    RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
+    SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -172,6 +178,34 @@ impl WriterHandle {
 
     pub(crate) async fn expunge(&self, op: Expunge) -> Result<Outcome<Vec<u32>>, StoreError> {
         self.call(|r| Request::Expunge(op, r)).await
+    }
+
+    pub(crate) async fn create_mailbox(
+        &self,
+        op: CreateMailbox,
+    ) -> Result<Outcome<MailboxInfo>, StoreError> {
+        self.call(|r| Request::CreateMailbox(op, r)).await
+    }
+
+    pub(crate) async fn delete_mailbox(
+        &self,
+        op: DeleteMailbox,
+    ) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::DeleteMailbox(op, r)).await
+    }
+
+    pub(crate) async fn rename_mailbox(
+        &self,
+        op: RenameMailbox,
+    ) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::RenameMailbox(op, r)).await
+    }
+
+    pub(crate) async fn set_subscribed(
+        &self,
+        op: SetSubscribed,
+    ) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::SetSubscribed(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -325,6 +359,20 @@ fn run_request(
         Request::Expunge(op, reply) => {
             held(reply, in_savepoint(tx, |sp| ops::expunge(sp, fx, &op)))
         }
+        Request::CreateMailbox(op, reply) => {
+            held(reply, in_savepoint(tx, |sp| ops::create_mailbox(sp, &op)))
+        }
+        Request::DeleteMailbox(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| ops::delete_mailbox(sp, fx, &op)),
+        ),
+        Request::RenameMailbox(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| ops::rename_mailbox(sp, fx, &op)),
+        ),
+        Request::SetSubscribed(op, reply) => {
+            held(reply, in_savepoint(tx, |sp| ops::set_subscribed(sp, &op)))
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held(reply, Ok(())),
     }
@@ -343,6 +391,10 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::Copy(_, r) => held(r, Err(e)),
         Request::Move(_, r) => held(r, Err(e)),
         Request::Expunge(_, r) => held(r, Err(e)),
+        Request::CreateMailbox(_, r) => held(r, Err(e)),
+        Request::DeleteMailbox(_, r) => held(r, Err(e)),
+        Request::RenameMailbox(_, r) => held(r, Err(e)),
+        Request::SetSubscribed(_, r) => held(r, Err(e)),
         Request::Close(r) => held(r, Ok(())),
     }
 }
