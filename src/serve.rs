@@ -25,9 +25,9 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     actix_rt::System::new().block_on(serve(config, source))
 }
 
-fn protocols(store: &actix::Addr<MailboxStore>) -> Protocols {
+fn protocols(store: &actix::Addr<MailboxStore>, bus: &Bus) -> Protocols {
     let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp::new(store.clone()));
-    let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap);
+    let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap::new(store.clone(), bus.clone()));
     let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3);
     [
         (ListenerKind::Smtp, smtp.clone()),
@@ -60,7 +60,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let tracker = ConnectionTracker::default();
     let arbiters = Arbiters::per_core();
     let listeners = ListenerSet::new(
-        protocols(&store),
+        protocols(&store, &bus),
         tracker.clone(),
         arbiters.clone(),
         draining,

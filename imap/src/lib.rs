@@ -1,11 +1,11 @@
-//! IMAP for mailroom: the `imap` and `imaps` listeners.
+//! IMAP for mailroom: the `imap` (STARTTLS) and `imaps` (implicit TLS) listeners, serving
+//! IMAP4rev2 (RFC 9051) and IMAP4rev1 (RFC 3501) with the extensions real clients use.
 //!
-//! Layers: `proto` (reply texts; the command codec will be imap-codec's), `session` (the
-//! RFC 9051 state machine, sans-I/O), `actor` (plugging sessions into the listeners).
+//! Layers: `proto` (wire texts and encoding; commands are decoded by imap-codec), `names`
+//! (mailbox names: modified UTF-7, LIST matching), `search` (SEARCH evaluation, ESEARCH),
+//! `fetch` (FETCH rendering from the stored metadata and raw messages), `session` (the state
+//! machine), `actor` (the connection driver).
 //! This crate must not depend on `smtp`, `pop3` or `admin`.
-//!
-//! State of this crate: greeting, CAPABILITY, NOOP, LOGOUT, timeouts and drain. Login,
-//! mailboxes and messages come with the IMAP issue.
 
 pub mod actor;
 pub mod fetch;

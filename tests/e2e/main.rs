@@ -2,6 +2,8 @@
 //! it over sockets, signals and its command line.
 
 mod cli;
+mod imap;
+mod imap_clients;
 mod limits;
 mod reload;
 mod shutdown;

@@ -1,24 +1,42 @@
-//! Plugs IMAP sessions into the shared listener machinery.
+//! Plugs IMAP sessions into the shared listener machinery: one session per connection, run
+//! by the connection driver on the arbiter the listener picked.
 
-use crate::proto;
-use crate::session::Session;
-use mailroom_shared::net::{Connection, Protocol, Refusal, lines};
+mod connection;
+
+use actix::Addr;
+use mailroom_shared::bus::Bus;
+use mailroom_shared::net::{Connection, Protocol, Refusal};
+use mailroom_store::MailboxStore;
+
+use crate::proto::write;
 
 /// The IMAP protocol, for the `imap` and `imaps` listeners.
-pub struct Imap;
+pub struct Imap {
+    store: Addr<MailboxStore>,
+    bus: Bus,
+}
+
+impl Imap {
+    /// IMAP over `store`, hearing of mailbox changes on `bus`.
+    pub fn new(store: Addr<MailboxStore>, bus: Bus) -> Self {
+        Self { store, bus }
+    }
+}
 
 impl Protocol for Imap {
     fn start(&self, conn: Connection) {
-        let session = Session::new(conn.snapshot.config.server.hostname.clone());
-        actix_rt::spawn(lines::drive(conn, session));
+        actix_rt::spawn(connection::run(conn, self.store.clone(), self.bus.clone()));
     }
 
     fn refusal(&self, hostname: &str, why: Refusal) -> Vec<u8> {
+        let mut out = Vec::new();
         match why {
-            Refusal::ShuttingDown => proto::bye(&format!("{hostname} shutting down")),
-            Refusal::TooManyConnections | Refusal::TooManyFromIp => {
-                proto::bye(&format!("{hostname} too many connections, try again later"))
-            }
+            Refusal::ShuttingDown => write::bye(&mut out, &format!("{hostname} shutting down")),
+            Refusal::TooManyConnections | Refusal::TooManyFromIp => write::bye(
+                &mut out,
+                &format!("{hostname} too many connections, try again later"),
+            ),
         }
+        out
     }
 }

@@ -1,0 +1,240 @@
+//! The IMAP connection driver: it owns the socket, splits the byte stream into client
+//! messages with imap-codec's `Fragmentizer` (lines and literals, with the `+` continuation
+//! for synchronizing literals and the size limits), hands each whole message to the session,
+//! and performs what the session asks: write, STARTTLS, IDLE, close.
+//!
+//! It also listens for `MailboxChanged` events of the logged-in account: outside IDLE they
+//! only mark the session so the next command reports them; during IDLE the session writes
+//! the updates at once.
+
+use std::io;
+use std::time::Duration;
+
+use actix::prelude::*;
+use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
+use imap_codec::imap_types::core::LiteralMode;
+use mailroom_shared::bus::Bus;
+use mailroom_shared::msg::MailboxChanged;
+use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
+use mailroom_store::MailboxStore;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::proto::{self, write};
+use crate::session::{Context, Flow, Output, Session};
+
+/// RFC 9051 §5.4: an authenticated session's inactivity timer is at least 30 minutes.
+const AUTHENTICATED_IDLE_MINIMUM: Duration = Duration::from_secs(30 * 60);
+
+/// Forwards the account's `MailboxChanged` events from the bus to the connection task.
+/// Lives as long as the connection holds its address.
+struct ChangeListener {
+    account_id: i64,
+    tx: mpsc::UnboundedSender<MailboxChanged>,
+}
+
+impl Actor for ChangeListener {
+    type Context = actix::Context<Self>;
+}
+
+impl Handler<MailboxChanged> for ChangeListener {
+    type Result = ();
+    fn handle(&mut self, m: MailboxChanged, ctx: &mut Self::Context) {
+        if m.account_id == self.account_id && self.tx.send(m).is_err() {
+            ctx.stop();
+        }
+    }
+}
+
+/// The session's output buffer, written to the socket on flush.
+struct Sink<'a> {
+    socket: &'a mut Socket,
+    buf: Vec<u8>,
+}
+
+impl Output for Sink<'_> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    async fn flush(&mut self) -> io::Result<()> {
+        let r = self.socket.write_all(&self.buf).await;
+        self.buf.clear();
+        r
+    }
+}
+
+/// Run one IMAP connection to its end.
+pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, bus: Bus) {
+    run_in_span(conn.span(), drive(conn, store, bus)).await
+}
+
+#[allow(clippy::too_many_lines)]
+async fn drive(conn: Connection, store: Addr<MailboxStore>, bus: Bus) -> io::Result<()> {
+    let Connection {
+        kind,
+        socket,
+        snapshot,
+        mut draining,
+        guard: _guard,
+        ..
+    } = conn;
+    let config = &snapshot.config;
+    let timeout = Duration::from_secs(config.limits.command_timeout_secs);
+    let tcp = TcpStream::from_std(socket)?;
+    let _ = tcp.set_nodelay(true);
+    let implicit = kind.implicit_tls();
+    let mut socket = Socket::Plain(tcp);
+    if implicit {
+        socket = socket.upgrade(&snapshot.tls, timeout).await?;
+    }
+    let mut session = Session::new(
+        Context {
+            host: config.server.hostname.clone(),
+            tls: implicit,
+            allow_plaintext_auth: config.security.allow_plaintext_auth,
+            limits: config.limits.clone(),
+        },
+        store,
+    );
+    socket.write_all(&session.greeting()).await?;
+
+    let mut fz = Fragmentizer::new(session.max_message());
+    let mut chunk = vec![0u8; READ_CHUNK];
+    let mut out: Vec<u8> = Vec::new();
+    // Octets read since the last fragment, and how many the current fragment may have: a
+    // line without its LF may not grow without bound (RFC 9051 §4 sets no limit; we do).
+    let mut pending: usize = 0;
+    let mut allowed: usize = proto::MAX_LINE;
+    let mut refused_literal = false;
+    let (tx, mut changes) = mpsc::unbounded_channel::<MailboxChanged>();
+    let mut listener: Option<(i64, Addr<ChangeListener>)> = None;
+    loop {
+        match fz.progress() {
+            Some(info) => {
+                pending = 0;
+                allowed = proto::MAX_LINE;
+                if let FragmentInfo::Line {
+                    announcement: Some(LiteralAnnouncement { mode, length }),
+                    ..
+                } = info
+                {
+                    let length64 = u64::from(length);
+                    if length64 > session.literal_limit(fz.message_bytes()) {
+                        if mode == LiteralMode::Sync {
+                            // RFC 9051 §7.5: refuse instead of sending "+"; the client then
+                            // does not send the literal.
+                            session.literal_refused(fz.message_bytes(), &mut out);
+                            fz.skip_message();
+                        } else {
+                            // RFC 7888 §4: a non-synchronizing literal comes anyway; read and
+                            // drop it, then refuse the command.
+                            fz.poison_message();
+                            refused_literal = true;
+                            allowed = usize::try_from(length).unwrap_or(usize::MAX);
+                        }
+                    } else {
+                        allowed = usize::try_from(length).unwrap_or(usize::MAX);
+                        if mode == LiteralMode::Sync {
+                            write::continuation(&mut out, "ready for the literal");
+                            socket.write_all(&out).await?;
+                            out.clear();
+                        }
+                    }
+                    continue;
+                }
+                if !fz.is_message_complete() {
+                    continue;
+                }
+                if std::mem::take(&mut refused_literal) {
+                    session.literal_refused(fz.message_bytes(), &mut out);
+                    continue;
+                }
+                if fz.is_max_message_size_exceeded() {
+                    let tag = fz.decode_tag().map(|t| t.as_ref().to_string());
+                    session.message_too_long(tag.as_deref(), &mut out);
+                    continue;
+                }
+                let mut sink = Sink {
+                    socket: &mut socket,
+                    buf: std::mem::take(&mut out),
+                };
+                let flow = session.message(fz.message_bytes(), &mut sink).await?;
+                out = sink.buf;
+                if let Some(account_id) = session.account_id()
+                    && listener.as_ref().is_none_or(|(id, _)| *id != account_id)
+                {
+                    let addr = ChangeListener {
+                        account_id,
+                        tx: tx.clone(),
+                    }
+                    .start();
+                    bus.subscribe(addr.clone().recipient::<MailboxChanged>());
+                    listener = Some((account_id, addr));
+                }
+                match flow {
+                    Flow::Continue | Flow::Idle => {}
+                    Flow::StartTls => {
+                        socket.write_all(&out).await?;
+                        out.clear();
+                        // RFC 9051 §6.2.1: whatever the client sent before the handshake is
+                        // not acted on.
+                        fz = Fragmentizer::new(session.max_message());
+                        socket = socket.upgrade(&snapshot.tls, timeout).await?;
+                        session.tls_started();
+                    }
+                    Flow::Close => {
+                        socket.write_all(&out).await?;
+                        socket.shutdown().await;
+                        return Ok(());
+                    }
+                }
+            }
+            None => {
+                if pending > allowed.saturating_add(proto::MAX_LINE) {
+                    write::bye(&mut out, "command line too long");
+                    socket.write_all(&out).await?;
+                    socket.shutdown().await;
+                    return Ok(());
+                }
+                socket.write_all(&out).await?;
+                out.clear();
+                let safe = fz.message_bytes().is_empty();
+                let wait = if session.account_id().is_some() {
+                    timeout.max(AUTHENTICATED_IDLE_MINIMUM)
+                } else {
+                    timeout
+                };
+                tokio::select! {
+                    biased;
+                    () = draining.started(), if safe => {
+                        out.extend(session.shutting_down());
+                        socket.write_all(&out).await?;
+                        socket.shutdown().await;
+                        return Ok(());
+                    }
+                    Some(change) = changes.recv() => {
+                        if session.watching().is_some_and(|(_, mailbox)| mailbox == change.mailbox_id) {
+                            let mut sink = Sink { socket: &mut socket, buf: std::mem::take(&mut out) };
+                            session.idle_wakeup(&mut sink).await?;
+                            out = sink.buf;
+                        }
+                    }
+                    read = tokio::time::timeout(wait, socket.read(&mut chunk)) => match read {
+                        Err(_) => {
+                            out.extend(session.timed_out());
+                            socket.write_all(&out).await?;
+                            socket.shutdown().await;
+                            return Ok(());
+                        }
+                        Ok(Ok(0)) => return Ok(()),
+                        Ok(Ok(n)) => {
+                            pending += n;
+                            fz.enqueue_bytes(&chunk[..n]);
+                        }
+                        Ok(Err(e)) => return Err(e),
+                    },
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST (with RFC 5258 / RFC 6154 / RFC 5819
+//! options), LSUB and STATUS (RFC 9051 §6.3.4–§6.3.11, RFC 8438 STATUS=SIZE).
+
+use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_codec::imap_types::status::StatusDataItemName;
+use mailroom_store::actor::{
+    CreateMailbox, DeleteMailbox, ListMailboxes, RenameMailbox, SetSubscribed,
+};
+use mailroom_store::{MailboxInfo, StoreError};
+
+use super::{Session, answer, store_error};
+use crate::names::{self, ListEntry, ListOptions, Listed};
+use crate::proto::write::{self, Status};
+
+/// The octets of a LIST pattern as sent.
+fn pattern_bytes<'a>(p: &'a ListMailbox<'_>) -> &'a [u8] {
+    match p {
+        ListMailbox::Token(t) => t.as_ref(),
+        ListMailbox::String(s) => s.as_ref(),
+    }
+}
+
+impl Session {
+    /// The client's mailbox name, or a BAD written for it.
+    pub(super) fn name_or_bad(
+        &mut self,
+        tag: &str,
+        mailbox: &Mailbox<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<String> {
+        match self.mailbox_name(mailbox) {
+            Ok(n) => Some(n),
+            Err(text) => {
+                write::status(out, Some(tag), Status::Bad, None, &text);
+                self.count_error(out);
+                None
+            }
+        }
+    }
+
+    pub(super) async fn create(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) {
+        let (Some(account_id), Some(name)) =
+            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+        else {
+            return;
+        };
+        let done = self.store.send(CreateMailbox { account_id, name }).await;
+        match answer(done) {
+            Ok(_) => write::status(out, Some(tag), Status::Ok, None, "CREATE completed"),
+            Err(e) => store_error(out, tag, &e),
+        }
+    }
+
+    pub(super) async fn delete(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) {
+        let (Some(account_id), Some(name)) =
+            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+        else {
+            return;
+        };
+        let done = self.store.send(DeleteMailbox { account_id, name }).await;
+        match answer(done) {
+            Ok(()) => write::status(out, Some(tag), Status::Ok, None, "DELETE completed"),
+            Err(e) => store_error(out, tag, &e),
+        }
+    }
+
+    pub(super) async fn rename(
+        &mut self,
+        tag: &str,
+        from: &Mailbox<'_>,
+        to: &Mailbox<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let Some(account_id) = self.account_id() else {
+            return;
+        };
+        let (Some(from), Some(to)) = (
+            self.name_or_bad(tag, from, out),
+            self.name_or_bad(tag, to, out),
+        ) else {
+            return;
+        };
+        let done = self
+            .store
+            .send(RenameMailbox {
+                account_id,
+                from,
+                to,
+            })
+            .await;
+        match answer(done) {
+            Ok(()) => write::status(out, Some(tag), Status::Ok, None, "RENAME completed"),
+            Err(e) => store_error(out, tag, &e),
+        }
+    }
+
+    pub(super) async fn subscribe(
+        &mut self,
+        tag: &str,
+        mailbox: &Mailbox<'_>,
+        subscribed: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let (Some(account_id), Some(name)) =
+            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+        else {
+            return;
+        };
+        let done = self
+            .store
+            .send(SetSubscribed {
+                account_id,
+                name,
+                subscribed,
+            })
+            .await;
+        let what = if subscribed {
+            "SUBSCRIBE completed"
+        } else {
+            "UNSUBSCRIBE completed"
+        };
+        match answer(done) {
+            Ok(()) => write::status(out, Some(tag), Status::Ok, None, what),
+            Err(e) => store_error(out, tag, &e),
+        }
+    }
+
+    async fn mailboxes(&self, tag: &str, out: &mut Vec<u8>) -> Option<Vec<MailboxInfo>> {
+        let account_id = self.account_id()?;
+        match answer(self.store.send(ListMailboxes { account_id }).await) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                store_error(out, tag, &e);
+                None
+            }
+        }
+    }
+
+    /// A reference or pattern from the client, decoded like a mailbox name.
+    fn pattern(&self, raw: &[u8]) -> Result<String, String> {
+        let text = std::str::from_utf8(raw).map_err(|_| "pattern is not UTF-8".to_string())?;
+        if self.utf8 {
+            Ok(text.to_string())
+        } else {
+            names::decode_mutf7(text).map_err(|e| format!("bad pattern: {e}"))
+        }
+    }
+
+    fn list_line(&self, kind: &str, entry: &ListEntry, out: &mut Vec<u8>) {
+        let mut line = format!("* {kind} ({}) \"/\" ", entry.attributes.join(" ")).into_bytes();
+        line.extend(self.wire_name(&entry.name));
+        if entry.child_info_subscribed {
+            line.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
+        line.extend_from_slice(b"\r\n");
+        out.extend(line);
+    }
+
+    pub(super) async fn list(
+        &mut self,
+        tag: &str,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        options: Option<ListOptions>,
+        out: &mut Vec<u8>,
+    ) {
+        let reference = match reference {
+            Mailbox::Inbox => Ok("INBOX".to_string()),
+            Mailbox::Other(o) => self.pattern(o.as_ref()),
+        };
+        let (reference, pattern) = match (reference, self.pattern(pattern_bytes(pattern))) {
+            (Ok(r), Ok(p)) => (r, p),
+            (Err(text), _) | (_, Err(text)) => {
+                write::status(out, Some(tag), Status::Bad, None, &text);
+                return;
+            }
+        };
+        let mut options = options.unwrap_or_default();
+        // RFC 6154 §2: special-use attributes MAY be in every LIST reply; clients that
+        // do not ask with RETURN (SPECIAL-USE) find their Sent and Trash that way too.
+        options.return_special_use = true;
+        if pattern.is_empty() && options.patterns.is_empty() && options.return_status.is_none() {
+            // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
+            write::untagged(out, "LIST (\\Noselect) \"/\" \"\"");
+            write::status(out, Some(tag), Status::Ok, None, "LIST completed");
+            return;
+        }
+        let Some(all) = self.mailboxes(tag, out).await else {
+            return;
+        };
+        let listed: Vec<Listed<'_>> = all
+            .iter()
+            .map(|m| Listed {
+                name: &m.name,
+                special_use: m.special_use.as_deref(),
+                subscribed: m.subscribed,
+            })
+            .collect();
+        let entries = if options.patterns.is_empty() {
+            names::list(&listed, &reference, &pattern, &options, self.rev2)
+        } else {
+            // RFC 5258 §3: several patterns, each name listed once.
+            let decoded: Result<Vec<String>, String> = options
+                .patterns
+                .iter()
+                .map(|p| self.pattern(p.as_bytes()))
+                .collect();
+            match decoded {
+                Ok(patterns) => {
+                    names::list_patterns(&listed, &reference, &patterns, &options, self.rev2)
+                }
+                Err(text) => {
+                    write::status(out, Some(tag), Status::Bad, None, &text);
+                    return;
+                }
+            }
+        };
+        for entry in &entries {
+            self.list_line("LIST", entry, out);
+            // RFC 5819: LIST-STATUS answers STATUS right after each selectable mailbox.
+            if let Some(items) = &options.return_status
+                && let Some(info) = all.iter().find(|m| m.name == entry.name)
+            {
+                self.status_line(info, items.iter().map(String::as_str), out);
+            }
+        }
+        write::status(out, Some(tag), Status::Ok, None, "LIST completed");
+    }
+
+    pub(super) async fn lsub(
+        &mut self,
+        tag: &str,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let reference = match reference {
+            Mailbox::Inbox => Ok("INBOX".to_string()),
+            Mailbox::Other(o) => self.pattern(o.as_ref()),
+        };
+        let (reference, pattern) = match (reference, self.pattern(pattern_bytes(pattern))) {
+            (Ok(r), Ok(p)) => (r, p),
+            (Err(text), _) | (_, Err(text)) => {
+                write::status(out, Some(tag), Status::Bad, None, &text);
+                return;
+            }
+        };
+        let Some(all) = self.mailboxes(tag, out).await else {
+            return;
+        };
+        let listed: Vec<Listed<'_>> = all
+            .iter()
+            .map(|m| Listed {
+                name: &m.name,
+                special_use: m.special_use.as_deref(),
+                subscribed: m.subscribed,
+            })
+            .collect();
+        for entry in names::lsub(&listed, &reference, &pattern) {
+            self.list_line("LSUB", &entry, out);
+        }
+        write::status(out, Some(tag), Status::Ok, None, "LSUB completed");
+    }
+
+    /// `* STATUS name (items)` for the item names given (upper case).
+    fn status_line<'a>(
+        &self,
+        info: &MailboxInfo,
+        items: impl Iterator<Item = &'a str>,
+        out: &mut Vec<u8>,
+    ) {
+        let mut parts = Vec::new();
+        for item in items {
+            let value = match item {
+                "MESSAGES" => u64::from(info.exists),
+                "UNSEEN" => u64::from(info.unseen),
+                "UIDNEXT" => u64::from(info.uidnext),
+                "UIDVALIDITY" => u64::from(info.uidvalidity),
+                "RECENT" => 0,
+                "DELETED" => u64::from(info.deleted),
+                "SIZE" => info.size,
+                _ => continue,
+            };
+            parts.push(format!("{item} {value}"));
+        }
+        let mut line = b"* STATUS ".to_vec();
+        line.extend(self.wire_name(&info.name));
+        line.extend(format!(" ({})\r\n", parts.join(" ")).into_bytes());
+        out.extend(line);
+    }
+
+    pub(super) async fn status(
+        &mut self,
+        tag: &str,
+        mailbox: &Mailbox<'_>,
+        items: &[StatusDataItemName],
+        out: &mut Vec<u8>,
+    ) {
+        let Some(name) = self.name_or_bad(tag, mailbox, out) else {
+            return;
+        };
+        let Some(all) = self.mailboxes(tag, out).await else {
+            return;
+        };
+        let wanted = |m: &&MailboxInfo| {
+            m.name == name || (name.eq_ignore_ascii_case("INBOX") && m.name == "INBOX")
+        };
+        let Some(info) = all.iter().find(wanted) else {
+            return store_error(out, tag, &StoreError::NotFound(format!("mailbox {name}")));
+        };
+        let names: Vec<&str> = items
+            .iter()
+            .map(|i| match i {
+                StatusDataItemName::Messages => "MESSAGES",
+                StatusDataItemName::Recent => "RECENT",
+                StatusDataItemName::UidNext => "UIDNEXT",
+                StatusDataItemName::UidValidity => "UIDVALIDITY",
+                StatusDataItemName::Unseen => "UNSEEN",
+                StatusDataItemName::Deleted => "DELETED",
+                StatusDataItemName::Size => "SIZE",
+                _ => "",
+            })
+            .collect();
+        self.status_line(info, names.into_iter(), out);
+        write::status(out, Some(tag), Status::Ok, None, "STATUS completed");
+    }
+}
