@@ -90,6 +90,8 @@ pub struct Limits {
     pub command_timeout_secs: u64,
     /// Error replies a session may earn before it is disconnected.
     pub max_errors_per_session: u32,
+    /// Logged-in IMAP sessions one account may have at once.
+    pub max_sessions_per_account: u32,
     /// Error replies after which every further reply is delayed (a tarpit for abusers).
     pub tarpit_after_errors: u32,
     /// The tarpit's delay per reply, in milliseconds.
@@ -105,6 +107,7 @@ impl Default for Limits {
             max_connections_per_ip: 50,
             command_timeout_secs: 300,
             max_errors_per_session: 20,
+            max_sessions_per_account: 20,
             tarpit_after_errors: 5,
             tarpit_delay_ms: 1000,
         }

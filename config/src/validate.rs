@@ -69,6 +69,10 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             "limits.max_errors_per_session",
             u64::from(limits.max_errors_per_session),
         ),
+        (
+            "limits.max_sessions_per_account",
+            u64::from(limits.max_sessions_per_account),
+        ),
     ] {
         if value == 0 {
             err(key, "must be greater than 0".into());

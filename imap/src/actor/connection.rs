@@ -15,7 +15,7 @@ use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::core::LiteralMode;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::msg::MailboxChanged;
-use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
+use mailroom_shared::net::{AccountSessions, Connection, READ_CHUNK, Socket, run_in_span};
 use mailroom_store::MailboxStore;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -64,12 +64,22 @@ impl Output for Sink<'_> {
 }
 
 /// Run one IMAP connection to its end.
-pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, bus: Bus) {
-    run_in_span(conn.span(), drive(conn, store, bus)).await
+pub(crate) async fn run(
+    conn: Connection,
+    store: Addr<MailboxStore>,
+    bus: Bus,
+    sessions: AccountSessions,
+) {
+    run_in_span(conn.span(), drive(conn, store, bus, sessions)).await
 }
 
 #[allow(clippy::too_many_lines)]
-async fn drive(conn: Connection, store: Addr<MailboxStore>, bus: Bus) -> io::Result<()> {
+async fn drive(
+    conn: Connection,
+    store: Addr<MailboxStore>,
+    bus: Bus,
+    sessions: AccountSessions,
+) -> io::Result<()> {
     let Connection {
         kind,
         socket,
@@ -93,6 +103,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, bus: Bus) -> io::Res
             tls: implicit,
             allow_plaintext_auth: config.security.allow_plaintext_auth,
             limits: config.limits.clone(),
+            sessions,
         },
         store,
     );

@@ -5,7 +5,7 @@ mod connection;
 
 use actix::Addr;
 use mailroom_shared::bus::Bus;
-use mailroom_shared::net::{Connection, Protocol, Refusal};
+use mailroom_shared::net::{AccountSessions, Connection, Protocol, Refusal};
 use mailroom_store::MailboxStore;
 
 use crate::proto::write;
@@ -14,18 +14,24 @@ use crate::proto::write;
 pub struct Imap {
     store: Addr<MailboxStore>,
     bus: Bus,
+    sessions: AccountSessions,
 }
 
 impl Imap {
     /// IMAP over `store`, hearing of mailbox changes on `bus`.
     pub fn new(store: Addr<MailboxStore>, bus: Bus) -> Self {
-        Self { store, bus }
+        Self {
+            store,
+            bus,
+            sessions: AccountSessions::default(),
+        }
     }
 }
 
 impl Protocol for Imap {
     fn start(&self, conn: Connection) {
-        actix_rt::spawn(connection::run(conn, self.store.clone(), self.bus.clone()));
+        let (store, bus) = (self.store.clone(), self.bus.clone());
+        actix_rt::spawn(connection::run(conn, store, bus, self.sessions.clone()));
     }
 
     fn refusal(&self, hostname: &str, why: Refusal) -> Vec<u8> {

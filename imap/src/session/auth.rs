@@ -89,6 +89,14 @@ impl Session {
             .await;
         match answer(checked) {
             Ok(Some(account)) => {
+                let max = self.ctx.limits.max_sessions_per_account;
+                let Some(place) = self.ctx.sessions.try_acquire(account.id, max) else {
+                    // RFC 5530 LIMIT: the account's sessions are at the configured limit.
+                    let text = format!("too many sessions for this account (at most {max})");
+                    write::status(out, Some(tag), Status::No, Some("LIMIT"), &text);
+                    return;
+                };
+                self._account_place = Some(place);
                 tracing::info!(account = account.id, "logged in");
                 self.state = State::Authenticated { account };
                 let caps = proto::capabilities(self.capability_state());

@@ -38,6 +38,7 @@ use imap_codec::decode::Decoder;
 use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::mailbox::Mailbox;
 use mailroom_config::Limits;
+use mailroom_shared::net::{AccountGuard, AccountSessions};
 use mailroom_store::actor::Changes;
 use mailroom_store::{Account, MailboxStore, StoreError};
 
@@ -89,6 +90,8 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// Limits of the configuration the session was accepted under.
     pub limits: Limits,
+    /// Logged-in sessions per account, shared by all IMAP sessions of the process.
+    pub sessions: AccountSessions,
 }
 
 /// Where the next client message goes.
@@ -138,6 +141,8 @@ pub struct Session {
     /// ENABLE UTF8=ACCEPT (RFC 6855) or IMAP4rev2: names are UTF-8, not modified UTF-7.
     utf8: bool,
     errors: u32,
+    /// This session's place in `limits.max_sessions_per_account`, once logged in.
+    _account_place: Option<AccountGuard>,
 }
 
 /// Commands the RFCs allow in each state (RFC 9051 §6).
@@ -214,6 +219,7 @@ impl Session {
             rev2: false,
             utf8: false,
             errors: 0,
+            _account_place: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix::Addr;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
+use mailroom_shared::net::AccountSessions;
 use mailroom_store::actor::Deliver;
 use mailroom_store::{Admin, MailboxStore, Role};
 use tempfile::TempDir;
@@ -37,6 +38,7 @@ fn ctx(tls: bool) -> Context {
         tls,
         allow_plaintext_auth: false,
         limits: limits(),
+        sessions: AccountSessions::default(),
     }
 }
 
@@ -527,6 +529,35 @@ async fn literal_limits() {
         String::from_utf8_lossy(&out),
         "b BAD literal too big for this command\r\n"
     );
+}
+
+#[actix_rt::test]
+async fn sessions_per_account_are_limited() {
+    let mut a = session().await;
+    let shared = AccountSessions::default();
+    let limited = |store: &Addr<MailboxStore>| {
+        let mut c = ctx(true);
+        c.limits.max_sessions_per_account = 1;
+        c.sessions = shared.clone();
+        Session::new(c, store.clone())
+    };
+    a.s = limited(&a.store);
+    a.login().await;
+    let mut b = T {
+        s: limited(&a.store),
+        store: a.store.clone(),
+        alice: a.alice,
+        _dir: tempfile::tempdir().expect("unused"),
+    };
+    let r = b.cmd("a LOGIN alice@example.test password-1").await;
+    assert_eq!(
+        r,
+        "a NO [LIMIT] too many sessions for this account (at most 1)\r\n"
+    );
+    // The place comes back when the first session ends.
+    drop(a.s);
+    assert_eq!(shared.count(b.alice), 0);
+    b.login().await;
 }
 
 #[actix_rt::test]

@@ -5,6 +5,7 @@
 //!
 //! Nothing here knows a protocol: a protocol plugs in through [`Protocol`].
 
+mod accounts;
 mod arbiters;
 mod connection;
 pub mod lines;
@@ -13,6 +14,7 @@ mod listener_set;
 mod socket;
 mod tracker;
 
+pub use accounts::{AccountGuard, AccountSessions};
 pub use arbiters::Arbiters;
 pub use connection::{Connection, Protocol, Stream, run_in_span};
 pub use listener::Listener;
