@@ -17,7 +17,6 @@ use mailroom_shared::bus::Bus;
 use mailroom_shared::msg::MailboxChanged;
 use mailroom_shared::net::{AccountSessions, Connection, READ_CHUNK, Socket, run_in_span};
 use mailroom_store::MailboxStore;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::proto::{self, write};
@@ -90,13 +89,8 @@ async fn drive(
     } = conn;
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
-    let tcp = TcpStream::from_std(socket)?;
-    let _ = tcp.set_nodelay(true);
     let implicit = kind.implicit_tls();
-    let mut socket = Socket::Plain(tcp);
-    if implicit {
-        socket = socket.upgrade(&snapshot.tls, timeout).await?;
-    }
+    let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),

@@ -26,28 +26,11 @@ impl Session {
         let State::Selected { account, mailbox } = &mut self.state else {
             return;
         };
-        if moving && mailbox.read_only {
-            write::status(
-                out,
-                Some(tag),
-                Status::No,
-                Some("READ-ONLY"),
-                "the mailbox is read-only",
-            );
+        if moving && !mailbox.check_writable(tag, out) {
             return;
         }
-        let picked = match mailbox.resolve(set, uid) {
-            Ok(p) => p,
-            Err(_) => {
-                write::status(
-                    out,
-                    Some(tag),
-                    Status::Bad,
-                    None,
-                    "invalid message sequence number",
-                );
-                return;
-            }
+        let Some(picked) = mailbox.pick(set, uid, tag, out) else {
+            return;
         };
         let listed = answer(
             self.store

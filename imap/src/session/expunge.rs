@@ -21,14 +21,7 @@ impl Session {
         let State::Selected { account, mailbox } = &mut self.state else {
             return;
         };
-        if mailbox.read_only {
-            write::status(
-                out,
-                Some(tag),
-                Status::No,
-                Some("READ-ONLY"),
-                "the mailbox is read-only",
-            );
+        if !mailbox.check_writable(tag, out) {
             return;
         }
         let uids: Vec<u32> = match only {

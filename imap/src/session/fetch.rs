@@ -138,19 +138,9 @@ impl Session {
         if uid && !items.iter().any(|i| matches!(i, MessageDataItemName::Uid)) {
             items.insert(0, MessageDataItemName::Uid);
         }
-        let picked = match mailbox.resolve(set, uid) {
-            Ok(p) => p,
-            Err(_) => {
-                write::status(
-                    out.buffer(),
-                    Some(tag),
-                    Status::Bad,
-                    None,
-                    "invalid message sequence number",
-                );
-                self.count_error(out.buffer());
-                return Ok(());
-            }
+        let Some(picked) = mailbox.pick(set, uid, tag, out.buffer()) else {
+            self.count_error(out.buffer());
+            return Ok(());
         };
         let need = needs(&items);
         let mailbox_id = mailbox.info.id;

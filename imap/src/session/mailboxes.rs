@@ -20,7 +20,39 @@ fn pattern_bytes<'a>(p: &'a ListMailbox<'_>) -> &'a [u8] {
     }
 }
 
+/// The account's mailboxes as LIST matching sees them.
+fn listed(all: &[MailboxInfo]) -> Vec<Listed<'_>> {
+    all.iter()
+        .map(|m| Listed {
+            name: &m.name,
+            special_use: m.special_use.as_deref(),
+            subscribed: m.subscribed,
+        })
+        .collect()
+}
+
 impl Session {
+    /// LIST/LSUB's reference and pattern decoded like names, or the BAD written.
+    fn reference_and_pattern(
+        &self,
+        tag: &str,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<(String, String)> {
+        let reference = match reference {
+            Mailbox::Inbox => Ok("INBOX".to_string()),
+            Mailbox::Other(o) => self.pattern(o.as_ref()),
+        };
+        match (reference, self.pattern(pattern_bytes(pattern))) {
+            (Ok(r), Ok(p)) => Some((r, p)),
+            (Err(text), _) | (_, Err(text)) => {
+                write::status(out, Some(tag), Status::Bad, None, &text);
+                None
+            }
+        }
+    }
+
     /// The client's mailbox name, or a BAD written for it.
     pub(super) fn name_or_bad(
         &mut self,
@@ -164,16 +196,9 @@ impl Session {
         options: Option<ListOptions>,
         out: &mut Vec<u8>,
     ) {
-        let reference = match reference {
-            Mailbox::Inbox => Ok("INBOX".to_string()),
-            Mailbox::Other(o) => self.pattern(o.as_ref()),
-        };
-        let (reference, pattern) = match (reference, self.pattern(pattern_bytes(pattern))) {
-            (Ok(r), Ok(p)) => (r, p),
-            (Err(text), _) | (_, Err(text)) => {
-                write::status(out, Some(tag), Status::Bad, None, &text);
-                return;
-            }
+        let Some((reference, pattern)) = self.reference_and_pattern(tag, reference, pattern, out)
+        else {
+            return;
         };
         let mut options = options.unwrap_or_default();
         // RFC 6154 §2: special-use attributes MAY be in every LIST reply; clients that
@@ -188,14 +213,7 @@ impl Session {
         let Some(all) = self.mailboxes(tag, out).await else {
             return;
         };
-        let listed: Vec<Listed<'_>> = all
-            .iter()
-            .map(|m| Listed {
-                name: &m.name,
-                special_use: m.special_use.as_deref(),
-                subscribed: m.subscribed,
-            })
-            .collect();
+        let listed = listed(&all);
         let entries = if options.patterns.is_empty() {
             names::list(&listed, &reference, &pattern, &options, self.rev2)
         } else {
@@ -234,28 +252,14 @@ impl Session {
         pattern: &ListMailbox<'_>,
         out: &mut Vec<u8>,
     ) {
-        let reference = match reference {
-            Mailbox::Inbox => Ok("INBOX".to_string()),
-            Mailbox::Other(o) => self.pattern(o.as_ref()),
-        };
-        let (reference, pattern) = match (reference, self.pattern(pattern_bytes(pattern))) {
-            (Ok(r), Ok(p)) => (r, p),
-            (Err(text), _) | (_, Err(text)) => {
-                write::status(out, Some(tag), Status::Bad, None, &text);
-                return;
-            }
+        let Some((reference, pattern)) = self.reference_and_pattern(tag, reference, pattern, out)
+        else {
+            return;
         };
         let Some(all) = self.mailboxes(tag, out).await else {
             return;
         };
-        let listed: Vec<Listed<'_>> = all
-            .iter()
-            .map(|m| Listed {
-                name: &m.name,
-                special_use: m.special_use.as_deref(),
-                subscribed: m.subscribed,
-            })
-            .collect();
+        let listed = listed(&all);
         for entry in names::lsub(&listed, &reference, &pattern) {
             self.list_line("LSUB", &entry, out);
         }

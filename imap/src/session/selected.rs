@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use mailroom_store::{MailboxInfo, MessageInfo};
 
-use crate::proto::write;
+use crate::proto::write::{self, Status};
 
 /// A mailbox opened by SELECT or EXAMINE.
 #[derive(Debug)]
@@ -120,6 +120,43 @@ impl Selected {
             .filter(|(_, p)| **p)
             .map(|(i, _)| (i as u32 + 1, self.messages[i].uid))
             .collect())
+    }
+
+    /// Whether the mailbox may be changed; if not, the `NO [READ-ONLY]` is written.
+    pub(crate) fn check_writable(&self, tag: &str, out: &mut Vec<u8>) -> bool {
+        if self.read_only {
+            write::status(
+                out,
+                Some(tag),
+                Status::No,
+                Some("READ-ONLY"),
+                "the mailbox is read-only",
+            );
+        }
+        !self.read_only
+    }
+
+    /// [`Selected::resolve`], writing the BAD for a sequence number the mailbox does not have.
+    pub(crate) fn pick(
+        &self,
+        set: &SequenceSet,
+        uid: bool,
+        tag: &str,
+        out: &mut Vec<u8>,
+    ) -> Option<Vec<(u32, u32)>> {
+        match self.resolve(set, uid) {
+            Ok(picked) => Some(picked),
+            Err(BadSequence) => {
+                write::status(
+                    out,
+                    Some(tag),
+                    Status::Bad,
+                    None,
+                    "invalid message sequence number",
+                );
+                None
+            }
+        }
     }
 
     /// Take in what the store reports changed since `self.modseq`, writing the untagged

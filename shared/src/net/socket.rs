@@ -20,6 +20,25 @@ pub enum Socket {
 }
 
 impl Socket {
+    /// Take over an accepted socket on the current arbiter; with `implicit_tls` (submissions,
+    /// imaps, pop3s) run the handshake within `deadline` first.
+    pub async fn open(
+        socket: std::net::TcpStream,
+        implicit_tls: bool,
+        tls: &TlsAcceptor,
+        deadline: Duration,
+    ) -> io::Result<Self> {
+        let tcp = TcpStream::from_std(socket)?;
+        // Replies are small and the sessions batch them already; Nagle only adds latency.
+        let _ = tcp.set_nodelay(true);
+        let plain = Socket::Plain(tcp);
+        if implicit_tls {
+            plain.upgrade(tls, deadline).await
+        } else {
+            Ok(plain)
+        }
+    }
+
     /// Read what is there, up to `buf.len()` octets; 0 at the end of the stream.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

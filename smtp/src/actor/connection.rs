@@ -11,7 +11,6 @@ use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
 
 /// Run one SMTP connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
@@ -30,13 +29,8 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
     } = conn;
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
-    let tcp = TcpStream::from_std(socket)?;
-    let _ = tcp.set_nodelay(true);
     let implicit = kind.implicit_tls();
-    let mut io = Socket::Plain(tcp);
-    if implicit {
-        io = io.upgrade(&snapshot.tls, timeout).await?;
-    }
+    let mut io = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
     let mut session = Session::new(Context {
         host: config.server.hostname.clone(),
         role: if kind == ListenerKind::Smtp {
