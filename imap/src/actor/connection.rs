@@ -3,47 +3,27 @@
 //! for synchronizing literals and the size limits), hands each whole message to the session,
 //! and performs what the session asks: write, STARTTLS, IDLE, close.
 //!
-//! It also listens for `MailboxChanged` events of the logged-in account: outside IDLE they
-//! only mark the session so the next command reports them; during IDLE the session writes
-//! the updates at once.
+//! It also hears of `MailboxChanged` events of the logged-in account (through
+//! [`Watchers`]): outside IDLE they only mark the session so the next command reports them;
+//! during IDLE the session writes the updates at once.
 
 use std::io;
 use std::time::Duration;
 
-use actix::prelude::*;
+use actix::Addr;
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::core::LiteralMode;
-use mailroom_shared::bus::Bus;
 use mailroom_shared::msg::MailboxChanged;
 use mailroom_shared::net::{AccountSessions, Connection, READ_CHUNK, Socket, run_in_span};
 use mailroom_store::MailboxStore;
 use tokio::sync::mpsc;
 
+use super::watchers::{Watchers, Watching};
 use crate::proto::{self, write};
 use crate::session::{Context, Flow, Output, Session};
 
 /// RFC 9051 §5.4: an authenticated session's inactivity timer is at least 30 minutes.
 const AUTHENTICATED_IDLE_MINIMUM: Duration = Duration::from_secs(30 * 60);
-
-/// Forwards the account's `MailboxChanged` events from the bus to the connection task.
-/// Lives as long as the connection holds its address.
-struct ChangeListener {
-    account_id: i64,
-    tx: mpsc::UnboundedSender<MailboxChanged>,
-}
-
-impl Actor for ChangeListener {
-    type Context = actix::Context<Self>;
-}
-
-impl Handler<MailboxChanged> for ChangeListener {
-    type Result = ();
-    fn handle(&mut self, m: MailboxChanged, ctx: &mut Self::Context) {
-        if m.account_id == self.account_id && self.tx.send(m).is_err() {
-            ctx.stop();
-        }
-    }
-}
 
 /// The session's output buffer, written to the socket on flush.
 struct Sink<'a> {
@@ -66,17 +46,17 @@ impl Output for Sink<'_> {
 pub(crate) async fn run(
     conn: Connection,
     store: Addr<MailboxStore>,
-    bus: Bus,
+    watchers: Watchers,
     sessions: AccountSessions,
 ) {
-    run_in_span(conn.span(), drive(conn, store, bus, sessions)).await
+    run_in_span(conn.span(), drive(conn, store, watchers, sessions)).await
 }
 
 #[allow(clippy::too_many_lines)]
 async fn drive(
     conn: Connection,
     store: Addr<MailboxStore>,
-    bus: Bus,
+    watchers: Watchers,
     sessions: AccountSessions,
 ) -> io::Result<()> {
     let Connection {
@@ -112,7 +92,7 @@ async fn drive(
     let mut allowed: usize = proto::MAX_LINE;
     let mut refused_literal = false;
     let (tx, mut changes) = mpsc::unbounded_channel::<MailboxChanged>();
-    let mut listener: Option<(i64, Addr<ChangeListener>)> = None;
+    let mut watching: Option<Watching> = None;
     loop {
         match fz.progress() {
             Some(info) => {
@@ -166,15 +146,11 @@ async fn drive(
                 let flow = session.message(fz.message_bytes(), &mut sink).await?;
                 out = sink.buf;
                 if let Some(account_id) = session.account_id()
-                    && listener.as_ref().is_none_or(|(id, _)| *id != account_id)
+                    && watching
+                        .as_ref()
+                        .is_none_or(|w| w.account_id() != account_id)
                 {
-                    let addr = ChangeListener {
-                        account_id,
-                        tx: tx.clone(),
-                    }
-                    .start();
-                    bus.subscribe(addr.clone().recipient::<MailboxChanged>());
-                    listener = Some((account_id, addr));
+                    watching = Some(watchers.watch(account_id, tx.clone()));
                 }
                 match flow {
                     Flow::Continue | Flow::Idle => {}

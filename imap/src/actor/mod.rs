@@ -2,27 +2,34 @@
 //! by the connection driver on the arbiter the listener picked.
 
 mod connection;
+mod watchers;
 
 use actix::Addr;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::net::{AccountSessions, Connection, Protocol, Refusal};
 use mailroom_store::MailboxStore;
+use watchers::{ChangeRouter, Watchers};
 
 use crate::proto::write;
 
 /// The IMAP protocol, for the `imap` and `imaps` listeners.
 pub struct Imap {
     store: Addr<MailboxStore>,
-    bus: Bus,
+    watchers: Watchers,
+    _router: Addr<ChangeRouter>,
     sessions: AccountSessions,
 }
 
 impl Imap {
-    /// IMAP over `store`, hearing of mailbox changes on `bus`.
+    /// IMAP over `store`, hearing of mailbox changes on `bus`. Must run inside an actix
+    /// System (it starts the actor that routes those changes).
     pub fn new(store: Addr<MailboxStore>, bus: Bus) -> Self {
+        let watchers = Watchers::default();
+        let router = watchers.subscribe(&bus);
         Self {
             store,
-            bus,
+            watchers,
+            _router: router,
             sessions: AccountSessions::default(),
         }
     }
@@ -30,8 +37,13 @@ impl Imap {
 
 impl Protocol for Imap {
     fn start(&self, conn: Connection) {
-        let (store, bus) = (self.store.clone(), self.bus.clone());
-        actix_rt::spawn(connection::run(conn, store, bus, self.sessions.clone()));
+        let (store, watchers) = (self.store.clone(), self.watchers.clone());
+        actix_rt::spawn(connection::run(
+            conn,
+            store,
+            watchers,
+            self.sessions.clone(),
+        ));
     }
 
     fn refusal(&self, hostname: &str, why: Refusal) -> Vec<u8> {

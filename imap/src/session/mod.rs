@@ -414,8 +414,15 @@ impl Session {
                 Flow::Continue
             }
             C::Noop | C::Check => {
+                // RFC 9051 drops CHECK; for IMAP4rev1 clients it is a NOOP (writes are
+                // durable when acknowledged, so there is nothing to checkpoint).
+                let done = if matches!(command.body, C::Check) {
+                    "CHECK completed"
+                } else {
+                    "NOOP completed"
+                };
                 self.updates(out.buffer(), true).await;
-                write::status(out.buffer(), Some(tag), Status::Ok, None, "NOOP completed");
+                write::status(out.buffer(), Some(tag), Status::Ok, None, done);
                 Flow::Continue
             }
             C::Logout => {
