@@ -22,6 +22,9 @@ use super::watchers::{Watchers, Watching};
 use crate::proto::{self, write};
 use crate::session::{Context, Flow, Output, Session};
 
+/// Read and write buffer size of a session between big messages.
+const SMALL_BUFFER: usize = 4096;
+
 /// RFC 9051 §5.4: an authenticated session's inactivity timer is at least 30 minutes.
 const AUTHENTICATED_IDLE_MINIMUM: Duration = Duration::from_secs(30 * 60);
 
@@ -84,7 +87,10 @@ async fn drive(
     socket.write_all(&session.greeting()).await?;
 
     let mut fz = Fragmentizer::new(session.max_message());
-    let mut chunk = vec![0u8; READ_CHUNK];
+    // Buffers start small and shrink back after a big message: an idle session should cost
+    // a few KiB, not the size of the largest APPEND or FETCH it ever did.
+    let mut chunk = vec![0u8; SMALL_BUFFER];
+    let mut big_message = false;
     let mut out: Vec<u8> = Vec::new();
     // Octets read since the last fragment, and how many the current fragment may have: a
     // line without its LF may not grow without bound (RFC 9051 §4 sets no limit; we do).
@@ -145,6 +151,7 @@ async fn drive(
                 };
                 let flow = session.message(fz.message_bytes(), &mut sink).await?;
                 out = sink.buf;
+                big_message |= fz.message_bytes().len() > READ_CHUNK;
                 if let Some(account_id) = session.account_id()
                     && watching
                         .as_ref()
@@ -180,6 +187,16 @@ async fn drive(
                 socket.write_all(&out).await?;
                 out.clear();
                 let safe = fz.message_bytes().is_empty();
+                if safe {
+                    // Nothing of a next message is buffered: fresh buffers lose nothing.
+                    if std::mem::take(&mut big_message) {
+                        fz = Fragmentizer::new(session.max_message());
+                    }
+                    out.shrink_to(SMALL_BUFFER);
+                    if chunk.len() > SMALL_BUFFER {
+                        chunk = vec![0u8; SMALL_BUFFER];
+                    }
+                }
                 let wait = if session.account_id().is_some() {
                     timeout.max(AUTHENTICATED_IDLE_MINIMUM)
                 } else {
@@ -211,6 +228,10 @@ async fn drive(
                         Ok(Ok(n)) => {
                             pending += n;
                             fz.enqueue_bytes(&chunk[..n]);
+                            // A full read means more is coming (a literal): read bigger.
+                            if n == chunk.len() && chunk.len() < READ_CHUNK {
+                                chunk.resize(READ_CHUNK, 0);
+                            }
                         }
                         Ok(Err(e)) => return Err(e),
                     },
