@@ -58,7 +58,10 @@ async fn literal_limits() {
         String::from_utf8_lossy(&out),
         "a NO [TOOBIG] message too big\r\n"
     );
-    assert_eq!(tagged_code(&String::from_utf8_lossy(&out)), (NO, "TOOBIG".into()));
+    assert_eq!(
+        tagged_code(&String::from_utf8_lossy(&out)),
+        (NO, "TOOBIG".into())
+    );
     let mut out = Vec::new();
     t.s.literal_refused(b"b LOGIN {99999999}\r\n", &mut out);
     assert_eq!(
@@ -87,12 +90,29 @@ async fn append_errors() {
     let mut t = lenient().await;
     t.login().await;
     // RFC 9051 §2.3.2: \Recent cannot be set by a client.
-    assert_eq!(tagged_code(&t.raw(&append("INBOX", " (\\Recent)", MESSAGE)).await.0).0, BAD);
-    assert_eq!(tagged_code(&t.raw(&append("INBOX", " (\\Bogus)", MESSAGE)).await.0).0, BAD);
-    assert_eq!(tagged_code(&t.raw(&append("INBOX", " \"99-Foo-2024 10:00:00 +0000\"", MESSAGE)).await.0).0, BAD);
+    assert_eq!(
+        tagged_code(&t.raw(&append("INBOX", " (\\Recent)", MESSAGE)).await.0).0,
+        BAD
+    );
+    assert_eq!(
+        tagged_code(&t.raw(&append("INBOX", " (\\Bogus)", MESSAGE)).await.0).0,
+        BAD
+    );
+    assert_eq!(
+        tagged_code(
+            &t.raw(&append("INBOX", " \"99-Foo-2024 10:00:00 +0000\"", MESSAGE))
+                .await
+                .0
+        )
+        .0,
+        BAD
+    );
     assert_eq!(t.code("b APPEND INBOX").await.0, BAD);
     assert_eq!(t.code("c APPEND INBOX hello").await.0, BAD);
-    assert_eq!(tagged_code(&t.raw(b"d APPEND INBOX {0}\r\n\r\n").await.0).0, NO);
+    assert_eq!(
+        tagged_code(&t.raw(b"d APPEND INBOX {0}\r\n\r\n").await.0).0,
+        NO
+    );
     assert_eq!(
         tagged_code(&t.raw(&append("&Jjo", "", MESSAGE)).await.0).0,
         BAD
@@ -129,7 +149,7 @@ async fn append_with_literal_plus_and_utf8_names() {
     let (r, _) = t.raw(msg.as_bytes()).await;
     assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
     t.cmd("b ENABLE IMAP4rev2").await;
-    t.cmd("c CREATE Entwürfe").await;
-    let (r, _) = t.raw(&append("Entwürfe", "", MESSAGE)).await;
+    t.cmd("c CREATE \"Entwürfe\"").await;
+    let (r, _) = t.raw(&append("\"Entwürfe\"", "", MESSAGE)).await;
     assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
 }

@@ -80,7 +80,9 @@ async fn response_codes_decode_as_such() {
         (NO, "PRIVACYREQUIRED".into())
     );
     assert_eq!(
-        plain.code(&format!("b AUTHENTICATE PLAIN {PLAIN_IR}")).await,
+        plain
+            .code(&format!("b AUTHENTICATE PLAIN {PLAIN_IR}"))
+            .await,
         (NO, "PRIVACYREQUIRED".into())
     );
     assert_eq!(
@@ -181,19 +183,28 @@ async fn auth_commands_after_login_are_bad() {
         "c STARTTLS",
     ] {
         let r = t.cmd(line).await;
-        assert!(r.contains(" BAD ") && r.contains("not allowed in this state"), "{r}");
+        assert!(
+            r.contains(" BAD ") && r.contains("not allowed in this state"),
+            "{r}"
+        );
     }
     let mut t = lenient().await;
     t.login().await;
     assert_eq!(t.code("d STARTTLS").await, (BAD, String::new()));
-    assert_eq!(t.code(&format!("e AUTHENTICATE PLAIN {PLAIN_IR}")).await.0, BAD);
+    assert_eq!(
+        t.code(&format!("e AUTHENTICATE PLAIN {PLAIN_IR}")).await.0,
+        BAD
+    );
 }
 
 #[actix_rt::test]
 async fn starttls_before_login_only_once() {
     let mut t = t_with(false).await;
     let (r, flow) = t.raw(b"a STARTTLS\r\n").await;
-    assert_eq!((r.as_str(), flow), ("a OK begin TLS negotiation now\r\n", Flow::StartTls));
+    assert_eq!(
+        (r.as_str(), flow),
+        ("a OK begin TLS negotiation now\r\n", Flow::StartTls)
+    );
     t.s.tls_started();
     // RFC 9051 §6.2.1: the client must discard cached capabilities; login now works.
     t.login().await;

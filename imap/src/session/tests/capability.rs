@@ -19,7 +19,10 @@ async fn greeting_decodes_and_lists_what_this_state_offers() {
         "{g}"
     );
     assert!(g.ends_with("] imap.example.test mailroom ready\r\n"), "{g}");
-    assert!(!g.contains("STARTTLS") && !g.contains("LOGINDISABLED"), "{g}");
+    assert!(
+        !g.contains("STARTTLS") && !g.contains("LOGINDISABLED"),
+        "{g}"
+    );
 }
 
 #[actix_rt::test]

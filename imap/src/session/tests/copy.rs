@@ -37,7 +37,10 @@ async fn copyuid_sets() {
     let r = t.cmd("b UID COPY 1,3 Archive").await;
     assert!(r.ends_with(" 1,3 5:6] COPY completed\r\n"), "{r}");
     // Only UIDs that do not exist: nothing copied, no COPYUID.
-    assert_eq!(t.cmd("c UID COPY 50:60 Archive").await, "c OK COPY completed\r\n");
+    assert_eq!(
+        t.cmd("c UID COPY 50:60 Archive").await,
+        "c OK COPY completed\r\n"
+    );
     assert_eq!(t.code("d COPY 5 Archive").await.0, BAD);
     assert_eq!(t.code("e COPY 1 nowhere").await, (NO, "TRYCREATE".into()));
     assert_eq!(t.code("f MOVE 1 nowhere").await, (NO, "TRYCREATE".into()));
@@ -49,11 +52,17 @@ async fn uid_move_and_copy_to_itself() {
     let r = t.cmd("a UID MOVE 2:3 Trash").await;
     assert!(r.starts_with("* OK [COPYUID "), "{r}");
     // RFC 9051 §7.5.1: each EXPUNGE renumbers: 2 then 2.
-    assert!(r.ends_with(" 2:3 1:2] moved\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\na OK MOVE completed\r\n"), "{r}");
+    assert!(
+        r.ends_with(" 2:3 1:2] moved\r\n* 2 EXPUNGE\r\n* 2 EXPUNGE\r\na OK MOVE completed\r\n"),
+        "{r}"
+    );
     let r = t.cmd("b COPY 1 INBOX").await;
     assert_eq!(tagged_code(&r), (OK, "COPYUID".into()));
     // The copy into the selected mailbox is announced at the next command.
-    assert_eq!(t.cmd("c NOOP").await, "* 2 EXISTS\r\n* 1 RECENT\r\nc OK NOOP completed\r\n");
+    assert_eq!(
+        t.cmd("c NOOP").await,
+        "* 2 EXISTS\r\n* 1 RECENT\r\nc OK NOOP completed\r\n"
+    );
 }
 
 #[actix_rt::test]
@@ -79,7 +88,14 @@ async fn copy_into_a_full_account() {
 #[actix_rt::test]
 async fn syntax_errors() {
     let mut t = T::selected(1).await;
-    for line in ["a COPY", "a COPY 1", "a MOVE 1", "a COPY Trash", "a UID MOVE Trash", "a COPY 1 Trash x"] {
+    for line in [
+        "a COPY",
+        "a COPY 1",
+        "a MOVE 1",
+        "a COPY Trash",
+        "a UID MOVE Trash",
+        "a COPY 1 Trash x",
+    ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
     assert_eq!(t.code("b COPY 1 &Jjo").await.0, BAD);
@@ -93,7 +109,10 @@ async fn another_session_sees_the_move() {
     b.cmd("m MOVE 1 Trash").await;
     a.s.mailbox_changed();
     // No EXPUNGE while a FETCH by number runs (RFC 9051 §7.5.1) …
-    assert_eq!(a.cmd("f FETCH 1 UID").await, "* 1 FETCH (UID 1)\r\nf OK FETCH completed\r\n");
+    assert_eq!(
+        a.cmd("f FETCH 1 UID").await,
+        "* 1 FETCH (UID 1)\r\nf OK FETCH completed\r\n"
+    );
     // … but UID commands may have them.
     assert_eq!(
         a.cmd("u UID FETCH 2 UID").await,

@@ -12,9 +12,15 @@ async fn enable_reports_only_what_changed() {
         "* ENABLED IMAP4rev2\r\na OK ENABLE completed\r\n"
     );
     // RFC 5161 §3.1: ENABLED only names extensions newly enabled by this command.
-    assert_eq!(t.cmd("b ENABLE IMAP4rev2").await, "b OK ENABLE completed\r\n");
+    assert_eq!(
+        t.cmd("b ENABLE IMAP4rev2").await,
+        "b OK ENABLE completed\r\n"
+    );
     // IMAP4rev2 already implies UTF-8 names.
-    assert_eq!(t.cmd("c ENABLE UTF8=ACCEPT").await, "c OK ENABLE completed\r\n");
+    assert_eq!(
+        t.cmd("c ENABLE UTF8=ACCEPT").await,
+        "c OK ENABLE completed\r\n"
+    );
 }
 
 #[actix_rt::test]
@@ -26,7 +32,10 @@ async fn unknown_extensions_are_ignored() {
         t.cmd("a ENABLE X-UNKNOWN CONDSTORE UTF8=ACCEPT").await,
         "* ENABLED UTF8=ACCEPT\r\na OK ENABLE completed\r\n"
     );
-    assert_eq!(t.cmd("b ENABLE X-UNKNOWN").await, "b OK ENABLE completed\r\n");
+    assert_eq!(
+        t.cmd("b ENABLE X-UNKNOWN").await,
+        "b OK ENABLE completed\r\n"
+    );
     assert_eq!(
         t.cmd("c enable imap4rev2").await,
         "* ENABLED IMAP4rev2\r\nc OK ENABLE completed\r\n"
@@ -42,5 +51,8 @@ async fn enable_needs_an_argument_and_the_authenticated_state() {
     t.cmd("s SELECT INBOX").await;
     assert_eq!(t.code("c ENABLE IMAP4rev2").await.0, BAD);
     // Still IMAP4rev1: SEARCH answers SEARCH, not ESEARCH.
-    assert_eq!(t.cmd("d SEARCH ALL").await, "* SEARCH\r\nd OK SEARCH completed\r\n");
+    assert_eq!(
+        t.cmd("d SEARCH ALL").await,
+        "* SEARCH\r\nd OK SEARCH completed\r\n"
+    );
 }

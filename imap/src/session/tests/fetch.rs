@@ -116,7 +116,12 @@ async fn uid_sets() {
         assert_eq!(seqs(&r), want, "{set}: {r}");
         assert!(r.ends_with("u OK FETCH completed\r\n"), "{set}: {r}");
         // RFC 9051 §6.4.9: UID FETCH always includes the UID.
-        assert!(r.lines().filter(|l| l.starts_with("* ")).all(|l| l.contains("UID ")), "{r}");
+        assert!(
+            r.lines()
+                .filter(|l| l.starts_with("* "))
+                .all(|l| l.contains("UID ")),
+            "{r}"
+        );
     }
 }
 
@@ -126,8 +131,14 @@ async fn empty_mailbox() {
     // "*" in an empty mailbox names no message: an error by number, nothing by UID.
     assert_eq!(t.code("a FETCH 1:* FLAGS").await.0, BAD);
     assert_eq!(t.code("b FETCH * FLAGS").await.0, BAD);
-    assert_eq!(t.cmd("c UID FETCH 1:* FLAGS").await, "c OK FETCH completed\r\n");
-    assert_eq!(t.cmd("d UID FETCH * FLAGS").await, "d OK FETCH completed\r\n");
+    assert_eq!(
+        t.cmd("c UID FETCH 1:* FLAGS").await,
+        "c OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        t.cmd("d UID FETCH * FLAGS").await,
+        "d OK FETCH completed\r\n"
+    );
 }
 
 #[actix_rt::test]
@@ -150,8 +161,13 @@ async fn macros_and_items() {
     // RFC822 sets \Seen (RFC 9051 §6.4.5).
     let r = t.cmd("g FETCH 1 RFC822").await;
     assert!(r.contains("FLAGS (\\Seen)"), "{r}");
-    let r = t.cmd("h FETCH 1 BODY[HEADER.FIELDS.NOT (Subject Date)]").await;
-    assert!(!r.contains("Subject: hello") && r.contains("From: Bob"), "{r}");
+    let r = t
+        .cmd("h FETCH 1 BODY[HEADER.FIELDS.NOT (Subject Date)]")
+        .await;
+    assert!(
+        !r.contains("Subject: hello") && r.contains("From: Bob"),
+        "{r}"
+    );
 }
 
 #[actix_rt::test]
@@ -199,12 +215,18 @@ async fn recent_in_rev1_not_in_rev2() {
     t.cmd("n NOOP").await;
     let r = t.cmd("a FETCH 1 FLAGS").await;
     // RFC 3501 §2.3.2: the message arrived while we watched: \Recent.
-    assert_eq!(r, "* 1 FETCH (FLAGS (\\Recent))\r\na OK FETCH completed\r\n");
+    assert_eq!(
+        r,
+        "* 1 FETCH (FLAGS (\\Recent))\r\na OK FETCH completed\r\n"
+    );
     let mut t = T::selected_rev2(0).await;
     t.deliver(MESSAGE).await;
     t.s.mailbox_changed();
     // RFC 9051 §7.4: no RECENT response for rev2.
-    assert_eq!(t.cmd("n NOOP").await, "* 1 EXISTS\r\nn OK NOOP completed\r\n");
+    assert_eq!(
+        t.cmd("n NOOP").await,
+        "* 1 EXISTS\r\nn OK NOOP completed\r\n"
+    );
     assert_eq!(
         t.cmd("a FETCH 1 FLAGS").await,
         "* 1 FETCH (FLAGS ())\r\na OK FETCH completed\r\n"

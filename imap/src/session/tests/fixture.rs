@@ -311,3 +311,34 @@ pub(super) const OK: StatusKind = StatusKind::Ok;
 pub(super) const NO: StatusKind = StatusKind::No;
 /// Tagged BAD.
 pub(super) const BAD: StatusKind = StatusKind::Bad;
+
+#[test]
+fn the_decoder_check_can_fail() {
+    // A malformed response, a truncated literal and leftover bytes all fail the check.
+    for bad in [
+        &b"* 1 FETCH (FLAGS (\\Seen)\r\n"[..],
+        b"* 1 FETCH (BODY[] {10}\r\nshort)\r\n",
+        b"a OK done\r\nxyz",
+        b"* 0 EXISTS extra\r\n",
+        b"a MAYBE done\r\n",
+    ] {
+        assert!(decode_all(bad, false).is_err(), "{bad:?}");
+        assert!(decode_all(bad, true).is_err(), "{bad:?}");
+    }
+    assert!(decode_all(b"* 3 EXISTS\r\na OK [READ-WRITE] done\r\n", false).is_ok());
+}
+
+#[test]
+fn the_gaps_are_real() {
+    // imap-codec alpha.10 rejects these valid responses, so `T::exact` must skip them.
+    for line in [
+        &b"* ESEARCH (TAG \"e\") MIN 1 MAX 3 COUNT 3\r\n"[..],
+        b"* ESEARCH (TAG \"a\") UID ALL 2:3\r\n",
+        b"* LIST () \"/\" \"a/b\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n",
+    ] {
+        assert!(decode_all(line, false).is_err(), "{line:?}");
+        assert!(decode_all(line, true).is_ok(), "{line:?}");
+    }
+    // Only those: a plain LIST is decoded even where gaps are allowed.
+    assert!(decode_all(b"* LIST () \"/\" \"a\" junk\r\n", true).is_err());
+}

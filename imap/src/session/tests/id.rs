@@ -6,11 +6,15 @@ use super::fixture::*;
 async fn id_in_every_state() {
     let mut t = session().await;
     let r = t.cmd("a ID NIL").await;
-    assert!(r.starts_with("* ID (\"name\" \"mailroom\" \"version\" \""), "{r}");
+    assert!(
+        r.starts_with("* ID (\"name\" \"mailroom\" \"version\" \""),
+        "{r}"
+    );
     assert!(r.ends_with("a OK ID completed\r\n"), "{r}");
     t.login().await;
     assert_eq!(
-        t.code("b ID (\"name\" \"client\" \"version\" \"1.0\")").await,
+        t.code("b ID (\"name\" \"client\" \"version\" \"1.0\")")
+            .await,
         (OK, String::new())
     );
     t.cmd("s SELECT INBOX").await;

@@ -18,7 +18,10 @@ async fn idle_pushes_updates_on_wakeup() {
     let mut b = a.other().await;
     b.cmd("s SELECT INBOX").await;
     b.cmd("x STORE 2 +FLAGS.SILENT (\\Seen)").await;
-    assert_eq!(a.wakeup().await, "* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n");
+    assert_eq!(
+        a.wakeup().await,
+        "* 2 FETCH (UID 2 FLAGS (\\Seen \\Recent))\r\n"
+    );
     b.cmd("y STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     b.cmd("z EXPUNGE").await;
     assert_eq!(a.wakeup().await, "* 1 EXPUNGE\r\n");

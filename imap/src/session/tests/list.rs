@@ -83,7 +83,10 @@ async fn percent_stops_at_the_delimiter() {
     .await;
     let r = t.cmd("m LIST a/ *").await;
     assert!(r.contains("\"a/b/c\"") && r.contains("\"a/x\""), "{r}");
-    assert_eq!(t.cmd("n LIST \"\" nomatch*").await, "n OK LIST completed\r\n");
+    assert_eq!(
+        t.cmd("n LIST \"\" nomatch*").await,
+        "n OK LIST completed\r\n"
+    );
     // Reference "a/" and pattern "b" means a/b.
     assert_eq!(
         t.cmd("o LIST a/ b").await,
@@ -95,7 +98,10 @@ async fn percent_stops_at_the_delimiter() {
 async fn inbox_is_case_insensitive() {
     let mut t = tree().await;
     let r = t.cmd("l LIST \"\" inbox").await;
-    assert_eq!(r, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\nl OK LIST completed\r\n");
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\nl OK LIST completed\r\n"
+    );
 }
 
 #[actix_rt::test]
@@ -131,7 +137,7 @@ async fn subscribed_selection_and_childinfo() {
     // CHILDINFO; imap-codec does not decode this extended data, so the line is exact.
     t.exact(
         "m LIST (SUBSCRIBED RECURSIVEMATCH) \"\" a/%",
-        "* LIST () \"/\" \"a/b\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\nm OK LIST completed\r\n",
+        "* LIST (\\HasChildren) \"/\" \"a/b\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\nm OK LIST completed\r\n",
     )
     .await;
     // RFC 5258 §3: RECURSIVEMATCH alone is an error.
@@ -143,7 +149,10 @@ async fn subscribed_selection_and_childinfo() {
 async fn return_options() {
     let mut t = tree().await;
     let r = t.cmd("l LIST \"\" lone RETURN (CHILDREN SUBSCRIBED)").await;
-    assert_eq!(r, "* LIST (\\HasNoChildren) \"/\" \"lone\"\r\nl OK LIST completed\r\n");
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren) \"/\" \"lone\"\r\nl OK LIST completed\r\n"
+    );
     let r = t.cmd("m LIST \"\" a/b/c RETURN (SUBSCRIBED)").await;
     assert!(r.contains("\\Subscribed"), "{r}");
     assert_eq!(t.code("n LIST \"\" * RETURN (BOGUS)").await.0, BAD);
@@ -191,8 +200,12 @@ async fn utf8_and_modified_utf7_names() {
         u.cmd("e ENABLE UTF8=ACCEPT").await,
         "* ENABLED UTF8=ACCEPT\r\ne OK ENABLE completed\r\n"
     );
-    let r = u.cmd("f LIST \"\" 日本*").await;
-    assert_eq!(r, "* LIST (\\HasNoChildren) \"/\" \"日本語\"\r\nf OK LIST completed\r\n");
+    assert_eq!(u.code("f LIST \"\" 日本*").await.0, BAD);
+    let r = u.cmd("f LIST \"\" \"日本*\"").await;
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren) \"/\" \"日本語\"\r\nf OK LIST completed\r\n"
+    );
     // A UTF-8 session takes "&" literally.
     assert_eq!(u.code("g CREATE R&D").await.0, OK);
     let r = t.cmd("h LIST \"\" R*").await;
@@ -214,7 +227,13 @@ async fn lsub_lists_subscribed_only() {
 async fn list_syntax_errors() {
     let mut t = lenient().await;
     t.login().await;
-    for line in ["a LIST", "a LIST \"\"", "a LIST \"\" * extra", "a LSUB \"\"", "a LIST (SUBSCRIBED \"\" *"] {
+    for line in [
+        "a LIST",
+        "a LIST \"\"",
+        "a LIST \"\" * extra",
+        "a LSUB \"\"",
+        "a LIST (SUBSCRIBED \"\" *",
+    ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
 }

@@ -29,7 +29,10 @@ async fn logout_in_authenticated_and_selected_states() {
     let mut t = T::selected(1).await;
     let (r, flow) = t.raw(b"z logout\r\n").await;
     // RFC 9051 §6.1.3: BYE first, then the tagged OK.
-    assert!(r.starts_with("* BYE ") && r.ends_with("z OK LOGOUT completed\r\n"), "{r}");
+    assert!(
+        r.starts_with("* BYE ") && r.ends_with("z OK LOGOUT completed\r\n"),
+        "{r}"
+    );
     assert_eq!(flow, Flow::Close);
 }
 

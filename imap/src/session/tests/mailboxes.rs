@@ -46,8 +46,14 @@ async fn response_codes() {
     assert_eq!(t.code("c CREATE INBOX").await, (NO, "ALREADYEXISTS".into()));
     assert_eq!(t.code("c CREATE inbox").await, (NO, "ALREADYEXISTS".into()));
     assert_eq!(t.code("d DELETE Nope").await, (NO, "NONEXISTENT".into()));
-    assert_eq!(t.code("e RENAME Nope Other").await, (NO, "NONEXISTENT".into()));
-    assert_eq!(t.code("f RENAME Foo Sent").await, (NO, "ALREADYEXISTS".into()));
+    assert_eq!(
+        t.code("e RENAME Nope Other").await,
+        (NO, "NONEXISTENT".into())
+    );
+    assert_eq!(
+        t.code("f RENAME Foo Sent").await,
+        (NO, "ALREADYEXISTS".into())
+    );
     assert_eq!(t.code("g DELETE INBOX").await, (NO, "CANNOT".into()));
     assert_eq!(t.code("h SUBSCRIBE Nope").await.0, NO);
 }

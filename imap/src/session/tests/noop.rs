@@ -47,7 +47,10 @@ async fn new_mail_from_delivery() {
     a.deliver(MESSAGE).await;
     a.s.mailbox_changed();
     // RFC 3501 §7.3.1, §7.3.2: EXISTS then RECENT.
-    assert_eq!(a.cmd("n NOOP").await, "* 2 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n");
+    assert_eq!(
+        a.cmd("n NOOP").await,
+        "* 2 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n"
+    );
     // Without a change event nothing is asked of the store.
     assert_eq!(a.cmd("m NOOP").await, "m OK NOOP completed\r\n");
 }
@@ -59,7 +62,10 @@ async fn new_mail_is_announced_during_fetch_too() {
     a.s.mailbox_changed();
     // RFC 9051 §7.5.1 forbids only EXPUNGE during FETCH; EXISTS may come.
     let r = a.cmd("f FETCH 1 UID").await;
-    assert_eq!(r, "* 2 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1)\r\nf OK FETCH completed\r\n");
+    assert_eq!(
+        r,
+        "* 2 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (UID 1)\r\nf OK FETCH completed\r\n"
+    );
 }
 
 #[actix_rt::test]
@@ -85,7 +91,13 @@ async fn rev2_sessions_get_no_recent() {
     b.cmd("s SELECT INBOX").await;
     a.deliver(MESSAGE).await;
     a.s.mailbox_changed();
-    assert_eq!(a.cmd("n NOOP").await, "* 2 EXISTS\r\nn OK NOOP completed\r\n");
+    assert_eq!(
+        a.cmd("n NOOP").await,
+        "* 2 EXISTS\r\nn OK NOOP completed\r\n"
+    );
     b.s.mailbox_changed();
-    assert_eq!(b.cmd("n NOOP").await, "* 2 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n");
+    assert_eq!(
+        b.cmd("n NOOP").await,
+        "* 2 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
+    );
 }

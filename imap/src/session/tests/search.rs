@@ -96,7 +96,11 @@ async fn keys_on_flags_sizes_and_headers() {
     ] {
         let r = t.cmd(&format!("s SEARCH {key}")).await;
         let sep = if want.is_empty() { "" } else { " " };
-        assert_eq!(r, format!("* SEARCH{sep}{want}\r\ns OK SEARCH completed\r\n"), "{key}");
+        assert_eq!(
+            r,
+            format!("* SEARCH{sep}{want}\r\ns OK SEARCH completed\r\n"),
+            "{key}"
+        );
     }
 }
 
@@ -104,13 +108,22 @@ async fn keys_on_flags_sizes_and_headers() {
 async fn rev2_answers_esearch() {
     let mut t = T::selected_rev2(3).await;
     // RFC 9051 §6.4.4: ESEARCH ALL without RETURN for an IMAP4rev2 client.
-    t.exact("a SEARCH ALL", "* ESEARCH (TAG \"a\") ALL 1:3\r\na OK SEARCH completed\r\n")
-        .await;
-    t.exact("b UID SEARCH 2:3", "* ESEARCH (TAG \"b\") UID ALL 2:3\r\nb OK SEARCH completed\r\n")
-        .await;
+    t.exact(
+        "a SEARCH ALL",
+        "* ESEARCH (TAG \"a\") ALL 1:3\r\na OK SEARCH completed\r\n",
+    )
+    .await;
+    t.exact(
+        "b UID SEARCH 2:3",
+        "* ESEARCH (TAG \"b\") UID ALL 2:3\r\nb OK SEARCH completed\r\n",
+    )
+    .await;
     // Nothing found: no ALL (RFC 4731 §3.1).
-    t.exact("c SEARCH DELETED", "* ESEARCH (TAG \"c\")\r\nc OK SEARCH completed\r\n")
-        .await;
+    t.exact(
+        "c SEARCH DELETED",
+        "* ESEARCH (TAG \"c\")\r\nc OK SEARCH completed\r\n",
+    )
+    .await;
     t.exact(
         "d SEARCH RETURN () ALL",
         "* ESEARCH (TAG \"d\") ALL 1:3\r\nd OK SEARCH completed\r\n",
@@ -126,8 +139,14 @@ async fn rev2_answers_esearch() {
 #[actix_rt::test]
 async fn syntax_errors_and_empty_mailbox() {
     let mut t = T::selected(0).await;
-    assert_eq!(t.cmd("a SEARCH ALL").await, "* SEARCH\r\na OK SEARCH completed\r\n");
-    assert_eq!(t.cmd("b SEARCH 1:*").await, "* SEARCH\r\nb OK SEARCH completed\r\n");
+    assert_eq!(
+        t.cmd("a SEARCH ALL").await,
+        "* SEARCH\r\na OK SEARCH completed\r\n"
+    );
+    assert_eq!(
+        t.cmd("b SEARCH 1:*").await,
+        "* SEARCH\r\nb OK SEARCH completed\r\n"
+    );
     for line in [
         "c SEARCH",
         "c SEARCH BOGUS",

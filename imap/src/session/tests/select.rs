@@ -100,7 +100,11 @@ async fn select_syntax_and_names() {
     // RFC 3501 §5.1.3: a broken modified UTF-7 name is a BAD, not a missing mailbox.
     assert_eq!(t.code("c SELECT &Jjo").await.0, BAD);
     assert_eq!(t.code("d SELECT \"Sent\"").await.0, OK);
-    assert_eq!(t.code("e EXAMINE {5}\r\nTrash").await.0, BAD);
+    // A literal name is as good as an atom.
+    assert_eq!(
+        t.code("e EXAMINE {5}\r\nTrash").await,
+        (OK, "READ-ONLY".into())
+    );
     assert_eq!(t.code("f SELECT nosuch").await, (NO, "NONEXISTENT".into()));
     assert_eq!(t.code("g EXAMINE nosuch").await, (NO, "NONEXISTENT".into()));
     assert_eq!(t.code("h EXAMINE Trash").await, (OK, "READ-ONLY".into()));

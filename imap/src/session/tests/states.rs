@@ -99,7 +99,11 @@ async fn not_authenticated_refuses_the_rest() {
     assert_eq!(t.s.account_id(), None);
     // What any state allows.
     for cmd in ["CAPABILITY", "NOOP", "ID NIL"] {
-        assert_eq!(t.code(&format!("t {cmd}")).await, (OK, String::new()), "{cmd}");
+        assert_eq!(
+            t.code(&format!("t {cmd}")).await,
+            (OK, String::new()),
+            "{cmd}"
+        );
     }
 }
 
@@ -115,15 +119,31 @@ async fn authenticated_refuses_selected_commands() {
             "{cmd}"
         );
     }
-    for cmd in ["CAPABILITY", "NOOP", "ID NIL", "NAMESPACE", "ENABLE UTF8=ACCEPT"] {
-        assert_eq!(t.code(&format!("t {cmd}")).await, (OK, String::new()), "{cmd}");
+    for cmd in [
+        "CAPABILITY",
+        "NOOP",
+        "ID NIL",
+        "NAMESPACE",
+        "ENABLE UTF8=ACCEPT",
+    ] {
+        assert_eq!(
+            t.code(&format!("t {cmd}")).await,
+            (OK, String::new()),
+            "{cmd}"
+        );
     }
 }
 
 #[actix_rt::test]
 async fn selected_allows_everything_but_authentication_and_enable() {
     let mut t = T::selected(2).await;
-    for cmd in ["CHECK", "NOOP", "SEARCH ALL", "FETCH 1:* FLAGS", "STATUS INBOX (MESSAGES)"] {
+    for cmd in [
+        "CHECK",
+        "NOOP",
+        "SEARCH ALL",
+        "FETCH 1:* FLAGS",
+        "STATUS INBOX (MESSAGES)",
+    ] {
         assert_eq!(t.code(&format!("t {cmd}")).await.0, OK, "{cmd}");
     }
     // RFC 5161 §3.1: ENABLE in the selected state is an error.
@@ -136,11 +156,15 @@ async fn tags_and_garbage() {
     // RFC 9051 §9: tag = 1*<any ASTRING-CHAR except "+">.
     for (line, answer) in [
         ("", "* BAD missing or invalid tag\r\n"),
-        ("NOOP", "* BAD missing or invalid tag\r\n"),
+        // "NOOP" alone is a valid tag without a command.
+        ("NOOP", "NOOP BAD syntax error in command or arguments\r\n"),
         ("+ NOOP", "* BAD missing or invalid tag\r\n"),
         ("a{ NOOP", "* BAD missing or invalid tag\r\n"),
         ("a* NOOP", "* BAD missing or invalid tag\r\n"),
-        ("a NOOP extra", "a BAD syntax error in command or arguments\r\n"),
+        (
+            "a NOOP extra",
+            "a BAD syntax error in command or arguments\r\n",
+        ),
         ("a  NOOP", "a BAD syntax error in command or arguments\r\n"),
         ("a XYZZY", "a BAD syntax error in command or arguments\r\n"),
         ("a.1 NOOP", "a.1 OK NOOP completed\r\n"),

@@ -35,7 +35,10 @@ async fn status_of_the_selected_mailbox_and_after_changes() {
 async fn errors() {
     let mut t = lenient().await;
     t.login().await;
-    assert_eq!(t.code("a STATUS nosuch (MESSAGES)").await, (NO, "NONEXISTENT".into()));
+    assert_eq!(
+        t.code("a STATUS nosuch (MESSAGES)").await,
+        (NO, "NONEXISTENT".into())
+    );
     for line in [
         "b STATUS INBOX",
         "b STATUS INBOX ()",
@@ -58,8 +61,10 @@ async fn names_follow_the_session_encoding() {
         "* STATUS \"Entw&APw-rfe\" (MESSAGES 0)\r\nb OK STATUS completed\r\n"
     );
     t.cmd("c ENABLE IMAP4rev2").await;
+    // RFC 9051 §9: UTF-8 only in quoted strings (and literals), never in an atom.
+    assert_eq!(t.code("d STATUS Entwürfe (MESSAGES)").await.0, BAD);
     assert_eq!(
-        t.cmd("d STATUS Entwürfe (MESSAGES)").await,
+        t.cmd("d STATUS \"Entwürfe\" (MESSAGES)").await,
         "* STATUS \"Entwürfe\" (MESSAGES 0)\r\nd OK STATUS completed\r\n"
     );
 }

@@ -48,7 +48,10 @@ async fn store_sequence_sets() {
         "b BAD invalid message sequence number\r\n"
     );
     // A UID that does not exist is no error (RFC 9051 §6.4.9).
-    assert_eq!(t.cmd("c UID STORE 9 +FLAGS (\\Seen)").await, "c OK STORE completed\r\n");
+    assert_eq!(
+        t.cmd("c UID STORE 9 +FLAGS (\\Seen)").await,
+        "c OK STORE completed\r\n"
+    );
     let r = t.cmd("d STORE 1,1 +FLAGS (\\Draft)").await;
     assert_eq!(r, "* 1 FETCH (FLAGS (\\Draft))\r\nd OK STORE completed\r\n");
 }
@@ -67,8 +70,14 @@ async fn store_errors() {
     }
     t.cmd("e EXAMINE INBOX").await;
     // RFC 9051 §6.3.3: nothing changes in a mailbox opened with EXAMINE.
-    assert_eq!(t.code("b STORE 1 +FLAGS (\\Seen)").await, (NO, "READ-ONLY".into()));
-    assert_eq!(t.code("c UID STORE 1 +FLAGS (\\Seen)").await, (NO, "READ-ONLY".into()));
+    assert_eq!(
+        t.code("b STORE 1 +FLAGS (\\Seen)").await,
+        (NO, "READ-ONLY".into())
+    );
+    assert_eq!(
+        t.code("c UID STORE 1 +FLAGS (\\Seen)").await,
+        (NO, "READ-ONLY".into())
+    );
 }
 
 #[actix_rt::test]
