@@ -300,6 +300,13 @@ impl Session {
         items: &[StatusDataItemName],
         out: &mut Vec<u8>,
     ) {
+        // RFC 9051 §9: `status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"`
+        // needs one item at least; imap-codec also takes `()`.
+        if items.is_empty() {
+            write::status(out, Some(tag), Status::Bad, None, "STATUS needs an item");
+            self.count_error(out);
+            return;
+        }
         let Some(name) = self.name_or_bad(tag, mailbox, out) else {
             return;
         };

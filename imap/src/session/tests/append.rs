@@ -1,0 +1,155 @@
+//! APPEND (RFC 9051 §6.3.12; RFC 4315 APPENDUID): flags and date, TRYCREATE, TOOBIG and the
+//! literal limits, OVERQUOTA for a user with a quota, the selected mailbox's own update.
+
+use super::fixture::*;
+
+fn append(mailbox: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!("a APPEND {mailbox}{extra} {{{}}}\r\n{body}\r\n", body.len()).into_bytes()
+}
+
+#[actix_rt::test]
+async fn append_with_flags_and_date() {
+    let mut t = T::selected(1).await;
+    let r = t
+        .raw(
+            format!(
+                "a APPEND Drafts (\\Draft) \"14-Jul-2024 10:00:00 +0200\" {{{}}}\r\n{MESSAGE}\r\n",
+                MESSAGE.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .0;
+    assert!(
+        r.starts_with("a OK [APPENDUID ") && r.ends_with(" 1] APPEND completed\r\n"),
+        "{r}"
+    );
+    let r = t.raw(b"b APPEND Nowhere {3}\r\nabc\r\n").await.0;
+    assert_eq!(r, "b NO [TRYCREATE] no such mailbox\r\n");
+    assert_eq!(tagged_code(&r), (NO, "TRYCREATE".into()));
+    t.cmd("c SELECT Drafts").await;
+    let r = t.cmd("d FETCH 1 (FLAGS INTERNALDATE)").await;
+    assert!(
+        r.starts_with("* 1 FETCH (FLAGS (\\Draft) INTERNALDATE \"14-Jul-2024 08:00:00 +0000\")"),
+        "{r}"
+    );
+}
+
+#[actix_rt::test]
+async fn literal_limits() {
+    let mut t = session().await;
+    assert_eq!(
+        t.s.literal_limit(b"a LOGIN {5}"),
+        u64::from(crate::proto::MAX_SMALL_LITERAL)
+    );
+    // Not authenticated yet: an APPEND literal is as small as any other.
+    assert_eq!(
+        t.s.literal_limit(b"a APPEND INBOX {5}"),
+        u64::from(crate::proto::MAX_SMALL_LITERAL)
+    );
+    t.login().await;
+    assert_eq!(
+        t.s.literal_limit(b"a APPEND INBOX {5}"),
+        limits().max_message_size
+    );
+    let mut out = Vec::new();
+    t.s.literal_refused(b"a APPEND INBOX {99999999}\r\n", &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "a NO [TOOBIG] message too big\r\n"
+    );
+    assert_eq!(
+        tagged_code(&String::from_utf8_lossy(&out)),
+        (NO, "TOOBIG".into())
+    );
+    let mut out = Vec::new();
+    t.s.literal_refused(b"b LOGIN {99999999}\r\n", &mut out);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "b BAD literal too big for this command\r\n"
+    );
+    let mut out = Vec::new();
+    t.s.message_too_long(Some("c"), &mut out);
+    check(&out);
+    assert_eq!(out, b"c BAD [TOOBIG] command too long\r\n");
+}
+
+#[actix_rt::test]
+async fn appends_to_the_selected_mailbox_announce_exists() {
+    let mut t = T::selected(1).await;
+    let (r, _) = t.raw(&append("INBOX", " (\\Seen $Label)", MESSAGE)).await;
+    // Our own APPEND shows up as EXISTS before the tagged OK (RFC 9051 §6.3.12).
+    assert!(r.starts_with("* 2 EXISTS\r\n* 1 RECENT\r\n"), "{r}");
+    assert!(r.ends_with(" 2] APPEND completed\r\n"), "{r}");
+    let r = t.cmd("f FETCH 2 FLAGS").await;
+    assert!(r.starts_with("* 2 FETCH (FLAGS (\\Seen $Label"), "{r}");
+}
+
+#[actix_rt::test]
+async fn append_errors() {
+    let mut t = lenient().await;
+    t.login().await;
+    // RFC 9051 §2.3.2: \Recent cannot be set by a client.
+    assert_eq!(
+        tagged_code(&t.raw(&append("INBOX", " (\\Recent)", MESSAGE)).await.0).0,
+        BAD
+    );
+    assert_eq!(
+        tagged_code(&t.raw(&append("INBOX", " (\\Bogus)", MESSAGE)).await.0).0,
+        BAD
+    );
+    assert_eq!(
+        tagged_code(
+            &t.raw(&append("INBOX", " \"99-Foo-2024 10:00:00 +0000\"", MESSAGE))
+                .await
+                .0
+        )
+        .0,
+        BAD
+    );
+    assert_eq!(t.code("b APPEND INBOX").await.0, BAD);
+    assert_eq!(t.code("c APPEND INBOX hello").await.0, BAD);
+    assert_eq!(
+        tagged_code(&t.raw(b"d APPEND INBOX {0}\r\n\r\n").await.0).0,
+        NO
+    );
+    assert_eq!(
+        tagged_code(&t.raw(&append("&Jjo", "", MESSAGE)).await.0).0,
+        BAD
+    );
+}
+
+#[actix_rt::test]
+async fn append_over_quota() {
+    let mut t = t_with_ctx(ctx(true), Some(MESSAGE.len() as u64 + 10)).await;
+    let r = t.cmd("a LOGIN bob@example.test password-1").await;
+    assert!(r.starts_with("a OK "), "{r}");
+    let (r, _) = t.raw(&append("INBOX", "", MESSAGE)).await;
+    assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
+    // RFC 9051 §7.1: OVERQUOTA once the user's quota is spent.
+    let (r, _) = t.raw(&append("INBOX", "", MESSAGE)).await;
+    assert_eq!(tagged_code(&r), (NO, "OVERQUOTA".into()));
+}
+
+#[actix_rt::test]
+async fn append_too_big_by_config() {
+    let mut c = ctx(true);
+    c.limits.max_message_size = 16;
+    let mut t = t_with_ctx(c, None).await;
+    t.login().await;
+    let (r, _) = t.raw(&append("INBOX", "", MESSAGE)).await;
+    assert_eq!(tagged_code(&r), (NO, "TOOBIG".into()));
+}
+
+#[actix_rt::test]
+async fn append_with_literal_plus_and_utf8_names() {
+    let mut t = lenient().await;
+    t.login().await;
+    let msg = format!("a APPEND INBOX {{{}+}}\r\n{MESSAGE}\r\n", MESSAGE.len());
+    let (r, _) = t.raw(msg.as_bytes()).await;
+    assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
+    t.cmd("b ENABLE IMAP4rev2").await;
+    t.cmd("c CREATE \"Entwürfe\"").await;
+    let (r, _) = t.raw(&append("\"Entwürfe\"", "", MESSAGE)).await;
+    assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
+}
