@@ -1,7 +1,8 @@
 //! Real IMAP sync clients against the server: isync's `mbsync` pulls every folder into a
-//! maildir and pushes a new message and a flag change back.
+//! maildir and pushes a new message and a flag change back; offlineimap3 does the same for
+//! INBOX over imaps, verifying the server's self-signed certificate.
 
-use crate::server_with;
+use crate::{BIN, server_with};
 use mailroom_tests::{LineClient, Server, after_trace};
 use std::path::Path;
 use std::process::Command;
@@ -145,4 +146,150 @@ fn mbsync_pulls_every_folder_and_pushes_back() {
         r.starts_with("* SEARCH ") && r.lines().next().unwrap_or_default().split(' ').count() == 3,
         "{r}"
     );
+}
+
+/// A maildir file as the server stored it: CRLF line ends again, trace fields dropped.
+fn as_stored(raw: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw)
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
+    after_trace(text.as_bytes()).to_vec()
+}
+
+/// `SEARCH key` in INBOX over a fresh plain-text session: the numbers found.
+fn search_inbox(s: &Server, key: &str) -> Vec<u32> {
+    let mut c = LineClient::connect(s.ports.imap).expect("imap");
+    c.read_line().expect("greeting");
+    let login = c
+        .cmd("a LOGIN alice@example.test password-1")
+        .expect("login");
+    assert!(login.starts_with("a OK"), "{login}");
+    c.send("b EXAMINE INBOX").expect("examine");
+    c.read_until(|l| l.starts_with("b ")).expect("examined");
+    c.send(&format!("c SEARCH {key}")).expect("search");
+    let r = c.read_until(|l| l.starts_with("c ")).expect("search");
+    let line = r
+        .lines()
+        .find(|l| l.starts_with("* SEARCH"))
+        .unwrap_or_default();
+    line.split(' ')
+        .skip(2)
+        .map(|n| n.parse().expect("number"))
+        .collect()
+}
+
+#[test]
+fn offlineimap_syncs_a_mailbox_both_ways() {
+    // imaps with certificate and host name checks: offlineimap matches the name it dials
+    // against the certificate's names, so the server is `localhost` (its self-signed
+    // certificate then names it) and offlineimap trusts exactly that certificate file.
+    // Plain-text LOGIN is allowed only for `search_inbox`'s check afterwards.
+    let s = match Server::start_with_env(
+        BIN,
+        "[security]\nallow_plaintext_auth = true\n",
+        &[("MAILROOM_SERVER__HOSTNAME", "localhost")],
+    ) {
+        Ok(s) => s,
+        Err(e) => panic!("{e:#}"),
+    };
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users");
+    let sent: Vec<String> = (1..=2)
+        .map(|i| deliver(&s, &format!("offline {i}")))
+        .collect();
+    let local = tempfile::tempdir().expect("local dir");
+    let maildir = local.path().join("mail");
+    let rc = local.path().join("offlineimaprc");
+    let ca = s.data_dir().join("tls/localhost.selfsigned.crt");
+    std::fs::write(
+        &rc,
+        format!(
+            "[general]\naccounts = t\nmetadata = {meta}\n\n\
+             [Account t]\nlocalrepository = t-local\nremoterepository = t-remote\n\n\
+             [Repository t-local]\ntype = Maildir\nlocalfolders = {dir}\n\n\
+             [Repository t-remote]\ntype = IMAP\nremotehost = localhost\nremoteport = {port}\n\
+             remoteuser = alice@example.test\nremotepass = password-1\n\
+             ssl = yes\nsslcacertfile = {ca}\n\
+             folderfilter = lambda name: name == 'INBOX'\n",
+            meta = local.path().join("meta").display(),
+            dir = maildir.display(),
+            port = s.ports.imaps,
+            ca = ca.display(),
+        ),
+    )
+    .expect("rc");
+    let sync = || {
+        let out = Command::new("offlineimap")
+            .arg("-c")
+            .arg(&rc)
+            .args(["-o", "-u", "basic"])
+            .output()
+            .expect("offlineimap");
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // offlineimap exits 0 after some failed folders; its "ERROR" lines say so.
+        assert!(
+            out.status.success() && !text.contains("ERROR"),
+            "offlineimap failed:\n{text}\nserver log:\n{}",
+            s.log()
+        );
+    };
+    sync();
+
+    // Pulled: both delivered messages, byte for byte apart from line ends and trace fields.
+    let inbox_dir = maildir.join("INBOX");
+    let pulled = files_in(&inbox_dir);
+    assert_eq!(pulled.len(), 2, "{pulled:?}");
+    let mut bodies: Vec<Vec<u8>> = pulled
+        .iter()
+        .map(|p| as_stored(&std::fs::read(p).expect("read")))
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<Vec<u8>> = sent.iter().map(|m| m.clone().into_bytes()).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    assert!(search_inbox(&s, "SEEN").is_empty(), "nothing read yet");
+
+    // Pushed back: a message written locally, and the first pulled one marked seen.
+    std::fs::write(
+        inbox_dir.join("new/1700000000_0.1.local"),
+        "From: me@example.test\nSubject: offline local\n\nwritten offline\n",
+    )
+    .expect("local message");
+    let first = &pulled[0];
+    let name = first
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let base = name.split(":2,").next().unwrap_or_default().to_string();
+    std::fs::rename(first, inbox_dir.join("cur").join(format!("{base}:2,S"))).expect("mark seen");
+    sync();
+
+    let inbox = s.inbox("alice@example.test").expect("inbox");
+    assert_eq!(inbox.len(), 3);
+    assert!(
+        inbox
+            .iter()
+            .any(|m| m.ends_with(b"Subject: offline local\r\n\r\nwritten offline\r\n")),
+        "pushed message missing: {:?}",
+        inbox
+            .iter()
+            .map(|m| String::from_utf8_lossy(m))
+            .collect::<Vec<_>>()
+    );
+    // Which message was marked: the server's copy of the renamed file.
+    let marked =
+        as_stored(&std::fs::read(inbox_dir.join("cur").join(format!("{base}:2,S"))).expect("read"));
+    let seen = search_inbox(&s, "SEEN");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let index = usize::try_from(seen[0] - 1).expect("index");
+    assert_eq!(after_trace(&inbox[index]), &marked[..]);
+    // A third run finds nothing to do and changes nothing.
+    sync();
+    assert_eq!(s.inbox("alice@example.test").expect("inbox").len(), 3);
+    assert_eq!(files_in(&inbox_dir).len(), 3);
 }
