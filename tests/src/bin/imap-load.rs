@@ -200,7 +200,9 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
         .map(|u| ("--user", u))
         .chain([("--pass", &pass), ("--mailbox", &mailbox)])
     {
-        if v.is_empty() || v.bytes().any(|b| !(0x21..0x7f).contains(&b) || b == b'"' || b == b'\\')
+        if v.is_empty()
+            || v.bytes()
+                .any(|b| !(0x21..0x7f).contains(&b) || b == b'"' || b == b'\\')
         {
             return Err(format!(
                 "{name} must be printable ASCII without spaces, quotes or backslashes"
@@ -208,7 +210,9 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
         }
     }
     if clients == 0 || duration == 0 || ops == Some(0) || connect_concurrency == 0 {
-        return Err("--clients, --duration, --ops and --connect-concurrency must be at least 1".into());
+        return Err(
+            "--clients, --duration, --ops and --connect-concurrency must be at least 1".into(),
+        );
     }
     match &mode {
         Mode::Idle { sessions: 0 } | Mode::IdleLatency { deliveries: 0 } => {
@@ -220,7 +224,9 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
         _ => {}
     }
     if let Some(r) = &rcpt
-        && (r.is_empty() || r.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'>'))
+        && (r.is_empty()
+            || r.bytes()
+                .any(|b| b.is_ascii_control() || b == b' ' || b == b'>'))
     {
         return Err("--rcpt must be one word of printable characters".into());
     }
@@ -358,13 +364,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let bytes = self.read_message("greeting").await?;
         match GreetingCodec::default().decode(&bytes) {
             Ok((
-                rest,
+                [],
                 Greeting {
                     kind: GreetingKind::Ok,
                     ..
                 },
-            )) if rest.is_empty() => Ok(()),
-            Ok((rest, _)) if rest.is_empty() => Err(Failure::Status {
+            )) => Ok(()),
+            Ok(([], _)) => Err(Failure::Status {
                 step: "greeting".into(),
                 response: String::from_utf8_lossy(&bytes).trim_end().to_string(),
             }),
@@ -430,7 +436,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     async fn read_response(&mut self, step: &str) -> Result<Response<'static>, Failure> {
         let bytes = self.read_message(step).await?;
         match ResponseCodec::default().decode_static(&bytes) {
-            Ok((rest, response)) if rest.is_empty() => {
+            Ok(([], response)) => {
                 self.track(step, &response)?;
                 Ok(response)
             }
@@ -470,13 +476,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 }
                 self.exists -= 1;
             }
-            Response::Data(Data::Fetch { seq, .. }) if self.selected => {
-                if seq.get() > self.exists {
-                    return Err(check_failure(
-                        step,
-                        format!("* {seq} FETCH with only {} messages", self.exists),
-                    ));
-                }
+            Response::Data(Data::Fetch { seq, .. }) if self.selected && seq.get() > self.exists => {
+                return Err(check_failure(
+                    step,
+                    format!("* {seq} FETCH with only {} messages", self.exists),
+                ));
             }
             Response::Status(Status::Bye(bye)) => {
                 return Err(Failure::Status {
@@ -617,7 +621,8 @@ async fn connect(addr: SocketAddr) -> Result<Conn<TcpStream>, Failure> {
         .map_err(|_| io_failure("connect", io::ErrorKind::TimedOut.into()))?
         .map_err(|e| io_failure("connect", e))?;
     // Lock-step commands are small writes each followed by a read: no Nagle delay.
-    tcp.set_nodelay(true).map_err(|e| io_failure("connect", e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| io_failure("connect", e))?;
     let mut conn = Conn::new(tcp);
     conn.greeting().await?;
     Ok(conn)
@@ -704,7 +709,11 @@ fn check_body(untagged: &[Response<'_>], seq: u32) -> Result<(), Failure> {
                         origin: None,
                         data,
                     } => {
-                        body = Some(data.0.as_ref().map_or(0, |s: &IString<'_>| s.as_ref().len()));
+                        body = Some(
+                            data.0
+                                .as_ref()
+                                .map_or(0, |s: &IString<'_>| s.as_ref().len()),
+                        );
                     }
                     _ => {}
                 }
@@ -870,7 +879,11 @@ impl Client {
         self.appended += 1;
         let message = append_message(&self.marker, self.appended);
         let reply = conn
-            .command_with_literal("append", &format!("APPEND \"{mailbox}\" (\\Seen)"), &message)
+            .command_with_literal(
+                "append",
+                &format!("APPEND \"{mailbox}\" (\\Seen)"),
+                &message,
+            )
             .await?;
         let uid = append_uid(reply.code.as_ref())
             .ok_or_else(|| check_failure("append", "tagged OK without APPENDUID".into()))?;
@@ -900,8 +913,7 @@ impl Client {
                 let r = conn
                     .command("fetch_envelope", &format!("FETCH {lo}:{hi} (ENVELOPE)"))
                     .await?;
-                let got =
-                    fetched_seqs(&r.untagged, |i| matches!(i, MessageDataItem::Envelope(_)));
+                let got = fetched_seqs(&r.untagged, |i| matches!(i, MessageDataItem::Envelope(_)));
                 check_range("fetch_envelope", &got, lo, hi)
             }
             "fetch_body" => {
@@ -1133,11 +1145,15 @@ async fn idle_session(
             .await
             .map_err(|_| check_failure("idle", "semaphore closed".into()))?;
         let mut conn = connect(addr).await?;
-        conn.login(&opts.users[(index % opts.users.len() as u64) as usize], &opts.pass)
-            .await?;
+        conn.login(
+            &opts.users[(index % opts.users.len() as u64) as usize],
+            &opts.pass,
+        )
+        .await?;
         conn.select(&opts.mailbox).await?;
         let tag = conn.tag();
-        conn.send("IDLE", format!("{tag} IDLE\r\n").as_bytes()).await?;
+        conn.send("IDLE", format!("{tag} IDLE\r\n").as_bytes())
+            .await?;
         // RFC 2177 §3: the server answers IDLE with a continuation request.
         loop {
             match conn.read_response("IDLE").await? {
@@ -1145,7 +1161,12 @@ async fn idle_session(
                 Response::Status(Status::Tagged(t)) => {
                     return Err(Failure::Status {
                         step: "IDLE".into(),
-                        response: format!("{} {:?} {}", t.tag.inner(), t.body.kind, t.body.text.inner()),
+                        response: format!(
+                            "{} {:?} {}",
+                            t.tag.inner(),
+                            t.body.kind,
+                            t.body.text.inner()
+                        ),
                     });
                 }
                 _ => {}
@@ -1219,7 +1240,9 @@ async fn run_idle(opts: Options, addr: SocketAddr, sessions: u64) -> u64 {
         }
     }
     let connect_s = started.elapsed().as_secs_f64();
-    println!("IDLING target={addr} sessions={sessions} ready={ok} failed={failed} connect_s={connect_s:.2}");
+    println!(
+        "IDLING target={addr} sessions={sessions} ready={ok} failed={failed} connect_s={connect_s:.2}"
+    );
     let hold = async {
         match opts.hold {
             Some(d) => tokio::time::sleep(d).await,
@@ -1273,7 +1296,10 @@ impl Smtp {
                 return Ok(());
             }
         }
-        Err(check_failure(step, "SMTP reply of more than 100 lines".into()))
+        Err(check_failure(
+            step,
+            "SMTP reply of more than 100 lines".into(),
+        ))
     }
 
     async fn command(&mut self, step: &str, line: &str, code: &str) -> Result<(), Failure> {
@@ -1302,7 +1328,8 @@ async fn run_idle_latency(opts: Options, addr: SocketAddr, deliveries: u64) -> u
         conn.login(&opts.users[0], &opts.pass).await?;
         conn.select(&opts.mailbox).await?;
         let tag = conn.tag();
-        conn.send("IDLE", format!("{tag} IDLE\r\n").as_bytes()).await?;
+        conn.send("IDLE", format!("{tag} IDLE\r\n").as_bytes())
+            .await?;
         loop {
             if let Response::CommandContinuationRequest(_) = conn.read_response("IDLE").await? {
                 break;
@@ -1311,12 +1338,14 @@ async fn run_idle_latency(opts: Options, addr: SocketAddr, deliveries: u64) -> u
         let tcp = TcpStream::connect(SocketAddr::new(opts.host, smtp_port))
             .await
             .map_err(|e| io_failure("SMTP connect", e))?;
-        tcp.set_nodelay(true).map_err(|e| io_failure("SMTP connect", e))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| io_failure("SMTP connect", e))?;
         let mut smtp = Smtp {
             stream: BufReader::new(tcp),
         };
         smtp.expect("greeting", "220").await?;
-        smtp.command("EHLO", "EHLO load.client.example", "250").await?;
+        smtp.command("EHLO", "EHLO load.client.example", "250")
+            .await?;
         Ok::<_, Failure>((conn, smtp))
     };
     let (mut conn, mut smtp) = match setup.await {
@@ -1351,8 +1380,10 @@ async fn run_idle_latency(opts: Options, addr: SocketAddr, deliveries: u64) -> u
              Message-ID: <idle.{run_id}.{i}@imap-load.invalid>\r\n\r\nmessage {i}\r\n.\r\n"
         );
         let sent = async {
-            smtp.command("MAIL", "MAIL FROM:<load@remote.example>", "250").await?;
-            smtp.command("RCPT", &format!("RCPT TO:<{rcpt}>"), "250").await?;
+            smtp.command("MAIL", "MAIL FROM:<load@remote.example>", "250")
+                .await?;
+            smtp.command("RCPT", &format!("RCPT TO:<{rcpt}>"), "250")
+                .await?;
             smtp.command("DATA", "DATA", "354").await?;
             smtp.stream
                 .get_mut()
@@ -1468,7 +1499,8 @@ async fn run_fill(opts: Options, addr: SocketAddr, mbox: &str) -> u64 {
             let mut conn = connect(addr).await?;
             conn.login(user, &opts.pass).await?;
             if conn.select(&opts.mailbox).await? > 0 {
-                conn.command("STORE", "STORE 1:* +FLAGS.SILENT (\\Deleted)").await?;
+                conn.command("STORE", "STORE 1:* +FLAGS.SILENT (\\Deleted)")
+                    .await?;
                 conn.command("EXPUNGE", "EXPUNGE").await?;
             }
             for m in &messages {
@@ -1482,10 +1514,13 @@ async fn run_fill(opts: Options, addr: SocketAddr, mbox: &str) -> u64 {
                     format!("{n} messages after appending {}", messages.len()),
                 ));
             }
-            conn.command("LOGOUT", "LOGOUT").await.map(drop).or_else(|f| match &f {
-                Failure::Status { response, .. } if response.starts_with("* BYE") => Ok(()),
-                _ => Err(f),
-            })
+            conn.command("LOGOUT", "LOGOUT")
+                .await
+                .map(drop)
+                .or_else(|f| match &f {
+                    Failure::Status { response, .. } if response.starts_with("* BYE") => Ok(()),
+                    _ => Err(f),
+                })
         };
         match result.await {
             Ok(()) => println!(
@@ -1542,7 +1577,14 @@ mod tests {
 
     fn args(extra: &[&str]) -> Vec<String> {
         [
-            "--host", "127.0.0.1", "--port", "143", "--user", "a@x,b@x", "--pass", "pw",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "143",
+            "--user",
+            "a@x,b@x",
+            "--pass",
+            "pw",
         ]
         .iter()
         .chain(extra)
@@ -1554,7 +1596,10 @@ mod tests {
     fn options_parse_modes_and_defaults() {
         let o = parse_options(args(&[])).unwrap();
         assert_eq!(o.mode, Mode::Mix);
-        assert_eq!((o.clients, o.duration, o.ops), (10, Duration::from_secs(20), None));
+        assert_eq!(
+            (o.clients, o.duration, o.ops),
+            (10, Duration::from_secs(20), None)
+        );
         assert_eq!(o.users, ["a@x", "b@x"]);
         let o = parse_options(args(&["--idle", "500", "--hold", "3"])).unwrap();
         assert_eq!(o.mode, Mode::Idle { sessions: 500 });
@@ -1614,7 +1659,12 @@ mod tests {
             (b"{5}", None),
         ];
         for (line, want) in table {
-            assert_eq!(literal_at_end(line), *want, "{}", String::from_utf8_lossy(line));
+            assert_eq!(
+                literal_at_end(line),
+                *want,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -1647,7 +1697,10 @@ mod tests {
                 b"* 3 EXISTS\r\n* 2 FETCH (RFC822.SIZE 5 BODY[] {5}\r\nhello)\r\nL1 OK done\r\n",
             );
             c.selected = true;
-            let r = c.command("t", "FETCH 2 (RFC822.SIZE BODY.PEEK[])").await.unwrap();
+            let r = c
+                .command("t", "FETCH 2 (RFC822.SIZE BODY.PEEK[])")
+                .await
+                .unwrap();
             assert_eq!(c.exists, 3);
             check_body(&r.untagged, 2).unwrap();
             assert!(check_body(&r.untagged, 1).is_err());
@@ -1657,7 +1710,8 @@ mod tests {
     #[test]
     fn body_size_mismatch_is_an_error() {
         rt().block_on(async {
-            let mut c = scripted(b"* 1 FETCH (RFC822.SIZE 6 BODY[] {5}\r\nhello)\r\nL1 OK done\r\n");
+            let mut c =
+                scripted(b"* 1 FETCH (RFC822.SIZE 6 BODY[] {5}\r\nhello)\r\nL1 OK done\r\n");
             let r = c.command("t", "FETCH").await.unwrap();
             assert!(check_body(&r.untagged, 1).is_err());
         });
@@ -1690,7 +1744,10 @@ mod tests {
             let mut long = vec![b'*'; MAX_LINE + 10];
             long.extend_from_slice(b"\r\n");
             let mut c = scripted(&long);
-            assert!(matches!(c.command("t", "NOOP").await, Err(Failure::Parse { .. })));
+            assert!(matches!(
+                c.command("t", "NOOP").await,
+                Err(Failure::Parse { .. })
+            ));
         });
     }
 
@@ -1742,12 +1799,22 @@ mod tests {
     fn append_waits_for_continuation_and_reads_appenduid() {
         rt().block_on(async {
             let mut c = scripted(b"+ go\r\n* 8 EXISTS\r\nL1 OK [APPENDUID 9 42] done\r\n");
-            let r = c.command_with_literal("a", "APPEND INBOX", b"x").await.unwrap();
+            let r = c
+                .command_with_literal("a", "APPEND INBOX", b"x")
+                .await
+                .unwrap();
             assert_eq!(append_uid(r.code.as_ref()).map(|u| u.get()), Some(42));
             let mut c = scripted(b"L1 NO [TOOBIG] too big\r\n");
-            assert!(c.command_with_literal("a", "APPEND INBOX", b"x").await.is_err());
+            assert!(
+                c.command_with_literal("a", "APPEND INBOX", b"x")
+                    .await
+                    .is_err()
+            );
             let mut c = scripted(b"+ go\r\nL1 OK done\r\n");
-            let r = c.command_with_literal("a", "APPEND INBOX", b"x").await.unwrap();
+            let r = c
+                .command_with_literal("a", "APPEND INBOX", b"x")
+                .await
+                .unwrap();
             assert_eq!(append_uid(r.code.as_ref()), None);
         });
     }
