@@ -57,7 +57,7 @@ use imap_codec::imap_types::response::{
 use imap_codec::{GreetingCodec, ResponseCodec};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Barrier, Semaphore, mpsc, watch};
 
 /// Connect and per-response timeout: a hung server fails its command instead of the run.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
@@ -852,7 +852,14 @@ impl Client {
     async fn open(&mut self, shared: &Shared) -> Result<Conn<TcpStream>, Failure> {
         let mut conn = connect(shared.addr).await?;
         conn.login(&self.user, &shared.opts.pass).await?;
-        self.base = conn.select(&shared.opts.mailbox).await?;
+        let exists = conn.select(&shared.opts.mailbox).await?;
+        // Keep the smallest count seen: a later SELECT may count others' appended messages,
+        // which their owners expunge at any time (a FETCH of those may then return nothing).
+        self.base = if self.base == 0 {
+            exists
+        } else {
+            self.base.min(exists)
+        };
         Ok(conn)
     }
 
@@ -997,7 +1004,11 @@ impl Client {
     }
 }
 
-async fn mix_client(shared: Arc<Shared>, index: u64) -> (Vec<Vec<u64>>, Vec<u64>) {
+async fn mix_client(
+    shared: Arc<Shared>,
+    index: u64,
+    barrier: Arc<Barrier>,
+) -> (Vec<Vec<u64>>, Vec<u64>) {
     let o = &shared.opts;
     let mut client = Client {
         index,
@@ -1010,9 +1021,21 @@ async fn mix_client(shared: Arc<Shared>, index: u64) -> (Vec<Vec<u64>>, Vec<u64>
         latencies: vec![Vec::new(); CLASSES.len()],
         errors: vec![0; CLASSES.len()],
     };
+    // Every client SELECTs before any APPENDs, so that all see only the pre-filled messages.
+    let mut conn = match client.open(&shared).await {
+        Ok(c) => Some(c),
+        Err(f) => {
+            shared.fail(&f);
+            None
+        }
+    };
+    barrier.wait().await;
+    if conn.is_some() && client.base == 0 {
+        shared.fail(&check_failure("SELECT", "the mailbox is empty".into()));
+        return (client.latencies, client.errors);
+    }
     let deadline = Instant::now() + o.duration;
     let mut done = 0u64;
-    let mut conn = None;
     loop {
         let finished = match o.ops {
             Some(n) => done >= n,
@@ -1089,8 +1112,11 @@ async fn run_mix(opts: Options, addr: SocketAddr) -> u64 {
     });
     let started = Instant::now();
     let mut tasks = Vec::new();
+    let barrier = Arc::new(Barrier::new(
+        usize::try_from(shared.opts.clients).unwrap_or(usize::MAX),
+    ));
     for i in 0..shared.opts.clients {
-        tasks.push(tokio::spawn(mix_client(shared.clone(), i)));
+        tasks.push(tokio::spawn(mix_client(shared.clone(), i, barrier.clone())));
     }
     let mut all: Vec<Vec<u64>> = vec![Vec::new(); CLASSES.len()];
     let mut class_errors = vec![0u64; CLASSES.len()];
