@@ -162,6 +162,20 @@ pub struct FetchBody {
     pub uid: u32,
 }
 
+/// The raw messages of several UIDs at once, by ascending UID; missing UIDs are left out.
+/// Sent by IMAP sessions for SEARCH keys that read the message (HEADER, BODY, TEXT) and for
+/// FETCH of body sections over a range: one request instead of one per message.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<(u32, Arc<[u8]>)>, StoreError>")]
+pub struct FetchBodies {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The messages.
+    pub uids: Vec<u32>,
+}
+
 /// Change flags and keywords (IMAP STORE, POP3 DELE marks `\Deleted`). Sent by IMAP and
 /// POP3 sessions. Each changed message gets a new MODSEQ (RFC 7162).
 #[derive(Message, Debug, Clone)]
@@ -403,6 +417,7 @@ read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);
+read_handler!(FetchBodies, fetch_bodies, Vec<(u32, Arc<[u8]>)>);
 read_handler!(Changes, changes, ChangeSet);
 write_handler!(Append, append, Appended);
 write_handler!(SetFlags, set_flags, FlagsResult);

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
-    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge, FetchBody,
-    FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox, ResolveRecipient, Select, SetFlags,
-    SetSubscribed,
+    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
+    FetchBodies, FetchBody, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
+    ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -60,6 +60,8 @@ pub trait Backend: Send + Sync + 'static {
     fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, MessageMeta)>>;
     /// See [`FetchBody`].
     fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>>;
+    /// See [`FetchBodies`].
+    fn fetch_bodies(&self, m: FetchBodies) -> StoreFuture<Vec<(u32, Arc<[u8]>)>>;
     /// See [`SetFlags`].
     fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>>;
     /// See [`Copy`].

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 
 use imap_codec::imap_types::IntoStatic;
 use imap_codec::imap_types::core::AString;
@@ -14,9 +15,9 @@ use imap_codec::imap_types::fetch::{
     MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Part, Section,
 };
 use imap_codec::imap_types::sequence::SequenceSet;
-use mailroom_store::actor::{FetchBody, FetchMeta, SetFlags};
+use mailroom_store::actor::{FetchBodies, FetchMeta, SetFlags};
 use mailroom_store::mime::MessageMeta;
-use mailroom_store::{FLAG_SEEN, FlagOp, MessageInfo, StoreError};
+use mailroom_store::{FLAG_SEEN, FlagOp, MessageInfo};
 
 use super::{Output, Session, State, answer, store_error};
 use crate::fetch as render;
@@ -25,6 +26,8 @@ use crate::proto::{FLUSH_AT, date_time, encode_fetch_item};
 
 /// Messages whose metadata is read from the store in one request.
 const BATCH: usize = 128;
+/// Messages whose raw text is read in one request.
+const BODY_BATCH: usize = 16;
 
 /// `1.2`, `HEADER`, `1.HEADER.FIELDS (SUBJECT FROM)`, … as the client asked (RFC 9051 §7.5.2
 /// `section`).
@@ -191,7 +194,9 @@ impl Session {
             }
         }
 
-        for chunk in picked.chunks(BATCH) {
+        // Bodies come in smaller batches than metadata, to bound the memory they take.
+        let batch = if need.body { BODY_BATCH } else { BATCH };
+        for chunk in picked.chunks(batch) {
             let mut metas: HashMap<u32, MessageMeta> = HashMap::new();
             if need.meta {
                 let asked = self
@@ -204,6 +209,24 @@ impl Session {
                     .await;
                 match answer(asked) {
                     Ok(list) => metas.extend(list.into_iter().map(|(info, meta)| (info.uid, meta))),
+                    Err(e) => {
+                        store_error(out.buffer(), tag, &e);
+                        return Ok(());
+                    }
+                }
+            }
+            let mut bodies: HashMap<u32, Arc<[u8]>> = HashMap::new();
+            if need.body {
+                let asked = self
+                    .store
+                    .send(FetchBodies {
+                        account_id,
+                        mailbox_id,
+                        uids: chunk.iter().map(|(_, u)| *u).collect(),
+                    })
+                    .await;
+                match answer(asked) {
+                    Ok(list) => bodies.extend(list),
                     Err(e) => {
                         store_error(out.buffer(), tag, &e);
                         return Ok(());
@@ -224,26 +247,10 @@ impl Session {
                 if need.meta && meta.is_none() {
                     continue;
                 }
-                let raw = if need.body {
-                    let asked = self
-                        .store
-                        .send(FetchBody {
-                            account_id,
-                            mailbox_id,
-                            uid,
-                        })
-                        .await;
-                    match answer(asked) {
-                        Ok(raw) => Some(raw),
-                        Err(StoreError::NotFound(_)) => continue,
-                        Err(e) => {
-                            store_error(out.buffer(), tag, &e);
-                            return Ok(());
-                        }
-                    }
-                } else {
-                    None
-                };
+                let raw = bodies.remove(&uid);
+                if need.body && raw.is_none() {
+                    continue;
+                }
                 let buf = out.buffer();
                 let start = buf.len();
                 buf.extend_from_slice(format!("* {seq} FETCH (").as_bytes());

@@ -3,11 +3,11 @@
 //! stored metadata is read only for header keys, the raw messages only for BODY/TEXT/HEADER.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use imap_codec::imap_types::core::{Charset, Vec1};
 use imap_codec::imap_types::search::SearchKey;
-use mailroom_store::StoreError;
-use mailroom_store::actor::{FetchBody, FetchMeta};
+use mailroom_store::actor::{FetchBodies, FetchMeta};
 use mailroom_store::mime::MessageMeta;
 
 use super::{Session, State, answer, store_error};
@@ -16,6 +16,8 @@ use crate::search::{self as eval, Candidate, ReturnOptions, Scope};
 
 /// Messages whose metadata is read in one request.
 const BATCH: usize = 512;
+/// Messages whose raw text is read in one request.
+const BODY_BATCH: usize = 64;
 
 impl Session {
     pub(super) async fn search(
@@ -55,7 +57,9 @@ impl Session {
             max_uid: mailbox.messages.last().map_or(0, |m| m.uid),
         };
         let mut found = Vec::new();
-        for (i, chunk) in mailbox.messages.chunks(BATCH).enumerate() {
+        // Bodies come in smaller batches than metadata, to bound the memory they take.
+        let batch = if need.body { BODY_BATCH } else { BATCH };
+        for (i, chunk) in mailbox.messages.chunks(batch).enumerate() {
             let mut metas: HashMap<u32, MessageMeta> = HashMap::new();
             if need.meta || need.body {
                 let asked = self
@@ -71,31 +75,34 @@ impl Session {
                     Err(e) => return store_error(out, tag, &e),
                 }
             }
+            let mut bodies: HashMap<u32, Arc<[u8]>> = HashMap::new();
+            if need.body {
+                let asked = self
+                    .store
+                    .send(FetchBodies {
+                        account_id: account.id,
+                        mailbox_id: mailbox.info.id,
+                        uids: chunk.iter().map(|m| m.uid).collect(),
+                    })
+                    .await;
+                match answer(asked) {
+                    Ok(list) => bodies.extend(list),
+                    Err(e) => return store_error(out, tag, &e),
+                }
+            }
             for (j, info) in chunk.iter().enumerate() {
-                let seq = (i * BATCH + j) as u32 + 1;
-                let raw = if need.body {
-                    let asked = self
-                        .store
-                        .send(FetchBody {
-                            account_id: account.id,
-                            mailbox_id: mailbox.info.id,
-                            uid: info.uid,
-                        })
-                        .await;
-                    match answer(asked) {
-                        Ok(raw) => Some(raw),
-                        Err(StoreError::NotFound(_)) => continue,
-                        Err(e) => return store_error(out, tag, &e),
-                    }
-                } else {
-                    None
-                };
+                let seq = (i * batch + j) as u32 + 1;
+                let raw = bodies.get(&info.uid);
+                // Expunged by another session since we last looked.
+                if need.body && raw.is_none() {
+                    continue;
+                }
                 let candidate = Candidate {
                     seq,
                     info,
                     recent: mailbox.recent.contains(&info.uid),
                     meta: metas.get(&info.uid),
-                    raw: raw.as_deref(),
+                    raw: raw.map(|r| &r[..]),
                 };
                 if eval::matches(&key, &candidate, &scope) {
                     found.push(if uid { info.uid } else { seq });

@@ -31,9 +31,9 @@ use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use rusqlite::Connection;
 
 use crate::actor::{
-    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge, FetchBody,
-    FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox, ResolveRecipient, Select, SetFlags,
-    SetSubscribed,
+    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
+    FetchBodies, FetchBody, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
+    ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -297,6 +297,32 @@ impl Backend for SqliteBackend {
                 .map_err(|e| StoreError::Unavailable(format!("body read task: {e}")))?
                 .map(Arc::from)
         })
+    }
+
+    fn fetch_bodies(&self, m: FetchBodies) -> StoreFuture<Vec<(u32, Arc<[u8]>)>> {
+        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        // One read connection and one blocking task for all of them: inline bodies come
+        // with their rows, files are read on the same blocking thread.
+        Box::pin(Self::read(pool, move |c| {
+            let mut uids = m.uids;
+            uids.sort_unstable();
+            uids.dedup();
+            let mut out = Vec::with_capacity(uids.len());
+            for uid in uids {
+                let (hash, size, inline) =
+                    match reads::body_location(c, m.account_id, m.mailbox_id, uid) {
+                        Ok(found) => found,
+                        Err(StoreError::NotFound(_)) => continue,
+                        Err(e) => return Err(e),
+                    };
+                let body = match inline {
+                    Some(data) => blobs::check_inline(&hash, size, data)?,
+                    None => blobs.read(&hash, size)?,
+                };
+                out.push((uid, Arc::from(body)));
+            }
+            Ok(out)
+        }))
     }
 
     fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>> {

@@ -651,3 +651,32 @@ async fn over_quota_names_full_accounts() {
     // Full now: even an unknown size is refused.
     assert_eq!(ask(0).await.expect("check"), vec![small]);
 }
+
+#[actix_rt::test]
+async fn several_bodies_in_one_request() {
+    let f = fixture();
+    let small = f.deliver(&[f.alice], message(1)).await.expect("small");
+    f.deliver(&[f.alice], large(2)).await.expect("large");
+    let bodies = f
+        .store
+        .fetch_bodies(crate::actor::FetchBodies {
+            account_id: f.alice,
+            mailbox_id: small[0].mailbox_id,
+            uids: vec![9, 2, 1, 2],
+        })
+        .await
+        .expect("bodies");
+    let got: Vec<(u32, Vec<u8>)> = bodies.into_iter().map(|(u, b)| (u, b.to_vec())).collect();
+    assert_eq!(got, vec![(1, message(1).to_vec()), (2, large(2).to_vec())]);
+    // Another account's mailbox gives nothing, as if it did not exist.
+    let theirs = f
+        .store
+        .fetch_bodies(crate::actor::FetchBodies {
+            account_id: f.bob,
+            mailbox_id: small[0].mailbox_id,
+            uids: vec![1],
+        })
+        .await
+        .expect("bodies");
+    assert!(theirs.is_empty());
+}
