@@ -134,6 +134,7 @@ allow_plaintext_auth = true
 # every IDLE session comes from 127.0.0.1
 max_connections = $MAXCONN
 max_connections_per_ip = $MAXCONN
+max_sessions_per_account = $MAXCONN
 EOF
 "$MAILROOM" config check "$CONF" >/dev/null
 

@@ -61,7 +61,7 @@ impl Session {
         let batch = if need.body { BODY_BATCH } else { BATCH };
         for (i, chunk) in mailbox.messages.chunks(batch).enumerate() {
             let mut metas: HashMap<u32, MessageMeta> = HashMap::new();
-            if need.meta || need.body {
+            if need.meta {
                 let asked = self
                     .store
                     .send(FetchMeta {
