@@ -2,34 +2,12 @@
 //! curl read what SMTP delivered, byte for byte; an idling client hears of a delivery at
 //! once; bad input gets BAD and the connection stays usable.
 
-use crate::server;
+use crate::{python, users};
 use mailroom_tests::{LineClient, Server, after_trace};
 use std::process::Command;
 
 const MESSAGE: &str = "From: Sender <sender@example.org>\r\nTo: alice@example.test\r\n\
 Subject: imap test\r\nMessage-ID: <imap-1@example.org>\r\n\r\nHello Alice,\r\nline two\r\n";
-
-fn users() -> Server {
-    let s = server();
-    s.add_users("example.test", &["alice@example.test", "bob@example.test"])
-        .expect("users");
-    s
-}
-
-fn python(script: &str) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "python failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// Deliver `MESSAGE` to alice over SMTP with smtplib.
 fn deliver(s: &Server) {

@@ -31,3 +31,27 @@ pub fn server_with(extra: &str) -> Server {
         Err(e) => panic!("{e:#}"),
     }
 }
+
+/// A server with alice@ and bob@example.test (password `password-1`).
+pub fn users() -> Server {
+    let s = server();
+    s.add_users("example.test", &["alice@example.test", "bob@example.test"])
+        .expect("users");
+    s
+}
+
+/// Run a Python script; its stdout, or a failed test with what it printed.
+pub fn python(script: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

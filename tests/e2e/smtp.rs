@@ -1,33 +1,11 @@
 //! SMTP receiving (MX role) end to end: real clients deliver over real sockets, and the stored
 //! message is checked byte for byte.
 
-use crate::server;
-use mailroom_tests::{LineClient, Server, after_trace};
+use crate::{python, users};
+use mailroom_tests::{LineClient, after_trace};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
-
-fn users() -> Server {
-    let s = server();
-    s.add_users("example.test", &["alice@example.test", "bob@example.test"])
-        .expect("users");
-    s
-}
-
-fn python(script: &str) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 const MESSAGE: &str = "From: Sender <sender@example.org>\r\nTo: alice@example.test\r\nSubject: smtplib test\r\nMessage-ID: <1@example.org>\r\n\r\nHello Alice,\r\n.a line starting with a dot\r\n\r\nbye\r\n";
 

@@ -7,6 +7,8 @@
 mod client;
 mod server;
 
+use std::net::{IpAddr, Ipv4Addr};
+
 /// The stored message without the trace fields mailroom adds on delivery (`Return-Path:`,
 /// then `Received:` with its folded continuation lines), to compare with what a client sent.
 pub fn after_trace(raw: &[u8]) -> &[u8] {
@@ -26,6 +28,22 @@ pub fn after_trace(raw: &[u8]) -> &[u8] {
         }
         rest = &rest[end..];
     }
+}
+
+/// `host` as a loopback address, or an error: the load tools never send traffic off the
+/// machine.
+pub fn parse_loopback(host: &str) -> Result<IpAddr, String> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = if bare.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bare.parse::<IpAddr>()
+            .map_err(|_| format!("--host must be a loopback IP address, not `{host}`"))?
+    };
+    if !ip.is_loopback() {
+        return Err(format!("refusing non-loopback target `{host}`"));
+    }
+    Ok(ip)
 }
 
 pub use client::{LineClient, http_get};

@@ -37,10 +37,11 @@
 //! RESULT target=HOST:PORT mode=idle-latency deliveries=K p50_ms=… p99_ms=… max_ms=… errors=…
 //! ```
 
+use mailroom_tests::parse_loopback;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -246,21 +247,6 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
         smtp_port,
         rcpt,
     })
-}
-
-/// `host` as a loopback address, or an error: this tool never sends traffic off the machine.
-fn parse_loopback(host: &str) -> Result<IpAddr, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = if bare.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        bare.parse::<IpAddr>()
-            .map_err(|_| format!("--host must be a loopback IP address, not `{host}`"))?
-    };
-    if !ip.is_loopback() {
-        return Err(format!("refusing non-loopback target `{host}`"));
-    }
-    Ok(ip)
 }
 
 /// Why a command failed.

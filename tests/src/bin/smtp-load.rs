@@ -24,8 +24,9 @@
 //!
 //! It refuses any target that is not a loopback address: load tests never leave the machine.
 
+use mailroom_tests::parse_loopback;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -129,21 +130,6 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
         helo,
         reuse,
     })
-}
-
-/// `host` as a loopback address, or an error: this tool never sends traffic off the machine.
-fn parse_loopback(host: &str) -> Result<IpAddr, String> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = if bare.eq_ignore_ascii_case("localhost") {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        bare.parse::<IpAddr>()
-            .map_err(|_| format!("--host must be a loopback IP address, not `{host}`"))?
-    };
-    if !ip.is_loopback() {
-        return Err(format!("refusing non-loopback target `{host}`"));
-    }
-    Ok(ip)
 }
 
 /// Why a message failed.
