@@ -19,6 +19,8 @@ mod esearch;
 mod eval;
 mod text;
 
+#[cfg(test)]
+pub(crate) use args::hostile_inputs;
 pub(crate) use args::{ArgError, Args, Item, printable};
 pub use esearch::{
     ReturnOptions, compact_set, esearch, esearch_with_modseq, saved_result, strip_search_return,
