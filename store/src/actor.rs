@@ -499,8 +499,8 @@ mod tests {
         }
     }
 
-    #[actix_rt::test]
-    async fn deliver_publishes_after_it_is_durable() {
+    /// A store with alice (password `password1`) whose events a [`Sink`] collects.
+    fn with_alice_and_sink() -> (tempfile::TempDir, i64, Bus, Addr<Sink>, Addr<MailboxStore>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let admin = Admin::open(dir.path()).expect("admin");
         admin.domain_add("example.test").expect("domain");
@@ -514,6 +514,12 @@ mod tests {
         bus.subscribe(sink.clone().recipient::<MailboxChanged>());
         bus.subscribe(sink.clone().recipient::<MessageDelivered>());
         let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
+        (dir, alice, bus, sink, store)
+    }
+
+    #[actix_rt::test]
+    async fn deliver_publishes_after_it_is_durable() {
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
 
         let resolved = store
             .send(ResolveRecipient {
@@ -575,18 +581,7 @@ mod tests {
     /// also `Expunged` for INBOX, whose sessions then learn the UIDs from `Changes`.
     #[actix_rt::test]
     async fn mailbox_management_publishes_its_changes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let admin = Admin::open(dir.path()).expect("admin");
-        admin.domain_add("example.test").expect("domain");
-        let pw = Secret::new("password1");
-        let alice = admin
-            .user_add("alice@example.test", &pw, Role::User, None)
-            .expect("alice")
-            .id;
-        let bus = Bus::start();
-        let sink = Sink::default().start();
-        bus.subscribe(sink.clone().recipient::<MailboxChanged>());
-        let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
         let ask = |name: &str| Select {
             account_id: alice,
             name: name.into(),
