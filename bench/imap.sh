@@ -49,21 +49,10 @@ for n in CLIENTS DURATION SEED MSGS IDLE_SESSIONS DELIVERIES DOVECOT_PORT DOVECO
 done
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^MAILROOM_' || true)
 
-log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
+. "$REPO/bench/lib.sh"
 
 # ---- cleanup --------------------------------------------------------------------------------
 WORK="" SERVER_PID="" DOVECOT_STARTED=0 LOAD_PID=""
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$SERVER_PID" 2>/dev/null && { echo "bench: mailroom did not stop, killing" >&2; kill -KILL "$SERVER_PID"; }
-  fi
-  local rc=0; wait "$SERVER_PID" 2>/dev/null || rc=$?
-  SERVER_PID=""
-  return "$rc"
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -96,23 +85,10 @@ MAILROOM=$TARGET_DIR/release/mailroom
 LOAD=$TARGET_DIR/release/imap-load
 
 # ---- work directory, ports, config ----------------------------------------------------------
-mkdir -p "$TARGET_DIR"
-for old in "$TARGET_DIR"/bench-imap.*; do
-  [ -d "$old" ] || continue
-  pid=$(cat "$old/server.pid" 2>/dev/null || true)
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -rf "$old"; fi
-done
-WORK=$(mktemp -d "$TARGET_DIR/bench-imap.XXXXXX")
+WORK=$(fresh_workdir imap)
 RESULTS=$WORK/results.txt
 : > "$RESULTS"
-read -r IMAP_PORT SMTP_PORT ADMIN_PORT < <(python3 - <<'EOF'
-import socket
-held = [socket.socket() for _ in range(3)]
-for s in held:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in held))
-EOF
-)
+read -r IMAP_PORT SMTP_PORT ADMIN_PORT < <(free_ports 3)
 CONF=$WORK/mailroom.toml
 DATA=$WORK/data
 MAXCONN=$(( IDLE_SESSIONS + 1000 ))
@@ -138,16 +114,6 @@ max_sessions_per_account = $MAXCONN
 EOF
 "$MAILROOM" config check "$CONF" >/dev/null
 
-wait_port() {  # wait_port PORT [PID]: until PORT accepts; fail early if PID exits
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
-    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
-      echo "bench: process $2 exited before port $1 opened" >&2; return 1
-    fi
-    sleep 0.1
-  done
-  echo "bench: port $1 did not open" >&2; return 1
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p" | head -n1; }
 CHECKS_OK=1

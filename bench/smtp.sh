@@ -48,21 +48,10 @@ done
 # The server reads MAILROOM_* overrides from its environment: keep the run reproducible.
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^MAILROOM_' || true)
 
-log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
+. "$REPO/bench/lib.sh"
 
 # ---- cleanup --------------------------------------------------------------------------------
 WORK="" SERVER_PID="" POSTFIX_STARTED=0
-stop_server() {
-  [ -n "$SERVER_PID" ] || return 0
-  if kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$SERVER_PID" 2>/dev/null && { echo "bench: mailroom did not stop, killing" >&2; kill -KILL "$SERVER_PID"; }
-  fi
-  local rc=0; wait "$SERVER_PID" 2>/dev/null || rc=$?
-  SERVER_PID=""
-  return "$rc"
-}
 bench_maildir() { echo "$MAILPEERS_DIR/mail/test.example/bench/Maildir"; }
 clear_bench_maildir() {  # the kit's Postfix delivers the benchmark mail here; keep disk bounded
   local d; d=$(bench_maildir)
@@ -97,24 +86,10 @@ MAILROOM=$TARGET_DIR/release/mailroom
 LOAD=$TARGET_DIR/release/smtp-load
 
 # ---- work directory, ports, config ----------------------------------------------------------
-mkdir -p "$TARGET_DIR"
-# Leftovers of runs that were killed outright (their server is gone).
-for old in "$TARGET_DIR"/bench-smtp.*; do
-  [ -d "$old" ] || continue
-  pid=$(cat "$old/server.pid" 2>/dev/null || true)
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -rf "$old"; fi
-done
-WORK=$(mktemp -d "$TARGET_DIR/bench-smtp.XXXXXX")
+WORK=$(fresh_workdir smtp)
 RESULTS=$WORK/results.txt
 : > "$RESULTS"
-read -r SMTP_PORT ADMIN_PORT < <(python3 - <<'EOF'
-import socket
-held = [socket.socket() for _ in range(2)]
-for s in held:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in held))
-EOF
-)
+read -r SMTP_PORT ADMIN_PORT < <(free_ports 2)
 CONF=$WORK/mailroom.toml
 DATA=$WORK/data
 PER_IP=$(( SESSIONS * 2 > 50 ? SESSIONS * 2 : 50 ))
@@ -134,16 +109,6 @@ max_connections_per_ip = $PER_IP
 EOF
 "$MAILROOM" config check "$CONF" >/dev/null
 
-wait_port() {  # wait_port PORT [PID]: until PORT accepts; fail early if PID exits
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
-    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
-      echo "bench: process $2 exited before port $1 opened" >&2; return 1
-    fi
-    sleep 0.1
-  done
-  echo "bench: port $1 did not open" >&2; return 1
-}
 stored() {  # rows in mailroom's `messages` table, read-only (the server may be running)
   python3 - "$DATA/mailroom.db" <<'EOF'
 import pathlib, sqlite3, sys
