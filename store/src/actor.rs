@@ -176,6 +176,20 @@ pub struct FetchBodies {
     pub uids: Vec<u32>,
 }
 
+/// The header blocks (up to and including the blank line) of several UIDs at once, by
+/// ascending UID; missing UIDs are left out. Sent by IMAP sessions for SEARCH HEADER: a few
+/// hundred octets per message read instead of the whole body.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<(u32, Arc<[u8]>)>, StoreError>")]
+pub struct FetchHeaders {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The messages.
+    pub uids: Vec<u32>,
+}
+
 /// Change flags and keywords (IMAP STORE, POP3 DELE marks `\Deleted`). Sent by IMAP and
 /// POP3 sessions. Each changed message gets a new MODSEQ (RFC 7162).
 #[derive(Message, Debug, Clone)]
@@ -418,6 +432,7 @@ read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);
 read_handler!(FetchBodies, fetch_bodies, Vec<(u32, Arc<[u8]>)>);
+read_handler!(FetchHeaders, fetch_headers, Vec<(u32, Arc<[u8]>)>);
 read_handler!(Changes, changes, ChangeSet);
 write_handler!(Append, append, Appended);
 write_handler!(SetFlags, set_flags, FlagsResult);

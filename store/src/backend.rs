@@ -17,7 +17,7 @@ use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
     Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
-    FetchBodies, FetchBody, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
+    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
     ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
@@ -62,6 +62,8 @@ pub trait Backend: Send + Sync + 'static {
     fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>>;
     /// See [`FetchBodies`].
     fn fetch_bodies(&self, m: FetchBodies) -> StoreFuture<Vec<(u32, Arc<[u8]>)>>;
+    /// See [`FetchHeaders`].
+    fn fetch_headers(&self, m: FetchHeaders) -> StoreFuture<Vec<(u32, Arc<[u8]>)>>;
     /// See [`SetFlags`].
     fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>>;
     /// See [`Copy`].

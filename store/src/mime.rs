@@ -155,6 +155,41 @@ pub struct SearchFields {
     pub header_size: u64,
 }
 
+/// The header block (its fields with their line ends, without the empty line) and the body
+/// (what follows the empty line). RFC 5322 §2.1: the header ends at the first empty line; we
+/// accept bare LF line ends too. With no empty line the whole message is header.
+pub fn split_header(raw: &[u8]) -> (&[u8], &[u8]) {
+    // The message may start with the empty line (no header at all).
+    if let Some(body) = raw
+        .strip_prefix(b"\r\n")
+        .or_else(|| raw.strip_prefix(b"\n"))
+    {
+        return (&[], body);
+    }
+    let mut i = 0;
+    while let Some(off) = raw
+        .get(i..)
+        .and_then(|r| r.iter().position(|&b| b == b'\n'))
+    {
+        let nl = i + off;
+        let next = &raw[nl + 1..];
+        if next.starts_with(b"\r\n") {
+            return (&raw[..nl + 1], &next[2..]);
+        }
+        if next.starts_with(b"\n") {
+            return (&raw[..nl + 1], &next[1..]);
+        }
+        i = nl + 1;
+    }
+    (raw, &[])
+}
+
+/// Octets of `raw` up to and including the empty line that ends its header (all of it when
+/// there is none): the header block the store keeps for header searches.
+pub fn header_len(raw: &[u8]) -> usize {
+    raw.len() - split_header(raw).1.len()
+}
+
 /// Parse `raw` (a full RFC 5322 message; may be malformed: never panic, always return something; a message with no headers or garbage still yields a meta with a text/plain body).
 ///
 /// Input in which mail-parser finds no header is treated as all body (`header_size` 0), and

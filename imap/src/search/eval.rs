@@ -31,6 +31,7 @@ pub fn needs_all(keys: &[SearchKey<'_>]) -> Needs {
 fn or(a: Needs, b: Needs) -> Needs {
     Needs {
         meta: a.meta || b.meta,
+        header: a.header || b.header,
         body: a.body || b.body,
     }
 }
@@ -55,12 +56,16 @@ fn needs_at(key: &SearchKey<'_>, depth: usize) -> Needs {
         | SearchKey::SentOn(_)
         | SearchKey::SentSince(_) => Needs {
             meta: true,
-            body: false,
+            ..Needs::default()
         },
         // HEADER reads the raw header block itself: the stored meta keeps only a few fields.
-        SearchKey::Header(..) | SearchKey::Body(_) | SearchKey::Text(_) => Needs {
-            meta: false,
+        SearchKey::Header(..) => Needs {
+            header: true,
+            ..Needs::default()
+        },
+        SearchKey::Body(_) | SearchKey::Text(_) => Needs {
             body: true,
+            ..Needs::default()
         },
         _ => Needs::default(),
     }
@@ -172,6 +177,7 @@ fn matches_at(key: &SearchKey<'_>, c: &Candidate<'_>, scope: &Scope, depth: usiz
         SearchKey::Header(name, value) => {
             let needle = Needle::new(value.as_ref());
             c.raw
+                .or(c.header)
                 .is_some_and(|raw| text::header_matches(raw, name.as_ref(), &needle))
         }
         SearchKey::Body(s) => raw_contains(c, s.as_ref(), text::body_matches),
@@ -376,6 +382,9 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
                     info: &f.infos[i],
                     recent: f.recent[i],
                     meta: need.meta.then(|| &f.metas[i]),
+                    header: need
+                        .header
+                        .then(|| &f.raws[i][..mailroom_store::mime::header_len(f.raws[i])]),
                     raw: need.body.then(|| f.raws[i]),
                 };
                 matches(&k, &c, &scope)
@@ -599,17 +608,16 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
     #[test]
     fn needs_table() {
         let none = Needs::default();
-        let meta = Needs {
-            meta: true,
-            body: false,
+        let meta = Needs { meta: true, ..none };
+        let header = Needs {
+            header: true,
+            ..none
         };
-        let body = Needs {
-            meta: false,
-            body: true,
-        };
+        let body = Needs { body: true, ..none };
         let both = Needs {
             meta: true,
             body: true,
+            ..none
         };
         let cases: &[(&str, Needs)] = &[
             ("ALL", none),
@@ -622,7 +630,14 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
             ("SENTBEFORE 1-Jan-2000", meta),
             ("SENTON 1-Jan-2000", meta),
             ("SENTSINCE 1-Jan-2000", meta),
-            ("HEADER X-A b", body),
+            ("HEADER X-A b", header),
+            (
+                "OR HEADER X-A b BODY c",
+                Needs {
+                    header: true,
+                    ..body
+                },
+            ),
             ("BODY x", body),
             ("TEXT x", body),
             ("NOT (OR FROM a BODY b)", both),
@@ -643,6 +658,7 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
             info: &f.infos[0],
             recent: false,
             meta: None,
+            header: None,
             raw: None,
         };
         let scope = Scope {
@@ -680,6 +696,7 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
             info: &f.infos[0],
             recent: false,
             meta: None,
+            header: None,
             raw: None,
         };
         // Too deep to evaluate: it does not match, and it does not overflow the stack.
@@ -728,6 +745,7 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
                 info: &info,
                 recent: false,
                 meta: Some(&meta),
+                header: None,
                 raw: Some(raw),
             };
             for k in &keys {
@@ -744,6 +762,7 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
             info: &late,
             recent: false,
             meta: None,
+            header: None,
             raw: None,
         };
         assert!(matches(&key("SINCE 1-Jan-1970"), &c, &scope));

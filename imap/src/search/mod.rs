@@ -10,7 +10,7 @@
 //! and passes it in a [`Candidate`]), keep state between calls, or panic on any input — a
 //! hostile message or search string only ever makes a key not match.
 //!
-//! Invariants: a key that needs data the candidate lacks (no `meta`, no `raw`) does not match,
+//! Invariants: a key that needs data the candidate lacks (no `meta`, `header` or `raw`) does not match,
 //! except a substring key with an empty string, which matches every message. Sequence numbers
 //! and UIDs use `*` = the largest one in [`Scope`].
 
@@ -45,6 +45,9 @@ pub struct Candidate<'a> {
     pub recent: bool,
     /// The stored analysis; present when `needs().meta`.
     pub meta: Option<&'a MessageMeta>,
+    /// The header block (up to the empty line); present when `needs().header`. HEADER keys
+    /// read `raw` instead when that is present.
+    pub header: Option<&'a [u8]>,
     /// The raw RFC 5322 message; present when `needs().body`.
     pub raw: Option<&'a [u8]>,
 }
@@ -54,7 +57,9 @@ pub struct Candidate<'a> {
 pub struct Needs {
     /// The stored [`MessageMeta`] (address, subject and Date: keys).
     pub meta: bool,
-    /// The raw message (HEADER, BODY, TEXT).
+    /// The header block only (HEADER).
+    pub header: bool,
+    /// The raw message (BODY, TEXT).
     pub body: bool,
 }
 

@@ -41,34 +41,8 @@ impl Needle {
     }
 }
 
-/// The header block (its fields with their line ends, without the empty line) and the body
-/// (what follows the empty line). RFC 5322 §2.1: the header ends at the first empty line; we
-/// accept bare LF line ends too. With no empty line the whole message is header.
-pub(crate) fn split(raw: &[u8]) -> (&[u8], &[u8]) {
-    // The message may start with the empty line (no header at all).
-    if let Some(body) = raw
-        .strip_prefix(b"\r\n")
-        .or_else(|| raw.strip_prefix(b"\n"))
-    {
-        return (&[], body);
-    }
-    let mut i = 0;
-    while let Some(off) = raw
-        .get(i..)
-        .and_then(|r| r.iter().position(|&b| b == b'\n'))
-    {
-        let nl = i + off;
-        let next = &raw[nl + 1..];
-        if next.starts_with(b"\r\n") {
-            return (&raw[..nl + 1], &next[2..]);
-        }
-        if next.starts_with(b"\n") {
-            return (&raw[..nl + 1], &next[1..]);
-        }
-        i = nl + 1;
-    }
-    (raw, &[])
-}
+/// The header block and the body; see [`mailroom_store::mime::split_header`].
+pub(crate) use mailroom_store::mime::split_header as split;
 
 /// One header field: its name and its unfolded value (RFC 5322 §2.2.3: a line end followed
 /// by WSP is removed, the WSP kept), without the surrounding whitespace.

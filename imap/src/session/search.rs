@@ -1,13 +1,14 @@
 //! SEARCH and UID SEARCH (RFC 9051 §6.4.4) with ESEARCH results (RFC 4731, RFC 9051
 //! §7.3.4). Flags, sizes, dates and UIDs are answered from the session's message list; the
-//! stored metadata is read only for header keys, the raw messages only for BODY/TEXT/HEADER.
+//! stored metadata is read only for address, subject and date keys, the stored header blocks
+//! only for HEADER, the raw messages only for BODY/TEXT.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use imap_codec::imap_types::core::{Charset, Vec1};
 use imap_codec::imap_types::search::SearchKey;
-use mailroom_store::actor::{FetchBodies, FetchMeta};
+use mailroom_store::actor::{FetchBodies, FetchHeaders, FetchMeta};
 use mailroom_store::mime::MessageMeta;
 
 use super::{Session, State, answer, store_error};
@@ -75,26 +76,37 @@ impl Session {
                     Err(e) => return store_error(out, tag, &e),
                 }
             }
-            let mut bodies: HashMap<u32, Arc<[u8]>> = HashMap::new();
-            if need.body {
-                let asked = self
-                    .store
-                    .send(FetchBodies {
-                        account_id: account.id,
-                        mailbox_id: mailbox.info.id,
-                        uids: chunk.iter().map(|m| m.uid).collect(),
-                    })
-                    .await;
+            // The whole messages for BODY/TEXT (HEADER reads their headers), else only the
+            // header blocks for HEADER.
+            let mut texts: HashMap<u32, Arc<[u8]>> = HashMap::new();
+            if need.body || need.header {
+                let (account_id, mailbox_id) = (account.id, mailbox.info.id);
+                let uids: Vec<u32> = chunk.iter().map(|m| m.uid).collect();
+                let asked = if need.body {
+                    let m = FetchBodies {
+                        account_id,
+                        mailbox_id,
+                        uids,
+                    };
+                    self.store.send(m).await
+                } else {
+                    let m = FetchHeaders {
+                        account_id,
+                        mailbox_id,
+                        uids,
+                    };
+                    self.store.send(m).await
+                };
                 match answer(asked) {
-                    Ok(list) => bodies.extend(list),
+                    Ok(list) => texts.extend(list),
                     Err(e) => return store_error(out, tag, &e),
                 }
             }
             for (j, info) in chunk.iter().enumerate() {
                 let seq = (i * batch + j) as u32 + 1;
-                let raw = bodies.get(&info.uid);
+                let text = texts.get(&info.uid).map(|t| &t[..]);
                 // Expunged by another session since we last looked.
-                if need.body && raw.is_none() {
+                if (need.body || need.header) && text.is_none() {
                     continue;
                 }
                 let candidate = Candidate {
@@ -102,7 +114,8 @@ impl Session {
                     info,
                     recent: mailbox.recent.contains(&info.uid),
                     meta: metas.get(&info.uid),
-                    raw: raw.map(|r| &r[..]),
+                    header: text.filter(|_| !need.body),
+                    raw: text.filter(|_| need.body),
                 };
                 if eval::matches(&key, &candidate, &scope) {
                     found.push(if uid { info.uid } else { seq });

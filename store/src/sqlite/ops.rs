@@ -41,6 +41,7 @@ const SUB_USAGE: &str = "UPDATE accounts SET used_bytes = max(used_bytes - ?2, 0
 const BLOB_REFCOUNT: &str = "SELECT refcount FROM blobs WHERE sha256 = ?1";
 const BLOB_INSERT: &str =
     "INSERT INTO blobs (sha256, size, refcount, meta, data) VALUES (?1, ?2, ?3, ?4, ?5)";
+const HEADER_INSERT: &str = "INSERT OR REPLACE INTO headers (sha256, data) VALUES (?1, ?2)";
 const BLOB_ADD_REFS: &str = "UPDATE blobs SET refcount = refcount + ?2 WHERE sha256 = ?1";
 const BLOB_RELEASE: &str =
     "UPDATE blobs SET refcount = refcount - 1 WHERE sha256 = ?1 RETURNING refcount";
@@ -635,6 +636,8 @@ fn add_body_ref(
             body.meta_json,
             data
         ])?;
+        conn.prepare_cached(HEADER_INSERT)?
+            .execute(params![body.hash, &body.raw[..body.header_len]])?;
     }
     Ok(())
 }

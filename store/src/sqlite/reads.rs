@@ -15,8 +15,7 @@ use super::address_key;
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::types::{
-    Account, ChangeSet, FLAG_DELETED, FLAG_SEEN, MailboxInfo, MessageInfo, Resolution, Role,
-    canonical_mailbox_name,
+    Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, Role, canonical_mailbox_name,
 };
 
 /// RFC-free limit of our own: alias chains deeper than this are not followed.
@@ -34,15 +33,13 @@ const MAILBOX_BY_NAME: &str =
     "SELECT id, uidvalidity FROM mailboxes WHERE account_id = ?1 AND name = ?2";
 /// LIST/STATUS columns of mailboxes for [`mailbox_from_row`]; `?2` and `?3` are the
 /// `\Seen` and `\Deleted` bits, and the caller appends the WHERE clause.
+// The counters are kept by triggers (schema version 4).
 const MAILBOX_INFO_SELECT: &str = "SELECT b.id, b.name, b.special_use, b.uidvalidity, \
      b.uidnext, b.highestmodseq, b.subscribed, \
-     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id), \
-     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?2 = 0), \
-     (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & ?3 != 0), \
-     (SELECT coalesce(sum(m.size), 0) FROM messages m WHERE m.mailbox_id = b.id) \
+     b.n_messages, b.n_unseen, b.n_deleted, b.total_size \
      FROM mailboxes b WHERE b.account_id = ?1";
-const BY_NAME: &str = " AND b.name = ?4";
-const BY_ID: &str = " AND b.id = ?4";
+const BY_NAME: &str = " AND b.name = ?2";
+const BY_ID: &str = " AND b.id = ?2";
 const IN_CREATION_ORDER: &str = " ORDER BY b.id";
 const MESSAGE_COLUMNS: &str = "uid, flags, keywords, modseq, internal_date, size";
 const MESSAGE_BY_UID: &str = "SELECT uid, flags, keywords, modseq, internal_date, size, blob \
@@ -56,6 +53,15 @@ const MAILBOX_OWNER: &str = "SELECT 1 FROM mailboxes WHERE id = ?1 AND account_i
 const BODY_LOCATION: &str = "SELECT m.blob, m.size, bl.data FROM messages m \
      JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND b.account_id = ?2 AND m.uid = ?3";
+
+const MESSAGE_META_IN_RANGE: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
+     m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
+     WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
+const HEADER_BY_UID: &str = "SELECT m.uid, m.blob, m.size, h.data FROM messages m \
+     LEFT JOIN headers h ON h.sha256 = m.blob WHERE m.mailbox_id = ?1 AND m.uid = ?2";
+const HEADER_IN_RANGE: &str = "SELECT m.uid, m.blob, m.size, h.data FROM messages m \
+     LEFT JOIN headers h ON h.sha256 = m.blob WHERE m.mailbox_id = ?1 \
+     AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
 
 /// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
 pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
@@ -311,10 +317,7 @@ pub(crate) fn list_mailboxes(
 ) -> Result<Vec<MailboxInfo>, StoreError> {
     let sql = format!("{MAILBOX_INFO_SELECT}{IN_CREATION_ORDER}");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![account_id, FLAG_SEEN, FLAG_DELETED],
-        mailbox_from_row,
-    )?;
+    let rows = stmt.query_map(params![account_id], mailbox_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -328,12 +331,7 @@ pub(crate) fn mailbox_info_by_name(
     Ok(conn
         .prepare_cached(&sql)?
         .query_row(
-            params![
-                account_id,
-                FLAG_SEEN,
-                FLAG_DELETED,
-                canonical_mailbox_name(name)
-            ],
+            params![account_id, canonical_mailbox_name(name)],
             mailbox_from_row,
         )
         .optional()?)
@@ -347,10 +345,7 @@ pub(crate) fn mailbox_info(
 ) -> Result<MailboxInfo, StoreError> {
     let sql = format!("{MAILBOX_INFO_SELECT}{BY_ID}");
     conn.prepare_cached(&sql)?
-        .query_row(
-            params![account_id, FLAG_SEEN, FLAG_DELETED, mailbox_id],
-            mailbox_from_row,
-        )
+        .query_row(params![account_id, mailbox_id], mailbox_from_row)
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
 }
@@ -412,7 +407,7 @@ fn check_owner(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<()
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
 }
 
-/// Stored metadata of the existing `uids` (ascending, each once) of an owned mailbox.
+/// Stored metadata of the existing `uids` of an owned mailbox, by ascending UID.
 pub(crate) fn fetch_meta(
     conn: &mut Connection,
     account_id: i64,
@@ -421,17 +416,57 @@ pub(crate) fn fetch_meta(
 ) -> Result<Vec<(MessageInfo, MessageMeta)>, StoreError> {
     let tx = conn.transaction()?;
     check_owner(&tx, account_id, mailbox_id)?;
-    let wanted: BTreeSet<u32> = uids.iter().copied().collect();
-    let mut stmt = tx.prepare_cached(MESSAGE_META_BY_UID)?;
+    let rows = for_uids(
+        &tx,
+        mailbox_id,
+        uids,
+        MESSAGE_META_BY_UID,
+        MESSAGE_META_IN_RANGE,
+        |r| Ok((message_from_row(r)?, r.get::<_, String>(6)?)),
+    )?;
+    drop(tx); // read-only: nothing to commit
+    rows.into_iter()
+        .map(|(info, json)| Ok((info, serde_json::from_str(&json)?)))
+        .collect()
+}
+
+/// The rows of those of `uids` that exist in mailbox `mailbox_id`, by ascending UID, each
+/// once: one range scan when the UIDs are dense, else one lookup each. `by_uid` binds
+/// ?1 = mailbox, ?2 = UID; `in_range` binds ?1 = mailbox, ?2 = first, ?3 = last UID, orders
+/// by UID and has it as its first column.
+fn for_uids<T>(
+    conn: &Connection,
+    mailbox_id: i64,
+    uids: &[u32],
+    by_uid: &str,
+    in_range: &str,
+    mut row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut wanted = uids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let (Some(&first), Some(&last)) = (wanted.first(), wanted.last()) else {
+        return Ok(Vec::new());
+    };
     let mut out = Vec::with_capacity(wanted.len());
-    for uid in wanted {
-        let row = stmt
-            .query_row(params![mailbox_id, uid], |r| {
-                Ok((message_from_row(r)?, r.get::<_, String>(6)?))
-            })
-            .optional()?;
-        if let Some((info, json)) = row {
-            out.push((info, serde_json::from_str(&json)?));
+    let span = u64::from(last - first) + 1;
+    if (wanted.len() as u64) * 2 >= span {
+        let mut stmt = conn.prepare_cached(in_range)?;
+        let mut rows = stmt.query(params![mailbox_id, first, last])?;
+        while let Some(r) = rows.next()? {
+            if wanted.binary_search(&r.get::<_, u32>(0)?).is_ok() {
+                out.push(row(r)?);
+            }
+        }
+    } else {
+        let mut stmt = conn.prepare_cached(by_uid)?;
+        for uid in wanted {
+            if let Some(found) = stmt
+                .query_row(params![mailbox_id, uid], &mut row)
+                .optional()?
+            {
+                out.push(found);
+            }
         }
     }
     Ok(out)
@@ -451,4 +486,41 @@ pub(crate) fn body_location(
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("message {uid} in mailbox {mailbox_id}")))
+}
+
+/// Where the header block of a message is.
+pub(crate) enum Header {
+    /// Its own row (schema version 3 on).
+    Stored(Vec<u8>),
+    /// Only inside the body (stored before version 3).
+    InBody { hash: String, size: u64 },
+}
+
+/// The header blocks of those of `uids` that exist in mailbox `mailbox_id`, by ascending
+/// UID, or where to find them; nothing unless `account_id` owns the mailbox.
+pub(crate) fn headers(
+    conn: &mut Connection,
+    account_id: i64,
+    mailbox_id: i64,
+    uids: &[u32],
+) -> Result<Vec<(u32, Header)>, StoreError> {
+    let tx = conn.transaction()?;
+    match check_owner(&tx, account_id, mailbox_id) {
+        Ok(()) => {}
+        Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    }
+    let rows = for_uids(&tx, mailbox_id, uids, HEADER_BY_UID, HEADER_IN_RANGE, |r| {
+        let uid: u32 = r.get(0)?;
+        let header = match r.get::<_, Option<Vec<u8>>>(3)? {
+            Some(data) => Header::Stored(data),
+            None => Header::InBody {
+                hash: r.get(1)?,
+                size: r.get::<_, i64>(2)?.max(0) as u64,
+            },
+        };
+        Ok((uid, header))
+    })?;
+    drop(tx); // read-only: nothing to commit
+    Ok(rows)
 }

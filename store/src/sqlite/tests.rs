@@ -680,3 +680,73 @@ async fn several_bodies_in_one_request() {
         .expect("bodies");
     assert!(theirs.is_empty());
 }
+
+fn header_rows(dir: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).expect("db");
+    conn.query_row("SELECT count(*) FROM headers", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[actix_rt::test]
+async fn header_blocks_in_one_request_also_for_bodies_stored_before_they_were_kept() {
+    let f = fixture();
+    let small = f.deliver(&[f.alice], message(1)).await.expect("small");
+    f.deliver(&[f.alice], large(2)).await.expect("large");
+    let no_blank_line: Arc<[u8]> = Arc::from(&b"Subject: only a header"[..]);
+    f.deliver(&[f.alice], no_blank_line.clone())
+        .await
+        .expect("odd");
+    let mailbox_id = small[0].mailbox_id;
+    let ask = |account_id: i64, uids: Vec<u32>| {
+        f.store.fetch_headers(crate::actor::FetchHeaders {
+            account_id,
+            mailbox_id,
+            uids,
+        })
+    };
+    let want = vec![
+        (
+            1,
+            b"From: a@example.test\r\nSubject: test 1\r\n\r\n".to_vec(),
+        ),
+        (2, b"Subject: large 2\r\n\r\n".to_vec()),
+        (3, no_blank_line.to_vec()),
+    ];
+    let got = |list: Vec<(u32, Arc<[u8]>)>| -> Vec<(u32, Vec<u8>)> {
+        list.into_iter().map(|(u, h)| (u, h.to_vec())).collect()
+    };
+    let headers = ask(f.alice, vec![9, 3, 2, 1, 2]).await.expect("headers");
+    assert_eq!(got(headers), want);
+    assert_eq!(header_rows(f.dir.path()), 3);
+    assert!(ask(f.bob, vec![1]).await.expect("theirs").is_empty());
+
+    // Bodies stored by a build before schema version 3 have no header row: the header is
+    // cut out of the body, the same block.
+    let conn = rusqlite::Connection::open(f.dir.path().join(DB_FILE)).expect("db");
+    conn.execute("DELETE FROM headers", [])
+        .expect("forget headers");
+    let headers = ask(f.alice, vec![1, 2, 3]).await.expect("headers");
+    assert_eq!(got(headers), want);
+
+    // A header row goes with its body.
+    let f = fixture();
+    let one = f.deliver(&[f.alice], message(1)).await.expect("deliver");
+    assert_eq!(header_rows(f.dir.path()), 1);
+    let flag = SetFlags {
+        account_id: f.alice,
+        mailbox_id: one[0].mailbox_id,
+        uids: vec![one[0].uid],
+        op: FlagOp::Add,
+        flags: FLAG_DELETED,
+        keywords: vec![],
+        unchanged_since: None,
+    };
+    f.store.set_flags(flag).await.expect("flag");
+    let gone = Expunge {
+        account_id: f.alice,
+        mailbox_id: one[0].mailbox_id,
+        uids: None,
+    };
+    f.store.expunge(gone).await.expect("expunge");
+    assert_eq!(header_rows(f.dir.path()), 0);
+}

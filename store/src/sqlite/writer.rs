@@ -44,6 +44,8 @@ pub(crate) struct Body {
     /// Stored in the row when the body is small, else kept so the writer can re-create the
     /// file if it vanished (see [`BlobStore::ensure`]).
     pub raw: Arc<[u8]>,
+    /// Octets of `raw` that are the header block, blank line included.
+    pub header_len: usize,
 }
 
 impl Body {
@@ -442,9 +444,9 @@ mod tests {
         let stored = blobs.put(&raw).expect("put");
         Body {
             hash: stored.hash,
-
             size: raw.len() as u64,
             meta_json: serde_json::to_string(&crate::mime::analyze(&raw)).expect("json"),
+            header_len: crate::mime::header_len(&raw),
             raw,
         }
     }

@@ -99,8 +99,67 @@ CREATE TABLE expunged (
 /// NULL for a body kept as a file.
 const V2: &str = "ALTER TABLE blobs ADD COLUMN data BLOB;";
 
+/// Version 3: the header block of each body in a row of its own, so that header searches
+/// and header fetches read a few hundred octets per message instead of the whole body.
+/// Bodies stored before it have no row; readers fall back to the body for them.
+const V3: &str = "
+CREATE TABLE headers (
+    sha256 TEXT PRIMARY KEY REFERENCES blobs(sha256) ON DELETE CASCADE,
+    data   BLOB NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Version 4: each mailbox's message count, unseen and deleted counts and total size kept
+/// in its row by triggers, so that STATUS, LIST and every check for changes read one row
+/// instead of counting the mailbox's messages four times. The flag bits are
+/// `types::FLAG_SEEN` (1) and `types::FLAG_DELETED` (8).
+const V4: &str = "
+ALTER TABLE mailboxes ADD COLUMN n_messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN n_unseen   INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN n_deleted  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailboxes ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET
+    n_messages = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id),
+    n_unseen   = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id
+                  AND m.flags & 1 = 0),
+    n_deleted  = (SELECT count(*) FROM messages m WHERE m.mailbox_id = mailboxes.id
+                  AND m.flags & 8 != 0),
+    total_size = (SELECT coalesce(sum(m.size), 0) FROM messages m
+                  WHERE m.mailbox_id = mailboxes.id);
+CREATE TRIGGER messages_count_insert AFTER INSERT ON messages BEGIN
+    UPDATE mailboxes SET
+        n_messages = n_messages + 1,
+        n_unseen   = n_unseen + (NEW.flags & 1 = 0),
+        n_deleted  = n_deleted + (NEW.flags & 8 != 0),
+        total_size = total_size + NEW.size
+    WHERE id = NEW.mailbox_id;
+END;
+CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
+    UPDATE mailboxes SET
+        n_messages = n_messages - 1,
+        n_unseen   = n_unseen - (OLD.flags & 1 = 0),
+        n_deleted  = n_deleted - (OLD.flags & 8 != 0),
+        total_size = total_size - OLD.size
+    WHERE id = OLD.mailbox_id;
+END;
+CREATE TRIGGER messages_count_update AFTER UPDATE OF flags, size, mailbox_id ON messages BEGIN
+    UPDATE mailboxes SET
+        n_messages = n_messages - 1,
+        n_unseen   = n_unseen - (OLD.flags & 1 = 0),
+        n_deleted  = n_deleted - (OLD.flags & 8 != 0),
+        total_size = total_size - OLD.size
+    WHERE id = OLD.mailbox_id;
+    UPDATE mailboxes SET
+        n_messages = n_messages + 1,
+        n_unseen   = n_unseen + (NEW.flags & 1 = 0),
+        n_deleted  = n_deleted + (NEW.flags & 8 != 0),
+        total_size = total_size + NEW.size
+    WHERE id = NEW.mailbox_id;
+END;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
@@ -152,5 +211,79 @@ mod tests {
             migrate(&mut conn),
             Err(StoreError::Unavailable(_))
         ));
+    }
+
+    /// The counters a trigger keeps, against counting the messages.
+    fn counters(conn: &Connection) -> Vec<(i64, i64, i64, i64, i64)> {
+        let kept = "SELECT id, n_messages, n_unseen, n_deleted, total_size FROM mailboxes \
+                    ORDER BY id";
+        let counted = "SELECT b.id, \
+            (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id), \
+            (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & 1 = 0), \
+            (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.flags & 8 != 0), \
+            (SELECT coalesce(sum(size), 0) FROM messages m WHERE m.mailbox_id = b.id) \
+            FROM mailboxes b ORDER BY b.id";
+        let read = |sql: &str| -> Vec<(i64, i64, i64, i64, i64)> {
+            let mut stmt = conn.prepare(sql).expect("prepare");
+            stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+        };
+        let kept = read(kept);
+        assert_eq!(
+            kept,
+            read(counted),
+            "kept counters differ from the messages"
+        );
+        kept
+    }
+
+    #[test]
+    fn mailbox_counters_are_backfilled_and_kept_by_triggers() {
+        // The trigger SQL spells these bits out.
+        assert_eq!(crate::types::FLAG_SEEN, 1);
+        assert_eq!(crate::types::FLAG_DELETED, 8);
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 3)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO domains (id, name) VALUES (1, 'example.test');
+             INSERT INTO accounts (id, domain_id, address, address_key, password_hash, role)
+                 VALUES (1, 1, 'a@example.test', 'a@example.test', 'x', 'user');
+             INSERT INTO mailboxes (id, account_id, name, uidvalidity) VALUES
+                 (1, 1, 'INBOX', 1), (2, 1, 'Archive', 2), (3, 1, 'Empty', 3);
+             INSERT INTO blobs (sha256, size, refcount, meta) VALUES ('h', 10, 4, '{}');
+             INSERT INTO messages (mailbox_id, uid, blob, flags, modseq, internal_date, size)
+                 VALUES (1, 1, 'h', 0, 1, 0, 10), (1, 2, 'h', 1, 1, 0, 20),
+                        (1, 3, 'h', 9, 1, 0, 30), (2, 1, 'h', 8, 1, 0, 40);",
+        )
+        .expect("old rows");
+        migrate(&mut conn).expect("migrate");
+        assert_eq!(
+            counters(&conn),
+            [(1, 3, 1, 1, 60), (2, 1, 1, 1, 40), (3, 0, 0, 0, 0)]
+        );
+        let steps = [
+            "INSERT INTO messages (mailbox_id, uid, blob, flags, modseq, internal_date, size) \
+             VALUES (3, 1, 'h', 0, 2, 0, 5)",
+            "UPDATE messages SET flags = flags | 1 WHERE mailbox_id = 1",
+            "UPDATE messages SET flags = flags & ~8 WHERE mailbox_id = 1 AND uid = 3",
+            "UPDATE messages SET flags = 8 WHERE mailbox_id = 3",
+            "UPDATE messages SET mailbox_id = 3, uid = 2 WHERE mailbox_id = 2",
+            "DELETE FROM messages WHERE mailbox_id = 1 AND uid = 1",
+            "DELETE FROM mailboxes WHERE id = 3",
+        ];
+        for step in steps {
+            conn.execute(step, []).expect(step);
+            counters(&conn);
+        }
+        assert_eq!(counters(&conn), [(1, 2, 0, 0, 50), (2, 0, 0, 0, 0)]);
     }
 }
