@@ -123,10 +123,46 @@ fn decode_words(value: &[u8]) -> Option<String> {
 /// contains the value; an empty value matches any message that has the field.
 pub(crate) fn header_matches(raw: &[u8], name: &[u8], needle: &Needle) -> bool {
     let (header, _) = split(raw);
-    fields(header)
+    values_of(header, name)
         .iter()
-        .filter(|f| f.name.eq_ignore_ascii_case(name))
-        .any(|f| needle.is_empty() || value_matches(&f.value, needle))
+        .any(|v| needle.is_empty() || value_matches(v, needle))
+}
+
+/// The values of the fields called `name` (case-insensitive) as [`fields`] gives them, without
+/// building the other fields: SEARCH HEADER runs this over every message of a mailbox.
+fn values_of(header: &[u8], name: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    // The value being read, when the field being read is one of ours.
+    let mut current: Option<Vec<u8>> = None;
+    for line in header.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(value) = current.as_mut() {
+                value.extend_from_slice(line);
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let field = trim(&line[..colon]);
+        if field.is_empty() {
+            continue;
+        }
+        if let Some(value) = current.take() {
+            out.push(trim(&value).to_vec());
+        }
+        if field.eq_ignore_ascii_case(name) {
+            current = Some(line[colon + 1..].to_vec());
+        }
+    }
+    if let Some(value) = current {
+        out.push(trim(&value).to_vec());
+    }
+    out
 }
 
 /// BODY (RFC 9051 §6.4.4): the text after the header. It matches when the raw body contains
@@ -251,6 +287,28 @@ mod tests {
         let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Transfer-Encoding: base64\r\n\r\nc2VjcmV0\r\n--b--\r\n";
         assert!(body_matches(raw, &Needle::new(b"secret")));
         assert!(!body_matches(raw, &Needle::new(b"Content-Type: multipart")));
+    }
+
+    #[test]
+    fn values_of_agrees_with_fields() {
+        let headers: &[&[u8]] = &[
+            b"Subject: a\r\n b\r\nX-A: 1\r\nx-a :  2 \r\n\r\n",
+            b"garbage\r\n continued\r\nX-A: v\r\nnot a field\r\n\tmore\r\n: empty\r\n",
+            b" leading continuation\nX-A:\nX-A:x\n\ty\n",
+            b"",
+            b"X-A",
+            b"X-A:\xff\xfe\r\n",
+        ];
+        for header in headers {
+            for name in [&b"X-A"[..], b"subject", b"none"] {
+                let want: Vec<Vec<u8>> = fields(header)
+                    .into_iter()
+                    .filter(|f| f.name.eq_ignore_ascii_case(name))
+                    .map(|f| f.value)
+                    .collect();
+                assert_eq!(values_of(header, name), want, "{header:?} {name:?}");
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 pub mod admin;
 mod blobs;
+mod header_cache;
 mod ops;
 mod reads;
 mod schema;
@@ -93,6 +94,7 @@ pub struct SqliteBackend {
     writer: WriterHandle,
     pool: Pool,
     blobs: Arc<BlobStore>,
+    headers: Arc<header_cache::HeaderCache>,
     /// Held for the backend's life: the orphan sweep at open and the writer's file deletions
     /// are only safe with one server per data directory.
     _lock: std::fs::File,
@@ -131,6 +133,7 @@ impl SqliteBackend {
             writer,
             pool,
             blobs,
+            headers: Arc::new(header_cache::HeaderCache::new(header_cache::MAX_BYTES)),
             _lock: lock,
         })
     }
@@ -327,22 +330,20 @@ impl Backend for SqliteBackend {
     }
 
     fn fetch_headers(&self, m: FetchHeaders) -> StoreFuture<Vec<(u32, Arc<[u8]>)>> {
-        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        let (pool, blobs, cache) = (self.pool.clone(), self.blobs.clone(), self.headers.clone());
         Box::pin(Self::read(pool, move |c| {
-            let found = reads::headers(c, m.account_id, m.mailbox_id, &m.uids)?;
+            let found = reads::message_blobs(c, m.account_id, m.mailbox_id, &m.uids)?;
             let mut out = Vec::with_capacity(found.len());
-            for (uid, header) in found {
-                let header = match header {
-                    reads::Header::Stored(data) => data,
+            for (uid, hash, size) in found {
+                if let Some(header) = cache.get(&hash) {
+                    out.push((uid, header));
+                    continue;
+                }
+                let header = match reads::stored_header(c, &hash)? {
+                    Some(data) => data,
                     // A body stored before schema version 3: cut its header out of it.
-                    reads::Header::InBody { hash, size } => {
-                        let (_, _, inline) =
-                            match reads::body_location(c, m.account_id, m.mailbox_id, uid) {
-                                Ok(found) => found,
-                                Err(StoreError::NotFound(_)) => continue,
-                                Err(e) => return Err(e),
-                            };
-                        let mut body = match inline {
+                    None => {
+                        let mut body = match reads::inline_body(c, &hash)? {
                             Some(data) => blobs::check_inline(&hash, size, data)?,
                             None => blobs.read(&hash, size)?,
                         };
@@ -350,7 +351,9 @@ impl Backend for SqliteBackend {
                         body
                     }
                 };
-                out.push((uid, Arc::from(header)));
+                let header: Arc<[u8]> = Arc::from(header);
+                cache.insert(&hash, header.clone());
+                out.push((uid, header));
             }
             Ok(out)
         }))

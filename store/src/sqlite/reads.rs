@@ -57,11 +57,11 @@ const BODY_LOCATION: &str = "SELECT m.blob, m.size, bl.data FROM messages m \
 const MESSAGE_META_IN_RANGE: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
      m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
-const HEADER_BY_UID: &str = "SELECT m.uid, m.blob, m.size, h.data FROM messages m \
-     LEFT JOIN headers h ON h.sha256 = m.blob WHERE m.mailbox_id = ?1 AND m.uid = ?2";
-const HEADER_IN_RANGE: &str = "SELECT m.uid, m.blob, m.size, h.data FROM messages m \
-     LEFT JOIN headers h ON h.sha256 = m.blob WHERE m.mailbox_id = ?1 \
-     AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
+const BLOB_BY_UID: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
+const BLOB_IN_RANGE: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_id = ?1 \
+     AND uid BETWEEN ?2 AND ?3 ORDER BY uid";
+const STORED_HEADER: &str = "SELECT data FROM headers WHERE sha256 = ?1";
+const INLINE_BODY: &str = "SELECT data FROM blobs WHERE sha256 = ?1";
 
 /// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
 pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
@@ -488,39 +488,40 @@ pub(crate) fn body_location(
         .ok_or_else(|| StoreError::NotFound(format!("message {uid} in mailbox {mailbox_id}")))
 }
 
-/// Where the header block of a message is.
-pub(crate) enum Header {
-    /// Its own row (schema version 3 on).
-    Stored(Vec<u8>),
-    /// Only inside the body (stored before version 3).
-    InBody { hash: String, size: u64 },
-}
-
-/// The header blocks of those of `uids` that exist in mailbox `mailbox_id`, by ascending
-/// UID, or where to find them; nothing unless `account_id` owns the mailbox.
-pub(crate) fn headers(
+/// UID, body hash and size of those of `uids` that exist in mailbox `mailbox_id`, by
+/// ascending UID; nothing unless `account_id` owns the mailbox.
+pub(crate) fn message_blobs(
     conn: &mut Connection,
     account_id: i64,
     mailbox_id: i64,
     uids: &[u32],
-) -> Result<Vec<(u32, Header)>, StoreError> {
+) -> Result<Vec<(u32, String, u64)>, StoreError> {
     let tx = conn.transaction()?;
     match check_owner(&tx, account_id, mailbox_id) {
         Ok(()) => {}
         Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     }
-    let rows = for_uids(&tx, mailbox_id, uids, HEADER_BY_UID, HEADER_IN_RANGE, |r| {
-        let uid: u32 = r.get(0)?;
-        let header = match r.get::<_, Option<Vec<u8>>>(3)? {
-            Some(data) => Header::Stored(data),
-            None => Header::InBody {
-                hash: r.get(1)?,
-                size: r.get::<_, i64>(2)?.max(0) as u64,
-            },
-        };
-        Ok((uid, header))
+    let rows = for_uids(&tx, mailbox_id, uids, BLOB_BY_UID, BLOB_IN_RANGE, |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
     })?;
     drop(tx); // read-only: nothing to commit
     Ok(rows)
+}
+
+/// The header block kept for body `hash` (none for bodies stored before schema version 3).
+pub(crate) fn stored_header(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached(STORED_HEADER)?
+        .query_row([hash], |r| r.get(0))
+        .optional()?)
+}
+
+/// Body `hash` when it is kept in its row (None when it is a file).
+pub(crate) fn inline_body(conn: &Connection, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached(INLINE_BODY)?
+        .query_row([hash], |r| r.get::<_, Option<Vec<u8>>>(0))
+        .optional()?
+        .flatten())
 }
