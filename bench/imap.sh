@@ -19,7 +19,8 @@
 #     with the same users; both get the same MSGS messages (../shared/kit/make-mbox.py) in
 #     every user's INBOX through IMAP APPEND (`imap-load --fill`, which empties INBOX first);
 #  3. `imap-load` mix, CLIENTS clients for DURATION s, against mailroom, then Dovecot;
-#  4. mailroom alone: VmRSS before and with IDLE_SESSIONS idling sessions, then the IDLE
+#  4. mailroom alone, its INBOXes refilled to MSGS messages: VmRSS before and with
+#     IDLE_SESSIONS idling sessions (each has INBOX selected), then the IDLE
 #     latency (SMTP 250 after DATA -> `* n EXISTS`) over DELIVERIES deliveries;
 #  5. a summary table: ops/s, p99 and errors per command class, ratio mailroom/Dovecot.
 # Everything it started is stopped on exit (trap), also on Ctrl-C or failure.
@@ -164,6 +165,10 @@ run_mix dovecot "$DOVECOT_PORT" "$DOVECOT_PASS"
 DOVECOT_STARTED=0
 
 # ---- mailroom alone: RSS with IDLE sessions, IDLE latency -----------------------------------
+# The mix leaves each INBOX with more messages the faster the server ran (it appends more
+# than it expunges), and each selected session keeps one entry per message: refill to MSGS so
+# that the RSS figure is for a known mailbox size, the same in every run.
+fill mailroom "$IMAP_PORT" "$MAILROOM_PASS"
 RSS_BEFORE=$(rss_kib)
 log "mailroom: $IDLE_SESSIONS IDLE sessions (RSS before: $RSS_BEFORE KiB)"
 "$LOAD" --host "$HOST" --port "$IMAP_PORT" --user "$USERS" --pass "$MAILROOM_PASS" \
@@ -205,8 +210,9 @@ fi
 
 # ---- summary --------------------------------------------------------------------------------
 log "summary ($CLIENTS clients x ${DURATION}s, $MSGS messages per INBOX; $(nproc) cores; $(uptime | sed 's/.*load/load/'))"
-python3 - "$RESULTS" <<'EOF'
+python3 - "$RESULTS" "$MSGS" <<'EOF'
 import sys
+msgs = sys.argv[2]
 rows = [dict(f.split("=", 1) for f in l.split()[1:] if "=" in f) | {"kind": l.split()[0]}
         for l in open(sys.argv[1]) if l.strip()]
 mix = {(r["name"], r["class"]): r for r in rows if r.get("mode") == "mix"}
@@ -226,7 +232,8 @@ for r in rows:
         b, i, n = int(r["before_kib"]), int(r["idle_kib"]), int(r["ready"])
         per = (i - b) / n if n else 0
         print(f"mailroom RSS: {b / 1024:.1f} MiB before, {i / 1024:.1f} MiB with {n} IDLE sessions "
-              f"(+{per:.1f} KiB per session; {r['failed']} failed; logins took {r['connect_s']} s)")
+              f"on INBOXes of {msgs} messages (+{per:.1f} KiB per session; {r['failed']} failed; "
+              f"logins took {r['connect_s']} s)")
     if r.get("mode") == "idle":
         print(f"IDLE sessions: ready={r['ready']}/{r['sessions']} held {r['held_s']} s, errors={r['errors']}")
     if r.get("mode") == "idle-latency":

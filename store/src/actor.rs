@@ -140,7 +140,7 @@ pub struct Select {
 /// Stored ENVELOPE, BODYSTRUCTURE and search fields of messages. Sent by IMAP sessions for
 /// FETCH and SEARCH. Missing UIDs are left out; the result is by ascending UID.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<(MessageInfo, MessageMeta)>, StoreError>")]
+#[rtype(result = "Result<Vec<(MessageInfo, Arc<MessageMeta>)>, StoreError>")]
 pub struct FetchMeta {
     /// The logged-in account (must own the mailbox).
     pub account_id: i64,
@@ -429,7 +429,7 @@ read_handler!(Authenticate, authenticate, Option<Account>);
 read_handler!(OverQuota, over_quota, Vec<i64>);
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
-read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, MessageMeta)>);
+read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, Arc<MessageMeta>)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);
 read_handler!(FetchBodies, fetch_bodies, Vec<(u32, Arc<[u8]>)>);
 read_handler!(FetchHeaders, fetch_headers, Vec<(u32, Arc<[u8]>)>);

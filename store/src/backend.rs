@@ -57,7 +57,7 @@ pub trait Backend: Send + Sync + 'static {
     /// See [`Select`].
     fn select(&self, m: Select) -> StoreFuture<(MailboxInfo, Vec<MessageInfo>)>;
     /// See [`FetchMeta`].
-    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, MessageMeta)>>;
+    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, Arc<MessageMeta>)>>;
     /// See [`FetchBody`].
     fn fetch_body(&self, m: FetchBody) -> StoreFuture<Arc<[u8]>>;
     /// See [`FetchBodies`].

@@ -197,7 +197,7 @@ impl Session {
         // Bodies come in smaller batches than metadata, to bound the memory they take.
         let batch = if need.body { BODY_BATCH } else { BATCH };
         for chunk in picked.chunks(batch) {
-            let mut metas: HashMap<u32, MessageMeta> = HashMap::new();
+            let mut metas: HashMap<u32, Arc<MessageMeta>> = HashMap::new();
             if need.meta {
                 let asked = self
                     .store
@@ -241,7 +241,7 @@ impl Session {
                     continue;
                 };
                 let recent = !rev2 && mailbox.recent.contains(&uid);
-                let meta = metas.get(&uid);
+                let meta = metas.get(&uid).map(|m| &**m);
                 // Expunged by another session since we last looked: RFC 9051 §7.5.1 lets
                 // the server leave it out.
                 if need.meta && meta.is_none() {

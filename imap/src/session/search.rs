@@ -61,7 +61,7 @@ impl Session {
         // Bodies come in smaller batches than metadata, to bound the memory they take.
         let batch = if need.body { BODY_BATCH } else { BATCH };
         for (i, chunk) in mailbox.messages.chunks(batch).enumerate() {
-            let mut metas: HashMap<u32, MessageMeta> = HashMap::new();
+            let mut metas: HashMap<u32, Arc<MessageMeta>> = HashMap::new();
             if need.meta {
                 let asked = self
                     .store
@@ -113,7 +113,7 @@ impl Session {
                     seq,
                     info,
                     recent: mailbox.recent.contains(&info.uid),
-                    meta: metas.get(&info.uid),
+                    meta: metas.get(&info.uid).map(|m| &**m),
                     header: text.filter(|_| !need.body),
                     raw: text.filter(|_| need.body),
                 };

@@ -176,8 +176,17 @@ impl BlobStore {
     }
 
     /// Read a whole body, checking it has the length recorded for it.
+    ///
+    /// A missing file is `NotFound`: a reader whose snapshot still has the row of a body
+    /// the writer has just released (its message expunged) finds the file gone.
     pub(crate) fn read(&self, hash: &str, size: u64) -> Result<Vec<u8>, StoreError> {
-        let mut file = fs::File::open(self.path(hash)?)?;
+        let mut file = match fs::File::open(self.path(hash)?) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(StoreError::NotFound(format!("body {hash}")));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         file.read_to_end(&mut buf)?;
         if buf.len() as u64 != size {

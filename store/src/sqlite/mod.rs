@@ -15,8 +15,8 @@
 //! writes blobs.
 
 pub mod admin;
+mod blob_cache;
 mod blobs;
-mod header_cache;
 mod ops;
 mod reads;
 mod schema;
@@ -43,6 +43,7 @@ use crate::types::{
     Account, Appended, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution,
     StoreStats,
 };
+use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
 use writer::{AppendOp, Body, DeliverOp, WriterHandle};
 
@@ -94,7 +95,8 @@ pub struct SqliteBackend {
     writer: WriterHandle,
     pool: Pool,
     blobs: Arc<BlobStore>,
-    headers: Arc<header_cache::HeaderCache>,
+    headers: Arc<BlobCache<[u8]>>,
+    metas: Arc<BlobCache<MessageMeta>>,
     /// Held for the backend's life: the orphan sweep at open and the writer's file deletions
     /// are only safe with one server per data directory.
     _lock: std::fs::File,
@@ -133,7 +135,8 @@ impl SqliteBackend {
             writer,
             pool,
             blobs,
-            headers: Arc::new(header_cache::HeaderCache::new(header_cache::MAX_BYTES)),
+            headers: Arc::new(BlobCache::new(blob_cache::HEADER_BYTES)),
+            metas: Arc::new(BlobCache::new(blob_cache::META_BYTES)),
             _lock: lock,
         })
     }
@@ -279,10 +282,24 @@ impl Backend for SqliteBackend {
         }))
     }
 
-    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, MessageMeta)>> {
-        let pool = self.pool.clone();
+    fn fetch_meta(&self, m: FetchMeta) -> StoreFuture<Vec<(MessageInfo, Arc<MessageMeta>)>> {
+        let (pool, cache) = (self.pool.clone(), self.metas.clone());
         Box::pin(Self::read(pool, move |c| {
-            reads::fetch_meta(c, m.account_id, m.mailbox_id, &m.uids)
+            // One snapshot: a message expunged meanwhile takes its blob row with it.
+            let tx = c.transaction()?;
+            let found = reads::messages_with_blob(&tx, m.account_id, m.mailbox_id, &m.uids)?;
+            let mut out = Vec::with_capacity(found.len());
+            for (info, hash) in found {
+                if let Some(meta) = cache.get(&hash) {
+                    out.push((info, meta));
+                    continue;
+                }
+                let json = reads::stored_meta(&tx, &hash)?;
+                let meta = Arc::new(serde_json::from_str::<MessageMeta>(&json)?);
+                cache.insert(&hash, meta.clone(), json.len());
+                out.push((info, meta));
+            }
+            Ok(out)
         }))
     }
 
@@ -321,7 +338,11 @@ impl Backend for SqliteBackend {
                     };
                 let body = match inline {
                     Some(data) => blobs::check_inline(&hash, size, data)?,
-                    None => blobs.read(&hash, size)?,
+                    None => match blobs.read(&hash, size) {
+                        Ok(body) => body,
+                        Err(StoreError::NotFound(_)) => continue, // expunged meanwhile
+                        Err(e) => return Err(e),
+                    },
                 };
                 out.push((uid, Arc::from(body)));
             }
@@ -332,27 +353,33 @@ impl Backend for SqliteBackend {
     fn fetch_headers(&self, m: FetchHeaders) -> StoreFuture<Vec<(u32, Arc<[u8]>)>> {
         let (pool, blobs, cache) = (self.pool.clone(), self.blobs.clone(), self.headers.clone());
         Box::pin(Self::read(pool, move |c| {
-            let found = reads::message_blobs(c, m.account_id, m.mailbox_id, &m.uids)?;
+            // One snapshot: a message expunged meanwhile takes its blob row with it.
+            let tx = c.transaction()?;
+            let found = reads::message_blobs(&tx, m.account_id, m.mailbox_id, &m.uids)?;
             let mut out = Vec::with_capacity(found.len());
             for (uid, hash, size) in found {
                 if let Some(header) = cache.get(&hash) {
                     out.push((uid, header));
                     continue;
                 }
-                let header = match reads::stored_header(c, &hash)? {
+                let header = match reads::stored_header(&tx, &hash)? {
                     Some(data) => data,
                     // A body stored before schema version 3: cut its header out of it.
                     None => {
-                        let mut body = match reads::inline_body(c, &hash)? {
+                        let mut body = match reads::inline_body(&tx, &hash)? {
                             Some(data) => blobs::check_inline(&hash, size, data)?,
-                            None => blobs.read(&hash, size)?,
+                            None => match blobs.read(&hash, size) {
+                                Ok(body) => body,
+                                Err(StoreError::NotFound(_)) => continue, // expunged meanwhile
+                                Err(e) => return Err(e),
+                            },
                         };
                         body.truncate(mime::header_len(&body));
                         body
                     }
                 };
                 let header: Arc<[u8]> = Arc::from(header);
-                cache.insert(&hash, header.clone());
+                cache.insert(&hash, header.clone(), header.len());
                 out.push((uid, header));
             }
             Ok(out)

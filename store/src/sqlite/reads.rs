@@ -13,7 +13,6 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::address_key;
 use crate::error::StoreError;
-use crate::mime::MessageMeta;
 use crate::types::{
     Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, Role, canonical_mailbox_name,
 };
@@ -44,9 +43,6 @@ const IN_CREATION_ORDER: &str = " ORDER BY b.id";
 const MESSAGE_COLUMNS: &str = "uid, flags, keywords, modseq, internal_date, size";
 const MESSAGE_BY_UID: &str = "SELECT uid, flags, keywords, modseq, internal_date, size, blob \
      FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
-const MESSAGE_META_BY_UID: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
-     m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
-     WHERE m.mailbox_id = ?1 AND m.uid = ?2";
 const EXPUNGED_SINCE: &str =
     "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid";
 const MAILBOX_OWNER: &str = "SELECT 1 FROM mailboxes WHERE id = ?1 AND account_id = ?2";
@@ -54,9 +50,9 @@ const BODY_LOCATION: &str = "SELECT m.blob, m.size, bl.data FROM messages m \
      JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
      WHERE m.mailbox_id = ?1 AND b.account_id = ?2 AND m.uid = ?3";
 
-const MESSAGE_META_IN_RANGE: &str = "SELECT m.uid, m.flags, m.keywords, m.modseq, \
-     m.internal_date, m.size, b.meta FROM messages m JOIN blobs b ON b.sha256 = m.blob \
-     WHERE m.mailbox_id = ?1 AND m.uid BETWEEN ?2 AND ?3 ORDER BY m.uid";
+const MESSAGE_IN_RANGE: &str = "SELECT uid, flags, keywords, modseq, internal_date, size, \
+     blob FROM messages WHERE mailbox_id = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid";
+const STORED_META: &str = "SELECT meta FROM blobs WHERE sha256 = ?1";
 const BLOB_BY_UID: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_id = ?1 AND uid = ?2";
 const BLOB_IN_RANGE: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_id = ?1 \
      AND uid BETWEEN ?2 AND ?3 ORDER BY uid";
@@ -360,10 +356,16 @@ pub(crate) fn select(
     let info = mailbox_info_by_name(&tx, account_id, name)?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {}", canonical_mailbox_name(name))))?;
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid");
-    let messages = tx
+    let mut messages = Vec::with_capacity(usize::try_from(info.exists).unwrap_or(0));
+    for row in tx
         .prepare_cached(&sql)?
         .query_map([info.id], message_from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
+    {
+        messages.push(row?);
+    }
+    // Sized to the mailbox: a selected session keeps this list for as long as it lives
+    // (10,000 idling sessions), and a collect that doubled its way up could waste half.
+    messages.shrink_to_fit();
     drop(tx); // read-only: nothing to commit
     Ok((info, messages))
 }
@@ -407,27 +409,33 @@ fn check_owner(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<()
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {mailbox_id}")))
 }
 
-/// Stored metadata of the existing `uids` of an owned mailbox, by ascending UID.
-pub(crate) fn fetch_meta(
-    conn: &mut Connection,
+/// The existing `uids` of an owned mailbox with their body hashes, by ascending UID.
+///
+/// Call it inside the transaction that also reads what the hashes name (see
+/// [`message_blobs`]).
+pub(crate) fn messages_with_blob(
+    conn: &Connection,
     account_id: i64,
     mailbox_id: i64,
     uids: &[u32],
-) -> Result<Vec<(MessageInfo, MessageMeta)>, StoreError> {
-    let tx = conn.transaction()?;
-    check_owner(&tx, account_id, mailbox_id)?;
-    let rows = for_uids(
-        &tx,
+) -> Result<Vec<(MessageInfo, String)>, StoreError> {
+    check_owner(conn, account_id, mailbox_id)?;
+    for_uids(
+        conn,
         mailbox_id,
         uids,
-        MESSAGE_META_BY_UID,
-        MESSAGE_META_IN_RANGE,
+        MESSAGE_BY_UID,
+        MESSAGE_IN_RANGE,
         |r| Ok((message_from_row(r)?, r.get::<_, String>(6)?)),
-    )?;
-    drop(tx); // read-only: nothing to commit
-    rows.into_iter()
-        .map(|(info, json)| Ok((info, serde_json::from_str(&json)?)))
-        .collect()
+    )
+}
+
+/// The stored analysis (JSON of `MessageMeta`) of body `hash`.
+pub(crate) fn stored_meta(conn: &Connection, hash: &str) -> Result<String, StoreError> {
+    conn.prepare_cached(STORED_META)?
+        .query_row([hash], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Unavailable(format!("blob {hash} has no row")))
 }
 
 /// The rows of those of `uids` that exist in mailbox `mailbox_id`, by ascending UID, each
@@ -490,23 +498,23 @@ pub(crate) fn body_location(
 
 /// UID, body hash and size of those of `uids` that exist in mailbox `mailbox_id`, by
 /// ascending UID; nothing unless `account_id` owns the mailbox.
+///
+/// Call it inside the transaction that also reads what the hashes name: a message expunged
+/// meanwhile may take its blob row with it.
 pub(crate) fn message_blobs(
-    conn: &mut Connection,
+    conn: &Connection,
     account_id: i64,
     mailbox_id: i64,
     uids: &[u32],
 ) -> Result<Vec<(u32, String, u64)>, StoreError> {
-    let tx = conn.transaction()?;
-    match check_owner(&tx, account_id, mailbox_id) {
+    match check_owner(conn, account_id, mailbox_id) {
         Ok(()) => {}
         Err(StoreError::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     }
-    let rows = for_uids(&tx, mailbox_id, uids, BLOB_BY_UID, BLOB_IN_RANGE, |r| {
+    for_uids(conn, mailbox_id, uids, BLOB_BY_UID, BLOB_IN_RANGE, |r| {
         Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?.max(0) as u64))
-    })?;
-    drop(tx); // read-only: nothing to commit
-    Ok(rows)
+    })
 }
 
 /// The header block kept for body `hash` (none for bodies stored before schema version 3).

@@ -534,7 +534,7 @@ async fn append_then_fetch_meta_and_body() {
     };
     let metas = f.store.fetch_meta(meta).await.expect("meta");
     assert_eq!(metas.len(), 1);
-    assert_eq!(metas[0].1, crate::mime::analyze(&raw));
+    assert_eq!(*metas[0].1, crate::mime::analyze(&raw));
     let body = FetchBody {
         account_id: f.alice,
         mailbox_id: sent.id,
