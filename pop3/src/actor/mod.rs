@@ -40,7 +40,7 @@ impl Protocol for Pop3 {
         match why {
             Refusal::ShuttingDown => reply::err(&format!("{hostname} shutting down")),
             Refusal::TooManyConnections | Refusal::TooManyFromIp => {
-                reply::err_code(reply::SYS_TEMP, "too many connections, try again later")
+                reply::err_code(reply::IN_USE, "too many connections, try again later")
             }
         }
     }

@@ -57,7 +57,7 @@ async fn top_splits_header_and_body() {
 fn big_message(lines: usize) -> String {
     let mut m = String::from("Subject: big\r\n\r\n");
     for i in 0..lines {
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             m.push('.');
         }
         m.push_str(&format!(
