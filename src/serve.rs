@@ -28,7 +28,7 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
 fn protocols(store: &actix::Addr<MailboxStore>, bus: &Bus) -> Protocols {
     let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp::new(store.clone()));
     let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap::new(store.clone(), bus.clone()));
-    let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3);
+    let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3::new(store.clone()));
     [
         (ListenerKind::Smtp, smtp.clone()),
         (ListenerKind::Submission, smtp.clone()),

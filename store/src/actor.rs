@@ -23,8 +23,8 @@ use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::sqlite::SqliteBackend;
 use crate::types::{
-    Account, Appended, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo, MessageInfo,
-    Resolution, StoreStats,
+    Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo,
+    MessageInfo, Resolution, StoreStats,
 };
 
 /// Bodies are shown by size only: they are large and private.
@@ -360,6 +360,41 @@ pub struct Stats;
 #[rtype(result = "Result<(), StoreError>")]
 pub struct Flush;
 
+/// Remove the given messages from a mailbox in one transaction, whatever their flags: the
+/// POP3 UPDATE state (RFC 1939 §6) after QUIT. Sent by POP3 sessions. UIDs that are no
+/// longer there are ignored. Like [`Expunge`], the removals are remembered for QRESYNC, the
+/// space is credited to the account, and `MailboxChanged { change: Expunged }` is published,
+/// so IMAP sessions on the mailbox see EXPUNGE. Returns the removed UIDs, ascending.
+///
+/// Errors: `NotFound` if the account does not own the mailbox. On any error nothing was
+/// removed.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<u32>, StoreError>")]
+pub struct RemoveMessages {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The messages to remove.
+    pub uids: Vec<u32>,
+}
+
+/// Open a raw message for reading in pieces, without loading a large one whole. Sent by POP3
+/// sessions (RETR, TOP). A small body comes in memory; a large one as its open file (a
+/// later expunge unlinks the file, but the open handle still reads the whole body).
+///
+/// Errors: `NotFound` if the message (or the account's mailbox) is not there.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<BodySource, StoreError>")]
+pub struct OpenBody {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The message.
+    pub uid: u32,
+}
+
 /// The store actor. Start one per process with [`MailboxStore::start_embedded`].
 pub struct MailboxStore {
     backend: Arc<dyn Backend>,
@@ -443,6 +478,8 @@ write_handler!(CreateMailbox, create_mailbox, MailboxInfo);
 write_handler!(DeleteMailbox, delete_mailbox, ());
 write_handler!(RenameMailbox, rename_mailbox, ());
 write_handler!(SetSubscribed, set_subscribed, ());
+read_handler!(OpenBody, open_body, BodySource);
+write_handler!(RemoveMessages, remove_messages, Vec<u32>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

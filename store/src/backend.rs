@@ -17,14 +17,14 @@ use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
     Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
-    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
-    ResolveRecipient, Select, SetFlags, SetSubscribed,
+    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody, OverQuota,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::types::{
-    Account, Appended, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution,
-    StoreStats,
+    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
+    Resolution, StoreStats,
 };
 
 /// A boxed, `Send` future resolving to a store result.
@@ -86,4 +86,8 @@ pub trait Backend: Send + Sync + 'static {
     fn stats(&self) -> StoreStats;
     /// Commit everything submitted before, then close: later writes fail with `Unavailable`.
     fn flush(&self) -> StoreFuture<()>;
+    /// See [`OpenBody`].
+    fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
+    /// See [`RemoveMessages`].
+    fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>>;
 }

@@ -336,6 +336,30 @@ pub fn check_flags(flags: u8) -> Result<u8, StoreError> {
     Ok(flags)
 }
 
+/// A raw message to read in pieces: the answer to [`crate::actor::OpenBody`].
+#[derive(Debug)]
+pub enum BodySource {
+    /// A small body, kept in its database row.
+    Inline(std::sync::Arc<[u8]>),
+    /// A large body's file, open at its start, and its length in octets.
+    File(std::fs::File, u64),
+}
+
+impl BodySource {
+    /// The body's length in octets.
+    pub fn len(&self) -> u64 {
+        match self {
+            BodySource::Inline(data) => data.len() as u64,
+            BodySource::File(_, size) => *size,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@ mod cli;
 mod imap;
 mod imap_clients;
 mod limits;
+mod pop3;
+mod pop3_clients;
 mod reload;
 mod shutdown;
 mod smtp;

@@ -227,6 +227,19 @@ impl BlobStore {
         }
         Ok(removed)
     }
+
+    /// Open the file of `hash` for reading in pieces, checking it has the length recorded for
+    /// it. A `NotFound` error means the file is gone (its body was expunged).
+    pub(crate) fn open_file(&self, hash: &str, size: u64) -> io::Result<fs::File> {
+        let file = fs::File::open(self.path(hash)?)?;
+        let len = file.metadata()?.len();
+        if len != size {
+            return Err(io::Error::other(format!(
+                "blob {hash} has {len} octets, expected {size}"
+            )));
+        }
+        Ok(file)
+    }
 }
 
 #[cfg(test)]

@@ -33,15 +33,15 @@ use rusqlite::Connection;
 
 use crate::actor::{
     Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
-    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OverQuota, RenameMailbox,
-    ResolveRecipient, Select, SetFlags, SetSubscribed,
+    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody, OverQuota,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
 use crate::types::{
-    Account, Appended, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, Resolution,
-    StoreStats,
+    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
+    Resolution, StoreStats,
 };
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
@@ -444,6 +444,37 @@ impl Backend for SqliteBackend {
             pool.close();
             Ok(())
         })
+    }
+
+    fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource> {
+        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        Box::pin(async move {
+            let (hash, size, inline) = Self::read(pool, move |c| {
+                reads::body_location(c, m.account_id, m.mailbox_id, m.uid)
+            })
+            .await?;
+            if let Some(data) = inline {
+                let data = blobs::check_inline(&hash, size, data)?;
+                return Ok(BodySource::Inline(Arc::from(data)));
+            }
+            let uid = m.uid;
+            let file = tokio::task::spawn_blocking(move || blobs.open_file(&hash, size))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("body open task: {e}")))?;
+            match file {
+                Ok(file) => Ok(BodySource::File(file, size)),
+                // Expunged (and its file removed) between the row read and the open.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotFound(
+                    format!("message {uid} in mailbox {}", m.mailbox_id),
+                )),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.remove_messages(m).await })
     }
 }
 

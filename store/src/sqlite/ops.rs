@@ -24,7 +24,8 @@ use super::reads::{self, keywords_to_text};
 use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
 use crate::actor::{
-    CreateMailbox, DeleteMailbox, Expunge, Move, RenameMailbox, SetFlags, SetSubscribed,
+    CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
+    SetSubscribed,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
@@ -756,4 +757,35 @@ fn remove_messages(
         freed += m.size;
     }
     Ok((freed, Some(modseq)))
+}
+
+/// POP3 UPDATE (RFC 1939 §6): remove exactly `uids`, whatever their flags, in this one
+/// savepoint, as EXPUNGE removes messages (remembered for QRESYNC, bodies released, space
+/// credited). UIDs already gone are skipped; if none is left, nothing changes and nothing
+/// is announced.
+pub(crate) fn remove_uids(
+    conn: &Connection,
+    fx: &mut BatchEffects,
+    op: &RemoveMessages,
+) -> Result<Outcome<Vec<u32>>, StoreError> {
+    mailbox_owned(conn, op.account_id, op.mailbox_id)?;
+    let mut present = Vec::new();
+    for uid in sorted_unique(&op.uids) {
+        if reads::message(conn, op.mailbox_id, uid)?.is_some() {
+            present.push(uid);
+        }
+    }
+    let (freed, modseq) = remove_messages(conn, fx, op.mailbox_id, &present)?;
+    if freed > 0 {
+        conn.prepare_cached(SUB_USAGE)?
+            .execute(params![op.account_id, freed as i64])?;
+    }
+    let changes = modseq
+        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
+        .into_iter()
+        .collect();
+    Ok(Outcome {
+        value: present,
+        changes,
+    })
 }

@@ -2,6 +2,7 @@
 //! flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox management and
 //! `Changes` are in [`mailboxes`].
 
+mod bodies;
 mod mailboxes;
 
 use std::path::Path;

@@ -22,7 +22,8 @@ use tokio::sync::oneshot;
 use super::blobs::{BlobStore, INLINE_MAX};
 use super::ops;
 use crate::actor::{
-    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RenameMailbox, SetFlags, SetSubscribed,
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
+    SetSubscribed,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
@@ -88,6 +89,7 @@ pub(crate) enum Request {
     DeleteMailbox(DeleteMailbox, Reply<Outcome<()>>),
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
+    RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -208,6 +210,13 @@ impl WriterHandle {
         op: SetSubscribed,
     ) -> Result<Outcome<()>, StoreError> {
         self.call(|r| Request::SetSubscribed(op, r)).await
+    }
+
+    pub(crate) async fn remove_messages(
+        &self,
+        op: RemoveMessages,
+    ) -> Result<Outcome<Vec<u32>>, StoreError> {
+        self.call(|r| Request::RemoveMessages(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -375,6 +384,9 @@ fn run_request(
         Request::SetSubscribed(op, reply) => {
             held(reply, in_savepoint(tx, |sp| ops::set_subscribed(sp, &op)))
         }
+        Request::RemoveMessages(op, reply) => {
+            held(reply, in_savepoint(tx, |sp| ops::remove_uids(sp, fx, &op)))
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held(reply, Ok(())),
     }
@@ -397,6 +409,7 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::DeleteMailbox(_, r) => held(r, Err(e)),
         Request::RenameMailbox(_, r) => held(r, Err(e)),
         Request::SetSubscribed(_, r) => held(r, Err(e)),
+        Request::RemoveMessages(_, r) => held(r, Err(e)),
         Request::Close(r) => held(r, Ok(())),
     }
 }

@@ -1,0 +1,136 @@
+//! The POP3 connection driver: it owns the socket, splits the byte stream into bounded lines
+//! ([`LineBuffer`]), hands each to the session in order (pipelined commands are answered in
+//! one write), and performs what the session asks: write, STLS, close. It also owns the
+//! timers (the idle timeout) and notices draining between commands.
+//!
+//! After STLS every line already received is dropped unread (RFC 2595 §4): plain text sent
+//! with or after STLS cannot be injected into the TLS session.
+
+use std::io;
+use std::time::Duration;
+
+use actix::Addr;
+use mailroom_shared::net::{Connection, Socket, run_in_span};
+use mailroom_store::MailboxStore;
+
+use crate::proto::{Line, LineBuffer};
+use crate::session::{Context, Flow, Maildrops, Output, Session};
+
+/// Octets read from the socket at a time, and the size buffers shrink back to.
+const SMALL_BUFFER: usize = 4096;
+
+/// The session's output buffer, written to the socket on flush.
+struct Sink<'a> {
+    socket: &'a mut Socket,
+    buf: Vec<u8>,
+}
+
+impl Output for Sink<'_> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+    async fn flush(&mut self) -> io::Result<()> {
+        let r = self.socket.write_all(&self.buf).await;
+        self.buf.clear();
+        r
+    }
+}
+
+/// Run one POP3 connection to its end.
+pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, maildrops: Maildrops) {
+    run_in_span(conn.span(), drive(conn, store, maildrops)).await
+}
+
+async fn drive(
+    conn: Connection,
+    store: Addr<MailboxStore>,
+    maildrops: Maildrops,
+) -> io::Result<()> {
+    let Connection {
+        kind,
+        socket,
+        snapshot,
+        mut draining,
+        guard: _guard,
+        ..
+    } = conn;
+    let config = &snapshot.config;
+    let timeout = Duration::from_secs(config.limits.command_timeout_secs);
+    let implicit = kind.implicit_tls();
+    let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
+    let mut session = Session::new(
+        Context {
+            host: config.server.hostname.clone(),
+            tls: implicit,
+            allow_plaintext_auth: config.security.allow_plaintext_auth,
+            limits: config.limits.clone(),
+            maildrops,
+        },
+        store,
+    );
+    socket.write_all(&session.greeting()).await?;
+
+    let mut lines = LineBuffer::new();
+    let mut chunk = vec![0u8; SMALL_BUFFER];
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let flow = match lines.next_line(session.max_line()) {
+            Some(Line::Complete(line)) => {
+                let mut sink = Sink {
+                    socket: &mut socket,
+                    buf: std::mem::take(&mut out),
+                };
+                let flow = session.line(&line, &mut sink).await?;
+                out = sink.buf;
+                flow
+            }
+            Some(Line::TooLong) => session.line_too_long(&mut out),
+            None => {
+                // Every whole line received is answered: write the answers in one go.
+                socket.write_all(&out).await?;
+                out.clear();
+                out.shrink_to(SMALL_BUFFER);
+                lines.shrink(SMALL_BUFFER);
+                let safe = lines.is_empty();
+                let wait = session.idle_timeout(timeout);
+                tokio::select! {
+                    biased;
+                    () = draining.started(), if safe => {
+                        socket.write_all(&session.shutting_down()).await?;
+                        socket.shutdown().await;
+                        return Ok(());
+                    }
+                    read = tokio::time::timeout(wait, socket.read(&mut chunk)) => match read {
+                        Err(_) => {
+                            socket.write_all(&session.timed_out()).await?;
+                            socket.shutdown().await;
+                            return Ok(());
+                        }
+                        // A dropped connection: the session ends without UPDATE.
+                        Ok(Ok(0)) => return Ok(()),
+                        Ok(Ok(n)) => lines.push(&chunk[..n]),
+                        Ok(Err(e)) => return Err(e),
+                    },
+                }
+                continue;
+            }
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::StartTls => {
+                socket.write_all(&out).await?;
+                out.clear();
+                // RFC 2595 §4 (as RFC 3207 §4.2): what came with or after STLS in plain
+                // text is dropped, not acted on.
+                lines.clear();
+                socket = socket.upgrade(&snapshot.tls, timeout).await?;
+                session.tls_started();
+            }
+            Flow::Close => {
+                socket.write_all(&out).await?;
+                socket.shutdown().await;
+                return Ok(());
+            }
+        }
+    }
+}
