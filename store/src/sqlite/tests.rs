@@ -757,3 +757,29 @@ async fn header_blocks_in_one_request_also_for_bodies_stored_before_they_were_ke
     f.store.expunge(gone).await.expect("expunge");
     assert_eq!(header_rows(f.dir.path()), 0);
 }
+
+#[actix_rt::test]
+async fn the_wal_is_checkpointed_beside_the_writer() {
+    let f = fixture();
+    for n in 0..20 {
+        f.deliver(&[f.alice], message(n)).await.expect("deliver");
+    }
+    // The main file alone (immutable=1 ignores the WAL) holds the messages once the
+    // checkpoint thread has run: the writer's commits never checkpoint themselves.
+    let uri = format!("file:{}?immutable=1", f.dir.path().join(DB_FILE).display());
+    let in_main_file = || -> i64 {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = rusqlite::Connection::open_with_flags(&uri, flags).expect("open main file");
+        conn.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while in_main_file() < 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was never checkpointed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
@@ -34,6 +35,9 @@ pub(crate) const MAX_BATCH: usize = 256;
 
 const BLOB_ROW_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = ?1";
 const CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
+const PASSIVE_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
+/// How often the checkpointer folds the WAL back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// A body already written to its blob file, ready to be referenced.
 #[derive(Debug, Clone)]
@@ -116,13 +120,58 @@ pub(crate) struct WriterHandle {
 
 /// Start the writer thread on `conn`.
 pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHandle, StoreError> {
+    // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold: the
+    // batch waits while pages are copied and the database file is synced, and so does every
+    // client behind it. A thread of its own checkpoints instead, beside the writer (WAL lets
+    // a checkpoint and a writer run at once).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let checkpointer = match conn.path().filter(|p| !p.is_empty()) {
+        Some(db) => Some(Checkpointer::spawn(std::path::PathBuf::from(db))?),
+        None => None, // an in-memory database has no WAL
+    };
     let (tx, rx) = mpsc::channel();
     let counters = Arc::new(Counters::default());
     let thread_counters = counters.clone();
     std::thread::Builder::new()
         .name("mailroom-store-writer".into())
-        .spawn(move || run(conn, rx, &blobs, &thread_counters))?;
+        .spawn(move || run(conn, rx, &blobs, &thread_counters, checkpointer))?;
     Ok(WriterHandle { tx, counters })
+}
+
+/// The thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] (PASSIVE: it copies what no
+/// reader still needs and never blocks the writer). Stopped by [`Checkpointer::stop`].
+struct Checkpointer {
+    stop: mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Checkpointer {
+    fn spawn(db: std::path::PathBuf) -> Result<Self, StoreError> {
+        let conn = Connection::open(&db)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        // The checkpoint syncs the database file before the WAL may be reused.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("mailroom-store-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = conn.query_row(PASSIVE_CHECKPOINT, [], |_| Ok(())) {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; retrying later.");
+                    }
+                }
+            })?;
+        Ok(Self { stop, thread })
+    }
+
+    fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            tracing::warn!("The WAL checkpoint thread panicked.");
+        }
+    }
 }
 
 fn closed() -> StoreError {
@@ -261,7 +310,13 @@ impl<T: Send> Pending for Held<T> {
     }
 }
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<Request>, blobs: &BlobStore, counters: &Counters) {
+fn run(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Request>,
+    blobs: &BlobStore,
+    counters: &Counters,
+    checkpointer: Option<Checkpointer>,
+) {
     let close_reply = loop {
         let Ok(first) = rx.recv() else {
             break None; // every handle dropped
@@ -286,6 +341,9 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<Request>, blobs: &BlobStore, cou
             break close;
         }
     };
+    if let Some(checkpointer) = checkpointer {
+        checkpointer.stop();
+    }
     // Fold the WAL back into the database so the files at rest are just mailroom.db.
     if let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(())) {
         tracing::warn!(error = %e, "Final WAL checkpoint failed; the WAL will be replayed at next open.");
