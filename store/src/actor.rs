@@ -71,6 +71,17 @@ pub struct OverQuota {
     pub size: u64,
 }
 
+/// [`ResolveRecipient`] and then [`OverQuota`] for the accounts it resolves to, in one read:
+/// the SMTP RCPT check, one store round trip per recipient instead of two.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(Resolution, Vec<i64>), StoreError>")]
+pub struct CheckRecipient {
+    /// As for [`ResolveRecipient`].
+    pub address: String,
+    /// As for [`OverQuota`].
+    pub size: u64,
+}
+
 /// Check a login. Sent by SMTP submission (AUTH), IMAP (LOGIN/AUTHENTICATE), POP3 (USER/PASS)
 /// and the admin panel. `None` = wrong address or password (deliberately indistinguishable).
 #[derive(Message, Debug, Clone)]
@@ -462,6 +473,7 @@ macro_rules! write_handler {
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(Authenticate, authenticate, Option<Account>);
 read_handler!(OverQuota, over_quota, Vec<i64>);
+read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, Arc<MessageMeta>)>);

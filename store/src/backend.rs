@@ -16,9 +16,9 @@ use std::sync::Arc;
 use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
-    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
-    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody, OverQuota,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
+    OverQuota, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -46,6 +46,8 @@ pub trait Backend: Send + Sync + 'static {
     fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
     /// See [`OverQuota`].
     fn over_quota(&self, m: OverQuota) -> StoreFuture<Vec<i64>>;
+    /// See [`CheckRecipient`].
+    fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)>;
     /// See [`Authenticate`].
     fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>>;
     /// See [`Deliver`].

@@ -6,7 +6,7 @@ use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
 use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
-use mailroom_store::actor::{Deliver, OverQuota, ResolveRecipient};
+use mailroom_store::actor::{CheckRecipient, Deliver, OverQuota};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -47,6 +47,8 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
 
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
+    // The over-quota answer read with the last recipient, and the SIZE it was read for.
+    let mut checked_quota: Option<(u64, Vec<i64>)> = None;
     loop {
         let mut rest: &[u8] = &input;
         let action = session.advance(&mut rest);
@@ -72,17 +74,29 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
                 }
             }
             Action::Resolve(address) => {
+                // The quota is read in the same store request; the CheckQuota that follows
+                // a local recipient takes that answer.
+                let size = session.declared_size();
                 let answer = store
-                    .send(ResolveRecipient { address })
+                    .send(CheckRecipient { address, size })
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
-                session.resolved(answer);
+                match answer {
+                    Ok((resolution, over)) => {
+                        checked_quota = Some((size, over));
+                        session.resolved(Ok(resolution));
+                    }
+                    Err(e) => session.resolved(Err(e)),
+                }
             }
             Action::CheckQuota { accounts, size } => {
-                let over = store
-                    .send(OverQuota { accounts, size })
-                    .await
-                    .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
+                let over = match checked_quota.take() {
+                    Some((checked, over)) if checked == size => Ok(over),
+                    _ => store
+                        .send(OverQuota { accounts, size })
+                        .await
+                        .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string()))),
+                };
                 session.quota_checked(over);
             }
             Action::Deliver(delivery) => {

@@ -203,10 +203,9 @@ impl Session {
     pub fn advance(&mut self, input: &mut &[u8]) -> Action {
         loop {
             if let Some((_, accounts)) = &self.checking {
-                let size = self.tx.as_ref().map_or(0, |tx| tx.declared_size);
                 return Action::CheckQuota {
                     accounts: accounts.clone(),
-                    size,
+                    size: self.declared_size(),
                 };
             }
             if self.pause_due {
@@ -388,6 +387,13 @@ impl Session {
             Ok((address, accounts)) => self.checking = Some((address, accounts)),
             Err(r) => self.respond(r),
         }
+    }
+
+    /// The SIZE declared at MAIL for the open transaction (0 when none): what a following
+    /// [`Action::CheckQuota`] will ask about, for a driver that checks the quota together
+    /// with [`Action::Resolve`].
+    pub fn declared_size(&self) -> u64 {
+        self.tx.as_ref().map_or(0, |tx| tx.declared_size)
     }
 
     /// The store's answer to [`Action::CheckQuota`].

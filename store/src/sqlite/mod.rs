@@ -32,9 +32,9 @@ use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use rusqlite::Connection;
 
 use crate::actor::{
-    Append, Authenticate, Changes, Copy, CreateMailbox, DeleteMailbox, Deliver, Expunge,
-    FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody, OverQuota,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
+    OverQuota, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -217,6 +217,18 @@ impl Backend for SqliteBackend {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             reads::over_quota(c, &m.accounts, m.size)
+        }))
+    }
+
+    fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            let resolution = reads::resolve_recipient(c, &m.address)?;
+            let over = match &resolution {
+                Resolution::Local(ids) => reads::over_quota(c, ids, m.size)?,
+                _ => Vec::new(),
+            };
+            Ok((resolution, over))
         }))
     }
 

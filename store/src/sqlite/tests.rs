@@ -783,3 +783,35 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[actix_rt::test]
+async fn a_recipient_is_resolved_and_checked_against_its_quota_in_one_read() {
+    let f = fixture();
+    let ask = |address: &str, size: u64| {
+        f.store.check_recipient(crate::actor::CheckRecipient {
+            address: address.into(),
+            size,
+        })
+    };
+    assert_eq!(
+        ask("alice@example.test", 1 << 30).await.expect("alice"),
+        (Resolution::Local(vec![f.alice]), vec![])
+    );
+    // carol's quota is 1000 octets.
+    assert_eq!(
+        ask("carol@example.test", 500).await.expect("fits"),
+        (Resolution::Local(vec![f.carol]), vec![])
+    );
+    assert_eq!(
+        ask("Carol@Example.Test", 1001).await.expect("too big"),
+        (Resolution::Local(vec![f.carol]), vec![f.carol])
+    );
+    assert_eq!(
+        ask("nobody@example.test", 1).await.expect("unknown"),
+        (Resolution::UnknownUser, vec![])
+    );
+    assert_eq!(
+        ask("someone@elsewhere.test", 1).await.expect("not ours"),
+        (Resolution::NotOurDomain, vec![])
+    );
+}
