@@ -59,26 +59,16 @@ pub struct ResolveRecipient {
     pub address: String,
 }
 
-/// Which of `accounts` cannot take `size` more octets within their quota. Sent by SMTP
-/// sessions at RCPT, so that a full mailbox is refused before the data is sent.
-#[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Vec<i64>, StoreError>")]
-pub struct OverQuota {
-    /// Accounts from [`Resolution::Local`].
-    pub accounts: Vec<i64>,
-    /// Octets about to arrive (the SMTP SIZE parameter; 0 when unknown: then only accounts
-    /// already at or over their quota are named).
-    pub size: u64,
-}
-
-/// [`ResolveRecipient`] and then [`OverQuota`] for the accounts it resolves to, in one read:
-/// the SMTP RCPT check, one store round trip per recipient instead of two.
+/// [`ResolveRecipient`], and which of the accounts it resolves to cannot take `size` more
+/// octets within their quota, in one read: the SMTP RCPT check, so that an unknown or full
+/// recipient is refused before the data is sent.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<(Resolution, Vec<i64>), StoreError>")]
 pub struct CheckRecipient {
     /// As for [`ResolveRecipient`].
     pub address: String,
-    /// As for [`OverQuota`].
+    /// Octets about to arrive (the SMTP SIZE parameter; 0 when unknown: then only accounts
+    /// already at or over their quota are named).
     pub size: u64,
 }
 
@@ -472,7 +462,6 @@ macro_rules! write_handler {
 
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(Authenticate, authenticate, Option<Account>);
-read_handler!(OverQuota, over_quota, Vec<i64>);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));

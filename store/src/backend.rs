@@ -18,7 +18,7 @@ use mailroom_shared::msg::MailboxChanged;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
-    OverQuota, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -44,8 +44,6 @@ pub struct Outcome<T> {
 pub trait Backend: Send + Sync + 'static {
     /// See [`ResolveRecipient`].
     fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
-    /// See [`OverQuota`].
-    fn over_quota(&self, m: OverQuota) -> StoreFuture<Vec<i64>>;
     /// See [`CheckRecipient`].
     fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)>;
     /// See [`Authenticate`].

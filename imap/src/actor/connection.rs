@@ -14,36 +14,21 @@ use actix::Addr;
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::core::LiteralMode;
 use mailroom_shared::msg::MailboxChanged;
-use mailroom_shared::net::{AccountSessions, Connection, READ_CHUNK, Socket, run_in_span};
+use mailroom_shared::net::{
+    AccountSessions, Connection, READ_CHUNK, Socket, SocketSink, run_in_span,
+};
 use mailroom_store::MailboxStore;
 use tokio::sync::mpsc;
 
 use super::watchers::{Watchers, Watching};
 use crate::proto::{self, write};
-use crate::session::{Context, Flow, Output, Session};
+use crate::session::{Context, Flow, Session};
 
 /// Read and write buffer size of a session between big messages.
 const SMALL_BUFFER: usize = 4096;
 
 /// RFC 9051 §5.4: an authenticated session's inactivity timer is at least 30 minutes.
 const AUTHENTICATED_IDLE_MINIMUM: Duration = Duration::from_secs(30 * 60);
-
-/// The session's output buffer, written to the socket on flush.
-struct Sink<'a> {
-    socket: &'a mut Socket,
-    buf: Vec<u8>,
-}
-
-impl Output for Sink<'_> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-    async fn flush(&mut self) -> io::Result<()> {
-        let r = self.socket.write_all(&self.buf).await;
-        self.buf.clear();
-        r
-    }
-}
 
 /// Run one IMAP connection to its end.
 pub(crate) async fn run(
@@ -145,7 +130,7 @@ async fn drive(
                     session.message_too_long(tag.as_deref(), &mut out);
                     continue;
                 }
-                let mut sink = Sink {
+                let mut sink = SocketSink {
                     socket: &mut socket,
                     buf: std::mem::take(&mut out),
                 };
@@ -212,7 +197,7 @@ async fn drive(
                     }
                     Some(change) = changes.recv() => {
                         if session.watching().is_some_and(|(_, mailbox)| mailbox == change.mailbox_id) {
-                            let mut sink = Sink { socket: &mut socket, buf: std::mem::take(&mut out) };
+                            let mut sink = SocketSink { socket: &mut socket, buf: std::mem::take(&mut out) };
                             session.idle_wakeup(&mut sink).await?;
                             out = sink.buf;
                         }

@@ -28,7 +28,6 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
@@ -46,23 +45,8 @@ use crate::proto::write::{self, Status};
 use crate::proto::{self, CapabilityState};
 use selected::Selected;
 
-/// Where the session writes its responses.
-pub trait Output {
-    /// The bytes not yet written.
-    fn buffer(&mut self) -> &mut Vec<u8>;
-    /// Write the buffer out (a long FETCH calls this between messages).
-    fn flush(&mut self) -> impl Future<Output = io::Result<()>>;
-}
-
-/// Collects output in memory (tests, and the driver's batching).
-impl Output for Vec<u8> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        self
-    }
-    async fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// Where the session writes its output; see [`mailroom_shared::net::Output`].
+pub use mailroom_shared::net::Output;
 
 /// What the driver must do after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

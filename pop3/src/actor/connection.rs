@@ -10,31 +10,14 @@ use std::io;
 use std::time::Duration;
 
 use actix::Addr;
-use mailroom_shared::net::{Connection, Socket, run_in_span};
+use mailroom_shared::net::{Connection, Socket, SocketSink, run_in_span};
 use mailroom_store::MailboxStore;
 
 use crate::proto::{Line, LineBuffer};
-use crate::session::{Context, Flow, Maildrops, Output, Session};
+use crate::session::{Context, Flow, Maildrops, Session};
 
 /// Octets read from the socket at a time, and the size buffers shrink back to.
 const SMALL_BUFFER: usize = 4096;
-
-/// The session's output buffer, written to the socket on flush.
-struct Sink<'a> {
-    socket: &'a mut Socket,
-    buf: Vec<u8>,
-}
-
-impl Output for Sink<'_> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.buf
-    }
-    async fn flush(&mut self) -> io::Result<()> {
-        let r = self.socket.write_all(&self.buf).await;
-        self.buf.clear();
-        r
-    }
-}
 
 /// Run one POP3 connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, maildrops: Maildrops) {
@@ -76,7 +59,7 @@ async fn drive(
     loop {
         let flow = match lines.next_line(session.max_line()) {
             Some(Line::Complete(line)) => {
-                let mut sink = Sink {
+                let mut sink = SocketSink {
                     socket: &mut socket,
                     buf: std::mem::take(&mut out),
                 };

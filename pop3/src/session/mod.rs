@@ -26,7 +26,6 @@ mod retr;
 #[cfg(test)]
 mod tests;
 
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
@@ -42,23 +41,8 @@ pub use maildrop::{Hold, Maildrops};
 /// RFC 1939 §3: an autologout timer, if any, is at least 10 minutes.
 pub const TRANSACTION_IDLE_MINIMUM: Duration = Duration::from_secs(10 * 60);
 
-/// Where the session writes its replies.
-pub trait Output {
-    /// The bytes not yet written.
-    fn buffer(&mut self) -> &mut Vec<u8>;
-    /// Write the buffer out (RETR calls this between pieces of a large message).
-    fn flush(&mut self) -> impl Future<Output = io::Result<()>>;
-}
-
-/// Collects output in memory (tests).
-impl Output for Vec<u8> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        self
-    }
-    async fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+/// Where the session writes its output; see [`mailroom_shared::net::Output`].
+pub use mailroom_shared::net::Output;
 
 /// What the driver must do after a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
 use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
-use mailroom_store::actor::{CheckRecipient, Deliver, OverQuota};
+use mailroom_store::actor::{CheckRecipient, Deliver};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -47,8 +47,6 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
 
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
-    // The over-quota answer read with the last recipient, and the SIZE it was read for.
-    let mut checked_quota: Option<(u64, Vec<i64>)> = None;
     loop {
         let mut rest: &[u8] = &input;
         let action = session.advance(&mut rest);
@@ -73,31 +71,12 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
                     Ok(Err(e)) => return Err(e),
                 }
             }
-            Action::Resolve(address) => {
-                // The quota is read in the same store request; the CheckQuota that follows
-                // a local recipient takes that answer.
-                let size = session.declared_size();
+            Action::Resolve { address, size } => {
                 let answer = store
                     .send(CheckRecipient { address, size })
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
-                match answer {
-                    Ok((resolution, over)) => {
-                        checked_quota = Some((size, over));
-                        session.resolved(Ok(resolution));
-                    }
-                    Err(e) => session.resolved(Err(e)),
-                }
-            }
-            Action::CheckQuota { accounts, size } => {
-                let over = match checked_quota.take() {
-                    Some((checked, over)) if checked == size => Ok(over),
-                    _ => store
-                        .send(OverQuota { accounts, size })
-                        .await
-                        .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string()))),
-                };
-                session.quota_checked(over);
+                session.resolved(answer);
             }
             Action::Deliver(delivery) => {
                 let outcome = store

@@ -37,14 +37,12 @@ pub enum Role {
 pub enum Action {
     /// Write the pending replies, then read more input.
     NeedInput,
-    /// Resolve this recipient address and hand the answer to [`Session::resolved`].
-    Resolve(String),
-    /// Say which of these accounts cannot take `size` more octets and hand the answer to
-    /// [`Session::quota_checked`].
-    CheckQuota {
-        /// The accounts the recipient resolved to.
-        accounts: Vec<i64>,
-        /// The declared SIZE, 0 if none.
+    /// Resolve this recipient address, say which of the accounts it resolves to cannot take
+    /// `size` more octets, and hand both to [`Session::resolved`] (one store read).
+    Resolve {
+        /// The RCPT address.
+        address: String,
+        /// The SIZE declared at MAIL, 0 if none.
         size: u64,
     },
     /// Deliver this message durably and hand the outcome to [`Session::delivered`].
@@ -140,8 +138,6 @@ pub struct Session {
     overflow: bool,
     /// The RCPT address whose resolution is awaited.
     resolving: Option<String>,
-    /// The RCPT address and its accounts whose quota check is awaited.
-    checking: Option<(String, Vec<i64>)>,
     out: Vec<u8>,
     errors: u32,
     pause_due: bool,
@@ -161,7 +157,6 @@ impl Session {
             partial: Vec::new(),
             overflow: false,
             resolving: None,
-            checking: None,
             out: Vec::new(),
             errors: 0,
             pause_due: false,
@@ -181,10 +176,7 @@ impl Session {
 
     /// Whether the session is between commands, where it may be ended politely (drain).
     pub fn at_safe_point(&self) -> bool {
-        matches!(self.mode, Mode::Command)
-            && self.partial.is_empty()
-            && self.resolving.is_none()
-            && self.checking.is_none()
+        matches!(self.mode, Mode::Command) && self.partial.is_empty() && self.resolving.is_none()
     }
 
     /// Queue the 421 of a server shutdown and stop reading.
@@ -202,12 +194,6 @@ impl Session {
     /// Consume as much of `input` as possible and say what is needed next.
     pub fn advance(&mut self, input: &mut &[u8]) -> Action {
         loop {
-            if let Some((_, accounts)) = &self.checking {
-                return Action::CheckQuota {
-                    accounts: accounts.clone(),
-                    size: self.declared_size(),
-                };
-            }
             if self.pause_due {
                 self.pause_due = false;
                 return Action::Pause(Duration::from_millis(self.ctx.limits.tarpit_delay_ms));
@@ -377,31 +363,20 @@ impl Session {
         self.chunks = None;
     }
 
-    /// The store's answer to [`Action::Resolve`]; a local recipient is then checked against
-    /// its quota (the next [`Session::advance`] asks for that).
-    pub fn resolved(&mut self, answer: Result<Resolution, StoreError>) {
+    /// The store's answer to [`Action::Resolve`]: who the recipient is, and which of its
+    /// accounts are over quota.
+    pub fn resolved(&mut self, answer: Result<(Resolution, Vec<i64>), StoreError>) {
         let Some(address) = self.resolving.take() else {
             return;
         };
-        match rcpt::resolution_reply(address, answer) {
-            Ok((address, accounts)) => self.checking = Some((address, accounts)),
-            Err(r) => self.respond(r),
-        }
-    }
-
-    /// The SIZE declared at MAIL for the open transaction (0 when none): what a following
-    /// [`Action::CheckQuota`] will ask about, for a driver that checks the quota together
-    /// with [`Action::Resolve`].
-    pub fn declared_size(&self) -> u64 {
-        self.tx.as_ref().map_or(0, |tx| tx.declared_size)
-    }
-
-    /// The store's answer to [`Action::CheckQuota`].
-    pub fn quota_checked(&mut self, over: Result<Vec<i64>, StoreError>) {
-        let Some((address, accounts)) = self.checking.take() else {
-            return;
+        let (resolution, over) = match answer {
+            Ok((resolution, over)) => (Ok(resolution), over),
+            Err(e) => (Err(e), Vec::new()),
         };
-        let r = rcpt::quota_reply(self, address, accounts, over);
+        let r = match rcpt::resolution_reply(address, resolution) {
+            Ok((address, accounts)) => rcpt::quota_reply(self, address, accounts, &over),
+            Err(r) => r,
+        };
         self.respond(r);
     }
 

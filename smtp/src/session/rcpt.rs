@@ -34,12 +34,16 @@ impl Session {
             ));
             return None;
         }
+        let size = tx.declared_size;
         self.resolving = Some(to.address.clone());
-        Some(Action::Resolve(to.address))
+        Some(Action::Resolve {
+            address: to.address,
+            size,
+        })
     }
 }
 
-/// The store's answer about a RCPT: the accounts to check the quota of, or the reply.
+/// The store's answer about a RCPT: the recipient's accounts, or the reply.
 pub(super) fn resolution_reply(
     address: String,
     answer: Result<Resolution, StoreError>,
@@ -64,28 +68,21 @@ pub(super) fn resolution_reply(
     }
 }
 
-/// The reply once the quota is known; an accepted recipient joins the transaction.
+/// The reply for a local recipient, given which of its accounts are over quota; an accepted
+/// recipient joins the transaction.
 pub(super) fn quota_reply(
     s: &mut Session,
     address: String,
     accounts: Vec<i64>,
-    over: Result<Vec<i64>, StoreError>,
+    over: &[i64],
 ) -> Reply {
-    match over {
-        // RFC 5321 §4.5.3.1.10 / RFC 3463 4.2.2: a full mailbox is a temporary failure, so
-        // the sender retries (the owner may make room).
-        Ok(over) if !over.is_empty() => {
-            Reply::new(452, "4.2.2", format!("<{address}>: mailbox full"))
-        }
-        Ok(_) => {
-            if let Some(tx) = &mut s.tx {
-                tx.rcpts.push((address, accounts));
-            }
-            Reply::new(250, "2.1.5", "recipient OK")
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "quota check failed");
-            reply::try_later()
-        }
+    // RFC 5321 §4.5.3.1.10 / RFC 3463 4.2.2: a full mailbox is a temporary failure, so the
+    // sender retries (the owner may make room).
+    if !over.is_empty() {
+        return Reply::new(452, "4.2.2", format!("<{address}>: mailbox full"));
     }
+    if let Some(tx) = &mut s.tx {
+        tx.rcpts.push((address, accounts));
+    }
+    Reply::new(250, "2.1.5", "recipient OK")
 }

@@ -72,11 +72,19 @@ impl T {
         loop {
             match self.s.advance(&mut input) {
                 Action::NeedInput => break,
-                Action::Resolve(address) => self.s.resolved(resolve(&address)),
-                // Account 4 (`quota@example.test`) is full.
-                Action::CheckQuota { accounts, .. } => self
-                    .s
-                    .quota_checked(Ok(accounts.into_iter().filter(|&a| a == 4).collect())),
+                Action::Resolve { address, .. } => {
+                    let answer = resolve(&address).map(|resolution| {
+                        // Account 4 (`quota@example.test`) is full.
+                        let over = match &resolution {
+                            Resolution::Local(accounts) => {
+                                accounts.iter().copied().filter(|&a| a == 4).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        (resolution, over)
+                    });
+                    self.s.resolved(answer)
+                }
                 Action::Deliver(d) => {
                     let outcome = if d.accounts.contains(&3) {
                         Err(StoreError::QuotaExceeded {

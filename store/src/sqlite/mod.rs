@@ -34,7 +34,7 @@ use rusqlite::Connection;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
-    OverQuota, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -210,13 +210,6 @@ impl Backend for SqliteBackend {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             reads::resolve_recipient(c, &m.address)
-        }))
-    }
-
-    fn over_quota(&self, m: OverQuota) -> StoreFuture<Vec<i64>> {
-        let pool = self.pool.clone();
-        Box::pin(Self::read(pool, move |c| {
-            reads::over_quota(c, &m.accounts, m.size)
         }))
     }
 

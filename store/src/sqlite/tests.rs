@@ -631,12 +631,25 @@ async fn over_quota_names_full_accounts() {
         .user_add("free@q.test", &pw, Role::User, None)
         .expect("free")
         .id;
+    admin
+        .alias_add(
+            "both@q.test",
+            &["small@q.test".into(), "free@q.test".into()],
+        )
+        .expect("alias");
     let store = SqliteBackend::open(dir.path()).expect("open");
-    let ask = |size| {
-        store.over_quota(crate::actor::OverQuota {
-            accounts: vec![small, free],
-            size,
-        })
+    let backend = &store;
+    let ask = |size| async move {
+        let (resolution, over) = backend
+            .check_recipient(crate::actor::CheckRecipient {
+                address: "both@q.test".into(),
+                size,
+            })
+            .await?;
+        let mut both = vec![small, free];
+        both.sort_unstable();
+        assert_eq!(resolution, Resolution::Local(both));
+        Ok::<_, StoreError>(over)
     };
     assert_eq!(ask(0).await.expect("check"), Vec::<i64>::new());
     assert_eq!(ask(100).await.expect("check"), Vec::<i64>::new());
