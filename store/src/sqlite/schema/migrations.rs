@@ -5,7 +5,7 @@
 //! the version inside it, so two processes opening the same data directory at once apply it
 //! exactly once. Migrations are append-only: never edit one that has shipped.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::StoreError;
 
@@ -158,8 +158,36 @@ CREATE TRIGGER messages_count_update AFTER UPDATE OF flags, size, mailbox_id ON 
 END;
 ";
 
+/// Version 5: `blobs` and `headers` become rowid tables with a unique index on the hash.
+/// As WITHOUT ROWID tables their rows (a whole small body, its parsed structure, its header
+/// block) were the b-tree keys: every insert at a random hash split and rewrote pages full of
+/// bodies, and the writer spent more time moving those pages than storing mail. Now the rows
+/// are appended in rowid order and only the small hash index takes random inserts.
+const V5: &str = "
+CREATE TABLE blobs_v5 (
+    id       INTEGER PRIMARY KEY,
+    sha256   TEXT NOT NULL UNIQUE,
+    size     INTEGER NOT NULL,
+    refcount INTEGER NOT NULL CHECK (refcount >= 0),
+    meta     TEXT NOT NULL,
+    data     BLOB
+);
+INSERT INTO blobs_v5 (sha256, size, refcount, meta, data)
+    SELECT sha256, size, refcount, meta, data FROM blobs;
+CREATE TABLE headers_v5 (
+    id     INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE REFERENCES blobs(sha256) ON DELETE CASCADE,
+    data   BLOB NOT NULL
+);
+INSERT INTO headers_v5 (sha256, data) SELECT sha256, data FROM headers;
+DROP TABLE headers;
+DROP TABLE blobs;
+ALTER TABLE blobs_v5 RENAME TO blobs;
+ALTER TABLE headers_v5 RENAME TO headers;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
@@ -177,7 +205,18 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             "database schema version {current} is newer than this mailroom understands ({latest})"
         )));
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    // A migration that rebuilds a table drops the old one while rows still refer to it: SQLite's
+    // procedure for that is foreign keys off (a pragma that is a no-op inside a transaction),
+    // then a check that nothing dangles before the commit.
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let applied = apply(conn, current.max(0) as usize);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    applied
+}
+
+fn apply(conn: &mut Connection, from: usize) -> Result<(), StoreError> {
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(from) {
         let version = index as i64 + 1;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Another process may have migrated between our read and our lock.
@@ -186,6 +225,14 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             continue;
         }
         tx.execute_batch(sql)?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = dangling {
+            return Err(StoreError::Unavailable(format!(
+                "schema migration {version} left rows in {table} referring to nothing"
+            )));
+        }
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "Applied store schema migration.");
@@ -285,5 +332,79 @@ mod tests {
             counters(&conn);
         }
         assert_eq!(counters(&conn), [(1, 2, 0, 0, 50), (2, 0, 0, 0, 0)]);
+    }
+
+    #[test]
+    fn blobs_and_headers_are_rebuilt_with_their_rows_and_references() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 4)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO domains (id, name) VALUES (1, 'example.test');
+             INSERT INTO accounts (id, domain_id, address, address_key, password_hash, role)
+                 VALUES (1, 1, 'a@example.test', 'a@example.test', 'x', 'user');
+             INSERT INTO mailboxes (id, account_id, name, uidvalidity) VALUES (1, 1, 'INBOX', 1);
+             INSERT INTO blobs (sha256, size, refcount, meta, data) VALUES
+                 ('h1', 10, 2, '{\"a\":1}', x'0102'), ('h2', 20, 1, '{}', NULL);
+             INSERT INTO headers (sha256, data) VALUES ('h1', x'48'), ('h2', x'49');
+             INSERT INTO messages (mailbox_id, uid, blob, flags, modseq, internal_date, size)
+                 VALUES (1, 1, 'h1', 0, 1, 0, 10), (1, 2, 'h1', 0, 1, 0, 10),
+                        (1, 3, 'h2', 0, 1, 0, 20);",
+        )
+        .expect("old rows");
+        migrate(&mut conn).expect("migrate");
+        let fk: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("fk");
+        assert!(fk, "foreign keys are enforced again after the rebuild");
+        let blobs: Vec<(String, i64, i64, String, Option<Vec<u8>>)> = conn
+            .prepare("SELECT sha256, size, refcount, meta, data FROM blobs ORDER BY sha256")
+            .expect("prepare")
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(
+            blobs,
+            [
+                ("h1".into(), 10, 2, "{\"a\":1}".into(), Some(vec![1, 2])),
+                ("h2".into(), 20, 1, "{}".into(), None)
+            ]
+        );
+        // A rowid table now, and the hash stays unique.
+        conn.query_row("SELECT rowid FROM blobs LIMIT 1", [], |_| Ok(()))
+            .expect("blobs has a rowid");
+        assert!(
+            conn.execute(
+                "INSERT INTO blobs (sha256, size, refcount, meta) VALUES ('h1', 1, 1, '{}')",
+                []
+            )
+            .is_err()
+        );
+        // Messages still refer to their blob; headers still go with it.
+        assert!(
+            conn.execute("DELETE FROM blobs WHERE sha256 = 'h1'", [])
+                .is_err(),
+            "a referenced blob cannot go"
+        );
+        conn.execute("DELETE FROM messages WHERE blob = 'h2'", [])
+            .expect("delete message");
+        conn.execute("DELETE FROM blobs WHERE sha256 = 'h2'", [])
+            .expect("delete blob");
+        let headers: Vec<String> = conn
+            .prepare("SELECT sha256 FROM headers")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(headers, ["h1"]);
+        assert_eq!(counters(&conn), [(1, 2, 2, 0, 20)]);
     }
 }
