@@ -1,4 +1,4 @@
-//! What every mailroom protocol needs: the event bus and shared messages, TLS acceptors,
+//! What every mailroom protocol needs: the event bus, shared messages and delivery events, TLS acceptors,
 //! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the reload and
 //! shutdown machinery, and tracing setup.
 //!
@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod bus;
+pub mod events;
 pub mod fsutil;
 pub mod msg;
 pub mod net;
