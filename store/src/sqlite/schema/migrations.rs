@@ -361,7 +361,8 @@ mod tests {
             .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
             .expect("fk");
         assert!(fk, "foreign keys are enforced again after the rebuild");
-        let blobs: Vec<(String, i64, i64, String, Option<Vec<u8>>)> = conn
+        type BlobRow = (String, i64, i64, String, Option<Vec<u8>>);
+        let blobs: Vec<BlobRow> = conn
             .prepare("SELECT sha256, size, refcount, meta, data FROM blobs ORDER BY sha256")
             .expect("prepare")
             .query_map([], |r| {
