@@ -396,10 +396,63 @@ pub struct OpenBody {
     pub uid: u32,
 }
 
-/// The store actor. Start one per process with [`MailboxStore::start_embedded`].
+/// The store actor. Start one per process with [`MailboxStore::start_embedded`]; sessions
+/// reach it through [`local_twin`].
+///
+/// It keeps no state of its own beyond the shared backend and bus, so any number of copies
+/// ("twins") may run, one per arbiter: a session that asks the twin on its own thread saves
+/// the trip to the System arbiter and back on every request.
+#[derive(Clone, MessageResponse)]
 pub struct MailboxStore {
     backend: Arc<dyn Backend>,
     bus: Bus,
+}
+
+/// Ask for a copy of the store actor to start elsewhere. Sent by [`local_twin`].
+#[derive(Message)]
+#[rtype(result = "MailboxStore")]
+pub struct Twin;
+
+impl Handler<Twin> for MailboxStore {
+    type Result = MailboxStore;
+    fn handle(&mut self, _: Twin, _: &mut Context<Self>) -> MailboxStore {
+        self.clone()
+    }
+}
+
+thread_local! {
+    /// Twins started on this thread, by the address they were made from.
+    static TWINS: std::cell::RefCell<Vec<(Addr<MailboxStore>, Addr<MailboxStore>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The twin of `store` on the current arbiter, started on first use and reused after; `store`
+/// itself if it cannot be reached (the caller's request then fails the same way).
+pub async fn local_twin(store: &Addr<MailboxStore>) -> Addr<MailboxStore> {
+    let known = |store: &Addr<MailboxStore>| {
+        TWINS.with(|twins| {
+            let mut twins = twins.borrow_mut();
+            // Twins of a stopped System (tests run several on one thread) are dead.
+            twins.retain(|(origin, twin)| origin.connected() && twin.connected());
+            twins
+                .iter()
+                .find(|(origin, _)| origin == store)
+                .map(|(_, twin)| twin.clone())
+        })
+    };
+    if let Some(twin) = known(store) {
+        return twin;
+    }
+    let Ok(seed) = store.send(Twin).await else {
+        return store.clone();
+    };
+    // Another session on this thread may have started one while we waited.
+    if let Some(twin) = known(store) {
+        return twin;
+    }
+    let twin = seed.start();
+    TWINS.with(|twins| twins.borrow_mut().push((store.clone(), twin.clone())));
+    twin
 }
 
 impl Actor for MailboxStore {
@@ -568,6 +621,60 @@ mod tests {
         bus.subscribe(sink.clone().recipient::<MessageDelivered>());
         let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
         (dir, alice, bus, sink, store)
+    }
+
+    #[actix_rt::test]
+    async fn a_local_twin_serves_from_this_arbiter_and_publishes_the_same() {
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
+        let twin = local_twin(&store).await;
+        assert!(twin != store, "a twin is an actor of its own");
+        assert!(
+            local_twin(&store).await == twin,
+            "and is reused on this thread"
+        );
+
+        // On another arbiter, another twin.
+        let other = actix_rt::Arbiter::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let origin = store.clone();
+        other.spawn(async move {
+            let _ = tx.send(local_twin(&origin).await);
+        });
+        let far = rx.await.expect("twin from the other arbiter");
+        assert!(far != twin && far != store);
+        other.stop();
+
+        let delivered = twin
+            .send(Deliver {
+                recipients: vec![alice],
+                raw: Arc::from(&b"Subject: via twin\r\n\r\nhi\r\n"[..]),
+                internal_date: None,
+            })
+            .await
+            .expect("mailbox")
+            .expect("deliver");
+        let seen = store
+            .send(ResolveRecipient {
+                address: "alice@example.test".into(),
+            })
+            .await
+            .expect("mailbox")
+            .expect("resolve");
+        assert_eq!(seen, Resolution::Local(vec![alice]));
+        bus.0
+            .send(Publish(MessageDelivered {
+                account_ids: vec![],
+                size: 0,
+            }))
+            .await
+            .expect("bus");
+        let (changed, _) = sink.send(Seen).await.expect("sink");
+        assert_eq!(
+            changed.len(),
+            1,
+            "the twin's write was announced on the bus"
+        );
+        assert_eq!(changed[0].mailbox_id, delivered[0].mailbox_id);
     }
 
     #[actix_rt::test]

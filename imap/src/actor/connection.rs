@@ -37,6 +37,7 @@ pub(crate) async fn run(
     watchers: Watchers,
     sessions: AccountSessions,
 ) {
+    let store = mailroom_store::actor::local_twin(&store).await;
     run_in_span(conn.span(), drive(conn, store, watchers, sessions)).await
 }
 

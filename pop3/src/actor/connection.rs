@@ -21,6 +21,7 @@ const SMALL_BUFFER: usize = 4096;
 
 /// Run one POP3 connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, maildrops: Maildrops) {
+    let store = mailroom_store::actor::local_twin(&store).await;
     run_in_span(conn.span(), drive(conn, store, maildrops)).await
 }
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// Run one SMTP connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
+    // The store actor on this session's own arbiter: no hop to the System arbiter per request.
+    let store = mailroom_store::actor::local_twin(&store).await;
     run_in_span(conn.span(), drive(conn, store)).await
 }
 
