@@ -125,6 +125,9 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     // client behind it. A thread of its own checkpoints instead, beside the writer (WAL lets
     // a checkpoint and a writer run at once).
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // Each op's savepoint journal stays in memory: a batch whose journal outgrew SQLite's
+    // spill threshold otherwise made, wrote and deleted a temporary file every commit.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     let checkpointer = match conn.path().filter(|p| !p.is_empty()) {
         Some(db) => Some(Checkpointer::spawn(std::path::PathBuf::from(db))?),
         None => None, // an in-memory database has no WAL
@@ -290,14 +293,20 @@ impl WriterHandle {
 trait Pending: Send {
     /// Send the op's result, or the commit's error if the batch did not commit.
     fn finish(self: Box<Self>, commit: &Result<(), StoreError>);
+    /// Whether the op itself failed.
+    fn failed(&self) -> bool;
+    /// The request again, unanswered, for running the batch once more.
+    fn retract(self: Box<Self>) -> Request;
 }
 
-struct Held<T> {
+struct Held<O, T> {
+    op: O,
     reply: Reply<T>,
     result: Result<T, StoreError>,
+    rebuild: fn(O, Reply<T>) -> Request,
 }
 
-impl<T: Send> Pending for Held<T> {
+impl<O: Send, T: Send> Pending for Held<O, T> {
     fn finish(self: Box<Self>, commit: &Result<(), StoreError>) {
         let result = match (commit, self.result) {
             (Ok(()), r) => r,
@@ -307,6 +316,14 @@ impl<T: Send> Pending for Held<T> {
         };
         // The caller may have given up waiting; its write stands either way.
         let _ = self.reply.send(result);
+    }
+
+    fn failed(&self) -> bool {
+        self.result.is_err()
+    }
+
+    fn retract(self: Box<Self>) -> Request {
+        (self.rebuild)(self.op, self.reply)
     }
 }
 
@@ -359,22 +376,15 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     counters
         .ops
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let mut effects = BatchEffects::default();
-    let mut pending: Vec<Box<dyn Pending>> = Vec::with_capacity(batch.len());
-    let commit = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(mut tx) => {
-            for request in batch {
-                pending.push(run_request(&mut tx, request, blobs, &mut effects));
-            }
-            tx.commit().map_err(StoreError::from)
-        }
-        Err(e) => {
-            let error = StoreError::from(e);
-            for request in batch {
-                pending.push(fail(request, &error));
-            }
-            Err(error)
-        }
+    // Almost no batch has a failing op, and a savepoint per op costs a copy of every page the
+    // op touches: run the ops straight in the transaction, and only when one fails roll the
+    // whole attempt back and run the batch again with a savepoint per op.
+    let (pending, effects, commit) = match attempt(conn, batch, blobs, Isolation::Direct) {
+        Attempt::Done(done) => done,
+        Attempt::Retry(batch) => match attempt(conn, batch, blobs, Isolation::Savepoint) {
+            Attempt::Done(done) => done,
+            Attempt::Retry(_) => unreachable!("savepoint isolation never asks for a retry"),
+        },
     };
     match &commit {
         Ok(()) => {
@@ -392,83 +402,168 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     }
 }
 
-/// Run one request in its own savepoint and hold its answer.
+/// How the ops of one attempt at a batch are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Isolation {
+    /// Straight in the transaction: the first failing op abandons the attempt.
+    Direct,
+    /// Each op in its own savepoint, so that a failing op is undone alone.
+    Savepoint,
+}
+
+/// The answers of a batch, what it leaves to do after the commit, and the commit's result.
+type Finished = (Vec<Box<dyn Pending>>, BatchEffects, Result<(), StoreError>);
+
+enum Attempt {
+    /// Committed (or failed to); answer the callers.
+    Done(Finished),
+    /// An op failed without isolation: rolled back, run these again with savepoints.
+    Retry(Vec<Request>),
+}
+
+fn attempt(
+    conn: &mut Connection,
+    batch: Vec<Request>,
+    blobs: &BlobStore,
+    isolation: Isolation,
+) -> Attempt {
+    let mut effects = BatchEffects::default();
+    let mut pending: Vec<Box<dyn Pending>> = Vec::with_capacity(batch.len());
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = StoreError::from(e);
+            let failed = batch.into_iter().map(|r| fail(r, &error)).collect();
+            return Attempt::Done((failed, effects, Err(error)));
+        }
+    };
+    let mut requests = batch.into_iter();
+    while let Some(request) = requests.next() {
+        let answer = run_request(&mut tx, request, blobs, &mut effects, isolation);
+        let abandon = isolation == Isolation::Direct && answer.failed();
+        pending.push(answer);
+        if abandon {
+            if let Err(e) = tx.rollback() {
+                // Dropping the connection's transaction state is all a retry needs; a failed
+                // rollback shows up again as the retry's BEGIN error.
+                tracing::warn!(error = %e, "Rolling back a store batch failed.");
+            }
+            let mut again: Vec<Request> = pending.into_iter().map(|p| p.retract()).collect();
+            again.extend(requests);
+            return Attempt::Retry(again);
+        }
+    }
+    let commit = tx.commit().map_err(StoreError::from);
+    Attempt::Done((pending, effects, commit))
+}
+
+/// Run one request under `isolation` and hold its answer.
 fn run_request(
     tx: &mut Transaction<'_>,
     request: Request,
     blobs: &BlobStore,
     fx: &mut BatchEffects,
+    isolation: Isolation,
 ) -> Box<dyn Pending> {
     match request {
         Request::Deliver(op, reply) => {
-            let r = in_savepoint(tx, |sp| ops::deliver(sp, blobs, &op));
+            let r = isolated(tx, isolation, |c| ops::deliver(c, blobs, &op));
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
-            held(reply, r)
+            held(op, reply, r, Request::Deliver)
         }
         Request::Append(op, reply) => {
-            let r = in_savepoint(tx, |sp| ops::append(sp, blobs, &op));
+            let r = isolated(tx, isolation, |c| ops::append(c, blobs, &op));
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
-            held(reply, r)
+            held(op, reply, r, Request::Append)
         }
-        Request::SetFlags(op, reply) => held(reply, in_savepoint(tx, |sp| ops::set_flags(sp, &op))),
-        Request::Copy(op, reply) => held(
-            reply,
-            in_savepoint(tx, |sp| {
-                ops::copy(sp, op.account_id, op.from, &op.uids, op.to)
-            }),
-        ),
-        Request::Move(op, reply) => held(
-            reply,
-            in_savepoint(tx, |sp| ops::move_messages(sp, fx, &op)),
-        ),
+        Request::SetFlags(op, reply) => {
+            let r = isolated(tx, isolation, |c| ops::set_flags(c, &op));
+            held(op, reply, r, Request::SetFlags)
+        }
+        Request::Copy(op, reply) => {
+            let r = isolated(tx, isolation, |c| {
+                ops::copy(c, op.account_id, op.from, &op.uids, op.to)
+            });
+            held(op, reply, r, Request::Copy)
+        }
+        Request::Move(op, reply) => {
+            let r = isolated(tx, isolation, |c| ops::move_messages(c, fx, &op));
+            held(op, reply, r, Request::Move)
+        }
         Request::Expunge(op, reply) => {
-            held(reply, in_savepoint(tx, |sp| ops::expunge(sp, fx, &op)))
+            let r = isolated(tx, isolation, |c| ops::expunge(c, fx, &op));
+            held(op, reply, r, Request::Expunge)
         }
         Request::CreateMailbox(op, reply) => {
-            held(reply, in_savepoint(tx, |sp| ops::create_mailbox(sp, &op)))
+            let r = isolated(tx, isolation, |c| ops::create_mailbox(c, &op));
+            held(op, reply, r, Request::CreateMailbox)
         }
-        Request::DeleteMailbox(op, reply) => held(
-            reply,
-            in_savepoint(tx, |sp| ops::delete_mailbox(sp, fx, &op)),
-        ),
-        Request::RenameMailbox(op, reply) => held(
-            reply,
-            in_savepoint(tx, |sp| ops::rename_mailbox(sp, fx, &op)),
-        ),
+        Request::DeleteMailbox(op, reply) => {
+            let r = isolated(tx, isolation, |c| ops::delete_mailbox(c, fx, &op));
+            held(op, reply, r, Request::DeleteMailbox)
+        }
+        Request::RenameMailbox(op, reply) => {
+            let r = isolated(tx, isolation, |c| ops::rename_mailbox(c, fx, &op));
+            held(op, reply, r, Request::RenameMailbox)
+        }
         Request::SetSubscribed(op, reply) => {
-            held(reply, in_savepoint(tx, |sp| ops::set_subscribed(sp, &op)))
+            let r = isolated(tx, isolation, |c| ops::set_subscribed(c, &op));
+            held(op, reply, r, Request::SetSubscribed)
         }
         Request::RemoveMessages(op, reply) => {
-            held(reply, in_savepoint(tx, |sp| ops::remove_uids(sp, fx, &op)))
+            let r = isolated(tx, isolation, |c| ops::remove_uids(c, fx, &op));
+            held(op, reply, r, Request::RemoveMessages)
         }
         // Filtered out by `run`.
-        Request::Close(reply) => held(reply, Ok(())),
+        Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
 }
 
-fn held<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Box<dyn Pending> {
-    Box::new(Held { reply, result })
+fn held<O: Send + 'static, T: Send + 'static>(
+    op: O,
+    reply: Reply<T>,
+    result: Result<T, StoreError>,
+    rebuild: fn(O, Reply<T>) -> Request,
+) -> Box<dyn Pending> {
+    Box::new(Held {
+        op,
+        reply,
+        result,
+        rebuild,
+    })
 }
 
 fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
     let e = error.clone();
     match request {
-        Request::Deliver(_, r) => held(r, Err(e)),
-        Request::Append(_, r) => held(r, Err(e)),
-        Request::SetFlags(_, r) => held(r, Err(e)),
-        Request::Copy(_, r) => held(r, Err(e)),
-        Request::Move(_, r) => held(r, Err(e)),
-        Request::Expunge(_, r) => held(r, Err(e)),
-        Request::CreateMailbox(_, r) => held(r, Err(e)),
-        Request::DeleteMailbox(_, r) => held(r, Err(e)),
-        Request::RenameMailbox(_, r) => held(r, Err(e)),
-        Request::SetSubscribed(_, r) => held(r, Err(e)),
-        Request::RemoveMessages(_, r) => held(r, Err(e)),
-        Request::Close(r) => held(r, Ok(())),
+        Request::Deliver(op, r) => held(op, r, Err(e), Request::Deliver),
+        Request::Append(op, r) => held(op, r, Err(e), Request::Append),
+        Request::SetFlags(op, r) => held(op, r, Err(e), Request::SetFlags),
+        Request::Copy(op, r) => held(op, r, Err(e), Request::Copy),
+        Request::Move(op, r) => held(op, r, Err(e), Request::Move),
+        Request::Expunge(op, r) => held(op, r, Err(e), Request::Expunge),
+        Request::CreateMailbox(op, r) => held(op, r, Err(e), Request::CreateMailbox),
+        Request::DeleteMailbox(op, r) => held(op, r, Err(e), Request::DeleteMailbox),
+        Request::RenameMailbox(op, r) => held(op, r, Err(e), Request::RenameMailbox),
+        Request::SetSubscribed(op, r) => held(op, r, Err(e), Request::SetSubscribed),
+        Request::RemoveMessages(op, r) => held(op, r, Err(e), Request::RemoveMessages),
+        Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
+    }
+}
+
+/// Run `f` straight in the transaction, or in a savepoint of its own.
+fn isolated<T>(
+    tx: &mut Transaction<'_>,
+    isolation: Isolation,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match isolation {
+        Isolation::Direct => f(tx),
+        Isolation::Savepoint => in_savepoint(tx, |sp| f(sp)),
     }
 }
 
