@@ -196,7 +196,20 @@ pub fn header_len(raw: &[u8]) -> usize {
 /// so is input that makes the parser panic.
 pub fn analyze(raw: &[u8]) -> MessageMeta {
     let analyze = || {
-        let msg = MessageParser::default().parse(raw)?;
+        let parser = MessageParser::default();
+        // Most mail is one text part. Its structure is all in the header block, while a full
+        // parse would also decode the text into UTF-8 (more than half of the work, for a
+        // charset such as us-ascii or latin-1) only to throw it away.
+        let msg = match parser.parse_headers(raw) {
+            Some(mut head) if is_single_leaf(&head) => {
+                // `parse_headers` leaves the offsets as if there were no body.
+                let root = head.parts.first_mut()?;
+                root.offset_body = u32::try_from(header_len(raw)).ok()?;
+                root.offset_end = u32::try_from(raw.len()).ok()?;
+                head
+            }
+            _ => parser.parse(raw)?,
+        };
         let root = msg.parts.first()?;
         Some(MessageMeta {
             envelope: envelope(&root.headers, raw),
@@ -208,6 +221,22 @@ pub fn analyze(raw: &[u8]) -> MessageMeta {
     match std::panic::catch_unwind(analyze) {
         Ok(Some(meta)) => meta,
         _ => fallback(raw),
+    }
+}
+
+/// Whether a message parsed up to its body is one part that `body` describes from its
+/// headers alone: no multipart to split and no message/* to look into.
+fn is_single_leaf(head: &Message<'_>) -> bool {
+    let Some(root) = head.parts.first() else {
+        return false;
+    };
+    match root.content_type() {
+        None => true,
+        Some(ct) => {
+            let container = ct.c_type.eq_ignore_ascii_case("multipart")
+                || ct.c_type.eq_ignore_ascii_case("message");
+            !container
+        }
     }
 }
 
@@ -581,6 +610,52 @@ mod tests {
     fn round_trips(meta: &MessageMeta) -> bool {
         let json = serde_json::to_string(meta).unwrap_or_default();
         serde_json::from_str::<MessageMeta>(&json).ok().as_ref() == Some(meta)
+    }
+
+    /// The header-only fast path must describe a message exactly as the full parse does.
+    #[test]
+    fn single_parts_are_described_from_their_headers_as_the_full_parse_does() {
+        let cases = [
+            "From: a@example.org\nSubject: no type\n\nline one\nline two\n",
+            "Subject: us-ascii\nContent-Type: text/plain; charset=us-ascii\n\nhello\n",
+            "Subject: latin1\nContent-Type: text/plain; charset=\"iso-8859-1\"; format=flowed\n\
+             Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n",
+            "Content-Type: text/html; charset=utf-8\nContent-ID: <x@y>\nContent-Language: en\n\
+             Content-Disposition: inline\n\n<p>hi</p>",
+            "Content-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\
+             Content-Description: a file\nContent-Location: http://example.org/a\n\
+             Content-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\n\nJVBERi0xLjQK\n",
+            "Content-Type: text\n\nno subtype, so defaults\n",
+            "Subject: headers only, no blank line\n",
+            "Subject: empty body\n\n",
+            "Subject: bare LF\nContent-Type: text/plain\n\nline\n",
+        ];
+        for case in cases {
+            for raw in [crlf(case), case.as_bytes().to_vec()] {
+                let full = MessageParser::default().parse(&raw[..]).expect("parses");
+                let root = full.parts.first().expect("root");
+                let expected = MessageMeta {
+                    envelope: envelope(&root.headers, &raw),
+                    body: body(&full, 0, &raw, false, 0),
+                    search: search_fields(&root.headers, u64::from(root.offset_body)),
+                };
+                let head = MessageParser::default()
+                    .parse_headers(&raw[..])
+                    .expect("head");
+                assert!(is_single_leaf(&head), "{case:?} takes the fast path");
+                assert_eq!(analyze(&raw), expected, "{case:?}");
+            }
+        }
+        for container in [
+            "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
+            "Content-Type: message/rfc822\n\nSubject: inner\n\nbody\n",
+        ] {
+            let raw = crlf(container);
+            let head = MessageParser::default()
+                .parse_headers(&raw[..])
+                .expect("head");
+            assert!(!is_single_leaf(&head), "{container:?} needs the full parse");
+        }
     }
 
     #[test]
