@@ -65,10 +65,9 @@ impl Network {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let addr: IpAddr = addr_text
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{text}` is not an IP address or network such as 192.0.2.0/24"))?;
+        let addr: IpAddr = addr_text.trim().parse().map_err(|_| {
+            format!("`{text}` is not an IP address or network such as 192.0.2.0/24")
+        })?;
         let addr = addr.to_canonical();
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix_text {
@@ -139,12 +138,24 @@ mod tests {
             Network::parse("10.1.2.3").expect("host").to_string(),
             "10.1.2.3/32"
         );
-        assert_eq!(Network::parse("0.0.0.0/0").expect("all").to_string(), "0.0.0.0/0");
         assert_eq!(
-            Network::parse("::ffff:192.0.2.1/24").expect("mapped").to_string(),
+            Network::parse("0.0.0.0/0").expect("all").to_string(),
+            "0.0.0.0/0"
+        );
+        assert_eq!(
+            Network::parse("::ffff:192.0.2.1/24")
+                .expect("mapped")
+                .to_string(),
             "192.0.2.0/24"
         );
-        for bad in ["", "nope", "192.0.2.0/33", "::/129", "192.0.2.0/x", "192.0.2/24"] {
+        for bad in [
+            "",
+            "nope",
+            "192.0.2.0/33",
+            "::/129",
+            "192.0.2.0/x",
+            "192.0.2/24",
+        ] {
             assert!(Network::parse(bad).is_err(), "{bad:?} parsed");
         }
     }
@@ -160,6 +171,10 @@ mod tests {
         assert!(n.contains(ip("2001:db8:ffff::1")));
         assert!(!n.contains(ip("2001:db9::1")));
         assert!(!n.contains(ip("192.0.2.1")));
-        assert!(Network::parse("0.0.0.0/0").expect("all").contains(ip("203.0.113.5")));
+        assert!(
+            Network::parse("0.0.0.0/0")
+                .expect("all")
+                .contains(ip("203.0.113.5"))
+        );
     }
 }

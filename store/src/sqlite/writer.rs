@@ -21,13 +21,14 @@ use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, Transactio
 use tokio::sync::oneshot;
 
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::ops;
+use super::{greylist, ops};
 use crate::actor::{
     Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
     SetSubscribed,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
+use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
@@ -94,6 +95,8 @@ pub(crate) enum Request {
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
+    SaveGreylist(SaveGreylist, Reply<()>),
+    ExpireGreylist(ExpireGreylist, Reply<u64>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -266,6 +269,14 @@ impl WriterHandle {
         op: RemoveMessages,
     ) -> Result<Outcome<Vec<u32>>, StoreError> {
         self.call(|r| Request::RemoveMessages(op, r)).await
+    }
+
+    pub(crate) async fn save_greylist(&self, op: SaveGreylist) -> Result<(), StoreError> {
+        self.call(|r| Request::SaveGreylist(op, r)).await
+    }
+
+    pub(crate) async fn expire_greylist(&self, op: ExpireGreylist) -> Result<u64, StoreError> {
+        self.call(|r| Request::ExpireGreylist(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -445,6 +456,12 @@ fn run_request(
         Request::RemoveMessages(op, reply) => {
             held(reply, in_savepoint(tx, |sp| ops::remove_uids(sp, fx, &op)))
         }
+        Request::SaveGreylist(op, reply) => {
+            held(reply, in_savepoint(tx, |sp| greylist::save(sp, &op)))
+        }
+        Request::ExpireGreylist(op, reply) => {
+            held(reply, in_savepoint(tx, |sp| greylist::expire(sp, &op)))
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held(reply, Ok(())),
     }
@@ -468,6 +485,8 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RenameMailbox(_, r) => held(r, Err(e)),
         Request::SetSubscribed(_, r) => held(r, Err(e)),
         Request::RemoveMessages(_, r) => held(r, Err(e)),
+        Request::SaveGreylist(_, r) => held(r, Err(e)),
+        Request::ExpireGreylist(_, r) => held(r, Err(e)),
         Request::Close(r) => held(r, Ok(())),
     }
 }
