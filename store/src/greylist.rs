@@ -108,7 +108,7 @@ pub struct LoadGreylist {
 
 /// One triplet and some known senders, as stored. Sent by the `Greylist` actor for what it
 /// does not hold in memory (when [`GreylistRows`] was not complete).
-#[derive(Message, Debug, Clone)]
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
 #[rtype(result = "Result<(Option<TripletState>, Vec<(KnownSender, i64)>), StoreError>")]
 pub struct LookupGreylist {
     /// The triplet wanted.
