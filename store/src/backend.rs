@@ -22,8 +22,7 @@ use crate::actor::{
 };
 use crate::error::StoreError;
 use crate::greylist::{
-    ExpireGreylist, GreylistRows, KnownSender, LoadGreylist, LookupGreylist, SaveGreylist,
-    TripletState,
+    ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::MessageMeta;
 use crate::types::{
@@ -97,10 +96,7 @@ pub trait Backend: Send + Sync + 'static {
     /// See [`LoadGreylist`].
     fn load_greylist(&self, m: LoadGreylist) -> StoreFuture<GreylistRows>;
     /// See [`LookupGreylist`].
-    fn lookup_greylist(
-        &self,
-        m: LookupGreylist,
-    ) -> StoreFuture<(Option<TripletState>, Vec<(KnownSender, i64)>)>;
+    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup>;
     /// See [`SaveGreylist`].
     fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()>;
     /// See [`ExpireGreylist`].

@@ -106,10 +106,14 @@ pub struct LoadGreylist {
     pub limit: usize,
 }
 
+/// The answer to [`LookupGreylist`]: the triplet's row, if stored, and the known senders
+/// asked about that are stored, with when they last delivered.
+pub type GreylistLookup = (Option<TripletState>, Vec<(KnownSender, i64)>);
+
 /// One triplet and some known senders, as stored. Sent by the `Greylist` actor for what it
 /// does not hold in memory (when [`GreylistRows`] was not complete).
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
-#[rtype(result = "Result<(Option<TripletState>, Vec<(KnownSender, i64)>), StoreError>")]
+#[rtype(result = "Result<GreylistLookup, StoreError>")]
 pub struct LookupGreylist {
     /// The triplet wanted.
     pub triplet: Triplet,
@@ -148,8 +152,7 @@ impl Handler<LoadGreylist> for MailboxStore {
 }
 
 impl Handler<LookupGreylist> for MailboxStore {
-    type Result =
-        ResponseFuture<Result<(Option<TripletState>, Vec<(KnownSender, i64)>), StoreError>>;
+    type Result = ResponseFuture<Result<GreylistLookup, StoreError>>;
     fn handle(&mut self, msg: LookupGreylist, _: &mut Context<Self>) -> Self::Result {
         self.backend().lookup_greylist(msg)
     }

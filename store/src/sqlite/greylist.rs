@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::StoreError;
 use crate::greylist::{
-    ExpireGreylist, GreylistRows, KnownSender, SaveGreylist, Triplet, TripletState,
+    ExpireGreylist, GreylistLookup, GreylistRows, KnownSender, SaveGreylist, Triplet, TripletState,
 };
 
 const RECENT_TRIPLETS: &str = "SELECT net, sender, recipient, first_seen, last_seen, passed_at, \
@@ -80,7 +80,7 @@ pub(crate) fn lookup(
     conn: &Connection,
     triplet: &Triplet,
     known: &[KnownSender],
-) -> Result<(Option<TripletState>, Vec<(KnownSender, i64)>), StoreError> {
+) -> Result<GreylistLookup, StoreError> {
     let found = conn
         .query_row(
             ONE_TRIPLET,

@@ -40,8 +40,7 @@ use crate::actor::{
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::greylist::{
-    ExpireGreylist, GreylistRows, KnownSender, LoadGreylist, LookupGreylist, SaveGreylist,
-    TripletState,
+    ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::{self, MessageMeta};
 use crate::types::{
@@ -492,10 +491,7 @@ impl Backend for SqliteBackend {
         Box::pin(Self::read(pool, move |c| greylist::load(c, m.limit)))
     }
 
-    fn lookup_greylist(
-        &self,
-        m: LookupGreylist,
-    ) -> StoreFuture<(Option<TripletState>, Vec<(KnownSender, i64)>)> {
+    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup> {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             greylist::lookup(c, &m.triplet, &m.known)
