@@ -311,25 +311,32 @@ impl State {
         (self.triplets.len(), self.known.len())
     }
 
-    /// Keep memory bounded: over the cap, drop the least recently seen tenth. Memory then no
-    /// longer holds every stored row, so misses are looked up.
+    /// Keep memory bounded: over the cap, keep the most recently seen nine tenths. Memory
+    /// then no longer holds every stored row, so misses are looked up.
     fn evict(&mut self) {
+        let keep = self.cap - self.cap / 10;
         if self.triplets.len() > self.cap {
-            let keep = self.cap - self.cap / 10;
-            let mut seen: Vec<i64> = self.triplets.values().map(|t| t.last_seen).collect();
-            seen.sort_unstable_by(|a, b| b.cmp(a));
-            let cutoff = seen[keep.min(seen.len() - 1)];
-            self.triplets.retain(|_, t| t.last_seen > cutoff);
+            keep_newest(&mut self.triplets, keep, |t| t.last_seen);
             self.all_triplets = false;
         }
         if self.known.len() > self.cap {
-            let keep = self.cap - self.cap / 10;
-            let mut seen: Vec<i64> = self.known.values().copied().collect();
-            seen.sort_unstable_by(|a, b| b.cmp(a));
-            let cutoff = seen[keep.min(seen.len() - 1)];
-            self.known.retain(|_, &mut t| t > cutoff);
+            keep_newest(&mut self.known, keep, |&seen| seen);
             self.all_known = false;
         }
+    }
+}
+
+/// Drop all but the `keep` entries of `map` with the latest `seen` (runs once per tenth of
+/// the cap of inserts, so its sort is amortised).
+fn keep_newest<K: Clone + Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    keep: usize,
+    seen: impl Fn(&V) -> i64,
+) {
+    let mut by_age: Vec<(i64, K)> = map.iter().map(|(k, v)| (seen(v), k.clone())).collect();
+    by_age.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    for (_, k) in by_age.into_iter().skip(keep) {
+        map.remove(&k);
     }
 }
 

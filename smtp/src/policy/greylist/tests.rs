@@ -565,3 +565,16 @@ async fn the_actor_looks_up_what_it_evicted_and_follows_reloads() {
         .expect("store")
         .expect("flush");
 }
+
+#[test]
+fn eviction_keeps_nine_tenths_even_when_all_were_seen_in_the_same_second() {
+    let mut s = State::new(settings(), 10);
+    for i in 0..11 {
+        let _ = verdict(
+            &mut s,
+            &q("192.0.2.7", "a@example.org", &format!("r{i}@example.test")),
+            500,
+        );
+    }
+    assert_eq!(s.held().0, 9);
+}
