@@ -334,7 +334,7 @@ fn keep_newest<K: Clone + Eq + std::hash::Hash, V>(
     seen: impl Fn(&V) -> i64,
 ) {
     let mut by_age: Vec<(i64, K)> = map.iter().map(|(k, v)| (seen(v), k.clone())).collect();
-    by_age.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    by_age.sort_unstable_by_key(|&(seen, _)| std::cmp::Reverse(seen));
     for (_, k) in by_age.into_iter().skip(keep) {
         map.remove(&k);
     }
