@@ -12,6 +12,7 @@ use mailroom_shared::reload::ConfigWatcher;
 use mailroom_shared::shutdown::drain_signal;
 use mailroom_shared::signals::Signals;
 use mailroom_shared::snapshot::Snapshot;
+use mailroom_smtp::policy::greylist::Greylist;
 use mailroom_store::actor::{Flush, MailboxStore};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -25,8 +26,13 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     actix_rt::System::new().block_on(serve(config, source))
 }
 
-fn protocols(store: &actix::Addr<MailboxStore>, bus: &Bus) -> Protocols {
-    let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp::new(store.clone()));
+fn protocols(
+    store: &actix::Addr<MailboxStore>,
+    greylist: &actix::Addr<Greylist>,
+    bus: &Bus,
+) -> Protocols {
+    let smtp: Arc<dyn Protocol> =
+        Arc::new(mailroom_smtp::Smtp::new(store.clone(), greylist.clone()));
     let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap::new(store.clone(), bus.clone()));
     let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3::new(store.clone()));
     [
@@ -55,12 +61,14 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let data_dir = snapshot.config.server.data_dir.clone();
     let store = MailboxStore::start_embedded(&data_dir, bus.clone())
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
+    let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
 
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();
     let arbiters = Arbiters::per_core();
     let listeners = ListenerSet::new(
-        protocols(&store, &bus),
+        protocols(&store, &greylist, &bus),
         tracker.clone(),
         arbiters.clone(),
         draining,

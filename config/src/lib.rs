@@ -6,6 +6,7 @@
 //! mailroom crate. Which keys reload on SIGHUP and which need a restart is decided here
 //! ([`Config::restart_required`]) so that every caller agrees.
 
+mod greylist;
 mod listeners;
 mod load;
 mod validate;
@@ -13,6 +14,7 @@ mod validate;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
 
@@ -30,6 +32,8 @@ pub struct Config {
     pub security: Security,
     /// Limits on every input.
     pub limits: Limits,
+    /// Greylisting on the MX listener.
+    pub greylist: Greylist,
 }
 
 /// `[server]`

@@ -87,6 +87,25 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             ),
         );
     }
+    let greylist = &config.greylist;
+    for (key, value) in [
+        ("greylist.delay_secs", greylist.delay_secs),
+        ("greylist.retry_window_secs", greylist.retry_window_secs),
+        ("greylist.expire_days", greylist.expire_days),
+    ] {
+        if value == 0 {
+            err(key, "must be greater than 0".into());
+        }
+    }
+    // Ten years: more is a typo, and day counts turned into seconds must not overflow.
+    if greylist.expire_days > 3650 {
+        err("greylist.expire_days", "must be at most 3650".into());
+    }
+    for entry in &greylist.whitelist {
+        if let Err(why) = crate::Network::parse(entry) {
+            err("greylist.whitelist", why);
+        }
+    }
     errors
 }
 
@@ -168,7 +187,7 @@ mod tests {
     #[test]
     fn every_problem_is_reported_with_its_key() {
         let errors = from_toml(
-            "[server]\nhostname = \"bad host\"\n[listeners]\nsmtp = \"nope\"\nimap = \"127.0.0.1:1\"\npop3 = \"127.0.0.1:1\"\n[tls]\ncert = \"/nonexistent/c.pem\"\n[limits]\nmax_recipients = 0\nmax_connections = 5\n",
+            "[server]\nhostname = \"bad host\"\n[listeners]\nsmtp = \"nope\"\nimap = \"127.0.0.1:1\"\npop3 = \"127.0.0.1:1\"\n[tls]\ncert = \"/nonexistent/c.pem\"\n[limits]\nmax_recipients = 0\nmax_connections = 5\n[greylist]\ndelay_secs = 0\nwhitelist = [\"10.0.0.0/8\", \"10.0.0.0/40\"]\n",
         )
         .expect_err("invalid");
         let k = keys(&errors);
@@ -179,6 +198,8 @@ mod tests {
             "tls.key",
             "limits.max_recipients",
             "limits.max_connections_per_ip",
+            "greylist.delay_secs",
+            "greylist.whitelist",
         ] {
             assert!(k.contains(&want), "{want} missing from {errors:?}");
         }

@@ -473,6 +473,11 @@ impl MailboxStore {
         MailboxStore { backend, bus }.start()
     }
 
+    /// The backend, for handlers defined beside their messages (greylist).
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
     /// Await a write, then announce its changes: the events go out only once it is durable.
     fn write<T: 'static>(
         &self,

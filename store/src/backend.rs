@@ -21,6 +21,9 @@ use crate::actor::{
     RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
 };
 use crate::error::StoreError;
+use crate::greylist::{
+    ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
+};
 use crate::mime::MessageMeta;
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -90,4 +93,12 @@ pub trait Backend: Send + Sync + 'static {
     fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
     /// See [`RemoveMessages`].
     fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>>;
+    /// See [`LoadGreylist`].
+    fn load_greylist(&self, m: LoadGreylist) -> StoreFuture<GreylistRows>;
+    /// See [`LookupGreylist`].
+    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup>;
+    /// See [`SaveGreylist`].
+    fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()>;
+    /// See [`ExpireGreylist`].
+    fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64>;
 }

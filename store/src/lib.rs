@@ -24,6 +24,7 @@
 pub mod actor;
 pub mod backend;
 pub mod error;
+pub mod greylist;
 pub mod mime;
 pub mod sqlite;
 pub mod types;

@@ -2,6 +2,7 @@
 //! it over sockets, signals and its command line.
 
 mod cli;
+mod greylist;
 mod imap;
 mod imap_clients;
 mod limits;

@@ -1,7 +1,8 @@
 //! The SMTP connection driver: it owns the socket and performs what the sans-I/O session
-//! asks for — read and write, the STARTTLS upgrade, questions to the store, tarpit pauses —
-//! under the command timeout. Draining ends the session only between commands.
+//! asks for — read and write, the STARTTLS upgrade, questions to the store and the greylist,
+//! tarpit pauses — under the command timeout. Draining ends the session only between commands.
 
+use crate::policy::greylist::{Check, Greylist, Verdict};
 use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
@@ -13,13 +14,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Run one SMTP connection to its end.
-pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>) {
+pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, greylist: Addr<Greylist>) {
     // The store actor on this session's own arbiter: no hop to the System arbiter per request.
     let store = mailroom_store::actor::local_twin(&store).await;
-    run_in_span(conn.span(), drive(conn, store)).await
+    run_in_span(conn.span(), drive(conn, store, greylist)).await
 }
 
-async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
+async fn drive(
+    conn: Connection,
+    store: Addr<MailboxStore>,
+    greylist: Addr<Greylist>,
+) -> io::Result<()> {
     let Connection {
         session_id,
         kind,
@@ -33,17 +38,19 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
     let mut io = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
+    let role = if kind == ListenerKind::Smtp {
+        Role::Mx
+    } else {
+        Role::Submission
+    };
     let mut session = Session::new(Context {
         host: config.server.hostname.clone(),
-        role: if kind == ListenerKind::Smtp {
-            Role::Mx
-        } else {
-            Role::Submission
-        },
+        role,
         peer: peer.ip(),
         limits: config.limits.clone(),
         tls: implicit,
         session_id,
+        greylist: config.greylist.enabled && role == Role::Mx,
     });
     session.greeting();
 
@@ -54,6 +61,11 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
         let action = session.advance(&mut rest);
         let consumed = input.len() - rest.len();
         input.drain(..consumed);
+        for event in session.take_events() {
+            // The store's event log (and webhooks) come with the delivery-events work; until
+            // then an event is a log line.
+            tracing::info!(kind = event.kind().as_str(), ?event, "SMTP session event.");
+        }
         match action {
             Action::NeedInput => {
                 io.write_all(&session.take_output()).await?;
@@ -79,6 +91,26 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
                 session.resolved(answer);
+            }
+            Action::Greylist {
+                client,
+                sender,
+                recipient,
+            } => {
+                let verdict = greylist
+                    .send(Check {
+                        client,
+                        sender,
+                        recipient,
+                        authenticated_domain: None,
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        // Greylisting is a nicety; a missing actor must not stop mail.
+                        tracing::warn!(error = %e, "Greylist unavailable; letting the recipient through.");
+                        Verdict::Pass
+                    });
+                session.greylisted(verdict);
             }
             Action::Deliver(delivery) => {
                 let outcome = store

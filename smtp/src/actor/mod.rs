@@ -3,6 +3,7 @@
 
 mod connection;
 
+use crate::policy::greylist::Greylist;
 use crate::proto::reply;
 use actix::Addr;
 use mailroom_shared::net::{Connection, Protocol, Refusal};
@@ -11,18 +12,24 @@ use mailroom_store::MailboxStore;
 /// The SMTP protocol, for the `smtp` (MX), `submission` and `submissions` listeners.
 pub struct Smtp {
     store: Addr<MailboxStore>,
+    greylist: Addr<Greylist>,
 }
 
 impl Smtp {
-    /// SMTP delivering into `store`.
-    pub fn new(store: Addr<MailboxStore>) -> Self {
-        Self { store }
+    /// SMTP delivering into `store`, asking `greylist` about MX recipients when greylisting
+    /// is on.
+    pub fn new(store: Addr<MailboxStore>, greylist: Addr<Greylist>) -> Self {
+        Self { store, greylist }
     }
 }
 
 impl Protocol for Smtp {
     fn start(&self, conn: Connection) {
-        actix_rt::spawn(connection::run(conn, self.store.clone()));
+        actix_rt::spawn(connection::run(
+            conn,
+            self.store.clone(),
+            self.greylist.clone(),
+        ));
     }
 
     fn refusal(&self, hostname: &str, why: Refusal) -> Vec<u8> {

@@ -122,3 +122,12 @@ pub fn not_offered(command: &str) -> Reply {
 pub fn try_later() -> Reply {
     Reply::new(451, "4.3.0", "local error, try again later")
 }
+/// 451 4.7.1: greylisted (RFC 6647 §2.1: a temporary failure, so a real MTA retries; RFC 3463
+/// 4.7.1: refused by policy). The text says when a retry will pass.
+pub fn greylisted(recipient: &str, retry_after_secs: u64) -> Reply {
+    Reply::new(
+        451,
+        "4.7.1",
+        format!("<{recipient}>: greylisted, try again in {retry_after_secs} seconds"),
+    )
+}

@@ -12,9 +12,11 @@ mod mail;
 mod rcpt;
 mod trace;
 
+use crate::policy::greylist::Verdict;
 use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
+use mailroom_shared::events::{EventData, Greylisted};
 use mailroom_store::{Delivered, Resolution, StoreError};
 use smtp_proto::Request;
 use std::net::IpAddr;
@@ -44,6 +46,16 @@ pub enum Action {
         address: String,
         /// The SIZE declared at MAIL, 0 if none.
         size: u64,
+    },
+    /// Ask the greylist about this accepted recipient and hand its verdict to
+    /// [`Session::greylisted`].
+    Greylist {
+        /// The client's address.
+        client: IpAddr,
+        /// The reverse-path; empty for `<>`.
+        sender: String,
+        /// The recipient as given.
+        recipient: String,
     },
     /// Deliver this message durably and hand the outcome to [`Session::delivered`].
     Deliver(Delivery),
@@ -81,6 +93,9 @@ pub struct Context {
     pub tls: bool,
     /// A short id for trace fields and logs.
     pub session_id: u64,
+    /// Greylisting is on for this session (the configuration says so; it is never on for
+    /// submission, whose clients authenticate).
+    pub greylist: bool,
 }
 
 /// What the client said in EHLO/HELO.
@@ -138,6 +153,12 @@ pub struct Session {
     overflow: bool,
     /// The RCPT address whose resolution is awaited.
     resolving: Option<String>,
+    /// A recipient the store accepted, waiting for the greylist's verdict: address, accounts.
+    greylisting: Option<(String, Vec<i64>)>,
+    /// [`Action::Greylist`] is owed to the driver.
+    greylist_due: bool,
+    /// Events produced since the last [`Session::take_events`].
+    events: Vec<EventData>,
     out: Vec<u8>,
     errors: u32,
     pause_due: bool,
@@ -157,6 +178,9 @@ impl Session {
             partial: Vec::new(),
             overflow: false,
             resolving: None,
+            greylisting: None,
+            greylist_due: false,
+            events: Vec::new(),
             out: Vec::new(),
             errors: 0,
             pause_due: false,
@@ -174,9 +198,21 @@ impl Session {
         std::mem::take(&mut self.out)
     }
 
+    /// Events produced since the last call, for the driver to record.
+    pub fn take_events(&mut self) -> Vec<EventData> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn record(&mut self, event: EventData) {
+        self.events.push(event);
+    }
+
     /// Whether the session is between commands, where it may be ended politely (drain).
     pub fn at_safe_point(&self) -> bool {
-        matches!(self.mode, Mode::Command) && self.partial.is_empty() && self.resolving.is_none()
+        matches!(self.mode, Mode::Command)
+            && self.partial.is_empty()
+            && self.resolving.is_none()
+            && self.greylisting.is_none()
     }
 
     /// Queue the 421 of a server shutdown and stop reading.
@@ -194,6 +230,16 @@ impl Session {
     /// Consume as much of `input` as possible and say what is needed next.
     pub fn advance(&mut self, input: &mut &[u8]) -> Action {
         loop {
+            if self.greylist_due {
+                self.greylist_due = false;
+                if let (Some((recipient, _)), Some(tx)) = (&self.greylisting, &self.tx) {
+                    return Action::Greylist {
+                        client: self.ctx.peer,
+                        sender: tx.from.clone(),
+                        recipient: recipient.clone(),
+                    };
+                }
+            }
             if self.pause_due {
                 self.pause_due = false;
                 return Action::Pause(Duration::from_millis(self.ctx.limits.tarpit_delay_ms));
@@ -374,8 +420,44 @@ impl Session {
             Err(e) => (Err(e), Vec::new()),
         };
         let r = match rcpt::resolution_reply(address, resolution) {
+            Ok((address, accounts)) if over.is_empty() && self.greylist_applies() => {
+                // The reply waits for the greylist (the next `advance` asks it).
+                self.greylisting = Some((address, accounts));
+                self.greylist_due = true;
+                return;
+            }
             Ok((address, accounts)) => rcpt::quota_reply(self, address, accounts, &over),
             Err(r) => r,
+        };
+        self.respond(r);
+    }
+
+    /// Whether a recipient the store accepted must also pass the greylist: on when the
+    /// configuration says so, and only on the MX listener (submission clients authenticate).
+    fn greylist_applies(&self) -> bool {
+        self.ctx.greylist && self.ctx.role == Role::Mx
+    }
+
+    /// The greylist's answer to [`Action::Greylist`]: accept the recipient, or defer it.
+    pub fn greylisted(&mut self, verdict: Verdict) {
+        let Some((address, accounts)) = self.greylisting.take() else {
+            return;
+        };
+        let r = match verdict {
+            Verdict::Pass => rcpt::quota_reply(self, address, accounts, &[]),
+            Verdict::Defer { retry_after_secs } => {
+                let mail_from = self.tx.as_ref().map(|t| t.from.clone()).unwrap_or_default();
+                self.record(EventData::Greylisted(Greylisted {
+                    client: self.ctx.peer,
+                    mail_from,
+                    rcpt_to: address.clone(),
+                    retry_after_secs,
+                }));
+                // Our policy, not the client's fault: not counted towards the error limit
+                // or the tarpit, which would punish a sender for having many recipients.
+                reply::greylisted(&address, retry_after_secs).write_to(&mut self.out);
+                return;
+            }
         };
         self.respond(r);
     }

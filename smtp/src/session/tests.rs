@@ -14,6 +14,10 @@ struct T {
     closed: bool,
     /// Input left unread when the session asked for TLS (it must be dropped by the driver).
     left_at_tls: Vec<u8>,
+    /// What the session asked the greylist: client, sender, recipient.
+    greylist_asked: Vec<(IpAddr, String, String)>,
+    /// Recipients (lowercase) the scripted greylist defers; others pass.
+    deferred: Vec<String>,
 }
 
 fn ctx(role: Role) -> Context {
@@ -28,6 +32,7 @@ fn ctx(role: Role) -> Context {
         },
         tls: false,
         session_id: 0x2a,
+        greylist: false,
     }
 }
 
@@ -46,6 +51,8 @@ fn with(ctx: Context) -> T {
         tls_starts: 0,
         closed: false,
         left_at_tls: Vec::new(),
+        greylist_asked: Vec::new(),
+        deferred: Vec::new(),
     }
 }
 
@@ -109,6 +116,22 @@ impl T {
                     input = &[];
                     out.extend(self.s.take_output());
                     self.s.tls_started();
+                }
+                Action::Greylist {
+                    client,
+                    sender,
+                    recipient,
+                } => {
+                    let verdict = if self.deferred.contains(&recipient.to_lowercase()) {
+                        Verdict::Defer {
+                            retry_after_secs: 300,
+                        }
+                    } else {
+                        Verdict::Pass
+                    };
+                    self.greylist_asked.push((client, sender, recipient));
+                    assert!(!self.s.at_safe_point(), "a RCPT is in progress");
+                    self.s.greylisted(verdict);
                 }
                 Action::Pause(_) => self.paused += 1,
                 Action::Close => {
@@ -558,4 +581,121 @@ fn drain_and_timeout_say_goodbye() {
     let mut t = self::t();
     t.s.timed_out();
     assert!(t.send(b"").starts_with("421 4.4.2 "));
+}
+
+/// A session with greylisting on that defers `deferred`.
+fn greylisting(deferred: &[&str]) -> T {
+    let mut t = with(Context {
+        greylist: true,
+        ..ctx(Role::Mx)
+    });
+    t.deferred = deferred.iter().map(|s| s.to_string()).collect();
+    t
+}
+
+#[test]
+fn a_greylisted_recipient_gets_451_and_is_not_added() {
+    let mut t = greylisting(&["alice@example.test"]);
+    t.ready();
+    // RFC 6647 §2.1: greylisting is a temporary failure; the text names the delay.
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "451 4.7.1 <alice@example.test>: greylisted, try again in 300 seconds\r\n"
+    );
+    assert_eq!(
+        t.greylist_asked,
+        [(
+            "192.0.2.7".parse().expect("ip"),
+            "sender@example.org".to_string(),
+            "alice@example.test".to_string()
+        )]
+    );
+    assert_eq!(t.cmd("DATA"), "554 5.5.1 no valid recipients\r\n");
+    assert_eq!(
+        t.s.take_events(),
+        [EventData::Greylisted(Greylisted {
+            client: "192.0.2.7".parse().expect("ip"),
+            mail_from: "sender@example.org".into(),
+            rcpt_to: "alice@example.test".into(),
+            retry_after_secs: 300,
+        })]
+    );
+    assert!(t.s.take_events().is_empty(), "taken once");
+}
+
+#[test]
+fn a_passing_recipient_is_accepted_and_receives_the_message() {
+    let mut t = greylisting(&["alice@example.test"]);
+    t.ready();
+    // Pipelined (RFC 2920): the replies keep their order around the greylist's answers.
+    let out = t
+        .send(b"RCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\nhi\r\n.\r\n");
+    assert_eq!(
+        out,
+        "451 4.7.1 <alice@example.test>: greylisted, try again in 300 seconds\r\n\
+         250 2.1.5 recipient OK\r\n\
+         354 end data with <CR><LF>.<CR><LF>\r\n\
+         250 2.0.0 OK, stored as 2a.0\r\n"
+    );
+    assert_eq!(t.delivered.len(), 1);
+    assert_eq!(t.delivered[0].accounts, [2]);
+    assert_eq!(t.s.take_events().len(), 1);
+}
+
+#[test]
+fn the_greylist_is_asked_only_about_recipients_the_store_accepted() {
+    let mut t = greylisting(&[]);
+    t.ready();
+    assert_eq!(
+        t.cmd("RCPT TO:<nobody@example.test>"),
+        "550 5.1.1 <nobody@example.test>: no such user here\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<quota@example.test>"),
+        "452 4.2.2 <quota@example.test>: mailbox full\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<x@elsewhere.example>"),
+        "550 5.7.1 <x@elsewhere.example>: relaying denied\r\n"
+    );
+    assert!(t.greylist_asked.is_empty());
+    assert_eq!(
+        t.cmd("RCPT TO:<bob@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    assert_eq!(t.greylist_asked.len(), 1);
+}
+
+#[test]
+fn greylisting_off_or_on_submission_never_asks() {
+    let mut t = t();
+    t.deferred = vec!["alice@example.test".into()];
+    t.ready();
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    assert!(t.greylist_asked.is_empty());
+    // Submission clients authenticate: greylisting never applies there.
+    let s = Session::new(Context {
+        greylist: true,
+        ..ctx(Role::Submission)
+    });
+    assert!(!s.greylist_applies());
+    assert!(greylisting(&[]).s.greylist_applies());
+}
+
+#[test]
+fn deferrals_do_not_count_as_client_errors() {
+    let mut t = greylisting(&["alice@example.test"]);
+    t.ready();
+    // More deferrals than the tarpit threshold (5) and the error limit (20): no pause, no close.
+    for _ in 0..25 {
+        assert!(
+            t.cmd("RCPT TO:<alice@example.test>")
+                .starts_with("451 4.7.1 ")
+        );
+    }
+    assert_eq!((t.paused, t.closed), (0, false));
+    assert_eq!(t.s.take_events().len(), 25);
 }

@@ -17,6 +17,7 @@
 pub mod admin;
 mod blob_cache;
 mod blobs;
+mod greylist;
 mod ops;
 mod reads;
 mod schema;
@@ -38,6 +39,9 @@ use crate::actor::{
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
+use crate::greylist::{
+    ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
+};
 use crate::mime::{self, MessageMeta};
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -493,6 +497,28 @@ impl Backend for SqliteBackend {
     fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.remove_messages(m).await })
+    }
+
+    fn load_greylist(&self, m: LoadGreylist) -> StoreFuture<GreylistRows> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| greylist::load(c, m.limit)))
+    }
+
+    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            greylist::lookup(c, &m.triplet, &m.known)
+        }))
+    }
+
+    fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.save_greylist(m).await })
+    }
+
+    fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.expire_greylist(m).await })
     }
 }
 

@@ -21,13 +21,14 @@ use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, Transactio
 use tokio::sync::oneshot;
 
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::ops;
+use super::{greylist, ops};
 use crate::actor::{
     Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
     SetSubscribed,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
+use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
@@ -94,6 +95,8 @@ pub(crate) enum Request {
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
+    SaveGreylist(SaveGreylist, Reply<()>),
+    ExpireGreylist(ExpireGreylist, Reply<u64>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -269,6 +272,14 @@ impl WriterHandle {
         op: RemoveMessages,
     ) -> Result<Outcome<Vec<u32>>, StoreError> {
         self.call(|r| Request::RemoveMessages(op, r)).await
+    }
+
+    pub(crate) async fn save_greylist(&self, op: SaveGreylist) -> Result<(), StoreError> {
+        self.call(|r| Request::SaveGreylist(op, r)).await
+    }
+
+    pub(crate) async fn expire_greylist(&self, op: ExpireGreylist) -> Result<u64, StoreError> {
+        self.call(|r| Request::ExpireGreylist(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -518,6 +529,14 @@ fn run_request(
             let r = isolated(tx, isolation, |c| ops::remove_uids(c, fx, &op));
             held(op, reply, r, Request::RemoveMessages)
         }
+        Request::SaveGreylist(op, reply) => {
+            let r = isolated(tx, isolation, |c| greylist::save(c, &op));
+            held(op, reply, r, Request::SaveGreylist)
+        }
+        Request::ExpireGreylist(op, reply) => {
+            let r = isolated(tx, isolation, |c| greylist::expire(c, &op));
+            held(op, reply, r, Request::ExpireGreylist)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
@@ -551,6 +570,8 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RenameMailbox(op, r) => held(op, r, Err(e), Request::RenameMailbox),
         Request::SetSubscribed(op, r) => held(op, r, Err(e), Request::SetSubscribed),
         Request::RemoveMessages(op, r) => held(op, r, Err(e), Request::RemoveMessages),
+        Request::SaveGreylist(op, r) => held(op, r, Err(e), Request::SaveGreylist),
+        Request::ExpireGreylist(op, r) => held(op, r, Err(e), Request::ExpireGreylist),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }

@@ -186,8 +186,32 @@ ALTER TABLE blobs_v5 RENAME TO blobs;
 ALTER TABLE headers_v5 RENAME TO headers;
 ";
 
+/// Version 6: greylisting state (see `crate::greylist`). Triplets are keyed by client
+/// network, sender and recipient; known senders by kind (`sender`: `net address`, `domain`:
+/// the domain). The `last_seen` indexes serve the newest-first load and the expiry sweep.
+const V6: &str = "
+CREATE TABLE greylist_triplets (
+    net        TEXT NOT NULL,
+    sender     TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    passed_at  INTEGER,
+    count      INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (net, sender, recipient)
+) WITHOUT ROWID;
+CREATE INDEX greylist_triplets_last_seen ON greylist_triplets(last_seen);
+CREATE TABLE greylist_known (
+    kind      TEXT NOT NULL CHECK (kind IN ('sender', 'domain')),
+    key       TEXT NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX greylist_known_last_seen ON greylist_known(last_seen);
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
