@@ -20,11 +20,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use mailroom_shared::events::{EventData, EventRecorded};
+
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::ops;
+use super::{events, ops, unix_now};
 use crate::actor::{
-    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
-    SetSubscribed,
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
+    SetFlags, SetSubscribed, SetWebhookCursor,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
@@ -66,6 +68,8 @@ pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,
+    /// Logged in the delivery's savepoint: both or neither.
+    pub event: Option<EventData>,
 }
 
 /// APPEND one body to a named mailbox.
@@ -94,6 +98,9 @@ pub(crate) enum Request {
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
+    RecordEvent(EventData, Reply<Outcome<EventRecorded>>),
+    SetCursor(SetWebhookCursor, Reply<Outcome<()>>),
+    PruneEvents(PruneEvents, Reply<Outcome<u64>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -268,6 +275,21 @@ impl WriterHandle {
         self.call(|r| Request::RemoveMessages(op, r)).await
     }
 
+    pub(crate) async fn record_event(
+        &self,
+        event: EventData,
+    ) -> Result<Outcome<EventRecorded>, StoreError> {
+        self.call(|r| Request::RecordEvent(event, r)).await
+    }
+
+    pub(crate) async fn set_cursor(&self, op: SetWebhookCursor) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::SetCursor(op, r)).await
+    }
+
+    pub(crate) async fn prune_events(&self, op: PruneEvents) -> Result<Outcome<u64>, StoreError> {
+        self.call(|r| Request::PruneEvents(op, r)).await
+    }
+
     /// Wait until everything submitted before is committed, then stop the writer.
     /// Closing twice is fine.
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
@@ -401,7 +423,14 @@ fn run_request(
 ) -> Box<dyn Pending> {
     match request {
         Request::Deliver(op, reply) => {
-            let r = in_savepoint(tx, |sp| ops::deliver(sp, blobs, &op));
+            let r = in_savepoint(tx, |sp| {
+                let mut outcome = ops::deliver(sp, blobs, &op)?;
+                // In the delivery's savepoint: a failed delivery logs nothing.
+                if let Some(event) = &op.event {
+                    outcome.events.push(events::insert(sp, event, unix_now())?);
+                }
+                Ok(outcome)
+            });
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
@@ -445,6 +474,38 @@ fn run_request(
         Request::RemoveMessages(op, reply) => {
             held(reply, in_savepoint(tx, |sp| ops::remove_uids(sp, fx, &op)))
         }
+        Request::RecordEvent(event, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| {
+                let recorded = events::insert(sp, &event, unix_now())?;
+                Ok(Outcome {
+                    value: recorded.clone(),
+                    changes: Vec::new(),
+                    events: vec![recorded],
+                })
+            }),
+        ),
+        Request::SetCursor(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| {
+                events::set_cursor(sp, &op.target, op.last_id)?;
+                Ok(Outcome {
+                    value: (),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                })
+            }),
+        ),
+        Request::PruneEvents(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| {
+                Ok(Outcome {
+                    value: events::prune(sp, op.before, &op.targets)?,
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                })
+            }),
+        ),
         // Filtered out by `run`.
         Request::Close(reply) => held(reply, Ok(())),
     }
@@ -468,6 +529,9 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RenameMailbox(_, r) => held(r, Err(e)),
         Request::SetSubscribed(_, r) => held(r, Err(e)),
         Request::RemoveMessages(_, r) => held(r, Err(e)),
+        Request::RecordEvent(_, r) => held(r, Err(e)),
+        Request::SetCursor(_, r) => held(r, Err(e)),
+        Request::PruneEvents(_, r) => held(r, Err(e)),
         Request::Close(r) => held(r, Ok(())),
     }
 }
@@ -544,6 +608,7 @@ mod tests {
             recipients: to,
             body: body(&blobs, text),
             internal_date: 0,
+            event: None,
         };
         let (r1, mut a1) = oneshot::channel();
         let (r2, mut a2) = oneshot::channel();

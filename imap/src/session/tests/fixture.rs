@@ -252,6 +252,7 @@ impl T {
                 recipients: vec![self.alice],
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: Some(760_000_000),
+                event: None,
             })
             .await
             .expect("mailbox")

@@ -154,6 +154,7 @@ impl T {
                 recipients: vec![self.alice],
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: None,
+                event: None,
             })
             .await
             .expect("mailbox")
