@@ -5,8 +5,9 @@
 use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
+use mailroom_shared::events::EventData;
 use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
-use mailroom_store::actor::{CheckRecipient, Deliver};
+use mailroom_store::actor::{CheckRecipient, Deliver, RecordEvent};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -52,6 +53,11 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
         let action = session.advance(&mut rest);
         let consumed = input.len() - rest.len();
         input.drain(..consumed);
+        // Events of the last step (and of the store answers fed in before it): logged
+        // without making the client wait.
+        for event in session.take_events() {
+            store.do_send(RecordEvent(event));
+        }
         match action {
             Action::NeedInput => {
                 io.write_all(&session.take_output()).await?;
@@ -84,6 +90,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>) -> io::Result<()> {
                         recipients: delivery.accounts,
                         raw: Arc::from(delivery.raw),
                         internal_date: None,
+                        event: Some(EventData::Delivered(delivery.event)),
                     })
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));

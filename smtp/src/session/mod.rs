@@ -15,6 +15,7 @@ mod trace;
 use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
+use mailroom_shared::events::{self, EventData, Rejected, Stage};
 use mailroom_store::{Delivered, Resolution, StoreError};
 use smtp_proto::Request;
 use std::net::IpAddr;
@@ -33,7 +34,7 @@ pub enum Role {
 }
 
 /// What the session needs from its driver next.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Action {
     /// Write the pending replies, then read more input.
     NeedInput,
@@ -58,12 +59,15 @@ pub enum Action {
 }
 
 /// A message ready to be stored.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct Delivery {
     /// Accounts to receive it (deduplicated).
     pub accounts: Vec<i64>,
     /// The message as it will be stored: trace header fields, then the client's data.
     pub raw: Vec<u8>,
+    /// Its `Delivered` event, for the store to log in the delivery's own transaction (the
+    /// store fills in `recipients` with the addresses of the accounts that got it).
+    pub event: events::Delivered,
 }
 
 /// Session-wide facts that do not change while it runs.
@@ -142,6 +146,8 @@ pub struct Session {
     errors: u32,
     pause_due: bool,
     delivered: u64,
+    /// Events produced since the driver last took them.
+    events: Vec<EventData>,
 }
 
 impl Session {
@@ -161,7 +167,44 @@ impl Session {
             errors: 0,
             pause_due: false,
             delivered: 0,
+            events: Vec::new(),
         }
+    }
+
+    /// Events produced since the last call, for the driver to record.
+    pub fn take_events(&mut self) -> Vec<EventData> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn record(&mut self, event: EventData) {
+        self.events.push(event);
+    }
+
+    /// Send refusal `r` at `stage` and record it as a `Rejected` event, with the current
+    /// transaction's reverse-path and the recipient concerned.
+    pub(crate) fn reject(&mut self, stage: Stage, r: Reply, rcpt_to: Option<String>) {
+        let mail_from = self.tx.as_ref().map(|tx| tx.from.clone());
+        self.reject_from(stage, r, mail_from, rcpt_to);
+    }
+
+    /// [`Session::reject`] naming the reverse-path (a refused MAIL has no transaction).
+    pub(crate) fn reject_from(
+        &mut self,
+        stage: Stage,
+        r: Reply,
+        mail_from: Option<String>,
+        rcpt_to: Option<String>,
+    ) {
+        let event = Rejected {
+            stage,
+            code: r.code,
+            reason: r.lines.join(" "),
+            client: self.ctx.peer,
+            mail_from,
+            rcpt_to,
+        };
+        self.record(EventData::Rejected(event));
+        self.respond(r);
     }
 
     /// The 220 greeting, queued for output.
@@ -373,11 +416,15 @@ impl Session {
             Ok((resolution, over)) => (Ok(resolution), over),
             Err(e) => (Err(e), Vec::new()),
         };
-        let r = match rcpt::resolution_reply(address, resolution) {
+        let r = match rcpt::resolution_reply(address.clone(), resolution) {
             Ok((address, accounts)) => rcpt::quota_reply(self, address, accounts, &over),
             Err(r) => r,
         };
-        self.respond(r);
+        if r.is_error() {
+            self.reject(Stage::Rcpt, r, Some(address));
+        } else {
+            self.respond(r);
+        }
     }
 
     /// The store's answer to [`Action::Deliver`].
@@ -387,7 +434,9 @@ impl Session {
                 // The id named in the Received: field of this message.
                 let id = self.message_id();
                 self.delivered += 1;
-                Reply::new(250, "2.0.0", format!("OK, stored as {id}"))
+                self.reset_transaction();
+                // Its Delivered event was logged by the store with the delivery.
+                return self.respond(Reply::new(250, "2.0.0", format!("OK, stored as {id}")));
             }
             Err(StoreError::QuotaExceeded { address }) => {
                 Reply::new(552, "5.2.2", format!("mailbox of {address} is full"))
@@ -397,8 +446,8 @@ impl Session {
                 reply::try_later()
             }
         };
+        self.reject(Stage::Data, r, None);
         self.reset_transaction();
-        self.respond(r);
     }
 
     /// The id this session's current message gets, for the trace field and the 250.

@@ -263,6 +263,18 @@ pub(crate) fn move_messages(
     })
 }
 
+/// The addresses of `account_ids`, in that order.
+pub(crate) fn account_addresses(
+    conn: &Connection,
+    account_ids: &[i64],
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(ACCOUNT_ADDRESS)?;
+    account_ids
+        .iter()
+        .map(|id| Ok(stmt.query_row([id], |r| r.get(0))?))
+        .collect()
+}
+
 /// The `MessageMoved` event of a MOVE of `blobs`.
 fn moved_event(conn: &Connection, op: &Move, blobs: Vec<String>) -> Result<EventData, StoreError> {
     let account: String = conn

@@ -427,7 +427,13 @@ fn run_request(
                 let mut outcome = ops::deliver(sp, blobs, &op)?;
                 // In the delivery's savepoint: a failed delivery logs nothing.
                 if let Some(event) = &op.event {
-                    outcome.events.push(events::insert(sp, event, unix_now())?);
+                    let mut event = event.clone();
+                    if let EventData::Delivered(d) = &mut event {
+                        // Only the store knows whose accounts an alias led to.
+                        let ids: Vec<i64> = outcome.value.iter().map(|d| d.account_id).collect();
+                        d.recipients = ops::account_addresses(sp, &ids)?;
+                    }
+                    outcome.events.push(events::insert(sp, &event, unix_now())?);
                 }
                 Ok(outcome)
             });

@@ -54,15 +54,19 @@ impl Fixture {
 #[actix_rt::test]
 async fn a_delivery_logs_its_event_in_the_same_transaction() {
     let f = fixture();
-    let event = delivered_event("alice@example.test");
+    let mut event = delivered_event("team@example.test");
     let m = Deliver {
-        recipients: vec![f.alice],
+        recipients: vec![f.bob, f.alice],
         raw: message(1),
         internal_date: None,
         event: Some(event.clone()),
     };
     let outcome = f.store.deliver(m).await.expect("deliver");
     assert_eq!(outcome.events.len(), 1, "handed back for the bus");
+    // The store names the accounts that received it (an alias's targets, say).
+    if let EventData::Delivered(d) = &mut event {
+        d.recipients = vec!["alice@example.test".into(), "bob@example.test".into()];
+    }
     assert_eq!(outcome.events[0].data, event);
     let logged = f.events(0).await;
     assert_eq!(logged, outcome.events);
