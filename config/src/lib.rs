@@ -9,12 +9,14 @@
 mod listeners;
 mod load;
 mod validate;
+mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
 /// The whole configuration, as read from defaults, file and environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -30,6 +32,10 @@ pub struct Config {
     pub security: Security,
     /// Limits on every input.
     pub limits: Limits,
+    /// Receivers of signed event POSTs (`[[webhooks]]`).
+    pub webhooks: Vec<Webhook>,
+    /// Retry and timeout of webhook POSTs.
+    pub webhook_delivery: WebhookDelivery,
 }
 
 /// `[server]`
