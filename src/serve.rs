@@ -55,6 +55,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let data_dir = snapshot.config.server.data_dir.clone();
     let store = MailboxStore::start_embedded(&data_dir, bus.clone())
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    // Before any session can log an event, so every configured target gets it. Held for the
+    // server's life: the bus keeps only weak references.
+    let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
+        .await
+        .map_err(|e| anyhow!(e))?;
 
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();
