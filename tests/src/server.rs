@@ -290,6 +290,19 @@ impl Server {
             .collect()
     }
 
+    /// The ids in the store's event log, ascending.
+    pub fn event_ids(&self) -> Result<Vec<i64>> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = db.prepare("SELECT id FROM events ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     /// Every stored body: its SHA-256 and how many messages refer to it.
     pub fn blobs(&self) -> Result<Vec<(String, i64)>> {
         let db = rusqlite::Connection::open_with_flags(
