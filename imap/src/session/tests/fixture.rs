@@ -60,6 +60,7 @@ pub(super) fn limits() -> Limits {
 pub(super) fn ctx(tls: bool) -> Context {
     Context {
         host: "imap.example.test".into(),
+        peer: "192.0.2.9".parse().expect("ip"),
         tls,
         allow_plaintext_auth: false,
         limits: limits(),

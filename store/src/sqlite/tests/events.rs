@@ -122,7 +122,11 @@ async fn events_read_in_id_order_after_a_point_and_the_end_is_known() {
             .record_event(RecordEvent(auth_failed(user)))
             .await
             .expect("record");
-        assert_eq!(r.events, [r.value.clone()], "published once durable");
+        assert_eq!(
+            r.events,
+            std::slice::from_ref(&r.value),
+            "published once durable"
+        );
         ids.push(r.value.id);
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
