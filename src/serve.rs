@@ -63,6 +63,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
     let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
+    // Before any session can log an event, so every configured target gets it. Held for the
+    // server's life: the bus keeps only weak references.
+    let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
+        .await
+        .map_err(|e| anyhow!(e))?;
 
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();

@@ -10,6 +10,7 @@ mod greylist;
 mod listeners;
 mod load;
 mod validate;
+mod webhooks;
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
 /// The whole configuration, as read from defaults, file and environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -34,6 +36,10 @@ pub struct Config {
     pub limits: Limits,
     /// Greylisting on the MX listener.
     pub greylist: Greylist,
+    /// Receivers of signed event POSTs (`[[webhooks]]`).
+    pub webhooks: Vec<Webhook>,
+    /// Retry and timeout of webhook POSTs.
+    pub webhook_delivery: WebhookDelivery,
 }
 
 /// `[server]`

@@ -78,6 +78,21 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             err(key, "must be greater than 0".into());
         }
     }
+    for (key, message) in crate::webhooks::check(&config.webhooks) {
+        err(&key, message);
+    }
+    let delivery = &config.webhook_delivery;
+    for (key, value) in [
+        (
+            "webhook_delivery.max_backoff_secs",
+            delivery.max_backoff_secs,
+        ),
+        ("webhook_delivery.timeout_secs", delivery.timeout_secs),
+    ] {
+        if value == 0 {
+            err(key, "must be greater than 0".into());
+        }
+    }
     if limits.max_connections_per_ip > limits.max_connections {
         err(
             "limits.max_connections_per_ip",
@@ -211,6 +226,35 @@ mod tests {
         assert_eq!(keys(&errors), ["server.hostnme"], "{errors:?}");
         let errors = from_toml("[limits]\nmax_recipients = \"many\"\n").expect_err("type");
         assert_eq!(keys(&errors), ["limits.max_recipients"], "{errors:?}");
+    }
+
+    #[test]
+    fn webhooks_are_read_as_a_list_of_tables() {
+        let c = from_toml(
+            "[[webhooks]]\nurl = \"http://127.0.0.1:9000/hook\"\nsecret = \"shared-secret\"\n\
+             events = [\"delivered\", \"rejected\", \"greylisted\"]\n\
+             [webhook_delivery]\nmax_backoff_secs = 2\n",
+        )
+        .expect("valid");
+        assert_eq!(c.webhooks.len(), 1);
+        assert_eq!(c.webhooks[0].secret.expose(), "shared-secret");
+        assert_eq!(
+            c.webhooks[0].events,
+            ["delivered", "rejected", "greylisted"]
+        );
+        assert_eq!(c.webhook_delivery.max_backoff_secs, 2);
+        assert_eq!(c.webhook_delivery.timeout_secs, 10);
+        let errors = from_toml("[[webhooks]]\nurl = \"x\"\nsecret = \"\"\nevents = [\"nope\"]\n")
+            .expect_err("invalid");
+        assert_eq!(
+            keys(&errors),
+            [
+                "webhooks[0].url",
+                "webhooks[0].secret",
+                "webhooks[0].events"
+            ],
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -226,4 +226,10 @@ mod tests {
         }
         assert_eq!(EventKind::parse("nope"), None);
     }
+
+    #[test]
+    fn config_accepts_exactly_these_kinds() {
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, mailroom_config::WEBHOOK_EVENTS);
+    }
 }

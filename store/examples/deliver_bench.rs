@@ -94,6 +94,7 @@ async fn run(dir: &Path, writers: usize, args: &Args) -> anyhow::Result<()> {
                         recipients: vec![accounts[n % accounts.len()]],
                         raw: raw.clone(),
                         internal_date: None,
+                        event: None,
                     })
                     .await??;
             }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
+use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::msg::MessageDelivered;
 
 use crate::backend::{Backend, Outcome};
@@ -34,6 +35,7 @@ impl std::fmt::Debug for Deliver {
             .field("recipients", &self.recipients)
             .field("size", &self.raw.len())
             .field("internal_date", &self.internal_date)
+            .field("event", &self.event.as_ref().map(EventData::kind))
             .finish()
     }
 }
@@ -97,6 +99,10 @@ pub struct Deliver {
     pub raw: Arc<[u8]>,
     /// INTERNALDATE, unix seconds; `None` = now.
     pub internal_date: Option<i64>,
+    /// The event that describes this delivery (normally [`EventData::Delivered`]), logged by
+    /// the same transaction as the delivery, so that a `250` never exists without its event
+    /// and an event never without its mail. Published as `EventRecorded` once durable.
+    pub event: Option<EventData>,
 }
 
 /// Add a message to a mailbox (IMAP APPEND). Sent by IMAP sessions, and by submission to
@@ -349,6 +355,63 @@ pub struct Changes {
     pub since_modseq: u64,
 }
 
+/// Append an event to the store's log (one that no other write describes: a refusal, a
+/// greylisting, a failed login). Sent by protocol session drivers, without making their
+/// client wait for it. Returns the event with its id; `EventRecorded` is published on the bus
+/// once it is durable.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<EventRecorded, StoreError>")]
+pub struct RecordEvent(pub EventData);
+
+/// Up to `limit` logged events with ids above `after`, oldest first. Sent by the webhooks
+/// actor (and any subscriber catching up on what it missed while down).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<EventRecorded>, StoreError>")]
+pub struct ReadEvents {
+    /// The last id the reader has.
+    pub after: i64,
+    /// Most events returned.
+    pub limit: u32,
+}
+
+/// The id of the newest event ever logged (0 if none): where a new reader starts. Sent by the
+/// webhooks actor for a target it has never seen.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "Result<i64, StoreError>")]
+pub struct LastEventId;
+
+/// The last event id a webhook target acknowledged (`None`: never seen). Sent by the
+/// webhooks actor when a target starts.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Option<i64>, StoreError>")]
+pub struct WebhookCursor {
+    /// The target's URL.
+    pub target: String,
+}
+
+/// Record that a webhook target acknowledged every event up to `last_id` (the cursor only
+/// moves forward). Sent by the webhooks actor after a 2xx.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<(), StoreError>")]
+pub struct SetWebhookCursor {
+    /// The target's URL.
+    pub target: String,
+    /// The id of the event acknowledged.
+    pub last_id: i64,
+}
+
+/// Delete logged events older than `before` (unix seconds) that every one of `targets` has
+/// passed (all older ones if `targets` is empty). Sent by the webhooks actor from time to
+/// time. Returns how many went.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<u64, StoreError>")]
+pub struct PruneEvents {
+    /// Keep everything at or after this time.
+    pub before: i64,
+    /// The URLs of the configured webhook targets.
+    pub targets: Vec<String>,
+}
+
 /// Group-commit counters. Sent by the admin panel (/metrics) and tests.
 #[derive(Message, Debug, Clone, Default)]
 #[rtype(result = "Result<StoreStats, StoreError>")]
@@ -489,6 +552,9 @@ impl MailboxStore {
             for change in outcome.changes {
                 bus.publish(change);
             }
+            for event in outcome.events {
+                bus.publish(event);
+            }
             Ok(outcome.value)
         })
     }
@@ -539,6 +605,12 @@ write_handler!(RenameMailbox, rename_mailbox, ());
 write_handler!(SetSubscribed, set_subscribed, ());
 read_handler!(OpenBody, open_body, BodySource);
 write_handler!(RemoveMessages, remove_messages, Vec<u32>);
+write_handler!(RecordEvent, record_event, EventRecorded);
+read_handler!(ReadEvents, read_events, Vec<EventRecorded>);
+read_handler!(LastEventId, last_event_id, i64);
+read_handler!(WebhookCursor, webhook_cursor, Option<i64>);
+write_handler!(SetWebhookCursor, set_webhook_cursor, ());
+write_handler!(PruneEvents, prune_events, u64);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
@@ -654,6 +726,7 @@ mod tests {
                 recipients: vec![alice],
                 raw: Arc::from(&b"Subject: via twin\r\n\r\nhi\r\n"[..]),
                 internal_date: None,
+                event: None,
             })
             .await
             .expect("mailbox")
@@ -700,6 +773,7 @@ mod tests {
                 recipients: vec![alice],
                 raw: raw.clone(),
                 internal_date: None,
+                event: None,
             })
             .await
             .expect("mailbox")
@@ -783,6 +857,7 @@ mod tests {
                 recipients: vec![alice],
                 raw: Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]),
                 internal_date: None,
+                event: None,
             })
             .await
             .expect("mailbox")

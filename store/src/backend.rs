@@ -13,12 +13,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use mailroom_shared::events::EventRecorded;
 use mailroom_shared::msg::MailboxChanged;
 
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
-    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
+    OpenBody, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
+    ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
 use crate::error::StoreError;
 use crate::greylist::{
@@ -33,13 +35,15 @@ use crate::types::{
 /// A boxed, `Send` future resolving to a store result.
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
-/// The result of a durable write and the mailbox changes to announce.
+/// The result of a durable write, the mailbox changes to announce and the events it logged.
 #[derive(Debug, Clone)]
 pub struct Outcome<T> {
     /// What the caller asked for.
     pub value: T,
     /// One entry per changed mailbox, with its HIGHESTMODSEQ after the change.
     pub changes: Vec<MailboxChanged>,
+    /// Events written to the log by the same transaction, to publish once it is durable.
+    pub events: Vec<EventRecorded>,
 }
 
 /// A storage engine. All writes of one engine are ordered and durable when their future
@@ -101,4 +105,16 @@ pub trait Backend: Send + Sync + 'static {
     fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()>;
     /// See [`ExpireGreylist`].
     fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64>;
+    /// See [`RecordEvent`].
+    fn record_event(&self, m: RecordEvent) -> StoreFuture<Outcome<EventRecorded>>;
+    /// See [`ReadEvents`].
+    fn read_events(&self, m: ReadEvents) -> StoreFuture<Vec<EventRecorded>>;
+    /// See [`LastEventId`].
+    fn last_event_id(&self, m: LastEventId) -> StoreFuture<i64>;
+    /// See [`WebhookCursor`].
+    fn webhook_cursor(&self, m: WebhookCursor) -> StoreFuture<Option<i64>>;
+    /// See [`SetWebhookCursor`].
+    fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>>;
+    /// See [`PruneEvents`].
+    fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>>;
 }

@@ -66,6 +66,7 @@ fn durability_child() {
                             recipients: vec![account],
                             raw: Arc::from(raw.into_bytes()),
                             internal_date: None,
+                            event: None,
                         })
                         .await
                         .expect("mailbox")

@@ -35,6 +35,7 @@ async fn fifty_concurrent_deliveries_share_commits() {
             recipients: vec![accounts[i % accounts.len()]],
             raw: Arc::from(raw.into_bytes()),
             internal_date: None,
+            event: None,
         })
     });
     let results = join_all(sends).await;

@@ -13,6 +13,7 @@ mod shutdown;
 mod smtp;
 mod smtp_clients;
 mod tls;
+mod webhooks;
 
 use mailroom_tests::Server;
 

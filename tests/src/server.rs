@@ -290,6 +290,35 @@ impl Server {
             .collect()
     }
 
+    /// The ids in the store's event log, ascending.
+    pub fn event_ids(&self) -> Result<Vec<i64>> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = db.prepare("SELECT id FROM events ORDER BY id")?;
+        let rows = stmt
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// The bodies (JSON) of the logged events of `kind`, oldest first.
+    pub fn events_of(&self, kind: &str) -> Result<Vec<serde_json::Value>> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let mut stmt = db.prepare("SELECT body FROM events WHERE kind = ?1 ORDER BY id")?;
+        let bodies: Vec<String> = stmt
+            .query_map([kind], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(bodies
+            .iter()
+            .map(|b| serde_json::from_str(b))
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Every stored body: its SHA-256 and how many messages refer to it.
     pub fn blobs(&self) -> Result<Vec<(String, i64)>> {
         let db = rusqlite::Connection::open_with_flags(

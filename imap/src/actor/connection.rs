@@ -51,6 +51,7 @@ async fn drive(
     let Connection {
         kind,
         socket,
+        peer,
         snapshot,
         mut draining,
         guard: _guard,
@@ -63,6 +64,7 @@ async fn drive(
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),
+            peer: peer.ip(),
             tls: implicit,
             allow_plaintext_auth: config.security.allow_plaintext_auth,
             limits: config.limits.clone(),

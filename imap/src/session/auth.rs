@@ -8,8 +8,9 @@
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use mailroom_shared::Secret;
+use mailroom_shared::events::{AuthFailed, EventData};
 use mailroom_shared::sasl::{self, SaslError};
-use mailroom_store::actor::Authenticate;
+use mailroom_store::actor::{Authenticate, RecordEvent};
 
 use super::{Flow, Mode, Session, State, answer};
 use crate::proto;
@@ -69,13 +70,16 @@ impl Session {
             self.count_error(out);
             return;
         };
-        self.check_credentials(tag, user.to_string(), Secret::new(password), out)
+        self.check_credentials(tag, "LOGIN", user.to_string(), Secret::new(password), out)
             .await;
     }
 
+    /// Check `user`'s password, logged in through `mechanism` (`LOGIN` for the command, else
+    /// the SASL mechanism); a failure is recorded as an `AuthFailed` event.
     async fn check_credentials(
         &mut self,
         tag: &str,
+        mechanism: &str,
         user: String,
         password: Secret,
         out: &mut Vec<u8>,
@@ -83,10 +87,19 @@ impl Session {
         let checked = self
             .store
             .send(Authenticate {
-                address: user,
+                address: user.clone(),
                 password,
             })
             .await;
+        if let Ok(Ok(None)) = &checked {
+            self.store
+                .do_send(RecordEvent(EventData::AuthFailed(AuthFailed {
+                    protocol: "imap".into(),
+                    mechanism: mechanism.into(),
+                    client: self.ctx.peer,
+                    username: user,
+                })));
+        }
         match answer(checked) {
             Ok(Some(account)) => {
                 let max = self.ctx.limits.max_sessions_per_account;
@@ -201,7 +214,7 @@ impl Session {
             (Mode::SaslLoginPass { tag, user }, Ok(password)) => {
                 match sasl::decode_login_field(&password) {
                     Ok(password) => {
-                        self.check_credentials(&tag, user, Secret::new(password), out)
+                        self.check_credentials(&tag, "LOGIN", user, Secret::new(password), out)
                             .await
                     }
                     Err(e) => self.sasl_failed(&tag, &e, out),
@@ -215,7 +228,7 @@ impl Session {
     async fn finish_plain(&mut self, tag: &str, message: &[u8], out: &mut Vec<u8>) {
         match sasl::decode_plain(message) {
             Ok(c) => {
-                self.check_credentials(tag, c.username, c.password, out)
+                self.check_credentials(tag, "PLAIN", c.username, c.password, out)
                     .await
             }
             Err(e) => self.sasl_failed(tag, &e, out),

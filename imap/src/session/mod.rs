@@ -68,6 +68,8 @@ pub enum Flow {
 pub struct Context {
     /// Our host name, for the greeting and BYE.
     pub host: String,
+    /// The client's address, for events (failed logins).
+    pub peer: std::net::IpAddr,
     /// Whether the connection started in TLS (imaps).
     pub tls: bool,
     /// `[security] allow_plaintext_auth`: LOGIN/AUTHENTICATE before TLS.

@@ -7,9 +7,10 @@
 //! stored shared secret; the store keeps only argon2id hashes, so APOP is never offered.
 
 use mailroom_shared::Secret;
+use mailroom_shared::events::{AuthFailed, EventData};
 use mailroom_shared::sasl::{self, SaslError};
 use mailroom_store::Account;
-use mailroom_store::actor::{Authenticate, Select};
+use mailroom_store::actor::{Authenticate, RecordEvent, Select};
 
 use super::maildrop::Maildrop;
 use super::{Flow, Pending, Session, State, answer};
@@ -59,7 +60,7 @@ impl Session {
             },
             _ => return self.client_error(out, "PASS is not valid in this state"),
         };
-        self.check_credentials(user, password, out).await
+        self.check_credentials("USER", user, password, out).await
     }
 
     /// RFC 1939 §7 APOP needs the plain shared secret on the server; only hashes are kept.
@@ -145,7 +146,7 @@ impl Session {
             },
             Pending::SaslLoginPass(user) => match sasl::decode_login_field(&decoded) {
                 Ok(password) => {
-                    self.check_credentials(user, Secret::new(password), out)
+                    self.check_credentials("LOGIN", user, Secret::new(password), out)
                         .await
                 }
                 Err(e) => self.sasl_failed(&e, out),
@@ -156,7 +157,10 @@ impl Session {
 
     async fn finish_plain(&mut self, message: &[u8], out: &mut Vec<u8>) -> Flow {
         match sasl::decode_plain(message) {
-            Ok(c) => self.check_credentials(c.username, c.password, out).await,
+            Ok(c) => {
+                self.check_credentials("PLAIN", c.username, c.password, out)
+                    .await
+            }
             Err(e) => self.sasl_failed(&e, out),
         }
     }
@@ -166,8 +170,11 @@ impl Session {
         self.client_error(out, &e.to_string())
     }
 
+    /// Check `user`'s password, given through `mechanism` (`USER` for USER/PASS, else the SASL
+    /// mechanism); a failure is recorded as an `AuthFailed` event.
     async fn check_credentials(
         &mut self,
+        mechanism: &str,
         user: String,
         password: Secret,
         out: &mut Vec<u8>,
@@ -175,10 +182,19 @@ impl Session {
         let checked = self
             .store
             .send(Authenticate {
-                address: user,
+                address: user.clone(),
                 password,
             })
             .await;
+        if let Ok(Ok(None)) = &checked {
+            self.store
+                .do_send(RecordEvent(EventData::AuthFailed(AuthFailed {
+                    protocol: "pop3".into(),
+                    mechanism: mechanism.into(),
+                    client: self.ctx.peer,
+                    username: user,
+                })));
+        }
         match answer(checked) {
             Ok(Some(account)) => self.open_maildrop(account, out).await,
             Ok(None) => {

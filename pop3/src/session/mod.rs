@@ -61,6 +61,8 @@ pub enum Flow {
 pub struct Context {
     /// Our host name, for the greeting and goodbyes.
     pub host: String,
+    /// The client's address, for events (failed logins).
+    pub peer: std::net::IpAddr,
     /// Whether the connection started in TLS (pop3s).
     pub tls: bool,
     /// `[security] allow_plaintext_auth`: USER/PASS and AUTH before TLS.

@@ -6,8 +6,9 @@ use crate::policy::greylist::{Check, Greylist, Verdict};
 use crate::session::{Action, Context, Role, Session};
 use actix::Addr;
 use mailroom_config::ListenerKind;
+use mailroom_shared::events::EventData;
 use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
-use mailroom_store::actor::{CheckRecipient, Deliver};
+use mailroom_store::actor::{CheckRecipient, Deliver, RecordEvent};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
@@ -61,10 +62,10 @@ async fn drive(
         let action = session.advance(&mut rest);
         let consumed = input.len() - rest.len();
         input.drain(..consumed);
+        // Events of the last step (and of the store answers fed in before it): logged
+        // without making the client wait.
         for event in session.take_events() {
-            // The store's event log (and webhooks) come with the delivery-events work; until
-            // then an event is a log line.
-            tracing::info!(kind = event.kind().as_str(), ?event, "SMTP session event.");
+            store.do_send(RecordEvent(event));
         }
         match action {
             Action::NeedInput => {
@@ -118,6 +119,7 @@ async fn drive(
                         recipients: delivery.accounts,
                         raw: Arc::from(delivery.raw),
                         internal_date: None,
+                        event: Some(EventData::Delivered(delivery.event)),
                     })
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));

@@ -3,6 +3,7 @@
 
 use super::{Action, Delivery, Mode, Session};
 use crate::proto::reply::{self, Reply};
+use mailroom_shared::events::{self, Envelope, Stage};
 use smtp_proto::request::receiver::DataReceiver;
 
 /// A message being received. Holds at most about `max` octets whatever the client sends.
@@ -148,22 +149,24 @@ impl Session {
     fn finish(&mut self, body: Body, check_lines: bool) -> Option<Action> {
         let tx = self.tx.as_ref()?;
         if body.overflow {
-            self.reset_transaction();
             let max = self.ctx.limits.max_message_size;
-            self.respond(Reply::new(
+            let r = Reply::new(
                 552,
                 "5.3.4",
                 format!("message exceeds the fixed maximum of {max} octets"),
-            ));
+            );
+            self.reject(Stage::Data, r, None);
+            self.reset_transaction();
             return None;
         }
         if check_lines && has_bare_newline(&body.data) {
-            self.reset_transaction();
-            self.respond(Reply::new(
+            let r = Reply::new(
                 554,
                 "5.6.0",
                 "message has a bare LF or CR; lines must end with CRLF",
-            ));
+            );
+            self.reject(Stage::Data, r, None);
+            self.reset_transaction();
             return None;
         }
         let mut accounts: Vec<i64> = tx
@@ -178,7 +181,27 @@ impl Session {
             .map_or(0, |d| d.as_secs() as i64);
         let mut raw = super::trace::fields(self, tx, now);
         raw.extend_from_slice(&body.data);
-        Some(Action::Deliver(Delivery { accounts, raw }))
+        let event = events::Delivered {
+            message_id: self.message_id(),
+            client: self.ctx.peer,
+            envelope: Envelope {
+                mail_from: tx.from.clone(),
+                rcpt_to: tx
+                    .rcpts
+                    .iter()
+                    .map(|(address, _)| address.clone())
+                    .collect(),
+            },
+            recipients: Vec::new(),
+            size: raw.len() as u64,
+            spam_score: None,
+            auth_results: None,
+        };
+        Some(Action::Deliver(Delivery {
+            accounts,
+            raw,
+            event,
+        }))
     }
 }
 

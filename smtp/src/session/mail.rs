@@ -4,6 +4,7 @@
 use super::{Role, Session, Transaction};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::address::Address;
+use mailroom_shared::events::Stage;
 use smtp_proto::{MAIL_BODY_BINARYMIME, MAIL_SMTPUTF8, MailFrom};
 
 impl Session {
@@ -28,18 +29,20 @@ impl Session {
                 ));
             }
             if let Err(e) = Address::parse(&from.address) {
-                return self.respond(Reply::new(553, "5.1.7", format!("bad sender address: {e}")));
+                let r = Reply::new(553, "5.1.7", format!("bad sender address: {e}"));
+                return self.reject_mail(r, &from.address);
             }
         }
         let max = self.ctx.limits.max_message_size;
         let declared_size = from.size as u64;
         // RFC 1870 §6.2: refuse at MAIL a message declared larger than we take.
         if declared_size > max {
-            return self.respond(Reply::new(
+            let r = Reply::new(
                 552,
                 "5.3.4",
                 format!("message size exceeds the fixed maximum of {max} octets"),
-            ));
+            );
+            return self.reject_mail(r, &from.address);
         }
         self.tx = Some(Transaction {
             from: from.address,
@@ -49,5 +52,10 @@ impl Session {
             rcpts: Vec::new(),
         });
         self.respond(Reply::new(250, "2.1.0", "sender OK"));
+    }
+
+    /// A refused MAIL: no transaction exists yet, so the event names the sender itself.
+    fn reject_mail(&mut self, r: Reply, from: &str) {
+        self.reject_from(Stage::Mail, r, Some(from.to_string()), None);
     }
 }

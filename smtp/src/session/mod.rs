@@ -16,7 +16,7 @@ use crate::policy::greylist::Verdict;
 use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
-use mailroom_shared::events::{EventData, Greylisted};
+use mailroom_shared::events::{self, EventData, Greylisted, Rejected, Stage};
 use mailroom_store::{Delivered, Resolution, StoreError};
 use smtp_proto::Request;
 use std::net::IpAddr;
@@ -35,7 +35,7 @@ pub enum Role {
 }
 
 /// What the session needs from its driver next.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub enum Action {
     /// Write the pending replies, then read more input.
     NeedInput,
@@ -70,12 +70,15 @@ pub enum Action {
 }
 
 /// A message ready to be stored.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub struct Delivery {
     /// Accounts to receive it (deduplicated).
     pub accounts: Vec<i64>,
     /// The message as it will be stored: trace header fields, then the client's data.
     pub raw: Vec<u8>,
+    /// Its `Delivered` event, for the store to log in the delivery's own transaction (the
+    /// store fills in `recipients` with the addresses of the accounts that got it).
+    pub event: events::Delivered,
 }
 
 /// Session-wide facts that do not change while it runs.
@@ -188,6 +191,42 @@ impl Session {
         }
     }
 
+    /// Events produced since the last call, for the driver to record.
+    pub fn take_events(&mut self) -> Vec<EventData> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub(crate) fn record(&mut self, event: EventData) {
+        self.events.push(event);
+    }
+
+    /// Send refusal `r` at `stage` and record it as a `Rejected` event, with the current
+    /// transaction's reverse-path and the recipient concerned.
+    pub(crate) fn reject(&mut self, stage: Stage, r: Reply, rcpt_to: Option<String>) {
+        let mail_from = self.tx.as_ref().map(|tx| tx.from.clone());
+        self.reject_from(stage, r, mail_from, rcpt_to);
+    }
+
+    /// [`Session::reject`] naming the reverse-path (a refused MAIL has no transaction).
+    pub(crate) fn reject_from(
+        &mut self,
+        stage: Stage,
+        r: Reply,
+        mail_from: Option<String>,
+        rcpt_to: Option<String>,
+    ) {
+        let event = Rejected {
+            stage,
+            code: r.code,
+            reason: r.lines.join(" "),
+            client: self.ctx.peer,
+            mail_from,
+            rcpt_to,
+        };
+        self.record(EventData::Rejected(event));
+        self.respond(r);
+    }
+
     /// The 220 greeting, queued for output.
     pub fn greeting(&mut self) {
         reply::greeting(&self.ctx.host).write_to(&mut self.out);
@@ -196,15 +235,6 @@ impl Session {
     /// Take the replies queued so far.
     pub fn take_output(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.out)
-    }
-
-    /// Events produced since the last call, for the driver to record.
-    pub fn take_events(&mut self) -> Vec<EventData> {
-        std::mem::take(&mut self.events)
-    }
-
-    pub(crate) fn record(&mut self, event: EventData) {
-        self.events.push(event);
     }
 
     /// Whether the session is between commands, where it may be ended politely (drain).
@@ -419,7 +449,7 @@ impl Session {
             Ok((resolution, over)) => (Ok(resolution), over),
             Err(e) => (Err(e), Vec::new()),
         };
-        let r = match rcpt::resolution_reply(address, resolution) {
+        let r = match rcpt::resolution_reply(address.clone(), resolution) {
             Ok((address, accounts)) if over.is_empty() && self.greylist_applies() => {
                 // The reply waits for the greylist (the next `advance` asks it).
                 self.greylisting = Some((address, accounts));
@@ -429,7 +459,11 @@ impl Session {
             Ok((address, accounts)) => rcpt::quota_reply(self, address, accounts, &over),
             Err(r) => r,
         };
-        self.respond(r);
+        if r.is_error() {
+            self.reject(Stage::Rcpt, r, Some(address));
+        } else {
+            self.respond(r);
+        }
     }
 
     /// Whether a recipient the store accepted must also pass the greylist: on when the
@@ -469,7 +503,9 @@ impl Session {
                 // The id named in the Received: field of this message.
                 let id = self.message_id();
                 self.delivered += 1;
-                Reply::new(250, "2.0.0", format!("OK, stored as {id}"))
+                self.reset_transaction();
+                // Its Delivered event was logged by the store with the delivery.
+                return self.respond(Reply::new(250, "2.0.0", format!("OK, stored as {id}")));
             }
             Err(StoreError::QuotaExceeded { address }) => {
                 Reply::new(552, "5.2.2", format!("mailbox of {address} is full"))
@@ -479,8 +515,8 @@ impl Session {
                 reply::try_later()
             }
         };
+        self.reject(Stage::Data, r, None);
         self.reset_transaction();
-        self.respond(r);
     }
 
     /// The id this session's current message gets, for the trace field and the 250.

@@ -4,6 +4,7 @@
 use super::{Action, Session};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::address::Address;
+use mailroom_shared::events::Stage;
 use mailroom_store::{Resolution, StoreError};
 use smtp_proto::RcptTo;
 
@@ -15,7 +16,8 @@ impl Session {
         };
         // RFC 5321 §4.5.3.1.8: 452 for too many recipients, so the client retries the rest.
         if tx.rcpts.len() >= self.ctx.limits.max_recipients as usize {
-            self.respond(Reply::new(452, "4.5.3", "too many recipients"));
+            let r = Reply::new(452, "4.5.3", "too many recipients");
+            self.reject(Stage::Rcpt, r, Some(to.address));
             return None;
         }
         if !tx.utf8 && !to.address.is_ascii() {

@@ -1,6 +1,7 @@
 //! Session tests: a scripted store, bytes in, replies out. RFC sections on the lines.
 
 use super::*;
+use mailroom_shared::events::{EventData, Stage};
 use mailroom_store::Delivered;
 
 /// A session with a scripted store: `alice@example.test` (1) and `bob@example.test` (2) exist,
@@ -698,4 +699,103 @@ fn deferrals_do_not_count_as_client_errors() {
     }
     assert_eq!((t.paused, t.closed), (0, false));
     assert_eq!(t.s.take_events().len(), 25);
+}
+
+/// The `Rejected` events taken from the session, as (stage, code, mail_from, rcpt_to).
+fn rejections(t: &mut T) -> Vec<(Stage, u16, Option<String>, Option<String>)> {
+    t.s.take_events()
+        .into_iter()
+        .map(|e| match e {
+            EventData::Rejected(r) => {
+                assert_eq!(r.client, "192.0.2.7".parse::<IpAddr>().expect("ip"));
+                (r.stage, r.code, r.mail_from, r.rcpt_to)
+            }
+            other => panic!("unexpected event {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn refusals_are_recorded_as_rejected_events_and_acceptances_are_not() {
+    let mut t = t();
+    t.ready();
+    let from = Some("sender@example.org".to_string());
+    t.cmd("RCPT TO:<alice@example.test>");
+    assert_eq!(rejections(&mut t), [], "an accepted recipient is no event");
+    t.cmd("RCPT TO:<nobody@example.test>");
+    t.cmd("RCPT TO:<x@elsewhere.example>");
+    t.cmd("RCPT TO:<quota@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>"); // the fourth accepted: over max_recipients 3
+    let rcpt = |a: &str| Some(a.to_string());
+    assert_eq!(
+        rejections(&mut t),
+        [
+            (Stage::Rcpt, 550, from.clone(), rcpt("nobody@example.test")),
+            (Stage::Rcpt, 550, from.clone(), rcpt("x@elsewhere.example")),
+            (Stage::Rcpt, 452, from.clone(), rcpt("quota@example.test")),
+            (Stage::Rcpt, 452, from.clone(), rcpt("bob@example.test")),
+        ]
+    );
+    // DATA too big (max 1000 octets).
+    let big = format!("DATA\r\n{}\r\n.\r\n", "x".repeat(1200));
+    assert!(t.send(big.as_bytes()).contains("552 5.3.4"));
+    assert_eq!(rejections(&mut t), [(Stage::Data, 552, from.clone(), None)]);
+    // Bare LF.
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    assert!(t.send(b"DATA\r\nbad\nline\r\n.\r\n").contains("554 5.6.0"));
+    assert_eq!(rejections(&mut t), [(Stage::Data, 554, from.clone(), None)]);
+    // The store refusing the delivery (account 3 is full at delivery).
+    t.ready();
+    t.cmd("RCPT TO:<full@example.test>");
+    assert!(
+        t.send(b"DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n")
+            .contains("552 5.2.2")
+    );
+    assert_eq!(rejections(&mut t), [(Stage::Data, 552, from, None)]);
+    // MAIL: declared too big, bad sender; the sender is named though no transaction began.
+    assert!(
+        t.cmd("MAIL FROM:<big@example.org> SIZE=5000")
+            .starts_with("552")
+    );
+    let long = format!("{}@example.org", "x".repeat(65));
+    let bad = t.cmd(&format!("MAIL FROM:<{long}>"));
+    assert!(bad.starts_with("553 5.1.7"), "{bad}");
+    assert_eq!(
+        rejections(&mut t),
+        [
+            (Stage::Mail, 552, Some("big@example.org".into()), None),
+            (Stage::Mail, 553, Some(long), None),
+        ]
+    );
+    let all = t.s.take_events();
+    assert!(all.is_empty(), "taken once: {all:?}");
+}
+
+#[test]
+fn a_delivery_carries_its_delivered_event() {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<alice+tag@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>");
+    let reply = t.send(b"DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n");
+    assert!(
+        reply.ends_with("250 2.0.0 OK, stored as 2a.0\r\n"),
+        "{reply}"
+    );
+    let d = &t.delivered[0];
+    assert_eq!(d.event.message_id, "2a.0", "the id of the Received: field");
+    assert_eq!(d.event.client, "192.0.2.7".parse::<IpAddr>().expect("ip"));
+    assert_eq!(d.event.envelope.mail_from, "sender@example.org");
+    assert_eq!(
+        d.event.envelope.rcpt_to,
+        ["alice+tag@example.test", "bob@example.test"]
+    );
+    assert_eq!(d.event.size, d.raw.len() as u64);
+    assert!(
+        t.s.take_events().is_empty(),
+        "the store logs it with the mail"
+    );
 }

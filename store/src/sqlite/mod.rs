@@ -17,6 +17,7 @@
 pub mod admin;
 mod blob_cache;
 mod blobs;
+mod events;
 mod greylist;
 mod ops;
 mod reads;
@@ -34,8 +35,9 @@ use rusqlite::Connection;
 
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
-    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, ListMailboxes, Move, OpenBody,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
+    OpenBody, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
+    ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -49,6 +51,7 @@ use crate::types::{
 };
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
+use mailroom_shared::events::EventRecorded;
 use writer::{AppendOp, Body, DeliverOp, WriterHandle};
 
 pub use admin::Admin;
@@ -266,6 +269,7 @@ impl Backend for SqliteBackend {
                 recipients: m.recipients,
                 body,
                 internal_date: m.internal_date.unwrap_or_else(unix_now),
+                event: m.event,
             };
             writer.deliver(op).await
         })
@@ -519,6 +523,38 @@ impl Backend for SqliteBackend {
     fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.expire_greylist(m).await })
+    }
+
+    fn record_event(&self, m: RecordEvent) -> StoreFuture<Outcome<EventRecorded>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.record_event(m.0).await })
+    }
+
+    fn read_events(&self, m: ReadEvents) -> StoreFuture<Vec<EventRecorded>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            events::read_after(c, m.after, m.limit)
+        }))
+    }
+
+    fn last_event_id(&self, _: LastEventId) -> StoreFuture<i64> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, |c| events::last_id(c)))
+    }
+
+    fn webhook_cursor(&self, m: WebhookCursor) -> StoreFuture<Option<i64>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| events::cursor(c, &m.target)))
+    }
+
+    fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.set_cursor(m).await })
+    }
+
+    fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.prune_events(m).await })
     }
 }
 

@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use mailroom_shared::events::{EventData, MessageMoved};
 use mailroom_shared::msg::{MailboxChange, MailboxChanged};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -66,6 +67,8 @@ const COUNTER_SET: &str = "INSERT INTO counters (name, value) VALUES (?1, ?2) \
      ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 /// The UIDVALIDITY counter in `counters`.
 const UIDVALIDITY: &str = "uidvalidity";
+const ACCOUNT_ADDRESS: &str = "SELECT address FROM accounts WHERE id = ?1";
+const MAILBOX_NAME_USE: &str = "SELECT name, special_use FROM mailboxes WHERE id = ?1";
 const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = ?1";
 const MAILBOX_EXISTS: &str = "SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name = ?2";
 /// CREATE makes unsubscribed mailboxes without a special use; `subscribed` defaults to 1
@@ -108,7 +111,11 @@ pub(crate) fn deliver(
         });
         changes.push(added(account_id, mailbox_id, modseq));
     }
-    Ok(Outcome { value, changes })
+    Ok(Outcome {
+        value,
+        changes,
+        events: Vec::new(),
+    })
 }
 
 /// APPEND (RFC 9051 §6.3.12) one body to a mailbox of the account.
@@ -130,6 +137,7 @@ pub(crate) fn append(
     Ok(Outcome {
         value: Appended { uidvalidity, uid },
         changes: vec![added(op.account_id, mailbox_id, modseq)],
+        events: Vec::new(),
     })
 }
 
@@ -198,6 +206,7 @@ pub(crate) fn set_flags(
     Ok(Outcome {
         value: result,
         changes,
+        events: Vec::new(),
     })
 }
 
@@ -210,7 +219,7 @@ pub(crate) fn copy(
     uids: &[u32],
     to: i64,
 ) -> Result<Outcome<Vec<(u32, u32)>>, StoreError> {
-    let (pairs, modseq) = copy_messages(conn, account_id, from, uids, to, true)?;
+    let (pairs, modseq, _) = copy_messages(conn, account_id, from, uids, to, true)?;
     let changes = modseq
         .map(|m| added(account_id, to, m))
         .into_iter()
@@ -218,6 +227,7 @@ pub(crate) fn copy(
     Ok(Outcome {
         value: pairs,
         changes,
+        events: Vec::new(),
     })
 }
 
@@ -228,9 +238,17 @@ pub(crate) fn move_messages(
     fx: &mut BatchEffects,
     op: &Move,
 ) -> Result<Outcome<Vec<(u32, u32)>>, StoreError> {
-    let (pairs, to_modseq) = copy_messages(conn, op.account_id, op.from, &op.uids, op.to, false)?;
+    let (pairs, to_modseq, blobs) =
+        copy_messages(conn, op.account_id, op.from, &op.uids, op.to, false)?;
     let moved: Vec<u32> = pairs.iter().map(|(src, _)| *src).collect();
     let (_, from_modseq) = remove_messages(conn, fx, op.from, &moved)?;
+    // In the MOVE's savepoint: the event exists exactly when the move does (the spam
+    // scorer learns from moves into and out of Junk).
+    let mut events = Vec::new();
+    if !blobs.is_empty() {
+        let event = moved_event(conn, op, blobs)?;
+        events.push(super::events::insert(conn, &event, unix_now())?);
+    }
     let mut changes = Vec::new();
     if let Some(m) = to_modseq {
         changes.push(added(op.account_id, op.to, m));
@@ -241,7 +259,43 @@ pub(crate) fn move_messages(
     Ok(Outcome {
         value: pairs,
         changes,
+        events,
     })
+}
+
+/// The addresses of `account_ids`, in that order.
+pub(crate) fn account_addresses(
+    conn: &Connection,
+    account_ids: &[i64],
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(ACCOUNT_ADDRESS)?;
+    account_ids
+        .iter()
+        .map(|id| Ok(stmt.query_row([id], |r| r.get(0))?))
+        .collect()
+}
+
+/// The `MessageMoved` event of a MOVE of `blobs`.
+fn moved_event(conn: &Connection, op: &Move, blobs: Vec<String>) -> Result<EventData, StoreError> {
+    let account: String = conn
+        .prepare_cached(ACCOUNT_ADDRESS)?
+        .query_row([op.account_id], |r| r.get(0))?;
+    let mailbox = |id: i64| -> Result<(String, Option<String>), StoreError> {
+        Ok(conn
+            .prepare_cached(MAILBOX_NAME_USE)?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    };
+    let (from_mailbox, from_special_use) = mailbox(op.from)?;
+    let (to_mailbox, to_special_use) = mailbox(op.to)?;
+    Ok(EventData::MessageMoved(MessageMoved {
+        account,
+        account_id: op.account_id,
+        from_mailbox,
+        from_special_use,
+        to_mailbox,
+        to_special_use,
+        blobs,
+    }))
 }
 
 /// EXPUNGE / UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315 §2.1): remove messages flagged
@@ -275,6 +329,7 @@ pub(crate) fn expunge(
     Ok(Outcome {
         value: uids,
         changes,
+        events: Vec::new(),
     })
 }
 
@@ -297,6 +352,7 @@ pub(crate) fn create_mailbox(
     Ok(Outcome {
         value: reads::mailbox_info(conn, op.account_id, id)?,
         changes,
+        events: Vec::new(),
     })
 }
 
@@ -340,6 +396,7 @@ pub(crate) fn delete_mailbox(
     Ok(Outcome {
         value: (),
         changes: vec![changed(op.account_id, id, MailboxChange::Mailbox, modseq)],
+        events: Vec::new(),
     })
 }
 
@@ -421,7 +478,11 @@ pub(crate) fn rename_mailbox(
         ));
     }
     changes.extend(create_superiors(conn, op.account_id, &to)?);
-    Ok(Outcome { value: (), changes })
+    Ok(Outcome {
+        value: (),
+        changes,
+        events: Vec::new(),
+    })
 }
 
 /// RFC 9051 §6.3.6: renaming INBOX moves all its messages to a new mailbox `to` (fresh
@@ -441,7 +502,7 @@ fn rename_inbox(
         .query_map([inbox_id], |r| r.get::<_, u32>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     // A move within the account: usage does not change.
-    let (_, to_modseq) = copy_messages(conn, account_id, inbox_id, &uids, to_id, false)?;
+    let (_, to_modseq, _) = copy_messages(conn, account_id, inbox_id, &uids, to_id, false)?;
     let (_, inbox_modseq) = remove_messages(conn, fx, inbox_id, &uids)?;
     changes.push(changed(
         account_id,
@@ -452,7 +513,11 @@ fn rename_inbox(
     if let Some(m) = inbox_modseq {
         changes.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
     }
-    Ok(Outcome { value: (), changes })
+    Ok(Outcome {
+        value: (),
+        changes,
+        events: Vec::new(),
+    })
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox.
@@ -477,7 +542,11 @@ pub(crate) fn set_subscribed(
             info.highestmodseq,
         ));
     }
-    Ok(Outcome { value: (), changes })
+    Ok(Outcome {
+        value: (),
+        changes,
+        events: Vec::new(),
+    })
 }
 
 /// A UIDVALIDITY never used before: one more than the last, and at least the current time,
@@ -688,8 +757,9 @@ fn next_modseq(conn: &Connection, mailbox_id: i64) -> Result<u64, StoreError> {
     Ok(m as u64)
 }
 
-/// (source UID, new UID) pairs, and the last MODSEQ given out in the target.
-type Copied = (Vec<(u32, u32)>, Option<u64>);
+/// (source UID, new UID) pairs, the last MODSEQ given out in the target, and the blob of
+/// each copied message (in the order of the pairs).
+type Copied = (Vec<(u32, u32)>, Option<u64>, Vec<String>);
 
 /// Copy existing `uids` of `from` into `to`; returns (source, new) UID pairs and the last
 /// MODSEQ given out in `to`.
@@ -715,6 +785,7 @@ fn copy_messages(
     }
     let mut pairs = Vec::with_capacity(rows.len());
     let mut last = None;
+    let mut copied = Vec::with_capacity(rows.len());
     for (blob, m) in rows {
         conn.prepare_cached(BLOB_ADD_REFS)?
             .execute(params![blob, 1])?;
@@ -727,8 +798,9 @@ fn copy_messages(
         let (uid, modseq) = insert_message(conn, to, &blob, &stored)?;
         pairs.push((m.uid, uid));
         last = Some(modseq);
+        copied.push(blob);
     }
-    Ok((pairs, last))
+    Ok((pairs, last, copied))
 }
 
 /// Delete `uids` from a mailbox under one new MODSEQ, recording them as expunged and
@@ -787,5 +859,6 @@ pub(crate) fn remove_uids(
     Ok(Outcome {
         value: present,
         changes,
+        events: Vec::new(),
     })
 }

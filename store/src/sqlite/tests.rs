@@ -1,8 +1,9 @@
 //! Tests of the embedded backend through the [`Backend`] trait: delivery and dedup, quota,
 //! flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox management and
-//! `Changes` are in [`mailboxes`].
+//! `Changes` are in [`mailboxes`], the event log in [`events`].
 
 mod bodies;
+mod events;
 mod mailboxes;
 
 use std::path::Path;
@@ -89,6 +90,7 @@ impl Fixture {
             recipients: to.to_vec(),
             raw,
             internal_date: Some(1_700_000_000),
+            event: None,
         };
         self.store.deliver(m).await.map(|o| o.value)
     }
@@ -659,6 +661,7 @@ async fn over_quota_names_full_accounts() {
             recipients: vec![small],
             raw: std::sync::Arc::from(vec![b'x'; 100]),
             internal_date: None,
+            event: None,
         })
         .await
         .expect("fits exactly");

@@ -20,11 +20,13 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use mailroom_shared::events::{EventData, EventRecorded};
+
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::{greylist, ops};
+use super::{events, greylist, ops, unix_now};
 use crate::actor::{
-    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
-    SetSubscribed,
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
+    SetFlags, SetSubscribed, SetWebhookCursor,
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
@@ -67,6 +69,8 @@ pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,
+    /// Logged in the delivery's savepoint: both or neither.
+    pub event: Option<EventData>,
 }
 
 /// APPEND one body to a named mailbox.
@@ -97,6 +101,9 @@ pub(crate) enum Request {
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
     SaveGreylist(SaveGreylist, Reply<()>),
     ExpireGreylist(ExpireGreylist, Reply<u64>),
+    RecordEvent(EventData, Reply<Outcome<EventRecorded>>),
+    SetCursor(SetWebhookCursor, Reply<Outcome<()>>),
+    PruneEvents(PruneEvents, Reply<Outcome<u64>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -280,6 +287,21 @@ impl WriterHandle {
 
     pub(crate) async fn expire_greylist(&self, op: ExpireGreylist) -> Result<u64, StoreError> {
         self.call(|r| Request::ExpireGreylist(op, r)).await
+    }
+
+    pub(crate) async fn record_event(
+        &self,
+        event: EventData,
+    ) -> Result<Outcome<EventRecorded>, StoreError> {
+        self.call(|r| Request::RecordEvent(event, r)).await
+    }
+
+    pub(crate) async fn set_cursor(&self, op: SetWebhookCursor) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::SetCursor(op, r)).await
+    }
+
+    pub(crate) async fn prune_events(&self, op: PruneEvents) -> Result<Outcome<u64>, StoreError> {
+        self.call(|r| Request::PruneEvents(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -478,7 +500,20 @@ fn run_request(
 ) -> Box<dyn Pending> {
     match request {
         Request::Deliver(op, reply) => {
-            let r = isolated(tx, isolation, |c| ops::deliver(c, blobs, &op));
+            let r = isolated(tx, isolation, |c| {
+                let mut outcome = ops::deliver(c, blobs, &op)?;
+                // With the delivery itself: a failed delivery logs nothing.
+                if let Some(event) = &op.event {
+                    let mut event = event.clone();
+                    if let EventData::Delivered(d) = &mut event {
+                        // Only the store knows whose accounts an alias led to.
+                        let ids: Vec<i64> = outcome.value.iter().map(|d| d.account_id).collect();
+                        d.recipients = ops::account_addresses(c, &ids)?;
+                    }
+                    outcome.events.push(events::insert(c, &event, unix_now())?);
+                }
+                Ok(outcome)
+            });
             if r.is_err() {
                 fx.maybe_orphaned.push(op.body.hash.clone());
             }
@@ -537,6 +572,38 @@ fn run_request(
             let r = isolated(tx, isolation, |c| greylist::expire(c, &op));
             held(op, reply, r, Request::ExpireGreylist)
         }
+        Request::RecordEvent(event, reply) => {
+            let r = isolated(tx, isolation, |c| {
+                let recorded = events::insert(c, &event, unix_now())?;
+                Ok(Outcome {
+                    value: recorded.clone(),
+                    changes: Vec::new(),
+                    events: vec![recorded],
+                })
+            });
+            held(event, reply, r, Request::RecordEvent)
+        }
+        Request::SetCursor(op, reply) => {
+            let r = isolated(tx, isolation, |c| {
+                events::set_cursor(c, &op.target, op.last_id)?;
+                Ok(Outcome {
+                    value: (),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                })
+            });
+            held(op, reply, r, Request::SetCursor)
+        }
+        Request::PruneEvents(op, reply) => {
+            let r = isolated(tx, isolation, |c| {
+                Ok(Outcome {
+                    value: events::prune(c, op.before, &op.targets)?,
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                })
+            });
+            held(op, reply, r, Request::PruneEvents)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
@@ -572,6 +639,9 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RemoveMessages(op, r) => held(op, r, Err(e), Request::RemoveMessages),
         Request::SaveGreylist(op, r) => held(op, r, Err(e), Request::SaveGreylist),
         Request::ExpireGreylist(op, r) => held(op, r, Err(e), Request::ExpireGreylist),
+        Request::RecordEvent(op, r) => held(op, r, Err(e), Request::RecordEvent),
+        Request::SetCursor(op, r) => held(op, r, Err(e), Request::SetCursor),
+        Request::PruneEvents(op, r) => held(op, r, Err(e), Request::PruneEvents),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }
@@ -660,6 +730,7 @@ mod tests {
             recipients: to,
             body: body(&blobs, text),
             internal_date: 0,
+            event: None,
         };
         let (r1, mut a1) = oneshot::channel();
         let (r2, mut a2) = oneshot::channel();

@@ -239,3 +239,56 @@ async fn sessions_per_account_are_limited() {
     assert_eq!(shared.count(b.alice), 0);
     b.login().await;
 }
+
+/// The `AuthFailed` events logged so far, as (mechanism, username), waiting until `n` are
+/// there (they are logged without making the client wait).
+async fn auth_failures(t: &T, n: usize) -> Vec<(String, String)> {
+    use mailroom_shared::events::EventData;
+    use mailroom_store::actor::ReadEvents;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let events = t
+            .store
+            .send(ReadEvents {
+                after: 0,
+                limit: 100,
+            })
+            .await
+            .expect("mailbox")
+            .expect("read events");
+        if events.len() >= n || std::time::Instant::now() > deadline {
+            return events
+                .into_iter()
+                .map(|e| match e.data {
+                    EventData::AuthFailed(a) => {
+                        assert_eq!((a.protocol.as_str(), a.client), ("imap", t.s.ctx.peer));
+                        (a.mechanism, a.username)
+                    }
+                    other => panic!("unexpected {other:?}"),
+                })
+                .collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn failed_logins_are_logged_as_auth_failed_without_the_password() {
+    let mut t = session().await;
+    t.cmd("a LOGIN alice@example.test wrong-secret").await;
+    // base64 of "\0bob@example.test\0nope".
+    t.cmd("b AUTHENTICATE PLAIN AGJvYkBleGFtcGxlLnRlc3QAbm9wZQ==")
+        .await;
+    let got = auth_failures(&t, 2).await;
+    assert_eq!(
+        got,
+        [
+            ("LOGIN".to_string(), "alice@example.test".to_string()),
+            ("PLAIN".to_string(), "bob@example.test".to_string()),
+        ]
+    );
+    // A successful login logs nothing more.
+    let ok = t.cmd("c LOGIN alice@example.test password-1").await;
+    assert!(ok.starts_with("c OK"), "{ok}");
+    assert_eq!(auth_failures(&t, 3).await.len(), 2);
+}

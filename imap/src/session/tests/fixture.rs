@@ -60,6 +60,7 @@ pub(super) fn limits() -> Limits {
 pub(super) fn ctx(tls: bool) -> Context {
     Context {
         host: "imap.example.test".into(),
+        peer: "192.0.2.9".parse().expect("ip"),
         tls,
         allow_plaintext_auth: false,
         limits: limits(),
@@ -252,6 +253,7 @@ impl T {
                 recipients: vec![self.alice],
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: Some(760_000_000),
+                event: None,
             })
             .await
             .expect("mailbox")

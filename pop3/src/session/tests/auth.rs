@@ -260,3 +260,45 @@ async fn a_store_failure_at_login_is_sys_temp() {
         "-ERR [SYS/TEMP] cannot check credentials now, try again later\r\n"
     );
 }
+
+#[actix_rt::test]
+async fn failed_logins_are_logged_as_auth_failed_without_the_password() {
+    use mailroom_shared::events::EventData;
+    use mailroom_store::actor::ReadEvents;
+    let mut t = session().await;
+    t.cmd("USER alice@example.test").await;
+    assert!(t.cmd("PASS wrong-secret").await.starts_with("-ERR [AUTH]"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let events = loop {
+        let events = t
+            .store
+            .send(ReadEvents {
+                after: 0,
+                limit: 100,
+            })
+            .await
+            .expect("mailbox")
+            .expect("read events");
+        if !events.is_empty() || std::time::Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    let EventData::AuthFailed(a) = &events[0].data else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        (
+            a.protocol.as_str(),
+            a.mechanism.as_str(),
+            a.username.as_str()
+        ),
+        ("pop3", "USER", "alice@example.test")
+    );
+    assert_eq!(
+        a.client,
+        "192.0.2.9".parse::<std::net::IpAddr>().expect("ip")
+    );
+    assert!(!format!("{events:?}").contains("wrong-secret"));
+}

@@ -62,6 +62,7 @@ pub(super) fn limits() -> Limits {
 pub(super) fn ctx(tls: bool) -> Context {
     Context {
         host: "pop.example.test".into(),
+        peer: "192.0.2.9".parse().expect("ip"),
         tls,
         allow_plaintext_auth: false,
         limits: limits(),
@@ -154,6 +155,7 @@ impl T {
                 recipients: vec![self.alice],
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: None,
+                event: None,
             })
             .await
             .expect("mailbox")

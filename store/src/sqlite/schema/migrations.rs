@@ -210,8 +210,29 @@ CREATE TABLE greylist_known (
 CREATE INDEX greylist_known_last_seen ON greylist_known(last_seen);
 ";
 
+/// Version 7: the event log and the webhook cursors.
+///
+/// `events` is append-only: a row is written in the same transaction as the change it
+/// describes (a delivery, a MOVE) or on its own (a refusal, a failed login), and its id is
+/// the de-duplication key webhook receivers see. AUTOINCREMENT so an id is never reused after
+/// the newest rows were pruned. `body` is the JSON of `shared::events::EventData`.
+/// `webhook_cursors` holds, per webhook URL, the last event id its receiver acknowledged.
+const V7: &str = "
+CREATE TABLE events (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    at   INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX events_at ON events(at);
+CREATE TABLE webhook_cursors (
+    target  TEXT PRIMARY KEY,
+    last_id INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 

@@ -1,0 +1,262 @@
+//! The event log: events written in the transaction of the change they describe (delivery,
+//! MOVE) or on their own, read back in id order, webhook cursors, pruning.
+
+use std::sync::Arc;
+
+use mailroom_shared::events::{AuthFailed, Delivered, Envelope, EventData, EventKind};
+
+use super::{Fixture, fixture, message};
+use crate::actor::{
+    Deliver, LastEventId, Move, PruneEvents, ReadEvents, RecordEvent, Select, SetWebhookCursor,
+    WebhookCursor,
+};
+use crate::backend::Backend;
+use crate::error::StoreError;
+
+fn delivered_event(to: &str) -> EventData {
+    EventData::Delivered(Delivered {
+        message_id: "1f.0".into(),
+        client: "192.0.2.7".parse().expect("ip"),
+        envelope: Envelope {
+            mail_from: "x@example.org".into(),
+            rcpt_to: vec![to.into()],
+        },
+        recipients: vec![to.into()],
+        size: 42,
+        spam_score: None,
+        auth_results: None,
+    })
+}
+
+fn auth_failed(user: &str) -> EventData {
+    EventData::AuthFailed(AuthFailed {
+        protocol: "imap".into(),
+        mechanism: "LOGIN".into(),
+        client: "192.0.2.8".parse().expect("ip"),
+        username: user.into(),
+    })
+}
+
+impl Fixture {
+    async fn events(&self, after: i64) -> Vec<mailroom_shared::events::EventRecorded> {
+        let m = ReadEvents { after, limit: 100 };
+        self.store.read_events(m).await.expect("read events")
+    }
+
+    /// Rows in `events`, read straight from the database.
+    fn event_rows(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.dir.path().join(super::DB_FILE)).expect("db");
+        conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .expect("count")
+    }
+}
+
+#[actix_rt::test]
+async fn a_delivery_logs_its_event_in_the_same_transaction() {
+    let f = fixture();
+    let mut event = delivered_event("team@example.test");
+    let m = Deliver {
+        recipients: vec![f.bob, f.alice],
+        raw: message(1),
+        internal_date: None,
+        event: Some(event.clone()),
+    };
+    let outcome = f.store.deliver(m).await.expect("deliver");
+    assert_eq!(outcome.events.len(), 1, "handed back for the bus");
+    // The store names the accounts that received it (an alias's targets, say).
+    if let EventData::Delivered(d) = &mut event {
+        d.recipients = vec!["alice@example.test".into(), "bob@example.test".into()];
+    }
+    assert_eq!(outcome.events[0].data, event);
+    let logged = f.events(0).await;
+    assert_eq!(logged, outcome.events);
+    assert!(logged[0].id > 0);
+    let stats = f.store.stats();
+    assert_eq!(stats.commits, 1, "delivery and event shared one commit");
+}
+
+#[actix_rt::test]
+async fn a_failed_delivery_logs_no_event() {
+    let f = fixture();
+    // carol's quota is 1000 octets; the whole delivery (alice too) fails.
+    let big: Arc<[u8]> = vec![b'x'; 2000].into();
+    let m = Deliver {
+        recipients: vec![f.alice, f.carol],
+        raw: big,
+        internal_date: None,
+        event: Some(delivered_event("carol@example.test")),
+    };
+    let r = f.store.deliver(m).await;
+    assert!(
+        matches!(r, Err(StoreError::QuotaExceeded { .. })),
+        "{:?}",
+        r.map(|o| o.value)
+    );
+    assert_eq!(f.event_rows(), 0);
+    let (_, inbox) = f
+        .store
+        .select(Select {
+            account_id: f.alice,
+            name: "INBOX".into(),
+        })
+        .await
+        .expect("select");
+    assert!(inbox.is_empty());
+    // The failed op's id is rolled back with it: the next event is still id 1.
+    let next = f
+        .store
+        .record_event(RecordEvent(auth_failed("bob")))
+        .await
+        .expect("record");
+    assert_eq!(next.value.id, 1);
+}
+
+#[actix_rt::test]
+async fn events_read_in_id_order_after_a_point_and_the_end_is_known() {
+    let f = fixture();
+    assert_eq!(f.store.last_event_id(LastEventId).await.expect("last"), 0);
+    let mut ids = Vec::new();
+    for user in ["a", "b", "c"] {
+        let r = f
+            .store
+            .record_event(RecordEvent(auth_failed(user)))
+            .await
+            .expect("record");
+        assert_eq!(
+            r.events,
+            std::slice::from_ref(&r.value),
+            "published once durable"
+        );
+        ids.push(r.value.id);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let after_first = f.events(ids[0]).await;
+    let users: Vec<_> = after_first
+        .iter()
+        .map(|e| match &e.data {
+            EventData::AuthFailed(a) => a.username.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(users, ["b", "c"]);
+    let limited = f
+        .store
+        .read_events(ReadEvents { after: 0, limit: 2 })
+        .await
+        .expect("read");
+    assert_eq!(limited.len(), 2);
+    assert_eq!(
+        f.store.last_event_id(LastEventId).await.expect("last"),
+        ids[2]
+    );
+}
+
+#[actix_rt::test]
+async fn cursors_are_kept_per_target_and_only_move_forward() {
+    let f = fixture();
+    let get = |t: &str| f.store.webhook_cursor(WebhookCursor { target: t.into() });
+    let set = |t: &str, id: i64| {
+        f.store.set_webhook_cursor(SetWebhookCursor {
+            target: t.into(),
+            last_id: id,
+        })
+    };
+    assert_eq!(get("http://a/").await.expect("get"), None);
+    set("http://a/", 5).await.expect("set");
+    set("http://b/", 2).await.expect("set");
+    set("http://a/", 3).await.expect("set back");
+    assert_eq!(get("http://a/").await.expect("get"), Some(5));
+    assert_eq!(get("http://b/").await.expect("get"), Some(2));
+}
+
+#[actix_rt::test]
+async fn pruning_keeps_what_a_target_has_not_passed_and_ids_are_never_reused() {
+    let f = fixture();
+    for user in ["a", "b", "c"] {
+        f.store
+            .record_event(RecordEvent(auth_failed(user)))
+            .await
+            .expect("record");
+    }
+    let targets = vec!["http://slow/".to_string(), "http://fast/".to_string()];
+    for (t, id) in [("http://slow/", 1), ("http://fast/", 3)] {
+        let m = SetWebhookCursor {
+            target: t.into(),
+            last_id: id,
+        };
+        f.store.set_webhook_cursor(m).await.expect("cursor");
+    }
+    let prune =
+        |before: i64, targets: Vec<String>| f.store.prune_events(PruneEvents { before, targets });
+    // Nothing is old enough yet.
+    assert_eq!(prune(0, targets.clone()).await.expect("prune").value, 0);
+    // Old enough, but the slow target has only passed id 1.
+    let future = super::super::unix_now() + 10;
+    assert_eq!(prune(future, targets).await.expect("prune").value, 1);
+    assert_eq!(f.events(0).await.len(), 2);
+    // With no targets configured, everything old goes.
+    assert_eq!(prune(future, Vec::new()).await.expect("prune").value, 2);
+    assert_eq!(f.event_rows(), 0);
+    let next = f
+        .store
+        .record_event(RecordEvent(auth_failed("d")))
+        .await
+        .expect("record");
+    assert_eq!(next.value.id, 4, "AUTOINCREMENT: no id is given out twice");
+}
+
+#[actix_rt::test]
+async fn a_move_logs_message_moved_with_both_mailboxes_and_the_blobs() {
+    let f = fixture();
+    let m = Deliver {
+        recipients: vec![f.alice],
+        raw: message(1),
+        internal_date: None,
+        event: None,
+    };
+    f.store.deliver(m).await.expect("deliver");
+    let mailbox = |name: &str| {
+        f.store.select(Select {
+            account_id: f.alice,
+            name: name.into(),
+        })
+    };
+    let (inbox, msgs) = mailbox("INBOX").await.expect("inbox");
+    let (junk, _) = mailbox("Junk").await.expect("junk");
+    let mv = |uids: Vec<u32>| Move {
+        account_id: f.alice,
+        from: inbox.id,
+        uids,
+        to: junk.id,
+    };
+    // Nothing moved: nothing logged.
+    let none = f
+        .store
+        .move_messages(mv(vec![99]))
+        .await
+        .expect("move none");
+    assert!(none.events.is_empty());
+    let moved = f
+        .store
+        .move_messages(mv(vec![msgs[0].uid]))
+        .await
+        .expect("move");
+    assert_eq!(moved.events.len(), 1);
+    let EventData::MessageMoved(e) = &moved.events[0].data else {
+        panic!("{:?}", moved.events[0]);
+    };
+    assert_eq!(e.account, "alice@example.test");
+    assert_eq!(e.account_id, f.alice);
+    assert_eq!(
+        (e.from_mailbox.as_str(), e.from_special_use.as_deref()),
+        ("INBOX", None)
+    );
+    assert_eq!(
+        (e.to_mailbox.as_str(), e.to_special_use.as_deref()),
+        ("Junk", Some("\\Junk"))
+    );
+    let hash = super::super::blobs::sha256_hex(&message(1));
+    assert_eq!(e.blobs, [hash]);
+    assert_eq!(moved.events[0].data.kind(), EventKind::MessageMoved);
+    assert_eq!(f.events(0).await, moved.events);
+}
