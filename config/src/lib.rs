@@ -8,6 +8,7 @@
 
 mod listeners;
 mod load;
+mod spam;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,11 @@ use std::path::PathBuf;
 
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use spam::{SPAM_RULES, Spam};
 
-/// The whole configuration, as read from defaults, file and environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The whole configuration, as read from defaults, file and environment. (`PartialEq` only:
+/// the spam thresholds are floating point.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Identity and storage of this server.
@@ -30,6 +33,8 @@ pub struct Config {
     pub security: Security,
     /// Limits on every input.
     pub limits: Limits,
+    /// Spam scoring thresholds and rule weights.
+    pub spam: Spam,
 }
 
 /// `[server]`
