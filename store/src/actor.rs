@@ -21,6 +21,10 @@ use mailroom_shared::msg::MessageDelivered;
 use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
+use crate::spam::{
+    BayesCounts, FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, StoredSpamDecision,
+    TrainBayes, Trained,
+};
 use crate::sqlite::SqliteBackend;
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo,
@@ -481,6 +485,15 @@ write_handler!(RenameMailbox, rename_mailbox, ());
 write_handler!(SetSubscribed, set_subscribed, ());
 read_handler!(OpenBody, open_body, BodySource);
 write_handler!(RemoveMessages, remove_messages, Vec<u32>);
+read_handler!(ReadBayes, read_bayes, Vec<(i64, BayesCounts)>);
+write_handler!(TrainBayes, train_bayes, Trained);
+write_handler!(RecordSpamDecisions, record_spam_decisions, ());
+read_handler!(
+    FetchSpamDecision,
+    fetch_spam_decision,
+    Option<StoredSpamDecision>
+);
+read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

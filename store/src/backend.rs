@@ -22,6 +22,10 @@ use crate::actor::{
 };
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
+use crate::spam::{
+    BayesCounts, FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, StoredSpamDecision,
+    TrainBayes, Trained,
+};
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
     Resolution, StoreStats,
@@ -90,4 +94,14 @@ pub trait Backend: Send + Sync + 'static {
     fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
     /// See [`RemoveMessages`].
     fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>>;
+    /// See [`ReadBayes`].
+    fn read_bayes(&self, m: ReadBayes) -> StoreFuture<Vec<(i64, BayesCounts)>>;
+    /// See [`TrainBayes`].
+    fn train_bayes(&self, m: TrainBayes) -> StoreFuture<Outcome<Trained>>;
+    /// See [`RecordSpamDecisions`].
+    fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>>;
+    /// See [`FetchSpamDecision`].
+    fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
+    /// See [`FetchBlob`].
+    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
 }

@@ -25,6 +25,7 @@ pub mod actor;
 pub mod backend;
 pub mod error;
 pub mod mime;
+pub mod spam;
 pub mod sqlite;
 pub mod types;
 

@@ -20,6 +20,7 @@ mod blobs;
 mod ops;
 mod reads;
 mod schema;
+mod spam;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -39,6 +40,10 @@ use crate::actor::{
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
+use crate::spam::{
+    BayesCounts, FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, StoredSpamDecision,
+    TrainBayes, Trained,
+};
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
     Resolution, StoreStats,
@@ -480,6 +485,48 @@ impl Backend for SqliteBackend {
     fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.remove_messages(m).await })
+    }
+
+    fn read_bayes(&self, m: ReadBayes) -> StoreFuture<Vec<(i64, BayesCounts)>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::bayes_counts(c, &m.account_ids, &m.tokens)
+        }))
+    }
+
+    fn train_bayes(&self, m: TrainBayes) -> StoreFuture<Outcome<Trained>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.train_bayes(m).await })
+    }
+
+    fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.record_spam_decisions(m).await })
+    }
+
+    fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::decision_of(c, m.account_id, m.mailbox_id, m.uid)
+        }))
+    }
+
+    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>> {
+        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        Box::pin(async move {
+            let hash = m.blob.clone();
+            let (size, inline) = Self::read(pool, move |c| {
+                spam::blob_of_account(c, m.account_id, &m.blob)
+            })
+            .await?;
+            if let Some(data) = inline {
+                return blobs::check_inline(&hash, size, data).map(Arc::from);
+            }
+            tokio::task::spawn_blocking(move || blobs.read(&hash, size))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("body read task: {e}")))?
+                .map(Arc::from)
+        })
     }
 }
 

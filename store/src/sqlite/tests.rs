@@ -4,6 +4,7 @@
 
 mod bodies;
 mod mailboxes;
+mod spam;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -28,6 +28,7 @@ use crate::actor::{
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
+use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
 use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
@@ -94,6 +95,8 @@ pub(crate) enum Request {
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
+    TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
+    RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -266,6 +269,17 @@ impl WriterHandle {
         op: RemoveMessages,
     ) -> Result<Outcome<Vec<u32>>, StoreError> {
         self.call(|r| Request::RemoveMessages(op, r)).await
+    }
+
+    pub(crate) async fn train_bayes(&self, op: TrainBayes) -> Result<Outcome<Trained>, StoreError> {
+        self.call(|r| Request::TrainBayes(op, r)).await
+    }
+
+    pub(crate) async fn record_spam_decisions(
+        &self,
+        op: RecordSpamDecisions,
+    ) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::RecordSpamDecisions(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -445,8 +459,24 @@ fn run_request(
         Request::RemoveMessages(op, reply) => {
             held(reply, in_savepoint(tx, |sp| ops::remove_uids(sp, fx, &op)))
         }
+        // The spam tables change no mailbox: nothing to announce.
+        Request::TrainBayes(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| super::spam::train(sp, &op)).map(no_changes),
+        ),
+        Request::RecordSpamDecisions(op, reply) => held(
+            reply,
+            in_savepoint(tx, |sp| super::spam::record_decisions(sp, &op)).map(no_changes),
+        ),
         // Filtered out by `run`.
         Request::Close(reply) => held(reply, Ok(())),
+    }
+}
+
+fn no_changes<T>(value: T) -> Outcome<T> {
+    Outcome {
+        value,
+        changes: Vec::new(),
     }
 }
 
@@ -468,6 +498,8 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RenameMailbox(_, r) => held(r, Err(e)),
         Request::SetSubscribed(_, r) => held(r, Err(e)),
         Request::RemoveMessages(_, r) => held(r, Err(e)),
+        Request::TrainBayes(_, r) => held(r, Err(e)),
+        Request::RecordSpamDecisions(_, r) => held(r, Err(e)),
         Request::Close(r) => held(r, Ok(())),
     }
 }
