@@ -22,8 +22,8 @@ use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, StoredSpamDecision,
-    TrainBayes, Trained,
+    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
+    StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::sqlite::SqliteBackend;
 use crate::types::{
@@ -494,6 +494,7 @@ read_handler!(
     Option<StoredSpamDecision>
 );
 read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
+read_handler!(HostedDomains, hosted_domains, Vec<String>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

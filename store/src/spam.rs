@@ -145,6 +145,15 @@ pub struct FetchSpamDecision {
     pub uid: u32,
 }
 
+/// Which of `domains` this server hosts (compared in lowercase, a trailing dot ignored),
+/// in the order given. Sent by the `SpamScorer` to tell a forged local sender.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<String>, StoreError>")]
+pub struct HostedDomains {
+    /// Domains to look up; at most a few.
+    pub domains: Vec<String>,
+}
+
 /// A body by its blob hash, if the account has a message with that body. Sent by the
 /// `SpamScorer` to read a moved message (`MessageMoved` names blobs, not UIDs).
 ///

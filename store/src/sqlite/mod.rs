@@ -41,8 +41,8 @@ use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
 use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, StoredSpamDecision,
-    TrainBayes, Trained,
+    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
+    StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -508,6 +508,13 @@ impl Backend for SqliteBackend {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             spam::decision_of(c, m.account_id, m.mailbox_id, m.uid)
+        }))
+    }
+
+    fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::hosted_domains(c, &m.domains)
         }))
     }
 

@@ -12,6 +12,7 @@ use crate::spam::{
     BayesCounts, RecordSpamDecisions, SpamClass, StoredSpamDecision, TrainBayes, Trained,
 };
 
+const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
 const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = ?1";
 const TRAINED_GET: &str =
     "SELECT class, tokens FROM bayes_trained WHERE account_id = ?1 AND blob = ?2";
@@ -220,6 +221,22 @@ pub(crate) fn decision_of(
         })
         .optional()?;
     Ok(found)
+}
+
+/// See [`crate::spam::HostedDomains`].
+pub(crate) fn hosted_domains(
+    conn: &Connection,
+    domains: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut exists = conn.prepare_cached(DOMAIN_EXISTS)?;
+    let mut out = Vec::new();
+    for domain in domains {
+        let key = domain.strip_suffix('.').unwrap_or(domain).to_lowercase();
+        if exists.query_row([&key], |_| Ok(())).optional()?.is_some() {
+            out.push(domain.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Where the body `blob` is, if a message of `account_id` has it: (size, inline data).

@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::spam::{
-    FetchBlob, FetchSpamDecision, ReadBayes, RecordSpamDecisions, SpamClass, SpamDecision,
-    TrainBayes, Trained,
+    FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions, SpamClass,
+    SpamDecision, TrainBayes, Trained,
 };
 
 fn train(account_id: i64, blob: &str, class: SpamClass, tokens: &[i64]) -> TrainBayes {
@@ -235,4 +235,21 @@ async fn a_body_is_fetched_by_hash_only_for_an_account_that_has_it() {
             .await;
         assert!(matches!(bob, Err(StoreError::NotFound(_))), "{bob:?}");
     }
+}
+
+#[actix_rt::test]
+async fn hosted_domains_are_named_in_any_case() {
+    let f = fixture();
+    let got = f
+        .store
+        .hosted_domains(HostedDomains {
+            domains: vec![
+                "Example.TEST".into(),
+                "other.test".into(),
+                "example.test.".into(),
+            ],
+        })
+        .await
+        .expect("hosted");
+    assert_eq!(got, ["Example.TEST", "example.test."]);
 }
