@@ -31,5 +31,5 @@ pub mod types;
 
 pub use actor::MailboxStore;
 pub use error::StoreError;
-pub use sqlite::{Admin, SqliteBackend};
+pub use sqlite::{Admin, SqliteBackend, blob_hash};
 pub use types::*;

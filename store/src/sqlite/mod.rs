@@ -95,6 +95,12 @@ fn address_key(address: &str) -> String {
     address.to_lowercase()
 }
 
+/// The store's key of a body: its lowercase hex SHA-256, as `MessageMoved::blobs` and
+/// [`crate::spam::FetchBlob`] name it.
+pub fn blob_hash(raw: &[u8]) -> String {
+    blobs::sha256_hex(raw)
+}
+
 /// The embedded backend. Cheap to share behind an `Arc`.
 pub struct SqliteBackend {
     writer: WriterHandle,
