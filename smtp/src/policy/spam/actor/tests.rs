@@ -293,3 +293,56 @@ fn moves_train_as_users_mean_them() {
     assert_eq!(m(JUNK, ("Junk", None)), None);
     assert_eq!(m(INBOX, ("Archive", None)), None);
 }
+
+#[actix_rt::test]
+async fn a_reload_applies_new_thresholds_and_weights() {
+    mailroom_shared::tls::install_provider();
+    let w = world(Settings::default());
+    let bus = Bus::start();
+    let scorer = SpamScorer::start_on(&bus, w.store.clone(), &mailroom_config::Spam::default());
+    let forged: Arc<[u8]> = Arc::from(
+        &b"From: Boss <boss@example.test>\r\nSubject: Gift cards\r\n\
+Date: Tue, 7 Mar 2023 10:00:00 +0000\r\nMessage-ID: <g@x.example>\r\n\r\nBuy gift cards now.\r\n"[..],
+    );
+    let score = |raw: Arc<[u8]>| {
+        scorer.send(Score {
+            account_ids: vec![w.alice],
+            raw,
+            facts: facts(),
+        })
+    };
+    let before = score(forged.clone()).await.expect("scorer").expect("score");
+    assert_eq!(before.per_account[0].action, Action::Junk);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = mailroom_config::Config::default();
+    config.server.data_dir = dir.path().to_path_buf();
+    config.spam.junk_threshold = 8.0;
+    config.spam.reject_threshold = 9.0;
+    config
+        .spam
+        .weights
+        .insert("FORGED_LOCAL_SENDER".into(), 9.5);
+    let snapshot = mailroom_shared::snapshot::Snapshot {
+        generation: 2,
+        tls: mailroom_shared::tls::acceptor(&config).expect("tls"),
+        config: Arc::new(config),
+    };
+    // A round trip through the bus orders the reload before the next Score.
+    bus.0
+        .send(mailroom_shared::bus::Publish(ConfigChanged(Arc::new(
+            snapshot,
+        ))))
+        .await
+        .expect("bus");
+    let after = score(forged).await.expect("scorer").expect("score");
+    let forged_hit = after.rules.iter().find(|h| h.name == "FORGED_LOCAL_SENDER");
+    assert_eq!(forged_hit.map(|h| h.score), Some(9.5));
+    assert!(
+        after.reject,
+        "{} reaches the new reject_threshold",
+        after.rules_score
+    );
+    let headers = String::from_utf8_lossy(&after.headers).into_owned();
+    assert!(headers.contains("required=8.0"), "{headers}");
+}
