@@ -22,8 +22,8 @@ use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
-    StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::sqlite::SqliteBackend;
 use crate::types::{
@@ -502,6 +502,23 @@ impl Handler<Deliver> for MailboxStore {
         let size = msg.raw.len() as u64;
         let bus = self.bus.clone();
         let delivered = self.write(self.backend.deliver(msg));
+        Box::pin(async move {
+            let delivered = delivered.await?;
+            bus.publish(MessageDelivered {
+                account_ids: delivered.iter().map(|d| d.account_id).collect(),
+                size,
+            });
+            Ok(delivered)
+        })
+    }
+}
+
+impl Handler<DeliverSorted> for MailboxStore {
+    type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
+    fn handle(&mut self, msg: DeliverSorted, _: &mut Context<Self>) -> Self::Result {
+        let size = msg.raw.len() as u64;
+        let bus = self.bus.clone();
+        let delivered = self.write(self.backend.deliver_sorted(msg));
         Box::pin(async move {
             let delivered = delivered.await?;
             bus.publish(MessageDelivered {

@@ -23,8 +23,8 @@ use crate::actor::{
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
-    StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -102,6 +102,8 @@ pub trait Backend: Send + Sync + 'static {
     fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>>;
     /// See [`FetchSpamDecision`].
     fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
+    /// See [`DeliverSorted`].
+    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>>;
     /// See [`HostedDomains`].
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
     /// See [`FetchBlob`].

@@ -41,8 +41,8 @@ use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
 use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
-    StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -258,6 +258,7 @@ impl Backend for SqliteBackend {
             let body = Self::prepare_body(blobs, m.raw).await?;
             let op = DeliverOp {
                 recipients: m.recipients,
+                junk: Vec::new(),
                 body,
                 internal_date: m.internal_date.unwrap_or_else(unix_now),
             };
@@ -515,6 +516,23 @@ impl Backend for SqliteBackend {
         Box::pin(Self::read(pool, move |c| {
             spam::decision_of(c, m.account_id, m.mailbox_id, m.uid)
         }))
+    }
+
+    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            if m.recipients.is_empty() {
+                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+            }
+            let body = Self::prepare_body(blobs, m.raw).await?;
+            let op = DeliverOp {
+                recipients: m.recipients,
+                junk: m.junk,
+                body,
+                internal_date: m.internal_date.unwrap_or_else(unix_now),
+            };
+            writer.deliver(op).await
+        })
     }
 
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>> {

@@ -65,6 +65,8 @@ impl Body {
 #[derive(Debug)]
 pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
+    /// Recipients whose copy goes to their Junk mailbox instead of INBOX.
+    pub junk: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,
 }
@@ -574,6 +576,7 @@ mod tests {
 
         let deliver = |to: Vec<i64>, text: &str| DeliverOp {
             recipients: to,
+            junk: Vec::new(),
             body: body(&blobs, text),
             internal_date: 0,
         };
