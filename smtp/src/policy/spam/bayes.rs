@@ -4,7 +4,7 @@
 //! - No contribution until the account has trained [`MIN_TRAINED`] messages.
 //! - With both classes trained ([`MIN_PER_CLASS`] each), each token known to the account gets
 //!   f(w) = (s·x + n·p(w)) / (s + n), p(w) = spam ratio / (spam ratio + ham ratio), and the
-//!   [`MAX_CLUES`] tokens furthest from ½ are combined into one probability.
+//!   `MAX_CLUES` (150) tokens furthest from ½ are combined into one probability.
 //! - With one class only (a user who has only ever moved mail into Junk), the counts cannot
 //!   say what ham looks like, and every common word would look spammy. Then the classifier
 //!   measures likeness instead: the mean share of the trained messages that contain each of

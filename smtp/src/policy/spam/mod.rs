@@ -18,6 +18,15 @@
 //!
 //! The classifier never refuses mail (a user's training must not bounce a sender): it only
 //! moves a recipient's copy to Junk. Refusal comes from the rules score alone.
+//!
+//! Wiring at the end of DATA (after authentication has produced the [`Facts`]):
+//! 1. send [`Score`] with the local recipients and the message as received; on `Err`, log
+//!    and deliver unscored (a scorer failure must never lose or refuse mail);
+//! 2. `verdict.reject` → `550 5.7.1` and a `Rejected` event; nothing is stored;
+//! 3. else prepend `verdict.headers` and deliver with `mailroom_store::spam::DeliverSorted
+//!    { junk: verdict.junk(), .. }`;
+//! 4. after the `250`, send `verdict.decisions(&delivered)` to the store (a failure there is
+//!    only logged), and put the score in the `Delivered` event.
 
 pub mod actor;
 pub mod bayes;
@@ -178,6 +187,15 @@ impl SpamVerdict {
     /// The account's verdict, if it was asked about.
     pub fn for_account(&self, account_id: i64) -> Option<&AccountVerdict> {
         self.per_account.iter().find(|a| a.account_id == account_id)
+    }
+
+    /// The recipients whose copy goes to Junk: `DeliverSorted::junk`.
+    pub fn junk(&self) -> Vec<i64> {
+        self.per_account
+            .iter()
+            .filter(|a| a.action == Action::Junk)
+            .map(|a| a.account_id)
+            .collect()
     }
 
     /// The record the store keeps of this verdict, for the copies `delivered` (the answer
@@ -365,6 +383,7 @@ pub(crate) mod tests {
             &s,
         );
         assert_eq!(v.per_account[0].action, Action::Inbox);
+        assert!(v.junk().is_empty());
         assert!(!v.reject);
         assert_eq!(
             String::from_utf8_lossy(&v.headers),
@@ -377,6 +396,7 @@ pub(crate) mod tests {
             &s,
         );
         assert!(v.per_account.iter().all(|a| a.action == Action::Junk));
+        assert_eq!(v.junk(), [1, 2]);
         assert!(!v.reject);
         assert!(String::from_utf8_lossy(&v.headers).contains("Yes, score=5.0"));
         let v = decide(vec![], &[], &[(1, BayesCounts::default())], &s);
