@@ -9,6 +9,7 @@
 mod greylist;
 mod listeners;
 mod load;
+mod spam;
 mod validate;
 mod webhooks;
 
@@ -18,10 +19,12 @@ use std::path::PathBuf;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use spam::{SPAM_RULES, Spam};
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
-/// The whole configuration, as read from defaults, file and environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// The whole configuration, as read from defaults, file and environment. (`PartialEq` only:
+/// the spam thresholds are floating point.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Identity and storage of this server.
@@ -40,6 +43,8 @@ pub struct Config {
     pub webhooks: Vec<Webhook>,
     /// Retry and timeout of webhook POSTs.
     pub webhook_delivery: WebhookDelivery,
+    /// Spam scoring thresholds and rule weights.
+    pub spam: Spam,
 }
 
 /// `[server]`

@@ -121,6 +121,7 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             err("greylist.whitelist", why);
         }
     }
+    config.spam.check(&mut err);
     errors
 }
 
@@ -264,6 +265,30 @@ mod tests {
         )))
         .expect_err("missing file");
         assert!(errors[0].message.contains("cannot read"), "{errors:?}");
+    }
+
+    #[test]
+    fn spam_thresholds_and_weights_are_checked() {
+        let c = from_toml("[spam]\njunk_threshold = 4.5\n[spam.weights]\nMISSING_DATE = 0.25\n")
+            .expect("valid");
+        assert_eq!(c.spam.junk_threshold, 4.5);
+        assert_eq!(c.spam.reject_threshold, 15.0);
+        assert_eq!(c.spam.weights.get("MISSING_DATE"), Some(&0.25));
+        let errors = from_toml(
+            "[spam]\njunk_threshold = 9.0\nreject_threshold = 8.0\n[spam.weights]\nNO_SUCH_RULE = 1.0\nHTML_ONLY = nan\n",
+        )
+        .expect_err("invalid");
+        assert_eq!(
+            keys(&errors),
+            [
+                "spam.reject_threshold",
+                "spam.weights.HTML_ONLY",
+                "spam.weights.NO_SUCH_RULE"
+            ],
+            "{errors:?}"
+        );
+        let errors = from_toml("[spam]\njunk_threshold = inf\n").expect_err("infinite");
+        assert_eq!(keys(&errors), ["spam.junk_threshold"], "{errors:?}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Layers: `proto` (bytes to commands, reply texts; no I/O), `session` (the RFC 5321 state
 //! machine, sans-I/O), `actor` (plugging sessions into the shared listener machinery),
-//! `policy` (the actors sessions ask while the client waits: greylisting).
+//! `policy` (the checks sessions ask while the client waits: greylisting, spam scoring).
 //! This crate must not depend on `imap`, `pop3` or `admin`.
 //!
 //! State of this crate: greeting, EHLO/HELO, NOOP, RSET, QUIT, timeouts and drain. Mail

@@ -22,6 +22,10 @@ use mailroom_shared::msg::MessageDelivered;
 use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
+use crate::spam::{
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+};
 use crate::sqlite::SqliteBackend;
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo,
@@ -611,6 +615,16 @@ read_handler!(LastEventId, last_event_id, i64);
 read_handler!(WebhookCursor, webhook_cursor, Option<i64>);
 write_handler!(SetWebhookCursor, set_webhook_cursor, ());
 write_handler!(PruneEvents, prune_events, u64);
+read_handler!(ReadBayes, read_bayes, Vec<(i64, BayesCounts)>);
+write_handler!(TrainBayes, train_bayes, Trained);
+write_handler!(RecordSpamDecisions, record_spam_decisions, ());
+read_handler!(
+    FetchSpamDecision,
+    fetch_spam_decision,
+    Option<StoredSpamDecision>
+);
+read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
+read_handler!(HostedDomains, hosted_domains, Vec<String>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
@@ -618,6 +632,23 @@ impl Handler<Deliver> for MailboxStore {
         let size = msg.raw.len() as u64;
         let bus = self.bus.clone();
         let delivered = self.write(self.backend.deliver(msg));
+        Box::pin(async move {
+            let delivered = delivered.await?;
+            bus.publish(MessageDelivered {
+                account_ids: delivered.iter().map(|d| d.account_id).collect(),
+                size,
+            });
+            Ok(delivered)
+        })
+    }
+}
+
+impl Handler<DeliverSorted> for MailboxStore {
+    type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
+    fn handle(&mut self, msg: DeliverSorted, _: &mut Context<Self>) -> Self::Result {
+        let size = msg.raw.len() as u64;
+        let bus = self.bus.clone();
+        let delivered = self.write(self.backend.deliver_sorted(msg));
         Box::pin(async move {
             let delivered = delivered.await?;
             bus.publish(MessageDelivered {

@@ -27,6 +27,10 @@ use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::MessageMeta;
+use crate::spam::{
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+};
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
     Resolution, StoreStats,
@@ -117,4 +121,18 @@ pub trait Backend: Send + Sync + 'static {
     fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>>;
     /// See [`PruneEvents`].
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>>;
+    /// See [`ReadBayes`].
+    fn read_bayes(&self, m: ReadBayes) -> StoreFuture<Vec<(i64, BayesCounts)>>;
+    /// See [`TrainBayes`].
+    fn train_bayes(&self, m: TrainBayes) -> StoreFuture<Outcome<Trained>>;
+    /// See [`RecordSpamDecisions`].
+    fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>>;
+    /// See [`FetchSpamDecision`].
+    fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
+    /// See [`DeliverSorted`].
+    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>>;
+    /// See [`HostedDomains`].
+    fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
+    /// See [`FetchBlob`].
+    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
 }

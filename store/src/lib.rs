@@ -26,10 +26,11 @@ pub mod backend;
 pub mod error;
 pub mod greylist;
 pub mod mime;
+pub mod spam;
 pub mod sqlite;
 pub mod types;
 
 pub use actor::MailboxStore;
 pub use error::StoreError;
-pub use sqlite::{Admin, SqliteBackend};
+pub use sqlite::{Admin, SqliteBackend, blob_hash};
 pub use types::*;

@@ -1,4 +1,6 @@
-//! Inbound policy actors that SMTP sessions ask while the client waits ("reject early, never
-//! bounce"): each decides from what the session knows and what it learned from deliveries.
+//! Inbound policy: what SMTP sessions ask while the client waits ("reject early, never
+//! bounce"), besides the store. Each policy is a pure library part that a unit test can reach
+//! without a socket, plus a thin actor that also learns from delivery events.
 
 pub mod greylist;
+pub mod spam;

@@ -22,6 +22,7 @@ mod greylist;
 mod ops;
 mod reads;
 mod schema;
+mod spam;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -45,6 +46,10 @@ use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::{self, MessageMeta};
+use crate::spam::{
+    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
+    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+};
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
     Resolution, StoreStats,
@@ -101,6 +106,12 @@ fn unix_now() -> i64 {
 /// The lookup key of an address: lowercase, so lookups ignore case.
 fn address_key(address: &str) -> String {
     address.to_lowercase()
+}
+
+/// The store's key of a body: its lowercase hex SHA-256, as `MessageMoved::blobs` and
+/// [`crate::spam::FetchBlob`] name it.
+pub fn blob_hash(raw: &[u8]) -> String {
+    blobs::sha256_hex(raw)
 }
 
 /// The embedded backend. Cheap to share behind an `Arc`.
@@ -267,6 +278,7 @@ impl Backend for SqliteBackend {
             let body = Self::prepare_body(blobs, m.raw).await?;
             let op = DeliverOp {
                 recipients: m.recipients,
+                junk: Vec::new(),
                 body,
                 internal_date: m.internal_date.unwrap_or_else(unix_now),
                 event: m.event,
@@ -555,6 +567,73 @@ impl Backend for SqliteBackend {
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.prune_events(m).await })
+    }
+
+    fn read_bayes(&self, m: ReadBayes) -> StoreFuture<Vec<(i64, BayesCounts)>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::bayes_counts(c, &m.account_ids, &m.tokens)
+        }))
+    }
+
+    fn train_bayes(&self, m: TrainBayes) -> StoreFuture<Outcome<Trained>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.train_bayes(m).await })
+    }
+
+    fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.record_spam_decisions(m).await })
+    }
+
+    fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::decision_of(c, m.account_id, m.mailbox_id, m.uid)
+        }))
+    }
+
+    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            if m.recipients.is_empty() {
+                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+            }
+            let body = Self::prepare_body(blobs, m.raw).await?;
+            let op = DeliverOp {
+                recipients: m.recipients,
+                junk: m.junk,
+                body,
+                internal_date: m.internal_date.unwrap_or_else(unix_now),
+                event: None,
+            };
+            writer.deliver(op).await
+        })
+    }
+
+    fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            spam::hosted_domains(c, &m.domains)
+        }))
+    }
+
+    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>> {
+        let (pool, blobs) = (self.pool.clone(), self.blobs.clone());
+        Box::pin(async move {
+            let hash = m.blob.clone();
+            let (size, inline) = Self::read(pool, move |c| {
+                spam::blob_of_account(c, m.account_id, &m.blob)
+            })
+            .await?;
+            if let Some(data) = inline {
+                return blobs::check_inline(&hash, size, data).map(Arc::from);
+            }
+            tokio::task::spawn_blocking(move || blobs.read(&hash, size))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("body read task: {e}")))?
+                .map(Arc::from)
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 mod bodies;
 mod events;
 mod mailboxes;
+mod spam;
 
 use std::path::Path;
 use std::sync::Arc;

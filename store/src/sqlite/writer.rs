@@ -31,6 +31,7 @@ use crate::actor::{
 use crate::backend::Outcome;
 use crate::error::StoreError;
 use crate::greylist::{ExpireGreylist, SaveGreylist};
+use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
 use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
@@ -67,6 +68,8 @@ impl Body {
 #[derive(Debug)]
 pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
+    /// Recipients whose copy goes to their Junk mailbox instead of INBOX.
+    pub junk: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,
     /// Logged in the delivery's savepoint: both or neither.
@@ -104,6 +107,8 @@ pub(crate) enum Request {
     RecordEvent(EventData, Reply<Outcome<EventRecorded>>),
     SetCursor(SetWebhookCursor, Reply<Outcome<()>>),
     PruneEvents(PruneEvents, Reply<Outcome<u64>>),
+    TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
+    RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -302,6 +307,17 @@ impl WriterHandle {
 
     pub(crate) async fn prune_events(&self, op: PruneEvents) -> Result<Outcome<u64>, StoreError> {
         self.call(|r| Request::PruneEvents(op, r)).await
+    }
+
+    pub(crate) async fn train_bayes(&self, op: TrainBayes) -> Result<Outcome<Trained>, StoreError> {
+        self.call(|r| Request::TrainBayes(op, r)).await
+    }
+
+    pub(crate) async fn record_spam_decisions(
+        &self,
+        op: RecordSpamDecisions,
+    ) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::RecordSpamDecisions(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -604,8 +620,26 @@ fn run_request(
             });
             held(op, reply, r, Request::PruneEvents)
         }
+        // The spam tables change no mailbox: nothing to announce.
+        Request::TrainBayes(op, reply) => {
+            let r = isolated(tx, isolation, |c| super::spam::train(c, &op)).map(no_changes);
+            held(op, reply, r, Request::TrainBayes)
+        }
+        Request::RecordSpamDecisions(op, reply) => {
+            let r =
+                isolated(tx, isolation, |c| super::spam::record_decisions(c, &op)).map(no_changes);
+            held(op, reply, r, Request::RecordSpamDecisions)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
+    }
+}
+
+fn no_changes<T>(value: T) -> Outcome<T> {
+    Outcome {
+        value,
+        changes: Vec::new(),
+        events: Vec::new(),
     }
 }
 
@@ -642,6 +676,8 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::RecordEvent(op, r) => held(op, r, Err(e), Request::RecordEvent),
         Request::SetCursor(op, r) => held(op, r, Err(e), Request::SetCursor),
         Request::PruneEvents(op, r) => held(op, r, Err(e), Request::PruneEvents),
+        Request::TrainBayes(op, r) => held(op, r, Err(e), Request::TrainBayes),
+        Request::RecordSpamDecisions(op, r) => held(op, r, Err(e), Request::RecordSpamDecisions),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }
@@ -728,6 +764,7 @@ mod tests {
 
         let deliver = |to: Vec<i64>, text: &str| DeliverOp {
             recipients: to,
+            junk: Vec::new(),
             body: body(&blobs, text),
             internal_date: 0,
             event: None,

@@ -231,8 +231,47 @@ CREATE TABLE webhook_cursors (
 ) WITHOUT ROWID;
 ";
 
+/// Version 8: the spam scorer's tables. `bayes_tokens` holds per-account message counts per
+/// token hash; `bayes_totals` the trained message counts; `bayes_trained` which body trained
+/// which class for an account, with its token hashes (little-endian i64s) so that retraining
+/// it the other way subtracts exactly what it added; `spam_decisions` the score and rules of
+/// each delivered message per recipient, keyed by body so it follows the message when moved.
+/// Bodies are not foreign keys here: training history and decisions outlive an expunge.
+const V8: &str = "
+CREATE TABLE bayes_tokens (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    token_hash INTEGER NOT NULL,
+    spam       INTEGER NOT NULL DEFAULT 0 CHECK (spam >= 0),
+    ham        INTEGER NOT NULL DEFAULT 0 CHECK (ham >= 0),
+    PRIMARY KEY (account_id, token_hash)
+) WITHOUT ROWID;
+CREATE TABLE bayes_totals (
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    spam       INTEGER NOT NULL DEFAULT 0 CHECK (spam >= 0),
+    ham        INTEGER NOT NULL DEFAULT 0 CHECK (ham >= 0)
+);
+CREATE TABLE bayes_trained (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    blob       TEXT NOT NULL,
+    class      TEXT NOT NULL CHECK (class IN ('spam', 'ham')),
+    tokens     BLOB NOT NULL,
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (account_id, blob)
+);
+CREATE TABLE spam_decisions (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    blob       TEXT NOT NULL,
+    score      REAL NOT NULL,
+    action     TEXT NOT NULL,
+    rules      TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    UNIQUE (account_id, blob)
+);
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
