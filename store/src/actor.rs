@@ -32,6 +32,7 @@ impl std::fmt::Debug for Deliver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deliver")
             .field("recipients", &self.recipients)
+            .field("junk", &self.junk)
             .field("size", &self.raw.len())
             .field("internal_date", &self.internal_date)
             .finish()
@@ -93,6 +94,10 @@ pub struct Authenticate {
 pub struct Deliver {
     /// Account ids from [`Resolution::Local`]; duplicates are ignored.
     pub recipients: Vec<i64>,
+    /// Those of `recipients` whose copy goes to their Junk mailbox (special-use `\Junk`,
+    /// RFC 6154) instead of INBOX: the inbound policy judged the message suspect. An account
+    /// without a Junk mailbox gets it in INBOX. Ids not in `recipients` are ignored.
+    pub junk: Vec<i64>,
     /// The whole message as received (with any trace headers the caller prepended).
     pub raw: Arc<[u8]>,
     /// INTERNALDATE, unix seconds; `None` = now.
@@ -586,6 +591,7 @@ mod tests {
         let delivered = store
             .send(Deliver {
                 recipients: vec![alice],
+                junk: Vec::new(),
                 raw: raw.clone(),
                 internal_date: None,
             })
@@ -669,6 +675,7 @@ mod tests {
         store
             .send(Deliver {
                 recipients: vec![alice],
+                junk: Vec::new(),
                 raw: Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]),
                 internal_date: None,
             })

@@ -247,6 +247,7 @@ impl Backend for SqliteBackend {
             let body = Self::prepare_body(blobs, m.raw).await?;
             let op = DeliverOp {
                 recipients: m.recipients,
+                junk: m.junk,
                 body,
                 internal_date: m.internal_date.unwrap_or_else(unix_now),
             };

@@ -60,10 +60,12 @@ impl Body {
     }
 }
 
-/// Deliver one body to the INBOX of each recipient, all or nothing.
+/// Deliver one body to the INBOX (or Junk) of each recipient, all or nothing.
 #[derive(Debug)]
 pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
+    /// Recipients whose copy is filed in Junk.
+    pub junk: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,
 }
@@ -542,6 +544,7 @@ mod tests {
 
         let deliver = |to: Vec<i64>, text: &str| DeliverOp {
             recipients: to,
+            junk: Vec::new(),
             body: body(&blobs, text),
             internal_date: 0,
         };
