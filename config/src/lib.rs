@@ -8,6 +8,7 @@
 
 mod listeners;
 mod load;
+mod policy;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 
 /// The whole configuration, as read from defaults, file and environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -30,6 +32,16 @@ pub struct Config {
     pub security: Security,
     /// Limits on every input.
     pub limits: Limits,
+    /// The resolver for SPF, DKIM, ARC, DMARC and DNSBL.
+    pub dns: Dns,
+    /// Whether MX mail is authenticated.
+    pub auth: Auth,
+    /// SPF policy.
+    pub spf: Spf,
+    /// DMARC policy.
+    pub dmarc: Dmarc,
+    /// DNS block lists.
+    pub dnsbl: Dnsbl,
 }
 
 /// `[server]`
