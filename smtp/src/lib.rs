@@ -8,6 +8,7 @@
 //! transactions (MAIL/RCPT/DATA, ESMTP extensions, delivery) come with the SMTP receiving issue.
 
 pub mod actor;
+pub mod policy;
 pub mod proto;
 pub mod session;
 

@@ -122,3 +122,22 @@ pub fn not_offered(command: &str) -> Reply {
 pub fn try_later() -> Reply {
     Reply::new(451, "4.3.0", "local error, try again later")
 }
+
+/// RFC 5782 / RFC 5321 §3.1: a client on a block list is refused instead of greeted.
+pub fn listed(host: &str, client: std::net::IpAddr, zone: &str) -> Reply {
+    Reply::new(
+        554,
+        "5.7.1",
+        format!("{host} refuses mail from {client}: listed by {zone}"),
+    )
+}
+
+/// RFC 7372 §3.2: the sender's SPF check failed.
+pub fn spf_failed(text: String) -> Reply {
+    Reply::new(550, "5.7.23", text)
+}
+
+/// RFC 7372 §3.1 family: the message fails the sender domain's DMARC policy.
+pub fn policy_refused(text: String) -> Reply {
+    Reply::new(550, "5.7.1", text)
+}

@@ -1,8 +1,11 @@
 //! DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receiving the message, bounded by
-//! `limits.max_message_size`, and handing it to the store with its trace fields.
+//! `limits.max_message_size`, having it inspected (DKIM, ARC, DMARC) on the MX listener, and
+//! handing it to the store with its trace fields and `Authentication-Results:`.
 
-use super::{Action, Delivery, Mode, Session};
+use super::{Action, Delivery, Mode, Session, Transaction};
+use crate::policy::{Disposition, Inspection, Verdict, strip_our_results};
 use crate::proto::reply::{self, Reply};
+use mailroom_shared::events::Stage;
 use smtp_proto::request::receiver::DataReceiver;
 
 /// A message being received. Holds at most about `max` octets whatever the client sends.
@@ -166,20 +169,81 @@ impl Session {
             ));
             return None;
         }
-        let mut accounts: Vec<i64> = tx
-            .rcpts
-            .iter()
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
+        if self.ctx.checks.auth {
+            let inspection = Inspection {
+                data: body.data,
+                peer: self.ctx.peer,
+                helo: self
+                    .helo
+                    .as_ref()
+                    .map(|h| h.name.clone())
+                    .unwrap_or_default(),
+                mail_from: tx.from.clone(),
+                sender: tx.sender.clone().unwrap_or_default(),
+            };
+            self.inspecting = true;
+            return Some(Action::Inspect(inspection));
+        }
+        let accounts = accounts(tx);
+        let mut raw = self.trace_fields(tx);
+        raw.extend_from_slice(&body.data);
+        Some(Action::Deliver(Delivery {
+            accounts,
+            junk: Vec::new(),
+            raw,
+        }))
+    }
+
+    fn trace_fields(&self, tx: &Transaction) -> Vec<u8> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        let mut raw = super::trace::fields(self, tx, now);
-        raw.extend_from_slice(&body.data);
-        Some(Action::Deliver(Delivery { accounts, raw }))
+        super::trace::fields(self, tx, now)
     }
+
+    /// The answer to [`Action::Inspect`]: refuse the message, or deliver it (to INBOX or Junk)
+    /// with the verdict's header fields after the trace fields and without forged
+    /// `Authentication-Results:` of ours (RFC 8601 §5).
+    pub fn inspected(&mut self, inspection: Inspection, verdict: Verdict) {
+        if !std::mem::take(&mut self.inspecting) {
+            return;
+        }
+        let Some(tx) = self.tx.as_ref() else {
+            return;
+        };
+        let accounts = accounts(tx);
+        let junk = match verdict.disposition {
+            Disposition::Reject(text) => {
+                let r = reply::policy_refused(text);
+                let from = tx.from.clone();
+                self.reject_event(Stage::Data, &r, Some(from));
+                self.reset_transaction();
+                return self.respond(r);
+            }
+            Disposition::Junk => accounts.clone(),
+            Disposition::Deliver => Vec::new(),
+        };
+        let mut raw = self.trace_fields(tx);
+        raw.extend_from_slice(&verdict.headers);
+        raw.extend_from_slice(&strip_our_results(&inspection.data, &self.ctx.host));
+        self.pending = Some(Action::Deliver(Delivery {
+            accounts,
+            junk,
+            raw,
+        }));
+    }
+}
+
+/// The transaction's accounts, each once.
+fn accounts(tx: &Transaction) -> Vec<i64> {
+    let mut accounts: Vec<i64> = tx
+        .rcpts
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
 }
 
 #[cfg(test)]
