@@ -4,6 +4,8 @@
 
 use super::spf::summary as spf_summary;
 use super::{AuthResult, AuthSummary, DmarcPolicy, SenderAuth, Verdict, disposition};
+use mail_auth::arc::ArcError;
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::{
@@ -50,10 +52,36 @@ fn dmarc_summary(r: &DmarcResult) -> AuthResult {
     }
 }
 
-/// The `key=value` parts of one builder call, without the authserv-id: we assemble the
-/// field ourselves so that every method appears, `none` included.
-fn part(r: AuthenticationResults<'_>) -> String {
-    r.to_string()
+/// RFC 6376 §6.1.3: a body hash that does not match fails the signature (mail-auth reports it
+/// as `neutral`); RFC 8601 §2.7.1 calls a signature that failed verification `fail`.
+fn body_hash_fails<'m>(
+    message: &'m AuthenticatedMessage<'m>,
+    out: DkimOutput<'m>,
+) -> DkimOutput<'m> {
+    let DkimResult::Neutral(e @ mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)) =
+        out.result()
+    else {
+        return out;
+    };
+    // The signature the output names, borrowed from the message rather than from `out`.
+    let signature = out.signature().and_then(|sig| {
+        message
+            .dkim_headers
+            .iter()
+            .map(|h| &h.header)
+            .find(|own| std::ptr::eq(*own, sig))
+    });
+    match signature {
+        Some(signature) => DkimOutput::fail(e.clone()).with_signature(signature),
+        None => out,
+    }
+}
+
+/// The `;`-separated results of one builder call, without the authserv-id in front: we
+/// assemble the field ourselves so that every method appears, `none` included.
+fn part(host: &str, r: AuthenticationResults<'_>) -> String {
+    let text = r.to_string();
+    text.strip_prefix(host).unwrap_or(&text).to_string()
 }
 
 /// Check the message and decide what happens to it. `host` is our authserv-id.
@@ -71,14 +99,14 @@ pub async fn inspect(
     let mut field = format!("Authentication-Results: {host}");
     // RFC 8601 §2.2: the SPF results, then what the message itself carries.
     if !i.helo.starts_with('[') && i.helo.contains('.') {
-        field.push_str(&part(AuthenticationResults::new("").with_spf_ehlo_result(
-            &i.sender.helo,
-            i.peer,
-            &i.helo,
-        )));
+        field.push_str(&part(
+            host,
+            AuthenticationResults::new(host).with_spf_ehlo_result(&i.sender.helo, i.peer, &i.helo),
+        ));
     }
     field.push_str(&part(
-        AuthenticationResults::new("").with_spf_mailfrom_result(
+        host,
+        AuthenticationResults::new(host).with_spf_mailfrom_result(
             &i.sender.mail_from,
             i.peer,
             &i.mail_from,
@@ -91,8 +119,21 @@ pub async fn inspect(
             field.push_str(";\r\n\tdkim=none;\r\n\tarc=none;\r\n\tdmarc=none");
         }
         Some(message) => {
-            let dkim: Vec<DkimOutput<'_>> = auth.verify_dkim(&message).await;
+            let dkim: Vec<DkimOutput<'_>> = auth
+                .verify_dkim(&message)
+                .await
+                .into_iter()
+                .map(|out| body_hash_fails(&message, out))
+                .collect();
             let arc = auth.verify_arc(&message).await;
+            // RFC 8617 §5.2: an AMS that does not verify (its body hash included) fails the chain.
+            let arc = match arc.result() {
+                DkimResult::Neutral(e @ mail_auth::Error::Arc(ArcError::FailedBodyHashMatch)) => {
+                    let e = e.clone();
+                    arc.with_result(DkimResult::Fail(e))
+                }
+                _ => arc,
+            };
             let mail_from_domain = i
                 .mail_from
                 .rsplit_once('@')
@@ -125,18 +166,21 @@ pub async fn inspect(
                 field.push_str(";\r\n\tdkim=none");
             } else {
                 field.push_str(&part(
-                    AuthenticationResults::new("").with_dkim_results(&dkim, dmarc.domain()),
+                    host,
+                    AuthenticationResults::new(host).with_dkim_results(&dkim, dmarc.domain()),
                 ));
             }
             field.push_str(&part(
-                AuthenticationResults::new("").with_arc_result(&arc, i.peer),
+                host,
+                AuthenticationResults::new(host).with_arc_result(&arc, i.peer),
             ));
             if dmarc.domain().is_empty() {
                 // No (single) From domain: DMARC does not apply (RFC 7489 §6.6.1).
                 field.push_str(";\r\n\tdmarc=none");
             } else {
                 field.push_str(&part(
-                    AuthenticationResults::new("").with_dmarc_result(&dmarc),
+                    host,
+                    AuthenticationResults::new(host).with_dmarc_result(&dmarc),
                 ));
             }
         }
