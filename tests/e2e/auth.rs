@@ -389,10 +389,18 @@ fn each_dmarc_outcome_and_an_spf_refusal() {
 
 #[test]
 fn a_listed_client_is_refused_at_connect_naming_the_list() {
-    let s = server_with("[dnsbl]\nzones = [\"clean.test\", \"bl.test\"]\n");
+    // Listed before the server starts: the harness's readiness probes connect too, and a
+    // negative answer to them would be cached.
+    let dns = DnsServer::start().expect("dns");
     // RFC 5782 §2.1: 127.0.0.1 is queried as 1.0.0.127.<zone>.
-    s.dns
-        .ip("1.0.0.127.bl.test", "127.0.0.2".parse().expect("ip"));
+    dns.ip("1.0.0.127.bl.test", "127.0.0.2".parse().expect("ip"));
+    let policy = |zones: &str| {
+        format!(
+            "[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n[dnsbl]\nzones = {zones}\n",
+            dns.addr()
+        )
+    };
+    let s = server_with(&policy("[\"clean.test\", \"bl.test\"]"));
     let mut c = LineClient::connect(s.ports.smtp).expect("connect");
     assert_eq!(
         c.read_line().expect("reply"),
@@ -404,7 +412,7 @@ fn a_listed_client_is_refused_at_connect_naming_the_list() {
     assert!(imap.read_line().expect("greeting").starts_with("* OK"));
 
     // After a reload without that zone the client is greeted.
-    s.write_config(&s.config_toml("[dnsbl]\nzones = [\"clean.test\"]\n"))
+    s.write_config(&s.config_toml(&policy("[\"clean.test\"]")))
         .expect("config");
     s.signal("HUP").expect("SIGHUP");
     wait_reloads(&s, 1);
@@ -443,4 +451,37 @@ fn a_reload_of_dns_switches_the_resolver() {
     assert!(done.starts_with("250 "), "{done}");
     assert!(our_results(&last(&s, "INBOX")).contains("\tspf=pass "));
     assert!(other.queries() > 0);
+}
+
+#[test]
+fn unreachable_dns_gives_temperror_and_the_mail_is_accepted() {
+    // Nothing listens on this port: every lookup fails.
+    let dead = mailroom_tests::free_port();
+    let s = server_with(&format!(
+        "[dns]\nnameservers = [\"127.0.0.1:{dead}\"]\ntimeout_ms = 200\nattempts = 1\n[dnsbl]\nzones = [\"bl.test\"]\n"
+    ));
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users");
+    let started = std::time::Instant::now();
+    let (mail, done) = send(
+        &s,
+        "client.example.org",
+        "a@example.org",
+        &message("a@example.org", "t"),
+    );
+    assert!(
+        mail.starts_with("250 "),
+        "DNSBL and SPF errors do not refuse: {mail}"
+    );
+    assert!(done.starts_with("250 "), "{done}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let results = our_results(&last(&s, "INBOX"));
+    assert!(results.contains("\tspf=temperror (mail.example.test: temporary dns error validating postmaster@client.example.org) smtp.helo=client.example.org;\r\n"), "{results}");
+    assert!(results.contains("\tspf=temperror (mail.example.test: temporary dns error validating a@example.org) smtp.mailfrom=a@example.org;\r\n"), "{results}");
+    assert!(results.contains("\tdmarc=temperror"), "{results}");
+    assert!(s.log().contains("DNSBL lookup failed"), "{}", s.log());
 }
