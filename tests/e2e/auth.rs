@@ -318,9 +318,22 @@ fn each_dmarc_outcome_and_an_spf_refusal() {
     );
     assert_eq!(
         done,
-        "550 5.7.1 message refused: it fails DMARC and reject.example publishes p=reject\r\n"
+        "550 5.7.1 message refused: it fails the DMARC policy (p=reject) of reject.example\r\n"
     );
     assert_eq!((inbox(&s), junk(&s)), (0, 0));
+    // A subdomain without a record of its own gets its organizational domain's policy (the
+    // DNS tree walk: _dmarc.news.reject.example, then _dmarc.reject.example).
+    dns.txt("news.reject.example", "v=spf1 ip4:192.0.2.1 -all");
+    let (_, done) = send(
+        &s,
+        "c.example",
+        "a@news.reject.example",
+        &message("a@news.reject.example", "r0"),
+    );
+    assert_eq!(
+        done,
+        "550 5.7.1 message refused: it fails the DMARC policy (p=reject) of news.reject.example\r\n"
+    );
 
     // p=quarantine: Junk, not INBOX.
     let (_, done) = send(

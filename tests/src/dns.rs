@@ -258,3 +258,68 @@ fn soa(name: &Name) -> Record {
     );
     Record::from_rdata(zone, 1, RData::SOA(soa))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::Query;
+
+    fn ask(server: &DnsServer, name: &str, rtype: RecordType, tcp: bool) -> Message {
+        let mut q = Message::query();
+        q.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
+        let bytes = q.to_vec().expect("encode");
+        let reply = if tcp {
+            let mut s = TcpStream::connect(server.addr()).expect("tcp");
+            let len = u16::try_from(bytes.len()).expect("len");
+            s.write_all(&len.to_be_bytes()).expect("write");
+            s.write_all(&bytes).expect("write");
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).expect("len");
+            let mut reply = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut reply).expect("reply");
+            reply
+        } else {
+            let s = UdpSocket::bind("127.0.0.1:0").expect("udp");
+            s.send_to(&bytes, server.addr()).expect("send");
+            let mut buf = [0u8; 4096];
+            let n = s.recv(&mut buf).expect("recv");
+            buf[..n].to_vec()
+        };
+        let reply = Message::from_vec(&reply).expect("decode");
+        assert_eq!(reply.metadata.id, q.metadata.id);
+        reply
+    }
+
+    fn texts(m: &Message) -> Vec<String> {
+        m.answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(t.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn answers_nxdomain_nodata_and_truncates_to_tcp() {
+        let server = DnsServer::start().expect("start");
+        server.txt("Example.Test.", "v=spf1 -all");
+        let r = ask(&server, "example.test.", RecordType::TXT, false);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert_eq!(texts(&r), ["v=spf1 -all"]);
+        // NODATA: the name exists, the type does not.
+        let r = ask(&server, "example.test.", RecordType::A, false);
+        assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+        assert!(r.answers.is_empty());
+        let r = ask(&server, "nowhere.test.", RecordType::TXT, false);
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+        // Too long for 512 octets of UDP without EDNS: truncated, complete over TCP.
+        let long = "k".repeat(700);
+        server.txt("big.test", &long);
+        let r = ask(&server, "big.test.", RecordType::TXT, false);
+        assert!(r.metadata.truncation && r.answers.is_empty());
+        let r = ask(&server, "big.test.", RecordType::TXT, true);
+        assert_eq!(texts(&r).concat().len(), 700);
+        assert_eq!(server.queries(), 5);
+    }
+}

@@ -138,7 +138,7 @@ pub fn disposition(auth: &AuthSummary, on_reject: OnReject) -> Disposition {
         }
         (DmarcPolicy::Reject, OnReject::Mark) => Disposition::Deliver,
         (DmarcPolicy::Reject, OnReject::Reject) => Disposition::Reject(format!(
-            "message refused: it fails DMARC and {} publishes p=reject",
+            "message refused: it fails the DMARC policy (p=reject) of {}",
             auth.from_domain
         )),
     }
@@ -159,7 +159,7 @@ mod tests {
         use AuthResult::*;
         use DmarcPolicy as P;
         let reject = Disposition::Reject(
-            "message refused: it fails DMARC and example.org publishes p=reject".into(),
+            "message refused: it fails the DMARC policy (p=reject) of example.org".into(),
         );
         for (result, policy, on_reject, want) in [
             (Fail, P::Reject, OnReject::Reject, reject),

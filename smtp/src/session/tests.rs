@@ -754,11 +754,34 @@ fn quarantine_files_every_copy_in_junk() {
 #[test]
 fn a_dmarc_reject_refuses_the_message_and_the_session_goes_on() {
     let mut t = checked(false);
-    let text = "message refused: it fails DMARC and example.org publishes p=reject";
+    let text = "message refused: it fails the DMARC policy (p=reject) of example.org";
     t.verdict = Some(verdict(Disposition::Reject(text.into())));
     assert_eq!(send_message(&mut t), format!("550 5.7.1 {text}\r\n"));
     assert!(t.delivered.is_empty(), "nothing stored");
     assert_eq!(rejections(&mut t.s), [(Stage::Data, 550, text.into())]);
     assert!(t.s.at_safe_point());
     assert_eq!(t.cmd("MAIL FROM:<>"), "250 2.1.0 sender OK\r\n");
+}
+
+#[test]
+fn bdat_data_is_inspected_too() {
+    let mut t = checked(false);
+    t.verdict = Some(verdict(Disposition::Junk));
+    t.cmd("EHLO client.example.org");
+    t.cmd("MAIL FROM:<sender@example.org>");
+    t.cmd("RCPT TO:<alice@example.test>");
+    assert_eq!(
+        t.send(b"BDAT 5\r\nSubje"),
+        "250 2.0.0 5 octets received\r\n"
+    );
+    assert_eq!(
+        t.send(b"BDAT 13 LAST\r\nct: x\r\n\r\nhi\r\n"),
+        "250 2.0.0 OK, stored as 2a.0\r\n"
+    );
+    assert_eq!(t.inspected[0].data, b"Subject: x\r\n\r\nhi\r\n");
+    assert_eq!(t.delivered[0].junk, [1]);
+    assert!(
+        t.body(0)
+            .ends_with("\tdmarc=pass\r\nSubject: x\r\n\r\nhi\r\n")
+    );
 }
