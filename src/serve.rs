@@ -52,10 +52,12 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     // Before anything listens: a client or supervisor that sees a port open may signal us.
     let signals = Signals::install().context("cannot install signal handlers")?;
     let tls = mailroom_shared::tls::acceptor(&config)?;
+    let dns = mailroom_shared::dns::Dns::build(&config.dns).map_err(|e| anyhow!(e))?;
     let snapshot = Arc::new(Snapshot {
         generation: 1,
         config: Arc::new(config),
         tls,
+        dns,
     });
     let bus = Bus::start();
     let data_dir = snapshot.config.server.data_dir.clone();

@@ -9,6 +9,7 @@
 mod greylist;
 mod listeners;
 mod load;
+mod policy;
 mod spam;
 mod validate;
 mod webhooks;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 pub use spam::{SPAM_RULES, Spam};
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
@@ -45,6 +47,16 @@ pub struct Config {
     pub webhook_delivery: WebhookDelivery,
     /// Spam scoring thresholds and rule weights.
     pub spam: Spam,
+    /// The resolver for SPF, DKIM, ARC, DMARC and DNSBL.
+    pub dns: Dns,
+    /// Whether MX mail is authenticated.
+    pub auth: Auth,
+    /// SPF policy.
+    pub spf: Spf,
+    /// DMARC policy.
+    pub dmarc: Dmarc,
+    /// DNS block lists.
+    pub dnsbl: Dnsbl,
 }
 
 /// `[server]`

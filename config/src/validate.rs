@@ -122,6 +122,26 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
     config.spam.check(&mut err);
+
+    for text in &config.dns.nameservers {
+        if text.parse::<SocketAddr>().is_err() {
+            err(
+                "dns.nameservers",
+                format!("`{text}` is not an IP address and port such as 127.0.0.1:53"),
+            );
+        }
+    }
+    if config.dns.timeout_ms == 0 {
+        err("dns.timeout_ms", "must be greater than 0".into());
+    }
+    if config.dns.attempts == 0 {
+        err("dns.attempts", "must be greater than 0".into());
+    }
+    for zone in &config.dnsbl.zones {
+        if let Err(why) = check_hostname(zone.trim_end_matches('.')) {
+            err("dnsbl.zones", format!("zone {why}"));
+        }
+    }
     errors
 }
 
@@ -219,6 +239,33 @@ mod tests {
         ] {
             assert!(k.contains(&want), "{want} missing from {errors:?}");
         }
+    }
+
+    #[test]
+    fn policy_sections() {
+        let c = Config::default();
+        assert!(c.dns.nameservers.is_empty(), "system resolvers by default");
+        assert!(c.auth.enabled);
+        assert!(!c.spf.reject_fail);
+        assert_eq!(c.dmarc.on_reject, crate::OnReject::Reject);
+        assert!(c.dnsbl.zones.is_empty());
+        let c = from_toml(
+            "[dns]\nnameservers = [\"127.0.0.1:5353\", \"[::1]:53\"]\n[dmarc]\non_reject = \"quarantine\"\n[dnsbl]\nzones = [\"zen.example.org\"]\n",
+        )
+        .expect("valid");
+        assert_eq!(c.dns.nameservers.len(), 2);
+        assert_eq!(c.dmarc.on_reject, crate::OnReject::Quarantine);
+        let errors = from_toml(
+            "[dns]\nnameservers = [\"127.0.0.1\"]\ntimeout_ms = 0\n[dnsbl]\nzones = [\"bad zone\"]\n",
+        )
+        .expect_err("invalid");
+        assert_eq!(
+            keys(&errors),
+            ["dns.nameservers", "dns.timeout_ms", "dnsbl.zones"],
+            "{errors:?}"
+        );
+        let errors = from_toml("[dmarc]\non_reject = \"bounce\"\n").expect_err("invalid");
+        assert_eq!(keys(&errors), ["dmarc.on_reject"], "{errors:?}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod bus;
+pub mod dns;
 pub mod events;
 pub mod fsutil;
 pub mod msg;

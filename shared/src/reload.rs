@@ -130,10 +130,16 @@ impl ConfigWatcher {
         }
         config.server.data_dir = self.current.config.server.data_dir.clone();
         let tls = crate::tls::acceptor(&config).map_err(|e| vec![e.to_string()])?;
+        let dns = self
+            .current
+            .dns
+            .rebuilt_for(&config.dns)
+            .map_err(|e| vec![e])?;
         Ok(Arc::new(Snapshot {
             generation: self.current.generation + 1,
             config: Arc::new(config),
             tls,
+            dns,
         }))
     }
 }

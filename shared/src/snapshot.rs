@@ -1,4 +1,5 @@
-//! `Snapshot`: the configuration in force plus what was built from it (the TLS acceptor).
+//! `Snapshot`: the configuration in force plus what was built from it (the TLS acceptor, the
+//! DNS resolver).
 //! A session takes the snapshot current when it was accepted and keeps it to the end, so a
 //! reload never changes the rules under a session's feet.
 
@@ -15,4 +16,7 @@ pub struct Snapshot {
     pub config: Arc<Config>,
     /// TLS for STARTTLS and implicit-TLS listeners, built from `config.tls`.
     pub tls: TlsAcceptor,
+    /// The resolver built from `config.dns`; the same one (and cache) across reloads that
+    /// leave `[dns]` alone.
+    pub dns: crate::dns::Dns,
 }

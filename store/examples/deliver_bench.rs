@@ -92,6 +92,7 @@ async fn run(dir: &Path, writers: usize, args: &Args) -> anyhow::Result<()> {
                 store
                     .send(Deliver {
                         recipients: vec![accounts[n % accounts.len()]],
+                        junk: Vec::new(),
                         raw: raw.clone(),
                         internal_date: None,
                         event: None,

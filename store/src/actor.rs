@@ -23,8 +23,8 @@ use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::spam::{
-    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
-    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
+    StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::sqlite::SqliteBackend;
 use crate::types::{
@@ -37,6 +37,7 @@ impl std::fmt::Debug for Deliver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deliver")
             .field("recipients", &self.recipients)
+            .field("junk", &self.junk)
             .field("size", &self.raw.len())
             .field("internal_date", &self.internal_date)
             .field("event", &self.event.as_ref().map(EventData::kind))
@@ -99,6 +100,10 @@ pub struct Authenticate {
 pub struct Deliver {
     /// Account ids from [`Resolution::Local`]; duplicates are ignored.
     pub recipients: Vec<i64>,
+    /// Those of `recipients` whose copy goes to their Junk mailbox (special-use `\Junk`,
+    /// RFC 6154) instead of INBOX: the inbound policy judged the message suspect. An account
+    /// without a Junk mailbox gets it in INBOX. Ids not in `recipients` are ignored.
+    pub junk: Vec<i64>,
     /// The whole message as received (with any trace headers the caller prepended).
     pub raw: Arc<[u8]>,
     /// INTERNALDATE, unix seconds; `None` = now.
@@ -643,23 +648,6 @@ impl Handler<Deliver> for MailboxStore {
     }
 }
 
-impl Handler<DeliverSorted> for MailboxStore {
-    type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;
-    fn handle(&mut self, msg: DeliverSorted, _: &mut Context<Self>) -> Self::Result {
-        let size = msg.raw.len() as u64;
-        let bus = self.bus.clone();
-        let delivered = self.write(self.backend.deliver_sorted(msg));
-        Box::pin(async move {
-            let delivered = delivered.await?;
-            bus.publish(MessageDelivered {
-                account_ids: delivered.iter().map(|d| d.account_id).collect(),
-                size,
-            });
-            Ok(delivered)
-        })
-    }
-}
-
 impl Handler<Stats> for MailboxStore {
     type Result = Result<StoreStats, StoreError>;
     fn handle(&mut self, _: Stats, _: &mut Context<Self>) -> Self::Result {
@@ -758,6 +746,7 @@ mod tests {
                 raw: Arc::from(&b"Subject: via twin\r\n\r\nhi\r\n"[..]),
                 internal_date: None,
                 event: None,
+                junk: Vec::new(),
             })
             .await
             .expect("mailbox")
@@ -802,6 +791,7 @@ mod tests {
         let delivered = store
             .send(Deliver {
                 recipients: vec![alice],
+                junk: Vec::new(),
                 raw: raw.clone(),
                 internal_date: None,
                 event: None,
@@ -886,6 +876,7 @@ mod tests {
         store
             .send(Deliver {
                 recipients: vec![alice],
+                junk: Vec::new(),
                 raw: Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]),
                 internal_date: None,
                 event: None,

@@ -28,8 +28,8 @@ use crate::greylist::{
 };
 use crate::mime::MessageMeta;
 use crate::spam::{
-    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
-    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
+    StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -129,8 +129,6 @@ pub trait Backend: Send + Sync + 'static {
     fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>>;
     /// See [`FetchSpamDecision`].
     fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
-    /// See [`DeliverSorted`].
-    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>>;
     /// See [`HostedDomains`].
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
     /// See [`FetchBlob`].

@@ -60,35 +60,6 @@ pub enum Trained {
     Unchanged,
 }
 
-/// [`crate::actor::Deliver`] with spam filing: the copies of the accounts in `junk` go to
-/// their Junk mailbox (special use `\Junk`; INBOX for an account that has none) instead of
-/// their INBOX. Same guarantees and errors as `Deliver` (all or nothing, `Ok` = durable), and
-/// the same events. Sent by the SMTP session after the `SpamScorer`'s verdict.
-#[derive(Message, Clone)]
-#[rtype(result = "Result<Vec<crate::types::Delivered>, StoreError>")]
-pub struct DeliverSorted {
-    /// Account ids from `Resolution::Local`; duplicates are ignored.
-    pub recipients: Vec<i64>,
-    /// Those of `recipients` whose copy is filed as spam.
-    pub junk: Vec<i64>,
-    /// The whole message as received (with any trace and spam headers prepended).
-    pub raw: std::sync::Arc<[u8]>,
-    /// INTERNALDATE, unix seconds; `None` = now.
-    pub internal_date: Option<i64>,
-}
-
-/// Bodies are shown by size only: they are large and private.
-impl std::fmt::Debug for DeliverSorted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliverSorted")
-            .field("recipients", &self.recipients)
-            .field("junk", &self.junk)
-            .field("size", &self.raw.len())
-            .field("internal_date", &self.internal_date)
-            .finish()
-    }
-}
-
 /// The classifier counts of `tokens` for each of `account_ids`, in one read. Sent by the
 /// `SpamScorer` for each message it scores. Unknown accounts get empty counts. The result is
 /// in the order of `account_ids`.

@@ -64,6 +64,7 @@ fn durability_child() {
                     let delivered = store
                         .send(Deliver {
                             recipients: vec![account],
+                            junk: Vec::new(),
                             raw: Arc::from(raw.into_bytes()),
                             internal_date: None,
                             event: None,

@@ -33,6 +33,7 @@ async fn fifty_concurrent_deliveries_share_commits() {
         let raw = format!("Subject: message {i}\r\n\r\n{}\r\n", "x".repeat(2000 + i));
         store.send(Deliver {
             recipients: vec![accounts[i % accounts.len()]],
+            junk: Vec::new(),
             raw: Arc::from(raw.into_bytes()),
             internal_date: None,
             event: None,

@@ -5,12 +5,14 @@
 //! It never sleeps and hopes: every wait polls for a condition under a deadline.
 
 mod client;
+pub mod dns;
 mod server;
 
 use std::net::{IpAddr, Ipv4Addr};
 
 /// The stored message without the trace fields mailroom adds on delivery (`Return-Path:`,
-/// then `Received:` with its folded continuation lines), to compare with what a client sent.
+/// then `Received:` and `Authentication-Results:` with their folded continuation lines), to
+/// compare with what a client sent.
 pub fn after_trace(raw: &[u8]) -> &[u8] {
     let mut rest = raw;
     loop {
@@ -21,6 +23,7 @@ pub fn after_trace(raw: &[u8]) -> &[u8] {
         let line = &rest[..end];
         let trace = line.starts_with(b"Return-Path:")
             || line.starts_with(b"Received:")
+            || line.starts_with(b"Authentication-Results:")
             || line.starts_with(b"\t")
             || line.starts_with(b" ");
         if !trace || end == 0 {
@@ -47,4 +50,5 @@ pub fn parse_loopback(host: &str) -> Result<IpAddr, String> {
 }
 
 pub use client::{LineClient, http_get};
+pub use dns::DnsServer;
 pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};

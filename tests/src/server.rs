@@ -108,6 +108,9 @@ pub struct Server {
     pub hostname: String,
     /// Extra environment for the server process, e.g. `MAILROOM_*` overrides.
     pub env: Vec<(String, String)>,
+    /// The server's DNS: `[dns] nameservers` points here unless `extra` has its own `[dns]`,
+    /// so no test waits on (or reaches) a real resolver. Empty until a test adds records.
+    pub dns: crate::DnsServer,
 }
 
 impl Server {
@@ -126,6 +129,7 @@ impl Server {
             dir,
             ports: Ports::fresh(),
             hostname: "mail.example.test".into(),
+            dns: crate::DnsServer::start()?,
             env: env
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -139,11 +143,19 @@ impl Server {
     /// The config file this harness writes for `ports`, plus `extra`.
     pub fn config_toml(&self, extra: &str) -> String {
         let p = &self.ports;
+        let dns = if extra.contains("[dns]") {
+            String::new()
+        } else {
+            format!(
+                "[dns]\nnameservers = [\"{}\"]\ntimeout_ms = 1000\n\n",
+                self.dns.addr()
+            )
+        };
         format!(
             "[server]\nhostname = \"{host}\"\ndata_dir = \"{data}\"\ndrain_timeout_secs = 5\n\n\
              [listeners]\nsmtp = \"127.0.0.1:{}\"\nsubmission = \"127.0.0.1:{}\"\n\
              submissions = \"127.0.0.1:{}\"\nimap = \"127.0.0.1:{}\"\nimaps = \"127.0.0.1:{}\"\n\
-             pop3 = \"127.0.0.1:{}\"\npop3s = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n{extra}\n",
+             pop3 = \"127.0.0.1:{}\"\npop3s = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n{dns}{extra}\n",
             p.smtp,
             p.submission,
             p.submissions,
@@ -266,6 +278,11 @@ impl Server {
     /// The messages in `address`'s INBOX, oldest first, read from the data directory
     /// (read-only: the server keeps running).
     pub fn inbox(&self, address: &str) -> Result<Vec<Vec<u8>>> {
+        self.mailbox(address, "INBOX")
+    }
+
+    /// The messages in `address`'s mailbox `name`, oldest first (see [`Server::inbox`]).
+    pub fn mailbox(&self, address: &str, name: &str) -> Result<Vec<Vec<u8>>> {
         let db = rusqlite::Connection::open_with_flags(
             self.data_dir().join("mailroom.db"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -273,10 +290,10 @@ impl Server {
         let mut stmt = db.prepare(
             "SELECT m.blob, b.data FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id \
              JOIN accounts a ON a.id = x.account_id JOIN blobs b ON b.sha256 = m.blob \
-             WHERE lower(a.address) = lower(?1) AND x.name = 'INBOX' ORDER BY m.uid",
+             WHERE lower(a.address) = lower(?1) AND x.name = ?2 ORDER BY m.uid",
         )?;
         let rows: Vec<(String, Option<Vec<u8>>)> = stmt
-            .query_map([address], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .query_map([address, name], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
         // Small bodies live in their blob row, larger ones in a file named by the hash.
         rows.into_iter()

@@ -45,11 +45,14 @@ fn snapshot(port: u16, dir: &std::path::Path) -> Arc<Snapshot> {
     config.server.data_dir = dir.to_path_buf();
     config.listeners = mailroom_config::Listeners::none();
     config.listeners.smtp = Some(ListenerAddrs::One(format!("127.0.0.1:{port}")));
+    config.dns.nameservers = vec!["127.0.0.1:9".into()];
     let tls = crate::tls::acceptor(&config).expect("tls");
+    let dns = crate::dns::Dns::build(&config.dns).expect("dns");
     Arc::new(Snapshot {
         generation: 1,
         config: Arc::new(config),
         tls,
+        dns,
     })
 }
 

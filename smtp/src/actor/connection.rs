@@ -1,10 +1,13 @@
 //! The SMTP connection driver: it owns the socket and performs what the sans-I/O session
 //! asks for — read and write, the STARTTLS upgrade, questions to the store and the greylist,
-//! tarpit pauses — under the command timeout. Draining ends the session only between commands.
+//! the policy checks (DNSBL, SPF, DKIM/ARC/DMARC through the snapshot's resolver), tarpit
+//! pauses — under the command timeout. Draining ends the session only between commands.
 
+use crate::policy;
 use crate::policy::greylist::{Check, Greylist, Verdict};
-use crate::session::{Action, Context, Role, Session};
+use crate::session::{Action, Checks, Context, Role, Session};
 use actix::Addr;
+use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
 use mailroom_shared::events::EventData;
 use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
@@ -39,21 +42,24 @@ async fn drive(
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
     let mut io = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
-    let role = if kind == ListenerKind::Smtp {
-        Role::Mx
-    } else {
-        Role::Submission
-    };
+    let mx = kind == ListenerKind::Smtp;
     let mut session = Session::new(Context {
         host: config.server.hostname.clone(),
-        role,
+        role: if mx { Role::Mx } else { Role::Submission },
         peer: peer.ip(),
         limits: config.limits.clone(),
         tls: implicit,
         session_id,
-        greylist: config.greylist.enabled && role == Role::Mx,
+        greylist: config.greylist.enabled && mx,
+        checks: Checks {
+            dnsbl: mx && !config.dnsbl.zones.is_empty(),
+            auth: mx && config.auth.enabled,
+            spf_reject_fail: config.spf.reject_fail,
+        },
     });
-    session.greeting();
+    // mail-auth's handle on the one resolver; a clone shares hickory's cache.
+    let authenticator = MessageAuthenticator(snapshot.dns.resolver().clone());
+    session.connected();
 
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -113,10 +119,45 @@ async fn drive(
                     });
                 session.greylisted(verdict);
             }
+            Action::CheckClient { ip } => {
+                let listing =
+                    policy::check_client(snapshot.dns.resolver(), ip, &config.dnsbl.zones).await;
+                if let Some(listing) = &listing {
+                    tracing::info!(zone = %listing.zone, "client is on a DNS block list; refused");
+                }
+                session.client_checked(listing);
+            }
+            Action::CheckSender {
+                ip,
+                helo,
+                mail_from,
+            } => {
+                let sender = policy::check_sender(
+                    &authenticator,
+                    ip,
+                    &helo,
+                    &config.server.hostname,
+                    &mail_from,
+                )
+                .await;
+                session.sender_checked(sender);
+            }
+            Action::Inspect(inspection) => {
+                let verdict = policy::inspect(
+                    &authenticator,
+                    &config.server.hostname,
+                    &inspection,
+                    config.dmarc.on_reject,
+                )
+                .await;
+                tracing::debug!(auth = ?verdict.auth, disposition = ?verdict.disposition, "message inspected");
+                session.inspected(inspection, verdict);
+            }
             Action::Deliver(delivery) => {
                 let outcome = store
                     .send(Deliver {
                         recipients: delivery.accounts,
+                        junk: delivery.junk,
                         raw: Arc::from(delivery.raw),
                         internal_date: None,
                         event: Some(EventData::Delivered(delivery.event)),

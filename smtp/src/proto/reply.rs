@@ -131,3 +131,22 @@ pub fn greylisted(recipient: &str, retry_after_secs: u64) -> Reply {
         format!("<{recipient}>: greylisted, try again in {retry_after_secs} seconds"),
     )
 }
+
+/// RFC 5782 / RFC 5321 §3.1: a client on a block list is refused instead of greeted.
+pub fn listed(host: &str, client: std::net::IpAddr, zone: &str) -> Reply {
+    Reply::new(
+        554,
+        "5.7.1",
+        format!("{host} refuses mail from {client}: listed by {zone}"),
+    )
+}
+
+/// RFC 7372 §3.2: the sender's SPF check failed.
+pub fn spf_failed(text: String) -> Reply {
+    Reply::new(550, "5.7.23", text)
+}
+
+/// RFC 7372 §3.1 family: the message fails the sender domain's DMARC policy.
+pub fn policy_refused(text: String) -> Reply {
+    Reply::new(550, "5.7.1", text)
+}

@@ -1,7 +1,9 @@
 //! DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030): receiving the message, bounded by
-//! `limits.max_message_size`, and handing it to the store with its trace fields.
+//! `limits.max_message_size`, having it inspected (DKIM, ARC, DMARC) on the MX listener, and
+//! handing it to the store with its trace fields and `Authentication-Results:`.
 
-use super::{Action, Delivery, Mode, Session};
+use super::{Action, Delivery, Mode, Session, Transaction};
+use crate::policy::{Disposition, Inspection, Verdict, strip_our_results};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::events::{self, Envelope, Stage};
 use smtp_proto::request::receiver::DataReceiver;
@@ -169,19 +171,41 @@ impl Session {
             self.reset_transaction();
             return None;
         }
-        let mut accounts: Vec<i64> = tx
-            .rcpts
-            .iter()
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        accounts.sort_unstable();
-        accounts.dedup();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let mut raw = super::trace::fields(self, tx, now);
+        if self.ctx.checks.auth {
+            let inspection = Inspection {
+                data: body.data,
+                peer: self.ctx.peer,
+                helo: self
+                    .helo
+                    .as_ref()
+                    .map(|h| h.name.clone())
+                    .unwrap_or_default(),
+                mail_from: tx.from.clone(),
+                sender: tx.sender.clone().unwrap_or_default(),
+            };
+            self.inspecting = true;
+            return Some(Action::Inspect(inspection));
+        }
+        let accounts = accounts(tx);
+        let mut raw = self.trace_fields(tx);
         raw.extend_from_slice(&body.data);
-        let event = events::Delivered {
+        let event = self.delivered_event(tx, raw.len(), None);
+        Some(Action::Deliver(Delivery {
+            accounts,
+            junk: Vec::new(),
+            raw,
+            event,
+        }))
+    }
+
+    /// The `Delivered` event of the transaction's message of `size` octets as stored.
+    fn delivered_event(
+        &self,
+        tx: &Transaction,
+        size: usize,
+        auth_results: Option<String>,
+    ) -> events::Delivered {
+        events::Delivered {
             message_id: self.message_id(),
             client: self.ctx.peer,
             envelope: Envelope {
@@ -193,16 +217,77 @@ impl Session {
                     .collect(),
             },
             recipients: Vec::new(),
-            size: raw.len() as u64,
+            size: size as u64,
             spam_score: None,
-            auth_results: None,
+            auth_results,
+        }
+    }
+
+    fn trace_fields(&self, tx: &Transaction) -> Vec<u8> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        super::trace::fields(self, tx, now)
+    }
+
+    /// The answer to [`Action::Inspect`]: refuse the message, or deliver it (to INBOX or Junk)
+    /// with the verdict's header fields after the trace fields and without forged
+    /// `Authentication-Results:` of ours (RFC 8601 §5).
+    pub fn inspected(&mut self, inspection: Inspection, verdict: Verdict) {
+        if !std::mem::take(&mut self.inspecting) {
+            return;
+        }
+        let Some(tx) = self.tx.as_ref() else {
+            return;
         };
-        Some(Action::Deliver(Delivery {
+        let accounts = accounts(tx);
+        let junk = match verdict.disposition {
+            Disposition::Reject(text) => {
+                let r = reply::policy_refused(text);
+                let from = tx.from.clone();
+                self.reject_event(Stage::Data, &r, Some(from));
+                self.reset_transaction();
+                return self.respond(r);
+            }
+            Disposition::Junk => accounts.clone(),
+            Disposition::Deliver => Vec::new(),
+        };
+        let mut raw = self.trace_fields(tx);
+        raw.extend_from_slice(&verdict.headers);
+        raw.extend_from_slice(&strip_our_results(&inspection.data, &self.ctx.host));
+        let event = self.delivered_event(tx, raw.len(), results_value(&verdict.headers));
+        self.pending = Some(Action::Deliver(Delivery {
             accounts,
+            junk,
             raw,
             event,
-        }))
+        }));
     }
+}
+
+/// The value of the `Authentication-Results:` field among `headers`, unfolded.
+fn results_value(headers: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(headers);
+    let mut lines = text.split("\r\n");
+    let first = lines.find_map(|l| {
+        l.get(..23)
+            .filter(|name| name.eq_ignore_ascii_case("Authentication-Results:"))
+            .map(|_| l[23..].trim().to_string())
+    })?;
+    let folded = lines.take_while(|l| l.starts_with([' ', '\t']));
+    Some(folded.fold(first, |value, l| value + " " + l.trim()))
+}
+
+/// The transaction's accounts, each once.
+fn accounts(tx: &Transaction) -> Vec<i64> {
+    let mut accounts: Vec<i64> = tx
+        .rcpts
+        .iter()
+        .flat_map(|(_, ids)| ids.iter().copied())
+        .collect();
+    accounts.sort_unstable();
+    accounts.dedup();
+    accounts
 }
 
 #[cfg(test)]

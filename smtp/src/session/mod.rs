@@ -1,8 +1,9 @@
 //! The SMTP session state machine, sans-I/O (RFC 5321 with the ESMTP extensions we offer).
 //!
 //! The driver feeds it input with [`Session::advance`], which consumes what it can and returns
-//! the next [`Action`]: read more, ask the store about a recipient, deliver a message, start
-//! TLS, pause (tarpit) or close. Replies pile up in an output buffer that the driver writes
+//! the next [`Action`]: read more, ask the store about a recipient, run a policy check (DNSBL
+//! at connect, SPF at MAIL, DKIM/ARC/DMARC after the data; see `crate::policy`), deliver a
+//! message, start TLS, pause (tarpit) or close. Replies pile up in an output buffer that the driver writes
 //! whenever it is about to wait (RFC 2920: replies to pipelined commands may be batched).
 //! Every reply, order and limit rule lives here, reachable by tests without a socket.
 
@@ -12,7 +13,8 @@ mod mail;
 mod rcpt;
 mod trace;
 
-use crate::policy::greylist::Verdict;
+use crate::policy::greylist;
+use crate::policy::{Inspection, Listing, SenderAuth};
 use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
@@ -57,6 +59,25 @@ pub enum Action {
         /// The recipient as given.
         recipient: String,
     },
+    /// Before the greeting: ask the DNS block lists about `ip`, then call
+    /// [`Session::client_checked`].
+    CheckClient {
+        /// The client's address.
+        ip: IpAddr,
+    },
+    /// At MAIL: run SPF for the HELO and MAIL FROM identities, then call
+    /// [`Session::sender_checked`].
+    CheckSender {
+        /// The client's address.
+        ip: IpAddr,
+        /// The EHLO/HELO name.
+        helo: String,
+        /// The reverse-path; empty for `<>`.
+        mail_from: String,
+    },
+    /// After the data: run DKIM, ARC and DMARC on it, then hand it back with the verdict to
+    /// [`Session::inspected`].
+    Inspect(Inspection),
     /// Deliver this message durably and hand the outcome to [`Session::delivered`].
     Deliver(Delivery),
     /// Write the pending replies, discard any input already received (RFC 3207 §4.2: nothing
@@ -74,6 +95,8 @@ pub enum Action {
 pub struct Delivery {
     /// Accounts to receive it (deduplicated).
     pub accounts: Vec<i64>,
+    /// Those of `accounts` whose copy goes to Junk (the policy judged it suspect).
+    pub junk: Vec<i64>,
     /// The message as it will be stored: trace header fields, then the client's data.
     pub raw: Vec<u8>,
     /// Its `Delivered` event, for the store to log in the delivery's own transaction (the
@@ -99,6 +122,19 @@ pub struct Context {
     /// Greylisting is on for this session (the configuration says so; it is never on for
     /// submission, whose clients authenticate).
     pub greylist: bool,
+    /// Which policy checks run.
+    pub checks: Checks,
+}
+
+/// The policy checks a session runs; all off by default (submission, tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// Ask the DNS block lists before the greeting.
+    pub dnsbl: bool,
+    /// SPF at MAIL, DKIM/ARC/DMARC after the data, and an `Authentication-Results:` field.
+    pub auth: bool,
+    /// Refuse an SPF `fail` at MAIL (needs `auth`).
+    pub spf_reject_fail: bool,
 }
 
 /// What the client said in EHLO/HELO.
@@ -121,6 +157,8 @@ pub(crate) struct Transaction {
     pub(crate) binary: bool,
     /// Accepted recipients: the address as given and the accounts it resolved to.
     pub(crate) rcpts: Vec<(String, Vec<i64>)>,
+    /// The SPF results of MAIL, when the checks ran.
+    pub(crate) sender: Option<SenderAuth>,
 }
 
 /// Where input goes.
@@ -166,6 +204,12 @@ pub struct Session {
     errors: u32,
     pause_due: bool,
     delivered: u64,
+    /// An action owed to the driver before any more input is read.
+    pending: Option<Action>,
+    /// A MAIL whose SPF check is awaited.
+    checking: Option<Transaction>,
+    /// The data was handed out for inspection; the verdict is awaited.
+    inspecting: bool,
 }
 
 impl Session {
@@ -188,6 +232,31 @@ impl Session {
             errors: 0,
             pause_due: false,
             delivered: 0,
+            pending: None,
+            checking: None,
+            inspecting: false,
+        }
+    }
+
+    /// The connection is open: greet the client, or first ask the block lists about it.
+    pub fn connected(&mut self) {
+        if self.ctx.checks.dnsbl {
+            self.pending = Some(Action::CheckClient { ip: self.ctx.peer });
+        } else {
+            self.greeting();
+        }
+    }
+
+    /// The answer to [`Action::CheckClient`]: greet, or refuse a listed client and close.
+    pub fn client_checked(&mut self, listing: Option<Listing>) {
+        match listing {
+            None => self.greeting(),
+            Some(listing) => {
+                let r = reply::listed(&self.ctx.host, self.ctx.peer, &listing.zone);
+                self.reject_event(Stage::Connect, &r, None);
+                r.write_to(&mut self.out);
+                self.mode = Mode::Closed;
+            }
         }
     }
 
@@ -215,16 +284,30 @@ impl Session {
         mail_from: Option<String>,
         rcpt_to: Option<String>,
     ) {
-        let event = Rejected {
+        self.record_rejection(stage, &r, mail_from, rcpt_to);
+        self.respond(r);
+    }
+
+    /// Record the refusal `r` at `stage` (its reply is written by the caller).
+    fn reject_event(&mut self, stage: Stage, r: &Reply, mail_from: Option<String>) {
+        self.record_rejection(stage, r, mail_from, None);
+    }
+
+    fn record_rejection(
+        &mut self,
+        stage: Stage,
+        r: &Reply,
+        mail_from: Option<String>,
+        rcpt_to: Option<String>,
+    ) {
+        self.record(EventData::Rejected(Rejected {
             stage,
             code: r.code,
             reason: r.lines.join(" "),
             client: self.ctx.peer,
             mail_from,
             rcpt_to,
-        };
-        self.record(EventData::Rejected(event));
-        self.respond(r);
+        }));
     }
 
     /// The 220 greeting, queued for output.
@@ -243,6 +326,9 @@ impl Session {
             && self.partial.is_empty()
             && self.resolving.is_none()
             && self.greylisting.is_none()
+            && self.pending.is_none()
+            && self.checking.is_none()
+            && !self.inspecting
     }
 
     /// Queue the 421 of a server shutdown and stop reading.
@@ -260,6 +346,9 @@ impl Session {
     /// Consume as much of `input` as possible and say what is needed next.
     pub fn advance(&mut self, input: &mut &[u8]) -> Action {
         loop {
+            if let Some(action) = self.pending.take() {
+                return action;
+            }
             if self.greylist_due {
                 self.greylist_due = false;
                 if let (Some((recipient, _)), Some(tx)) = (&self.greylisting, &self.tx) {
@@ -374,7 +463,7 @@ impl Session {
         match command {
             Request::Ehlo { host } => self.hello(host, true),
             Request::Helo { host } => self.hello(host, false),
-            Request::Mail { from } => self.mail(from),
+            Request::Mail { from } => return self.mail(from),
             Request::Rcpt { to } => return self.rcpt(to),
             Request::Data => self.data(),
             Request::Bdat {
@@ -437,6 +526,8 @@ impl Session {
     fn reset_transaction(&mut self) {
         self.tx = None;
         self.chunks = None;
+        self.checking = None;
+        self.inspecting = false;
     }
 
     /// The store's answer to [`Action::Resolve`]: who the recipient is, and which of its
@@ -473,13 +564,13 @@ impl Session {
     }
 
     /// The greylist's answer to [`Action::Greylist`]: accept the recipient, or defer it.
-    pub fn greylisted(&mut self, verdict: Verdict) {
+    pub fn greylisted(&mut self, verdict: greylist::Verdict) {
         let Some((address, accounts)) = self.greylisting.take() else {
             return;
         };
         let r = match verdict {
-            Verdict::Pass => rcpt::quota_reply(self, address, accounts, &[]),
-            Verdict::Defer { retry_after_secs } => {
+            greylist::Verdict::Pass => rcpt::quota_reply(self, address, accounts, &[]),
+            greylist::Verdict::Defer { retry_after_secs } => {
                 let mail_from = self.tx.as_ref().map(|t| t.from.clone()).unwrap_or_default();
                 self.record(EventData::Greylisted(Greylisted {
                     client: self.ctx.peer,

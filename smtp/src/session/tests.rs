@@ -1,6 +1,8 @@
 //! Session tests: a scripted store, bytes in, replies out. RFC sections on the lines.
 
 use super::*;
+use crate::policy::{AuthSummary, Disposition, Verdict};
+use mail_auth::{SpfOutput, SpfResult};
 use mailroom_shared::events::{EventData, Stage};
 use mailroom_store::Delivered;
 
@@ -19,6 +21,12 @@ struct T {
     greylist_asked: Vec<(IpAddr, String, String)>,
     /// Recipients (lowercase) the scripted greylist defers; others pass.
     deferred: Vec<String>,
+    /// The scripted SPF result of both identities, and the identities asked about.
+    spf: SpfResult,
+    spf_checked: Vec<(String, String)>,
+    /// The scripted inspection verdict, and the inspections asked for.
+    verdict: Option<Verdict>,
+    inspected: Vec<Inspection>,
 }
 
 fn ctx(role: Role) -> Context {
@@ -34,6 +42,7 @@ fn ctx(role: Role) -> Context {
         tls: false,
         session_id: 0x2a,
         greylist: false,
+        checks: Checks::default(),
     }
 }
 
@@ -54,6 +63,10 @@ fn with(ctx: Context) -> T {
         left_at_tls: Vec::new(),
         greylist_asked: Vec::new(),
         deferred: Vec::new(),
+        spf: SpfResult::None,
+        spf_checked: Vec::new(),
+        verdict: None,
+        inspected: Vec::new(),
     }
 }
 
@@ -124,17 +137,35 @@ impl T {
                     recipient,
                 } => {
                     let verdict = if self.deferred.contains(&recipient.to_lowercase()) {
-                        Verdict::Defer {
+                        greylist::Verdict::Defer {
                             retry_after_secs: 300,
                         }
                     } else {
-                        Verdict::Pass
+                        greylist::Verdict::Pass
                     };
                     self.greylist_asked.push((client, sender, recipient));
                     assert!(!self.s.at_safe_point(), "a RCPT is in progress");
                     self.s.greylisted(verdict);
                 }
                 Action::Pause(_) => self.paused += 1,
+                Action::CheckClient { .. } => panic!("no DNSBL in these sessions"),
+                Action::CheckSender {
+                    helo, mail_from, ..
+                } => {
+                    let out =
+                        |domain: &str| SpfOutput::new(domain.to_string()).with_result(self.spf);
+                    let sender = SenderAuth {
+                        helo: out(&helo),
+                        mail_from: out(&mail_from),
+                    };
+                    self.spf_checked.push((helo, mail_from));
+                    self.s.sender_checked(sender);
+                }
+                Action::Inspect(inspection) => {
+                    let verdict = self.verdict.clone().expect("a scripted verdict");
+                    self.inspected.push(inspection.clone());
+                    self.s.inspected(inspection, verdict);
+                }
                 Action::Close => {
                     self.closed = true;
                     break;
@@ -715,6 +746,26 @@ fn rejections(t: &mut T) -> Vec<(Stage, u16, Option<String>, Option<String>)> {
         .collect()
 }
 
+fn checked(spf_reject_fail: bool) -> T {
+    let mut c = ctx(Role::Mx);
+    c.checks = Checks {
+        dnsbl: false,
+        auth: true,
+        spf_reject_fail,
+    };
+    with(c)
+}
+
+fn auth_rejections(s: &mut Session) -> Vec<(Stage, u16, String)> {
+    s.take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            EventData::Rejected(r) => Some((r.stage, r.code, r.reason)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
 fn refusals_are_recorded_as_rejected_events_and_acceptances_are_not() {
     let mut t = t();
@@ -797,5 +848,183 @@ fn a_delivery_carries_its_delivered_event() {
     assert!(
         t.s.take_events().is_empty(),
         "the store logs it with the mail"
+    );
+}
+
+#[test]
+fn a_client_on_a_block_list_gets_554_instead_of_the_greeting() {
+    let mut c = ctx(Role::Mx);
+    c.checks.dnsbl = true;
+    let mut s = Session::new(c.clone());
+    s.connected();
+    assert!(
+        s.take_output().is_empty(),
+        "no greeting before the lists answered"
+    );
+    assert!(!s.at_safe_point());
+    let ip = c.peer;
+    assert_eq!(s.advance(&mut &b""[..]), Action::CheckClient { ip });
+    s.client_checked(Some(Listing {
+        zone: "bl.example.org".into(),
+    }));
+    assert_eq!(s.advance(&mut &b"EHLO x\r\n"[..]), Action::Close);
+    let out = String::from_utf8(s.take_output()).expect("utf8");
+    assert_eq!(
+        out,
+        "554 5.7.1 mx.example.test refuses mail from 192.0.2.7: listed by bl.example.org\r\n"
+    );
+    let reason = "mx.example.test refuses mail from 192.0.2.7: listed by bl.example.org";
+    assert_eq!(
+        auth_rejections(&mut s),
+        [(Stage::Connect, 554, reason.into())]
+    );
+
+    // Not listed: the usual greeting, then commands.
+    let mut s = Session::new(c);
+    s.connected();
+    assert_eq!(s.advance(&mut &b""[..]), Action::CheckClient { ip });
+    s.client_checked(None);
+    assert_eq!(s.advance(&mut &b""[..]), Action::NeedInput);
+    assert!(String::from_utf8_lossy(&s.take_output()).starts_with("220 mx.example.test "));
+    assert!(s.take_events().is_empty());
+}
+
+#[test]
+fn spf_runs_at_mail_for_both_identities() {
+    let mut t = checked(false);
+    t.spf = SpfResult::Fail;
+    t.cmd("EHLO client.example.org");
+    // Only marks by default: the fail is kept for the verdict, and pipelined commands after
+    // MAIL are answered in order once the check is back.
+    assert_eq!(
+        t.send(b"MAIL FROM:<sender@example.org>\r\nRCPT TO:<alice@example.test>\r\n"),
+        "250 2.1.0 sender OK\r\n250 2.1.5 recipient OK\r\n"
+    );
+    assert_eq!(
+        t.spf_checked,
+        [("client.example.org".into(), "sender@example.org".into())]
+    );
+    assert_eq!(
+        t.s.tx
+            .as_ref()
+            .and_then(|tx| tx.sender.as_ref())
+            .map(|a| a.mail_from.result()),
+        Some(SpfResult::Fail)
+    );
+    assert!(t.s.take_events().is_empty());
+}
+
+#[test]
+fn an_spf_fail_is_refused_at_mail_when_configured() {
+    let mut t = checked(true);
+    t.spf = SpfResult::Fail;
+    t.cmd("EHLO client.example.org");
+    // RFC 7372 §3.2: 5.7.23 for an SPF failure.
+    let text = "SPF check failed: example.org does not designate 192.0.2.7 as a permitted sender";
+    assert_eq!(
+        t.cmd("MAIL FROM:<sender@example.org>"),
+        format!("550 5.7.23 {text}\r\n")
+    );
+    assert_eq!(auth_rejections(&mut t.s), [(Stage::Mail, 550, text.into())]);
+    // No transaction was opened.
+    assert_eq!(
+        t.cmd("RCPT TO:<alice@example.test>"),
+        "503 5.5.1 need MAIL before RCPT\r\n"
+    );
+    // Softfail and the rest pass through.
+    t.spf = SpfResult::SoftFail;
+    assert_eq!(
+        t.cmd("MAIL FROM:<sender@example.org>"),
+        "250 2.1.0 sender OK\r\n"
+    );
+}
+
+fn verdict(disposition: Disposition) -> Verdict {
+    Verdict {
+        headers: b"Authentication-Results: mx.example.test;\r\n\tdmarc=pass\r\n".to_vec(),
+        disposition,
+        auth: AuthSummary::default(),
+    }
+}
+
+const FORGED: &str = "Authentication-Results: mx.example.test; dkim=pass\r\n\
+Authentication-Results: elsewhere.example; spf=pass\r\nSubject: hi\r\n\r\nbody\r\n";
+
+fn send_message(t: &mut T) -> String {
+    t.cmd("EHLO client.example.org");
+    t.cmd("MAIL FROM:<sender@example.org>");
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("RCPT TO:<bob@example.test>");
+    t.cmd("DATA");
+    t.send(format!("{FORGED}.\r\n").as_bytes())
+}
+
+#[test]
+fn the_verdict_header_follows_the_trace_fields_and_forged_results_go() {
+    let mut t = checked(false);
+    t.verdict = Some(verdict(Disposition::Deliver));
+    assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
+    // The inspection saw the data as the client sent it (DKIM may cover the forged field).
+    assert_eq!(t.inspected.len(), 1);
+    assert_eq!(t.inspected[0].data, FORGED.as_bytes());
+    assert_eq!(t.inspected[0].mail_from, "sender@example.org");
+    assert_eq!(t.inspected[0].helo, "client.example.org");
+    assert_eq!(t.delivered[0].junk, Vec::<i64>::new());
+    let raw = t.body(0);
+    let (trace, rest) = raw
+        .split_once("\r\nAuthentication-Results: mx.example.test;\r\n\tdmarc=pass\r\n")
+        .expect("our field");
+    assert!(
+        trace.starts_with("Return-Path: <sender@example.org>\r\nReceived: "),
+        "{raw}"
+    );
+    // RFC 8601 §5: ours (forged) removed, the other server's kept.
+    assert_eq!(
+        rest,
+        "Authentication-Results: elsewhere.example; spf=pass\r\nSubject: hi\r\n\r\nbody\r\n"
+    );
+}
+
+#[test]
+fn quarantine_files_every_copy_in_junk() {
+    let mut t = checked(false);
+    t.verdict = Some(verdict(Disposition::Junk));
+    assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
+    assert_eq!(t.delivered[0].accounts, [1, 2]);
+    assert_eq!(t.delivered[0].junk, [1, 2]);
+}
+
+#[test]
+fn a_dmarc_reject_refuses_the_message_and_the_session_goes_on() {
+    let mut t = checked(false);
+    let text = "message refused: it fails the DMARC policy (p=reject) of example.org";
+    t.verdict = Some(verdict(Disposition::Reject(text.into())));
+    assert_eq!(send_message(&mut t), format!("550 5.7.1 {text}\r\n"));
+    assert!(t.delivered.is_empty(), "nothing stored");
+    assert_eq!(auth_rejections(&mut t.s), [(Stage::Data, 550, text.into())]);
+    assert!(t.s.at_safe_point());
+    assert_eq!(t.cmd("MAIL FROM:<>"), "250 2.1.0 sender OK\r\n");
+}
+
+#[test]
+fn bdat_data_is_inspected_too() {
+    let mut t = checked(false);
+    t.verdict = Some(verdict(Disposition::Junk));
+    t.cmd("EHLO client.example.org");
+    t.cmd("MAIL FROM:<sender@example.org>");
+    t.cmd("RCPT TO:<alice@example.test>");
+    assert_eq!(
+        t.send(b"BDAT 5\r\nSubje"),
+        "250 2.0.0 5 octets received\r\n"
+    );
+    assert_eq!(
+        t.send(b"BDAT 13 LAST\r\nct: x\r\n\r\nhi\r\n"),
+        "250 2.0.0 OK, stored as 2a.0\r\n"
+    );
+    assert_eq!(t.inspected[0].data, b"Subject: x\r\n\r\nhi\r\n");
+    assert_eq!(t.delivered[0].junk, [1]);
+    assert!(
+        t.body(0)
+            .ends_with("\tdmarc=pass\r\nSubject: x\r\n\r\nhi\r\n")
     );
 }

@@ -47,8 +47,8 @@ use crate::greylist::{
 };
 use crate::mime::{self, MessageMeta};
 use crate::spam::{
-    BayesCounts, DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes,
-    RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
+    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
+    StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
@@ -278,7 +278,7 @@ impl Backend for SqliteBackend {
             let body = Self::prepare_body(blobs, m.raw).await?;
             let op = DeliverOp {
                 recipients: m.recipients,
-                junk: Vec::new(),
+                junk: m.junk,
                 body,
                 internal_date: m.internal_date.unwrap_or_else(unix_now),
                 event: m.event,
@@ -591,24 +591,6 @@ impl Backend for SqliteBackend {
         Box::pin(Self::read(pool, move |c| {
             spam::decision_of(c, m.account_id, m.mailbox_id, m.uid)
         }))
-    }
-
-    fn deliver_sorted(&self, m: DeliverSorted) -> StoreFuture<Outcome<Vec<Delivered>>> {
-        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
-        Box::pin(async move {
-            if m.recipients.is_empty() {
-                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
-            }
-            let body = Self::prepare_body(blobs, m.raw).await?;
-            let op = DeliverOp {
-                recipients: m.recipients,
-                junk: m.junk,
-                body,
-                internal_date: m.internal_date.unwrap_or_else(unix_now),
-                event: None,
-            };
-            writer.deliver(op).await
-        })
     }
 
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>> {

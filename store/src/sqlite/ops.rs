@@ -84,9 +84,9 @@ const MAILBOX_BLOBS: &str = "SELECT blob, size FROM messages WHERE mailbox_id = 
 const MAILBOX_DELETE_MESSAGES: &str = "DELETE FROM messages WHERE mailbox_id = ?1";
 const MAILBOX_UIDS: &str = "SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid";
 
-/// Deliver one body into the INBOX (or, for those in `op.junk`, the Junk mailbox) of every
-/// recipient: one blob row with one reference per
-/// recipient, one message per INBOX. Any recipient failing (unknown, over quota) fails all.
+/// Deliver one body into the INBOX of every recipient (their Junk mailbox for those in
+/// `op.junk`, INBOX when they have none): one blob row with one reference per recipient, one
+/// message per mailbox. Any recipient failing (unknown, over quota) fails all.
 pub(crate) fn deliver(
     conn: &Connection,
     blobs: &BlobStore,
@@ -103,10 +103,14 @@ pub(crate) fn deliver(
     let mut changes = Vec::with_capacity(recipients.len());
     for account_id in recipients {
         charge(conn, account_id, op.body.size)?;
-        let (mailbox_id, _) = if op.junk.contains(&account_id) {
+        let junk = if op.junk.contains(&account_id) {
             reads::junk_mailbox(conn, account_id)?
         } else {
-            reads::mailbox_by_name(conn, account_id, "INBOX")?
+            None
+        };
+        let mailbox_id = match junk {
+            Some(id) => id,
+            None => reads::mailbox_by_name(conn, account_id, "INBOX")?.0,
         };
         let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &Stored::new(op))?;
         value.push(Delivered {

@@ -28,8 +28,8 @@ const ALIAS_TARGETS: &str = "SELECT target FROM aliases WHERE source_key = ?1 OR
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, address, role, quota_bytes, used_bytes";
 const ACCOUNT_WITH_HASH: &str = "SELECT id, address, role, quota_bytes, used_bytes, \
      password_hash FROM accounts WHERE address_key = ?1";
-const JUNK_MAILBOX: &str = "SELECT id, uidvalidity FROM mailboxes \
-     WHERE account_id = ?1 AND special_use = '\\Junk' ORDER BY id LIMIT 1";
+const JUNK_MAILBOX: &str = "SELECT id FROM mailboxes WHERE account_id = ?1 \
+     AND special_use = '\\Junk' ORDER BY id LIMIT 1";
 const MAILBOX_BY_NAME: &str =
     "SELECT id, uidvalidity FROM mailboxes WHERE account_id = ?1 AND name = ?2";
 /// LIST/STATUS columns of mailboxes for [`mailbox_from_row`]; `?2` and `?3` are the
@@ -115,19 +115,6 @@ fn mailbox_from_row(r: &Row<'_>) -> rusqlite::Result<MailboxInfo> {
     })
 }
 
-/// Id and UIDVALIDITY of the account's mailbox called `name`.
-/// The account's Junk mailbox (RFC 6154 `\Junk`; the oldest if several), else its INBOX.
-pub(crate) fn junk_mailbox(conn: &Connection, account_id: i64) -> Result<(i64, u32), StoreError> {
-    let junk = conn
-        .prepare_cached(JUNK_MAILBOX)?
-        .query_row([account_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    match junk {
-        Some(found) => Ok(found),
-        None => mailbox_by_name(conn, account_id, "INBOX"),
-    }
-}
-
 pub(crate) fn mailbox_by_name(
     conn: &Connection,
     account_id: i64,
@@ -138,6 +125,15 @@ pub(crate) fn mailbox_by_name(
         .query_row(params![account_id, &name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))
+}
+
+/// The account's Junk mailbox (special-use `\Junk`, RFC 6154), if it has one. The user may
+/// have renamed it; the attribute, not the name, says which mailbox it is.
+pub(crate) fn junk_mailbox(conn: &Connection, account_id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(JUNK_MAILBOX)?
+        .query_row(params![account_id], |r| r.get(0))
+        .optional()?)
 }
 
 /// One message and the name of its blob.

@@ -15,8 +15,8 @@ use tempfile::TempDir;
 
 use super::{Admin, DB_FILE, SqliteBackend};
 use crate::actor::{
-    Append, Authenticate, Copy, Deliver, Expunge, FetchBody, FetchMeta, ListMailboxes, Move,
-    Select, SetFlags,
+    Append, Authenticate, Copy, DeleteMailbox, Deliver, Expunge, FetchBody, FetchMeta,
+    ListMailboxes, Move, Select, SetFlags,
 };
 use crate::backend::Backend;
 use crate::error::StoreError;
@@ -89,6 +89,7 @@ impl Fixture {
     async fn deliver(&self, to: &[i64], raw: Arc<[u8]>) -> Result<Vec<Delivered>, StoreError> {
         let m = Deliver {
             recipients: to.to_vec(),
+            junk: Vec::new(),
             raw,
             internal_date: Some(1_700_000_000),
             event: None,
@@ -155,6 +156,46 @@ async fn same_body_to_three_recipients_is_one_blob_with_refcount_three() {
             .expect("body");
         assert_eq!(&*fetched, &*body);
     }
+}
+
+#[actix_rt::test]
+async fn junk_recipients_get_their_copy_in_junk_and_the_body_is_stored_once() {
+    let f = fixture();
+    // carol has no Junk any more: hers falls back to INBOX.
+    f.store
+        .delete_mailbox(DeleteMailbox {
+            account_id: f.carol,
+            name: "Junk".into(),
+        })
+        .await
+        .expect("delete Junk");
+    let m = Deliver {
+        recipients: vec![f.alice, f.bob, f.carol],
+        junk: vec![f.alice, f.carol, 9999],
+        raw: message(3),
+        internal_date: Some(1_700_000_000),
+        event: None,
+    };
+    let delivered = f.store.deliver(m).await.expect("deliver").value;
+    assert_eq!(delivered.len(), 3);
+    assert_eq!(refcounts(f.dir.path()), [3], "one body, three references");
+    let junk = |who: i64| {
+        delivered
+            .iter()
+            .find(|d| d.account_id == who)
+            .expect("copy")
+    };
+    let (alice_junk, alice_msgs) = f.mailbox(f.alice, "Junk").await;
+    assert_eq!(junk(f.alice).mailbox_id, alice_junk.id);
+    assert_eq!(alice_msgs.len(), 1);
+    assert!(f.mailbox(f.alice, "INBOX").await.1.is_empty());
+    let (bob_inbox, bob_msgs) = f.mailbox(f.bob, "INBOX").await;
+    assert_eq!(junk(f.bob).mailbox_id, bob_inbox.id);
+    assert_eq!(bob_msgs.len(), 1);
+    assert!(f.mailbox(f.bob, "Junk").await.1.is_empty());
+    let (carol_inbox, carol_msgs) = f.mailbox(f.carol, "INBOX").await;
+    assert_eq!(junk(f.carol).mailbox_id, carol_inbox.id);
+    assert_eq!(carol_msgs.len(), 1);
 }
 
 #[actix_rt::test]
@@ -660,6 +701,7 @@ async fn over_quota_names_full_accounts() {
     store
         .deliver(crate::actor::Deliver {
             recipients: vec![small],
+            junk: Vec::new(),
             raw: std::sync::Arc::from(vec![b'x'; 100]),
             internal_date: None,
             event: None,

@@ -64,11 +64,11 @@ impl Body {
     }
 }
 
-/// Deliver one body to the INBOX of each recipient, all or nothing.
+/// Deliver one body to the INBOX (or Junk) of each recipient, all or nothing.
 #[derive(Debug)]
 pub(crate) struct DeliverOp {
     pub recipients: Vec<i64>,
-    /// Recipients whose copy goes to their Junk mailbox instead of INBOX.
+    /// Recipients whose copy is filed in Junk.
     pub junk: Vec<i64>,
     pub body: Body,
     pub internal_date: i64,

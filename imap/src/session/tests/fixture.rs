@@ -251,6 +251,7 @@ impl T {
         self.store
             .send(Deliver {
                 recipients: vec![self.alice],
+                junk: Vec::new(),
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: Some(760_000_000),
                 event: None,

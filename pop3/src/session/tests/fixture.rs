@@ -153,6 +153,7 @@ impl T {
         self.store
             .send(Deliver {
                 recipients: vec![self.alice],
+                junk: Vec::new(),
                 raw: Arc::from(raw.as_bytes()),
                 internal_date: None,
                 event: None,

@@ -549,6 +549,7 @@ async fn the_actor_looks_up_what_it_evicted_and_follows_reloads() {
             generation: 2,
             config: Arc::new(off),
             tls,
+            dns: mailroom_shared::dns::Dns::build(&mailroom_config::Dns::default()).expect("dns"),
         },
     )))
     .await

@@ -23,7 +23,7 @@
 //! 1. send [`Score`] with the local recipients and the message as received; on `Err`, log
 //!    and deliver unscored (a scorer failure must never lose or refuse mail);
 //! 2. `verdict.reject` → `550 5.7.1` and a `Rejected` event; nothing is stored;
-//! 3. else prepend `verdict.headers` and deliver with `mailroom_store::spam::DeliverSorted
+//! 3. else prepend `verdict.headers` and deliver with `mailroom_store::actor::Deliver
 //!    { junk: verdict.junk(), .. }`;
 //! 4. after the `250`, send `verdict.decisions(&delivered)` to the store (a failure there is
 //!    only logged), and put the score in the `Delivered` event.
@@ -189,7 +189,7 @@ impl SpamVerdict {
         self.per_account.iter().find(|a| a.account_id == account_id)
     }
 
-    /// The recipients whose copy goes to Junk: `DeliverSorted::junk`.
+    /// The recipients whose copy goes to Junk: `Deliver::junk`.
     pub fn junk(&self) -> Vec<i64> {
         self.per_account
             .iter()

@@ -60,6 +60,7 @@ async fn a_delivery_logs_its_event_in_the_same_transaction() {
         raw: message(1),
         internal_date: None,
         event: Some(event.clone()),
+        junk: Vec::new(),
     };
     let outcome = f.store.deliver(m).await.expect("deliver");
     assert_eq!(outcome.events.len(), 1, "handed back for the bus");
@@ -85,6 +86,7 @@ async fn a_failed_delivery_logs_no_event() {
         raw: big,
         internal_date: None,
         event: Some(delivered_event("carol@example.test")),
+        junk: Vec::new(),
     };
     let r = f.store.deliver(m).await;
     assert!(
@@ -213,6 +215,7 @@ async fn a_move_logs_message_moved_with_both_mailboxes_and_the_blobs() {
         raw: message(1),
         internal_date: None,
         event: None,
+        junk: Vec::new(),
     };
     f.store.deliver(m).await.expect("deliver");
     let mailbox = |name: &str| {

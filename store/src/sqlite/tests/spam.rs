@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::spam::{
-    DeliverSorted, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
-    SpamClass, SpamDecision, TrainBayes, Trained,
+    FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions, SpamClass,
+    SpamDecision, TrainBayes, Trained,
 };
 
 fn train(account_id: i64, blob: &str, class: SpamClass, tokens: &[i64]) -> TrainBayes {
@@ -252,51 +252,4 @@ async fn hosted_domains_are_named_in_any_case() {
         .await
         .expect("hosted");
     assert_eq!(got, ["Example.TEST", "example.test."]);
-}
-
-#[actix_rt::test]
-async fn a_sorted_delivery_files_junk_copies_in_junk() {
-    let f = fixture();
-    let d = f
-        .store
-        .deliver_sorted(DeliverSorted {
-            recipients: vec![f.alice, f.bob],
-            junk: vec![f.bob],
-            raw: message(1),
-            internal_date: None,
-        })
-        .await
-        .expect("deliver")
-        .value;
-    let (alice_inbox, _) = f.mailbox(f.alice, "INBOX").await;
-    let (bob_junk, in_junk) = f.mailbox(f.bob, "Junk").await;
-    let (_, bob_inbox) = f.mailbox(f.bob, "INBOX").await;
-    let mut got: Vec<(i64, i64)> = d.iter().map(|x| (x.account_id, x.mailbox_id)).collect();
-    got.sort_unstable();
-    assert_eq!(got, [(f.alice, alice_inbox.id), (f.bob, bob_junk.id)]);
-    assert_eq!(in_junk.len(), 1);
-    assert!(bob_inbox.is_empty());
-    assert_eq!(refcounts(f.dir.path()), [2], "still one body for both");
-
-    // An account without a \Junk mailbox (she deleted it) gets the copy in her INBOX.
-    f.store
-        .delete_mailbox(crate::actor::DeleteMailbox {
-            account_id: f.bob,
-            name: "Junk".into(),
-        })
-        .await
-        .expect("delete");
-    let d = f
-        .store
-        .deliver_sorted(DeliverSorted {
-            recipients: vec![f.bob],
-            junk: vec![f.bob],
-            raw: message(2),
-            internal_date: None,
-        })
-        .await
-        .expect("deliver")
-        .value;
-    let (bob_inbox, _) = f.mailbox(f.bob, "INBOX").await;
-    assert_eq!(d[0].mailbox_id, bob_inbox.id);
 }

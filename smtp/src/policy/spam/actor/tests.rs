@@ -132,6 +132,7 @@ async fn moving_twenty_into_junk_raises_like_mail_for_that_account_only() {
                 recipients: vec![w.alice],
                 raw: raw.clone(),
                 internal_date: None,
+                junk: Vec::new(),
                 event: None,
             })
             .await
@@ -327,6 +328,7 @@ Date: Tue, 7 Mar 2023 10:00:00 +0000\r\nMessage-ID: <g@x.example>\r\n\r\nBuy gif
     let snapshot = mailroom_shared::snapshot::Snapshot {
         generation: 2,
         tls: mailroom_shared::tls::acceptor(&config).expect("tls"),
+        dns: mailroom_shared::dns::Dns::build(&config.dns).expect("dns"),
         config: Arc::new(config),
     };
     // A round trip through the bus orders the reload before the next Score.
