@@ -12,7 +12,9 @@ use mailroom_shared::reload::ConfigWatcher;
 use mailroom_shared::shutdown::drain_signal;
 use mailroom_shared::signals::Signals;
 use mailroom_shared::snapshot::Snapshot;
+use mailroom_smtp::Policy;
 use mailroom_smtp::policy::greylist::Greylist;
+use mailroom_smtp::policy::spam::SpamScorer;
 use mailroom_store::actor::{Flush, MailboxStore};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -26,13 +28,8 @@ pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
     actix_rt::System::new().block_on(serve(config, source))
 }
 
-fn protocols(
-    store: &actix::Addr<MailboxStore>,
-    greylist: &actix::Addr<Greylist>,
-    bus: &Bus,
-) -> Protocols {
-    let smtp: Arc<dyn Protocol> =
-        Arc::new(mailroom_smtp::Smtp::new(store.clone(), greylist.clone()));
+fn protocols(store: &actix::Addr<MailboxStore>, policy: Policy, bus: &Bus) -> Protocols {
+    let smtp: Arc<dyn Protocol> = Arc::new(mailroom_smtp::Smtp::new(store.clone(), policy));
     let imap: Arc<dyn Protocol> = Arc::new(mailroom_imap::Imap::new(store.clone(), bus.clone()));
     let pop3: Arc<dyn Protocol> = Arc::new(mailroom_pop3::Pop3::new(store.clone()));
     [
@@ -65,6 +62,10 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
     let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
+    // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
+    // trains each account's classifier).
+    let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
+    let policy = Policy { greylist, spam };
     // Before any session can log an event, so every configured target gets it. Held for the
     // server's life: the bus keeps only weak references.
     let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
@@ -75,7 +76,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let tracker = ConnectionTracker::default();
     let arbiters = Arbiters::per_core();
     let listeners = ListenerSet::new(
-        protocols(&store, &greylist, &bus),
+        protocols(&store, policy, &bus),
         tracker.clone(),
         arbiters.clone(),
         draining,

@@ -14,4 +14,4 @@ pub mod policy;
 pub mod proto;
 pub mod session;
 
-pub use actor::Smtp;
+pub use actor::{Policy, Smtp};

@@ -13,6 +13,7 @@ mod reload;
 mod shutdown;
 mod smtp;
 mod smtp_clients;
+mod spam;
 mod tls;
 mod webhooks;
 

@@ -24,6 +24,8 @@ pub fn after_trace(raw: &[u8]) -> &[u8] {
         let trace = line.starts_with(b"Return-Path:")
             || line.starts_with(b"Received:")
             || line.starts_with(b"Authentication-Results:")
+            || line.starts_with(b"X-Spam-Score:")
+            || line.starts_with(b"X-Spam-Status:")
             || line.starts_with(b"\t")
             || line.starts_with(b" ");
         if !trace || end == 0 {

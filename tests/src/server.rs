@@ -1,6 +1,7 @@
 //! Starting and stopping the server under test.
 
 use anyhow::{Context, Result, bail};
+use rusqlite::OptionalExtension;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::TcpStream;
@@ -151,11 +152,18 @@ impl Server {
                 self.dns.addr()
             )
         };
+        // Spam scoring files minimal test messages (no Date, no Message-ID) in Junk and adds
+        // headers: off unless a test is about it.
+        let spam = if extra.contains("[spam]") {
+            ""
+        } else {
+            "[spam]\nenabled = false\n\n"
+        };
         format!(
             "[server]\nhostname = \"{host}\"\ndata_dir = \"{data}\"\ndrain_timeout_secs = 5\n\n\
              [listeners]\nsmtp = \"127.0.0.1:{}\"\nsubmission = \"127.0.0.1:{}\"\n\
              submissions = \"127.0.0.1:{}\"\nimap = \"127.0.0.1:{}\"\nimaps = \"127.0.0.1:{}\"\n\
-             pop3 = \"127.0.0.1:{}\"\npop3s = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n{dns}{extra}\n",
+             pop3 = \"127.0.0.1:{}\"\npop3s = \"127.0.0.1:{}\"\nadmin = \"127.0.0.1:{}\"\n\n{dns}{spam}{extra}\n",
             p.smtp,
             p.submission,
             p.submissions,
@@ -318,6 +326,32 @@ impl Server {
             .query_map([], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(rows)
+    }
+
+    /// The single number a read-only `query` answers (e.g. a `count(*)`).
+    pub fn sql_count(&self, query: &str) -> Result<i64> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        Ok(db.query_row(query, [], |r| r.get(0))?)
+    }
+
+    /// How many messages `address`'s spam classifier was trained on: (spam, ham).
+    pub fn bayes_trained(&self, address: &str) -> Result<(i64, i64)> {
+        let db = rusqlite::Connection::open_with_flags(
+            self.data_dir().join("mailroom.db"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let counts = db
+            .query_row(
+                "SELECT t.spam, t.ham FROM bayes_totals t JOIN accounts a ON a.id = t.account_id \
+                 WHERE a.address_key = lower(?1)",
+                [address],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(counts.unwrap_or((0, 0)))
     }
 
     /// The bodies (JSON) of the logged events of `kind`, oldest first.

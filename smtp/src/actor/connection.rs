@@ -3,8 +3,10 @@
 //! the policy checks (DNSBL, SPF, DKIM/ARC/DMARC through the snapshot's resolver), tarpit
 //! pauses — under the command timeout. Draining ends the session only between commands.
 
-use crate::policy;
-use crate::policy::greylist::{Check, Greylist, Verdict};
+use super::Policy;
+use crate::policy::greylist::{self, Check};
+use crate::policy::spam::{Score, SpamScorer, SpamVerdict};
+use crate::policy::{self, Inspection, Verdict};
 use crate::session::{Action, Checks, Context, Role, Session};
 use actix::Addr;
 use mail_auth::MessageAuthenticator;
@@ -18,17 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Run one SMTP connection to its end.
-pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, greylist: Addr<Greylist>) {
+pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, policy: Policy) {
     // The store actor on this session's own arbiter: no hop to the System arbiter per request.
     let store = mailroom_store::actor::local_twin(&store).await;
-    run_in_span(conn.span(), drive(conn, store, greylist)).await
+    run_in_span(conn.span(), drive(conn, store, policy)).await
 }
 
-async fn drive(
-    conn: Connection,
-    store: Addr<MailboxStore>,
-    greylist: Addr<Greylist>,
-) -> io::Result<()> {
+async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> io::Result<()> {
+    let Policy { greylist, spam } = policy;
     let Connection {
         session_id,
         kind,
@@ -43,6 +42,12 @@ async fn drive(
     let implicit = kind.implicit_tls();
     let mut io = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
     let mx = kind == ListenerKind::Smtp;
+    let checks = Checks {
+        dnsbl: mx && !config.dnsbl.zones.is_empty(),
+        auth: mx && config.auth.enabled,
+        spf_reject_fail: config.spf.reject_fail,
+        spam: mx && config.spam.enabled,
+    };
     let mut session = Session::new(Context {
         host: config.server.hostname.clone(),
         role: if mx { Role::Mx } else { Role::Submission },
@@ -51,15 +56,13 @@ async fn drive(
         tls: implicit,
         session_id,
         greylist: config.greylist.enabled && mx,
-        checks: Checks {
-            dnsbl: mx && !config.dnsbl.zones.is_empty(),
-            auth: mx && config.auth.enabled,
-            spf_reject_fail: config.spf.reject_fail,
-        },
+        checks: checks.clone(),
     });
     // mail-auth's handle on the one resolver; a clone shares hickory's cache.
     let authenticator = MessageAuthenticator(snapshot.dns.resolver().clone());
     session.connected();
+    // The spam verdict of the message being delivered, for the decision record after it.
+    let mut scored: Option<SpamVerdict> = None;
 
     let mut input: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
@@ -115,7 +118,7 @@ async fn drive(
                     .unwrap_or_else(|e| {
                         // Greylisting is a nicety; a missing actor must not stop mail.
                         tracing::warn!(error = %e, "Greylist unavailable; letting the recipient through.");
-                        Verdict::Pass
+                        greylist::Verdict::Pass
                     });
                 session.greylisted(verdict);
             }
@@ -143,14 +146,24 @@ async fn drive(
                 session.sender_checked(sender);
             }
             Action::Inspect(inspection) => {
-                let verdict = policy::inspect(
-                    &authenticator,
-                    &config.server.hostname,
-                    &inspection,
-                    config.dmarc.on_reject,
-                )
-                .await;
-                tracing::debug!(auth = ?verdict.auth, disposition = ?verdict.disposition, "message inspected");
+                let mut verdict = if checks.auth {
+                    policy::inspect(
+                        &authenticator,
+                        &config.server.hostname,
+                        &inspection,
+                        config.dmarc.on_reject,
+                    )
+                    .await
+                } else {
+                    Verdict::unchecked()
+                };
+                if checks.spam {
+                    scored = score(&spam, &inspection, &verdict).await;
+                    if let Some(s) = &scored {
+                        verdict.add_spam(s, config.spam.reject_threshold);
+                    }
+                }
+                tracing::debug!(auth = ?verdict.auth, disposition = ?verdict.disposition, spam = ?verdict.spam_score, "message inspected");
                 session.inspected(inspection, verdict);
             }
             Action::Deliver(delivery) => {
@@ -164,6 +177,10 @@ async fn drive(
                     })
                     .await
                     .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
+                // Why each copy went where it did, for the admin; losing it loses no mail.
+                if let (Some(s), Ok(delivered)) = (scored.take(), &outcome) {
+                    store.do_send(s.decisions(delivered));
+                }
                 session.delivered(outcome);
             }
             Action::StartTls => {
@@ -182,6 +199,31 @@ async fn drive(
                 io.shutdown().await;
                 return Ok(());
             }
+        }
+    }
+}
+
+/// The spam scorer's verdict on the inspected message; `None` (deliver unscored) when the
+/// scorer fails, which must never lose or refuse mail.
+async fn score(
+    spam: &Addr<SpamScorer>,
+    inspection: &Inspection,
+    verdict: &Verdict,
+) -> Option<SpamVerdict> {
+    let ask = Score {
+        account_ids: inspection.accounts.clone(),
+        raw: Arc::from(&inspection.data[..]),
+        facts: policy::spam_facts(inspection, &verdict.auth),
+    };
+    match spam.send(ask).await {
+        Ok(Ok(verdict)) => Some(verdict),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Spam scoring failed; delivering unscored.");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Spam scorer unavailable; delivering unscored.");
+            None
         }
     }
 }

@@ -4,22 +4,31 @@
 mod connection;
 
 use crate::policy::greylist::Greylist;
+use crate::policy::spam::SpamScorer;
 use crate::proto::reply;
 use actix::Addr;
 use mailroom_shared::net::{Connection, Protocol, Refusal};
 use mailroom_store::MailboxStore;
 
+/// The policy actors SMTP sessions ask while the client waits.
+#[derive(Clone)]
+pub struct Policy {
+    /// Asked about MX recipients when greylisting is on.
+    pub greylist: Addr<Greylist>,
+    /// Asked to score MX mail when spam scoring is on.
+    pub spam: Addr<SpamScorer>,
+}
+
 /// The SMTP protocol, for the `smtp` (MX), `submission` and `submissions` listeners.
 pub struct Smtp {
     store: Addr<MailboxStore>,
-    greylist: Addr<Greylist>,
+    policy: Policy,
 }
 
 impl Smtp {
-    /// SMTP delivering into `store`, asking `greylist` about MX recipients when greylisting
-    /// is on.
-    pub fn new(store: Addr<MailboxStore>, greylist: Addr<Greylist>) -> Self {
-        Self { store, greylist }
+    /// SMTP delivering into `store`, asking `policy` on the MX listener.
+    pub fn new(store: Addr<MailboxStore>, policy: Policy) -> Self {
+        Self { store, policy }
     }
 }
 
@@ -28,7 +37,7 @@ impl Protocol for Smtp {
         actix_rt::spawn(connection::run(
             conn,
             self.store.clone(),
-            self.greylist.clone(),
+            self.policy.clone(),
         ));
     }
 

@@ -29,6 +29,8 @@ pub struct Inspection {
     pub mail_from: String,
     /// The SPF results of MAIL.
     pub sender: SenderAuth,
+    /// The local recipients' accounts, each once (for the spam scorer).
+    pub accounts: Vec<i64>,
 }
 
 fn dkim_summary(r: &DkimResult) -> AuthResult {
@@ -190,5 +192,7 @@ pub async fn inspect(
         headers: field.into_bytes(),
         disposition: disposition(&summary, on_reject),
         auth: summary,
+        junk: Vec::new(),
+        spam_score: None,
     }
 }

@@ -118,15 +118,88 @@ pub enum Disposition {
 }
 
 /// The outcome of inspecting a received message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     /// Header fields to add after the trace fields, each ending in CRLF (our
-    /// `Authentication-Results:`; later also the spam scorer's).
+    /// `Authentication-Results:`, then the spam scorer's `X-Spam-*`).
     pub headers: Vec<u8>,
     /// What to do with it.
     pub disposition: Disposition,
     /// The results behind it.
     pub auth: AuthSummary,
+    /// Recipients whose own copy goes to Junk although the message as a whole is delivered
+    /// (their spam score, with what they taught the classifier, reached the threshold).
+    pub junk: Vec<i64>,
+    /// The spam score, when the message was scored (for the `Delivered` event).
+    pub spam_score: Option<f64>,
+}
+
+impl Verdict {
+    /// The verdict of a message nothing was checked on: delivered as it is.
+    pub fn unchecked() -> Self {
+        Self {
+            headers: Vec::new(),
+            disposition: Disposition::Deliver,
+            auth: AuthSummary::default(),
+            junk: Vec::new(),
+            spam_score: None,
+        }
+    }
+
+    /// Add the spam scorer's verdict: its header fields after ours, its refusal unless the
+    /// message is refused already, and the recipients it files in Junk.
+    pub fn add_spam(&mut self, spam: &spam::SpamVerdict, reject_threshold: f64) {
+        self.headers.extend_from_slice(&spam.headers);
+        self.spam_score = Some(match spam.per_account.as_slice() {
+            [only] => only.score,
+            _ => spam.rules_score,
+        });
+        if spam.reject && !matches!(self.disposition, Disposition::Reject(_)) {
+            self.disposition = Disposition::Reject(format!(
+                "message refused as spam: it scores {:.1}, the limit is {reject_threshold:.1}",
+                spam.rules_score
+            ));
+        }
+        self.junk = spam.junk();
+    }
+}
+
+/// What the spam rules need of the authentication results and the session.
+pub fn spam_facts(inspection: &Inspection, auth: &AuthSummary) -> spam::Facts {
+    let spf = match auth.spf_mail_from {
+        AuthResult::Pass => spam::SpfResult::Pass,
+        AuthResult::Fail => spam::SpfResult::Fail,
+        AuthResult::SoftFail => spam::SpfResult::SoftFail,
+        AuthResult::Neutral => spam::SpfResult::Neutral,
+        AuthResult::TempError => spam::SpfResult::TempError,
+        AuthResult::PermError => spam::SpfResult::PermError,
+        AuthResult::None => spam::SpfResult::None,
+    };
+    let dkim = match auth.dkim {
+        AuthResult::Pass => spam::DkimResult::Pass,
+        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => spam::DkimResult::Fail,
+        AuthResult::TempError => spam::DkimResult::TempError,
+        AuthResult::PermError => spam::DkimResult::PermError,
+        AuthResult::None => spam::DkimResult::None,
+    };
+    let dmarc = match auth.dmarc {
+        AuthResult::Pass => spam::DmarcResult::Pass,
+        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => spam::DmarcResult::Fail,
+        AuthResult::TempError => spam::DmarcResult::TempError,
+        AuthResult::PermError => spam::DmarcResult::PermError,
+        AuthResult::None => spam::DmarcResult::None,
+    };
+    spam::Facts {
+        mail_from: inspection.mail_from.clone(),
+        client_ip: inspection.peer,
+        helo: inspection.helo.clone(),
+        authenticated: false,
+        spf,
+        dkim,
+        dmarc,
+        // A listed client was refused at connect: a session that got this far is not.
+        dnsbl: Vec::new(),
+    }
 }
 
 /// What the DMARC result asks for under `[dmarc] on_reject` (RFC 7489 §6.3, §6.7: the

@@ -171,7 +171,7 @@ impl Session {
             self.reset_transaction();
             return None;
         }
-        if self.ctx.checks.auth {
+        if self.ctx.checks.auth || self.ctx.checks.spam {
             let inspection = Inspection {
                 data: body.data,
                 peer: self.ctx.peer,
@@ -182,6 +182,7 @@ impl Session {
                     .unwrap_or_default(),
                 mail_from: tx.from.clone(),
                 sender: tx.sender.clone().unwrap_or_default(),
+                accounts: accounts(tx),
             };
             self.inspecting = true;
             return Some(Action::Inspect(inspection));
@@ -250,12 +251,14 @@ impl Session {
                 return self.respond(r);
             }
             Disposition::Junk => accounts.clone(),
-            Disposition::Deliver => Vec::new(),
+            // Some recipients' own scores may still send their copy to Junk.
+            Disposition::Deliver => verdict.junk.clone(),
         };
         let mut raw = self.trace_fields(tx);
         raw.extend_from_slice(&verdict.headers);
         raw.extend_from_slice(&strip_our_results(&inspection.data, &self.ctx.host));
-        let event = self.delivered_event(tx, raw.len(), results_value(&verdict.headers));
+        let mut event = self.delivered_event(tx, raw.len(), results_value(&verdict.headers));
+        event.spam_score = verdict.spam_score;
         self.pending = Some(Action::Deliver(Delivery {
             accounts,
             junk,

@@ -135,6 +135,8 @@ pub struct Checks {
     pub auth: bool,
     /// Refuse an SPF `fail` at MAIL (needs `auth`).
     pub spf_reject_fail: bool,
+    /// Score the message for spam after the data.
+    pub spam: bool,
 }
 
 /// What the client said in EHLO/HELO.

@@ -752,6 +752,7 @@ fn checked(spf_reject_fail: bool) -> T {
         dnsbl: false,
         auth: true,
         spf_reject_fail,
+        spam: false,
     };
     with(c)
 }
@@ -944,6 +945,8 @@ fn verdict(disposition: Disposition) -> Verdict {
         headers: b"Authentication-Results: mx.example.test;\r\n\tdmarc=pass\r\n".to_vec(),
         disposition,
         auth: AuthSummary::default(),
+        junk: Vec::new(),
+        spam_score: None,
     }
 }
 
@@ -992,6 +995,31 @@ fn quarantine_files_every_copy_in_junk() {
     assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
     assert_eq!(t.delivered[0].accounts, [1, 2]);
     assert_eq!(t.delivered[0].junk, [1, 2]);
+}
+
+#[test]
+fn spam_scoring_alone_inspects_and_files_each_recipients_copy_where_its_score_says() {
+    let mut c = ctx(Role::Mx);
+    c.checks.spam = true;
+    let mut t = with(c);
+    let mut v = Verdict::unchecked();
+    v.headers = b"X-Spam-Score: 6.0\r\n".to_vec();
+    v.junk = vec![2];
+    v.spam_score = Some(6.0);
+    t.verdict = Some(v);
+    assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
+    assert_eq!(
+        t.inspected[0].accounts,
+        [1, 2],
+        "the scorer is told the recipients"
+    );
+    let d = &t.delivered[0];
+    assert_eq!(
+        (d.accounts.as_slice(), d.junk.as_slice()),
+        (&[1, 2][..], &[2][..])
+    );
+    assert_eq!(d.event.spam_score, Some(6.0));
+    assert!(t.body(0).contains("\r\nX-Spam-Score: 6.0\r\n"));
 }
 
 #[test]
