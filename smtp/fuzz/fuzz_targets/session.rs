@@ -3,6 +3,9 @@
 //!
 //! Store: `*@example.test` is account 1, except local parts starting `x` (unknown user);
 //! other domains are not ours; no quota is ever full; delivery always succeeds.
+//! Policy (every check on): no client is listed, SPF has no result, the greylist defers
+//! recipients whose local part starts with `g`, and the inspection verdict cycles through
+//! deliver, Junk and refuse.
 //! The driver drops unread input at STARTTLS (RFC 3207 §4.2) and ignores tarpit pauses.
 //!
 //! Checked: no panic; the driver loop ends (a bound on actions per input byte); everything
@@ -12,7 +15,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mailroom_config::Limits;
-use mailroom_smtp::session::{Action, Context, Role, Session};
+use mailroom_smtp::policy::{Disposition, SenderAuth, Verdict, greylist};
+use mailroom_smtp::session::{Action, Checks, Context, Role, Session};
 use mailroom_store::{Delivered, Resolution};
 
 fn resolve(address: &str) -> Resolution {
@@ -77,9 +81,17 @@ fuzz_target!(|data: &[u8]| {
         limits: Limits::default(),
         tls: false,
         session_id: 1,
+        greylist: true,
+        checks: Checks {
+            dnsbl: true,
+            auth: true,
+            spf_reject_fail: true,
+            spam: true,
+        },
     });
-    s.greeting();
+    s.connected();
     check_output(&s.take_output());
+    let mut inspections = 0usize;
 
     // Each action answers at most a few input lines' worth of work (a line is >= 1 octet:
     // reply, resolve, quota, pause; a message: deliver, pause); far above that is a loop.
@@ -105,8 +117,30 @@ fuzz_target!(|data: &[u8]| {
                     check_output(&s.take_output());
                     break;
                 }
-                Action::Resolve(address) => s.resolved(Ok(resolve(&address))),
-                Action::CheckQuota { .. } => s.quota_checked(Ok(Vec::new())),
+                Action::Resolve { address, .. } => {
+                    s.resolved(Ok((resolve(&address), Vec::new())))
+                }
+                Action::Greylist { recipient, .. } => {
+                    s.greylisted(if recipient.starts_with(['g', 'G']) {
+                        greylist::Verdict::Defer {
+                            retry_after_secs: 300,
+                        }
+                    } else {
+                        greylist::Verdict::Pass
+                    })
+                }
+                Action::CheckClient { .. } => s.client_checked(None),
+                Action::CheckSender { .. } => s.sender_checked(SenderAuth::default()),
+                Action::Inspect(inspection) => {
+                    let mut verdict = Verdict::unchecked();
+                    inspections += 1;
+                    verdict.disposition = match inspections % 3 {
+                        0 => Disposition::Deliver,
+                        1 => Disposition::Junk,
+                        _ => Disposition::Reject("refused by policy".into()),
+                    };
+                    s.inspected(inspection, verdict);
+                }
                 Action::Deliver(d) => {
                     let stored = d
                         .accounts

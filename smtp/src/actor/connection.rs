@@ -106,13 +106,14 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 client,
                 sender,
                 recipient,
+                authenticated_domain,
             } => {
                 let verdict = greylist
                     .send(Check {
                         client,
                         sender,
                         recipient,
-                        authenticated_domain: None,
+                        authenticated_domain,
                     })
                     .await
                     .unwrap_or_else(|e| {

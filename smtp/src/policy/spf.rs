@@ -16,6 +16,13 @@ pub struct SenderAuth {
 }
 
 impl SenderAuth {
+    /// The reverse-path's domain when SPF passed for it: a sender that proved where it comes
+    /// from (the greylist lets a domain that delivered before skip the wait).
+    pub fn passed_domain(&self, mail_from: &str) -> Option<String> {
+        let (_, domain) = mail_from.rsplit_once('@')?;
+        (self.mail_from.result() == SpfResult::Pass).then(|| domain.to_ascii_lowercase())
+    }
+
     /// The identity that failed and the reply text for it, when one did (RFC 7208 §8.4).
     pub fn failure(&self, ip: IpAddr, helo: &str, mail_from: &str) -> Option<String> {
         let (identity, out) = if self.mail_from.result() == SpfResult::Fail {

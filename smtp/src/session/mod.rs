@@ -58,6 +58,8 @@ pub enum Action {
         sender: String,
         /// The recipient as given.
         recipient: String,
+        /// The sender's domain when SPF passed for it at MAIL.
+        authenticated_domain: Option<String>,
     },
     /// Before the greeting: ask the DNS block lists about `ip`, then call
     /// [`Session::client_checked`].
@@ -358,6 +360,10 @@ impl Session {
                         client: self.ctx.peer,
                         sender: tx.from.clone(),
                         recipient: recipient.clone(),
+                        authenticated_domain: tx
+                            .sender
+                            .as_ref()
+                            .and_then(|s| s.passed_domain(&tx.from)),
                     };
                 }
             }

@@ -19,6 +19,8 @@ struct T {
     left_at_tls: Vec<u8>,
     /// What the session asked the greylist: client, sender, recipient.
     greylist_asked: Vec<(IpAddr, String, String)>,
+    /// The SPF-passed sender domain each greylist question carried.
+    greylist_domains: Vec<Option<String>>,
     /// Recipients (lowercase) the scripted greylist defers; others pass.
     deferred: Vec<String>,
     /// The scripted SPF result of both identities, and the identities asked about.
@@ -62,6 +64,7 @@ fn with(ctx: Context) -> T {
         closed: false,
         left_at_tls: Vec::new(),
         greylist_asked: Vec::new(),
+        greylist_domains: Vec::new(),
         deferred: Vec::new(),
         spf: SpfResult::None,
         spf_checked: Vec::new(),
@@ -135,7 +138,9 @@ impl T {
                     client,
                     sender,
                     recipient,
+                    authenticated_domain,
                 } => {
+                    self.greylist_domains.push(authenticated_domain);
                     let verdict = if self.deferred.contains(&recipient.to_lowercase()) {
                         greylist::Verdict::Defer {
                             retry_after_secs: 300,
@@ -995,6 +1000,29 @@ fn quarantine_files_every_copy_in_junk() {
     assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
     assert_eq!(t.delivered[0].accounts, [1, 2]);
     assert_eq!(t.delivered[0].junk, [1, 2]);
+}
+
+#[test]
+fn the_greylist_hears_of_a_sender_domain_that_passed_spf() {
+    for (spf, expected) in [
+        (SpfResult::Pass, Some("example.org".to_string())),
+        (SpfResult::Fail, None),
+        (SpfResult::None, None),
+    ] {
+        let mut t = checked(false);
+        t.s = Session::new(Context {
+            greylist: true,
+            ..t.s.ctx.clone()
+        });
+        t.spf = spf;
+        t.cmd("EHLO client.example.org");
+        t.cmd("MAIL FROM:<sender@Example.ORG>");
+        assert_eq!(
+            t.cmd("RCPT TO:<alice@example.test>"),
+            "250 2.1.5 recipient OK\r\n"
+        );
+        assert_eq!(t.greylist_domains, [expected], "{spf:?}");
+    }
 }
 
 #[test]
