@@ -1,23 +1,39 @@
 //! Removing forged `Authentication-Results:` fields (RFC 8601 §5): a field that carries our
 //! own authserv-id can only have been written by someone else pretending to be us, so it is
-//! dropped before the message is stored; fields of other servers are kept.
+//! dropped before the message is stored; fields of other servers are kept. Likewise a
+//! message we score loses the `X-Spam-*` verdict fields it came with.
 
 use std::borrow::Cow;
 
 /// `data` without the header fields `Authentication-Results:` whose authserv-id is
 /// `authserv_id` (ASCII case-insensitive). Only the header section is looked at.
 pub fn strip_our_results<'a>(data: &'a [u8], authserv_id: &str) -> Cow<'a, [u8]> {
+    strip(data, |field| is_our_result(field, authserv_id))
+}
+
+/// `data` without `X-Spam-Score:` and `X-Spam-Status:` fields. When we score a message, a
+/// verdict already in it can only be the sender's own claim, and a user's filter must not
+/// read it as ours.
+pub fn strip_spam_fields(data: &[u8]) -> Cow<'_, [u8]> {
+    strip(data, |field| {
+        let name = field
+            .iter()
+            .position(|&b| b == b':')
+            .map_or(&field[..0], |colon| field[..colon].trim_ascii_end());
+        name.eq_ignore_ascii_case(b"x-spam-score") || name.eq_ignore_ascii_case(b"x-spam-status")
+    })
+}
+
+/// `data` without the header fields `drop` picks.
+fn strip(data: &[u8], drop: impl Fn(&[u8]) -> bool) -> Cow<'_, [u8]> {
     let fields = header_fields(data);
-    if !fields
-        .iter()
-        .any(|f| is_our_result(&data[f.clone()], authserv_id))
-    {
+    if !fields.iter().any(|f| drop(&data[f.clone()])) {
         return Cow::Borrowed(data);
     }
     let mut kept = Vec::with_capacity(data.len());
     let mut at = 0;
     for f in fields {
-        if is_our_result(&data[f.clone()], authserv_id) {
+        if drop(&data[f.clone()]) {
             kept.extend_from_slice(&data[at..f.start]);
             at = f.end;
         }
@@ -97,7 +113,22 @@ fn skip_cfws(mut s: &[u8]) -> &[u8] {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_our_results;
+    use super::{strip_our_results, strip_spam_fields};
+
+    #[test]
+    fn spam_verdicts_the_message_came_with_are_removed() {
+        let data = b"X-Spam-Status: No, score=-100\r\n\tfolded\r\nSubject: x\r\n\
+x-spam-score : -100\r\nX-Spam-Flag: kept\r\n\r\nX-Spam-Status: in the body stays\r\n";
+        assert_eq!(
+            &strip_spam_fields(data)[..],
+            &b"Subject: x\r\nX-Spam-Flag: kept\r\n\r\nX-Spam-Status: in the body stays\r\n"[..]
+        );
+        let clean = b"Subject: x\r\n\r\nbody\r\n";
+        assert!(matches!(
+            strip_spam_fields(clean),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn only_our_authserv_id_is_removed() {

@@ -23,7 +23,7 @@ pub mod spam;
 mod spf;
 
 pub use dnsbl::{Listing, check_client};
-pub use headers::strip_our_results;
+pub use headers::{strip_our_results, strip_spam_fields};
 pub use inspect::{Inspection, inspect};
 pub use spf::{SenderAuth, check_sender};
 

@@ -3,7 +3,7 @@
 //! handing it to the store with its trace fields and `Authentication-Results:`.
 
 use super::{Action, Delivery, Mode, Session, Transaction};
-use crate::policy::{Disposition, Inspection, Verdict, strip_our_results};
+use crate::policy::{Disposition, Inspection, Verdict, strip_our_results, strip_spam_fields};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::events::{self, Envelope, Stage};
 use smtp_proto::request::receiver::DataReceiver;
@@ -256,7 +256,12 @@ impl Session {
         };
         let mut raw = self.trace_fields(tx);
         raw.extend_from_slice(&verdict.headers);
-        raw.extend_from_slice(&strip_our_results(&inspection.data, &self.ctx.host));
+        let data = strip_our_results(&inspection.data, &self.ctx.host);
+        if verdict.spam_score.is_some() {
+            raw.extend_from_slice(&strip_spam_fields(&data));
+        } else {
+            raw.extend_from_slice(&data);
+        }
         let mut event = self.delivered_event(tx, raw.len(), results_value(&verdict.headers));
         event.spam_score = verdict.spam_score;
         self.pending = Some(Action::Deliver(Delivery {

@@ -1048,6 +1048,18 @@ fn spam_scoring_alone_inspects_and_files_each_recipients_copy_where_its_score_sa
     );
     assert_eq!(d.event.spam_score, Some(6.0));
     assert!(t.body(0).contains("\r\nX-Spam-Score: 6.0\r\n"));
+
+    // A verdict the message came with is the sender's claim, not ours: it goes.
+    t.cmd("MAIL FROM:<sender@example.org>");
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    t.send(b"X-Spam-Status: No, score=-50\r\nSubject: trust me\r\n\r\nhi\r\n.\r\n");
+    let body = t.body(1);
+    assert!(!body.contains("score=-50"), "{body}");
+    assert!(
+        body.ends_with("X-Spam-Score: 6.0\r\nSubject: trust me\r\n\r\nhi\r\n"),
+        "{body}"
+    );
 }
 
 #[test]
