@@ -88,6 +88,44 @@ pub struct Authenticate {
     pub address: String,
     /// The password.
     pub password: Secret,
+    /// Who tried, how: a failure is then recorded as an `AuthFailed` event (without the
+    /// password), the same way for every protocol.
+    pub attempt: Option<LoginAttempt>,
+}
+
+/// Where a login came from, for the `AuthFailed` event of a failed [`Authenticate`].
+#[derive(Debug, Clone)]
+pub struct LoginAttempt {
+    /// `smtp`, `imap` or `pop3`.
+    pub protocol: &'static str,
+    /// The SASL mechanism or command (`PLAIN`, `LOGIN`, `USER`…).
+    pub mechanism: String,
+    /// The client's address.
+    pub client: std::net::IpAddr,
+}
+
+impl Handler<Authenticate> for MailboxStore {
+    type Result = ResponseFuture<Result<Option<Account>, StoreError>>;
+    fn handle(&mut self, msg: Authenticate, ctx: &mut Context<Self>) -> Self::Result {
+        let failure = msg.attempt.clone().map(|a| {
+            EventData::AuthFailed(mailroom_shared::events::AuthFailed {
+                protocol: a.protocol.into(),
+                mechanism: a.mechanism,
+                client: a.client,
+                username: msg.address.clone(),
+            })
+        });
+        let me = ctx.address();
+        let checked = self.backend.authenticate(msg);
+        Box::pin(async move {
+            let account = checked.await?;
+            if let (None, Some(event)) = (&account, failure) {
+                // Logged without making the client wait.
+                me.do_send(RecordEvent(event));
+            }
+            Ok(account)
+        })
+    }
 }
 
 /// Store a received message in the INBOX of each recipient. Sent by SMTP sessions after DATA
@@ -594,7 +632,6 @@ macro_rules! write_handler {
 }
 
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
-read_handler!(Authenticate, authenticate, Option<Account>);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
@@ -1019,6 +1056,7 @@ mod tests {
             .send(Authenticate {
                 address: "bob@later.test".into(),
                 password: pw.clone(),
+                attempt: None,
             })
             .await
             .expect("mailbox")

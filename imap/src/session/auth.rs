@@ -8,9 +8,8 @@
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use mailroom_shared::Secret;
-use mailroom_shared::events::{AuthFailed, EventData};
 use mailroom_shared::sasl::{self, SaslError};
-use mailroom_store::actor::{Authenticate, RecordEvent};
+use mailroom_store::actor::{Authenticate, LoginAttempt};
 
 use super::{Flow, Mode, Session, State, answer};
 use crate::proto;
@@ -87,19 +86,15 @@ impl Session {
         let checked = self
             .store
             .send(Authenticate {
-                address: user.clone(),
+                address: user,
                 password,
-            })
-            .await;
-        if let Ok(Ok(None)) = &checked {
-            self.store
-                .do_send(RecordEvent(EventData::AuthFailed(AuthFailed {
-                    protocol: "imap".into(),
+                attempt: Some(LoginAttempt {
+                    protocol: "imap",
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
-                    username: user,
-                })));
-        }
+                }),
+            })
+            .await;
         match answer(checked) {
             Ok(Some(account)) => {
                 let max = self.ctx.limits.max_sessions_per_account;

@@ -7,10 +7,9 @@
 //! stored shared secret; the store keeps only argon2id hashes, so APOP is never offered.
 
 use mailroom_shared::Secret;
-use mailroom_shared::events::{AuthFailed, EventData};
 use mailroom_shared::sasl::{self, SaslError};
 use mailroom_store::Account;
-use mailroom_store::actor::{Authenticate, RecordEvent, Select};
+use mailroom_store::actor::{Authenticate, LoginAttempt, Select};
 
 use super::maildrop::Maildrop;
 use super::{Flow, Pending, Session, State, answer};
@@ -182,19 +181,15 @@ impl Session {
         let checked = self
             .store
             .send(Authenticate {
-                address: user.clone(),
+                address: user,
                 password,
-            })
-            .await;
-        if let Ok(Ok(None)) = &checked {
-            self.store
-                .do_send(RecordEvent(EventData::AuthFailed(AuthFailed {
-                    protocol: "pop3".into(),
+                attempt: Some(LoginAttempt {
+                    protocol: "pop3",
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
-                    username: user,
-                })));
-        }
+                }),
+            })
+            .await;
         match answer(checked) {
             Ok(Some(account)) => self.open_maildrop(account, out).await,
             Ok(None) => {

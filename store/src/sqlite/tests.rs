@@ -603,6 +603,7 @@ async fn authenticate_checks_the_password() {
     let login = |a: &str, p: &str| Authenticate {
         address: a.into(),
         password: Secret::new(p),
+        attempt: None,
     };
     let ok = f
         .store
