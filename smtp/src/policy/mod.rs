@@ -166,37 +166,14 @@ impl Verdict {
 
 /// What the spam rules need of the authentication results and the session.
 pub fn spam_facts(inspection: &Inspection, auth: &AuthSummary) -> spam::Facts {
-    let spf = match auth.spf_mail_from {
-        AuthResult::Pass => spam::SpfResult::Pass,
-        AuthResult::Fail => spam::SpfResult::Fail,
-        AuthResult::SoftFail => spam::SpfResult::SoftFail,
-        AuthResult::Neutral => spam::SpfResult::Neutral,
-        AuthResult::TempError => spam::SpfResult::TempError,
-        AuthResult::PermError => spam::SpfResult::PermError,
-        AuthResult::None => spam::SpfResult::None,
-    };
-    let dkim = match auth.dkim {
-        AuthResult::Pass => spam::DkimResult::Pass,
-        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => spam::DkimResult::Fail,
-        AuthResult::TempError => spam::DkimResult::TempError,
-        AuthResult::PermError => spam::DkimResult::PermError,
-        AuthResult::None => spam::DkimResult::None,
-    };
-    let dmarc = match auth.dmarc {
-        AuthResult::Pass => spam::DmarcResult::Pass,
-        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => spam::DmarcResult::Fail,
-        AuthResult::TempError => spam::DmarcResult::TempError,
-        AuthResult::PermError => spam::DmarcResult::PermError,
-        AuthResult::None => spam::DmarcResult::None,
-    };
     spam::Facts {
         mail_from: inspection.mail_from.clone(),
         client_ip: inspection.peer,
         helo: inspection.helo.clone(),
         authenticated: false,
-        spf,
-        dkim,
-        dmarc,
+        spf: auth.spf_mail_from,
+        dkim: auth.dkim,
+        dmarc: auth.dmarc,
         // A listed client was refused at connect: a session that got this far is not.
         dnsbl: Vec::new(),
     }

@@ -36,50 +36,14 @@ pub mod tokens;
 
 use std::net::IpAddr;
 
+use super::AuthResult;
+
 use mailroom_store::Delivered;
 use mailroom_store::spam::{BayesCounts, RecordSpamDecisions, SpamDecision};
 use serde::Serialize;
 
 pub use actor::{Score, SpamError, SpamScorer};
 pub use rules::Weights;
-
-/// The SPF result for the envelope sender (RFC 7208 §2.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SpfResult {
-    Pass,
-    Fail,
-    SoftFail,
-    Neutral,
-    /// No SPF record, or SPF not checked.
-    #[default]
-    None,
-    TempError,
-    PermError,
-}
-
-/// The DKIM result: `Pass` if any signature verifies, `Fail` if signatures are present and
-/// none verifies (RFC 6376 §6.1), `None` if unsigned or not checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DkimResult {
-    Pass,
-    Fail,
-    #[default]
-    None,
-    TempError,
-    PermError,
-}
-
-/// The DMARC result for the From domain (RFC 7489 §6.6.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DmarcResult {
-    Pass,
-    Fail,
-    /// No policy, or DMARC not checked.
-    #[default]
-    None,
-    TempError,
-    PermError,
-}
 
 /// What the SMTP session knows about a message besides its bytes, for the rules. The
 /// session fills every field at the end of DATA (after authentication has run):
@@ -89,11 +53,11 @@ pub enum DmarcResult {
 /// - `helo`: the EHLO/HELO argument as given (`""` if none).
 /// - `authenticated`: the client logged in with AUTH (submission). Such mail is normally
 ///   not scored at all; if it is, the HELO and forged-local-sender rules skip it.
-/// - `spf`, `dkim`, `dmarc`: the results of the authentication step (`None` when a check
-///   did not run). From mail-auth: `SpfResult::{Pass, Fail, SoftFail, Neutral, None,
-///   TempError, PermError}` map one to one; DKIM is `Pass` if any `DkimOutput` passed,
-///   `Fail` if there were outputs and none passed, else `None`/`TempError`; DMARC `Pass` if
-///   `dkim_result` or `spf_result` of the `DmarcOutput` is pass, `Fail` if both fail.
+/// - `spf`, `dkim`, `dmarc`: the authentication step's results as its
+///   `Authentication-Results:` field names them ([`AuthResult`]; `None` when a check did
+///   not run): SPF of the MAIL FROM identity, DKIM `pass` when any signature verified, and
+///   DMARC of the From domain. For DKIM and DMARC, `neutral` and `softfail` count as
+///   failing.
 /// - `dnsbl`: the names of the DNS block lists that listed `client_ip` (empty if none or
 ///   not checked).
 ///
@@ -104,9 +68,9 @@ pub struct Facts {
     pub client_ip: IpAddr,
     pub helo: String,
     pub authenticated: bool,
-    pub spf: SpfResult,
-    pub dkim: DkimResult,
-    pub dmarc: DmarcResult,
+    pub spf: AuthResult,
+    pub dkim: AuthResult,
+    pub dmarc: AuthResult,
     pub dnsbl: Vec<String>,
 }
 
@@ -358,9 +322,9 @@ pub(crate) mod tests {
             client_ip: "192.0.2.10".parse().expect("ip"),
             helo: "mx.example.org".into(),
             authenticated: false,
-            spf: SpfResult::None,
-            dkim: DkimResult::None,
-            dmarc: DmarcResult::None,
+            spf: AuthResult::None,
+            dkim: AuthResult::None,
+            dmarc: AuthResult::None,
             dnsbl: Vec::new(),
         }
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::parsed::{Parsed, domain_of};
-use super::{DkimResult, DmarcResult, Facts, RuleHit, SpfResult};
+use super::{AuthResult, Facts, RuleHit};
 
 /// Every rule: name, built-in weight, what it means.
 pub const RULES: &[(&str, f64, &str)] = &[
@@ -205,19 +205,23 @@ pub fn evaluate(
 
 fn auth(h: &mut Hits<'_>, facts: &Facts) {
     match facts.spf {
-        SpfResult::Fail => h.add("SPF_FAIL", 1.0, "spf=fail"),
-        SpfResult::SoftFail => h.add("SPF_SOFTFAIL", 1.0, "spf=softfail"),
-        SpfResult::Pass => h.add("SPF_PASS", 1.0, "spf=pass"),
+        AuthResult::Fail => h.add("SPF_FAIL", 1.0, "spf=fail"),
+        AuthResult::SoftFail => h.add("SPF_SOFTFAIL", 1.0, "spf=softfail"),
+        AuthResult::Pass => h.add("SPF_PASS", 1.0, "spf=pass"),
         _ => {}
     }
     match facts.dkim {
-        DkimResult::Fail => h.add("DKIM_FAIL", 1.0, "dkim=fail"),
-        DkimResult::Pass => h.add("DKIM_PASS", 1.0, "dkim=pass"),
+        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => {
+            h.add("DKIM_FAIL", 1.0, "dkim=fail")
+        }
+        AuthResult::Pass => h.add("DKIM_PASS", 1.0, "dkim=pass"),
         _ => {}
     }
     match facts.dmarc {
-        DmarcResult::Fail => h.add("DMARC_FAIL", 1.0, "dmarc=fail"),
-        DmarcResult::Pass => h.add("DMARC_PASS", 1.0, "dmarc=pass"),
+        AuthResult::Fail | AuthResult::Neutral | AuthResult::SoftFail => {
+            h.add("DMARC_FAIL", 1.0, "dmarc=fail")
+        }
+        AuthResult::Pass => h.add("DMARC_PASS", 1.0, "dmarc=pass"),
         _ => {}
     }
 }
@@ -304,8 +308,8 @@ fn headers(h: &mut Hits<'_>, p: &Parsed, facts: &Facts, hosted: &[String]) {
         .find(|d| hosted.iter().any(|ours| ours.eq_ignore_ascii_case(d)));
     if let Some(ours) = claims_ours
         && !facts.authenticated
-        && facts.spf != SpfResult::Pass
-        && facts.dkim != DkimResult::Pass
+        && facts.spf != AuthResult::Pass
+        && facts.dkim != AuthResult::Pass
     {
         h.add(
             "FORGED_LOCAL_SENDER",
@@ -474,17 +478,17 @@ Message-ID: <1@example.org>\r\n\r\nShall we meet at noon?\r\n";
     #[test]
     fn authentication_results() {
         let mut f = facts();
-        f.spf = SpfResult::Fail;
-        f.dkim = DkimResult::Fail;
-        f.dmarc = DmarcResult::Fail;
+        f.spf = AuthResult::Fail;
+        f.dkim = AuthResult::Fail;
+        f.dmarc = AuthResult::Fail;
         assert_eq!(fired(GOOD, &f), ["SPF_FAIL", "DKIM_FAIL", "DMARC_FAIL"]);
-        f.spf = SpfResult::SoftFail;
-        f.dkim = DkimResult::TempError;
-        f.dmarc = DmarcResult::None;
+        f.spf = AuthResult::SoftFail;
+        f.dkim = AuthResult::TempError;
+        f.dmarc = AuthResult::None;
         assert_eq!(fired(GOOD, &f), ["SPF_SOFTFAIL"]);
-        f.spf = SpfResult::Pass;
-        f.dkim = DkimResult::Pass;
-        f.dmarc = DmarcResult::Pass;
+        f.spf = AuthResult::Pass;
+        f.dkim = AuthResult::Pass;
+        f.dmarc = AuthResult::Pass;
         assert_eq!(fired(GOOD, &f), ["SPF_PASS", "DKIM_PASS", "DMARC_PASS"]);
         let p = Parsed::from_raw(GOOD.as_bytes());
         let score: f64 = evaluate(&p, &f, &[], &Weights::default())
@@ -580,9 +584,9 @@ Message-ID: <1@example.org>\r\n\r\nShall we meet at noon?\r\n";
         let mut f = facts();
         f.mail_from = "ceo@example.test".into();
         assert_eq!(fired(&raw, &f), ["FORGED_LOCAL_SENDER"]);
-        f.spf = SpfResult::Pass;
+        f.spf = AuthResult::Pass;
         assert_eq!(fired(&raw, &f), ["SPF_PASS"], "SPF proves it");
-        f.spf = SpfResult::None;
+        f.spf = AuthResult::None;
         f.authenticated = true;
         assert_eq!(fired(&raw, &f), Vec::<&str>::new(), "a logged-in client");
     }
