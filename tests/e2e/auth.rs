@@ -195,6 +195,20 @@ fn all_pass_gives_the_exact_header_and_forged_results_of_ours_are_removed() {
         "Authentication-Results: mail.example.test; dkim=pass (forged)\r\n",
         ""
     )));
+    // The Delivered event carries the same results, unfolded onto one line.
+    let value = want["Authentication-Results: ".len()..]
+        .trim_end()
+        .replace("\r\n\t", " ");
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            s.events_of("delivered").is_ok_and(|e| {
+                e.last()
+                    .is_some_and(|e| e["auth_results"] == value.as_str())
+            })
+        }),
+        "{:?}",
+        s.events_of("delivered")
+    );
 }
 
 #[test]

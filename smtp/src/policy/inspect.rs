@@ -187,9 +187,14 @@ pub async fn inspect(
             }
         }
     }
+    // The value for the `Delivered` event: after the name, on one line.
+    let value = field["Authentication-Results:".len()..]
+        .trim_start()
+        .replace("\r\n\t", " ");
     field.push_str("\r\n");
     Verdict {
         headers: field.into_bytes(),
+        auth_results: Some(value),
         disposition: disposition(&summary, on_reject),
         auth: summary,
         junk: Vec::new(),

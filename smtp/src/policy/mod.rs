@@ -127,6 +127,8 @@ pub struct Verdict {
     pub disposition: Disposition,
     /// The results behind it.
     pub auth: AuthSummary,
+    /// The value of our `Authentication-Results:` field, unfolded, when authentication ran.
+    pub auth_results: Option<String>,
     /// Recipients whose own copy goes to Junk although the message as a whole is delivered
     /// (their spam score, with what they taught the classifier, reached the threshold).
     pub junk: Vec<i64>,
@@ -141,6 +143,7 @@ impl Verdict {
             headers: Vec::new(),
             disposition: Disposition::Deliver,
             auth: AuthSummary::default(),
+            auth_results: None,
             junk: Vec::new(),
             spam_score: None,
         }

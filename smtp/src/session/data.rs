@@ -262,7 +262,7 @@ impl Session {
         } else {
             raw.extend_from_slice(&data);
         }
-        let mut event = self.delivered_event(tx, raw.len(), results_value(&verdict.headers));
+        let mut event = self.delivered_event(tx, raw.len(), verdict.auth_results.clone());
         event.spam_score = verdict.spam_score;
         self.pending = Some(Action::Deliver(Delivery {
             accounts,
@@ -271,19 +271,6 @@ impl Session {
             event,
         }));
     }
-}
-
-/// The value of the `Authentication-Results:` field among `headers`, unfolded.
-fn results_value(headers: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(headers);
-    let mut lines = text.split("\r\n");
-    let first = lines.find_map(|l| {
-        l.get(..23)
-            .filter(|name| name.eq_ignore_ascii_case("Authentication-Results:"))
-            .map(|_| l[23..].trim().to_string())
-    })?;
-    let folded = lines.take_while(|l| l.starts_with([' ', '\t']));
-    Some(folded.fold(first, |value, l| value + " " + l.trim()))
 }
 
 /// The transaction's accounts, each once.

@@ -950,6 +950,7 @@ fn verdict(disposition: Disposition) -> Verdict {
         headers: b"Authentication-Results: mx.example.test;\r\n\tdmarc=pass\r\n".to_vec(),
         disposition,
         auth: AuthSummary::default(),
+        auth_results: Some("mx.example.test; dmarc=pass".into()),
         junk: Vec::new(),
         spam_score: None,
     }
@@ -1000,6 +1001,11 @@ fn quarantine_files_every_copy_in_junk() {
     assert_eq!(send_message(&mut t), "250 2.0.0 OK, stored as 2a.0\r\n");
     assert_eq!(t.delivered[0].accounts, [1, 2]);
     assert_eq!(t.delivered[0].junk, [1, 2]);
+    assert_eq!(
+        t.delivered[0].event.auth_results.as_deref(),
+        Some("mx.example.test; dmarc=pass"),
+        "the Delivered event carries the results"
+    );
 }
 
 #[test]
