@@ -65,7 +65,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
     // trains each account's classifier).
     let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
-    let policy = Policy { greylist, spam };
+    let policy = Policy {
+        greylist,
+        spam,
+        send_rate: mailroom_smtp::SendRate::default(),
+    };
     // Before any session can log an event, so every configured target gets it. Held for the
     // server's life: the bus keeps only weak references.
     let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)

@@ -11,6 +11,7 @@ mod listeners;
 mod load;
 mod policy;
 mod spam;
+mod submission;
 mod validate;
 mod webhooks;
 
@@ -22,6 +23,7 @@ pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
 pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 pub use spam::{SPAM_RULES, Spam};
+pub use submission::Submission;
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
 /// The whole configuration, as read from defaults, file and environment. (`PartialEq` only:
@@ -57,6 +59,8 @@ pub struct Config {
     pub dmarc: Dmarc,
     /// DNS block lists.
     pub dnsbl: Dnsbl,
+    /// What submission clients may do; login failure delays and lockouts.
+    pub submission: Submission,
 }
 
 /// `[server]`

@@ -122,6 +122,21 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
     config.spam.check(&mut err);
+    let submission = &config.submission;
+    let locks = submission.lockout_failures > 0 || submission.lockout_failures_per_ip > 0;
+    if locks && submission.lockout_secs == 0 {
+        err(
+            "submission.lockout_secs",
+            "must be greater than 0 while lockouts are on".into(),
+        );
+    }
+    // A minute: longer only holds a session (and a connection slot) for nothing.
+    if submission.auth_failure_delay_ms > 60_000 {
+        err(
+            "submission.auth_failure_delay_ms",
+            "must be at most 60000".into(),
+        );
+    }
 
     for text in &config.dns.nameservers {
         if text.parse::<SocketAddr>().is_err() {

@@ -6,12 +6,12 @@
 //! machinery and running the policy checks the session asks for).
 //! This crate must not depend on `imap`, `pop3` or `admin`.
 //!
-//! State of this crate: greeting, EHLO/HELO, NOOP, RSET, QUIT, timeouts and drain. Mail
-//! transactions (MAIL/RCPT/DATA, ESMTP extensions, delivery) come with the SMTP receiving issue.
+//! Submission (RFC 6409) shares the session with the MX role: AUTH over TLS, the sender
+//! checks, and the hand-off of remote recipients to the outbound queue.
 
 pub mod actor;
 pub mod policy;
 pub mod proto;
 pub mod session;
 
-pub use actor::{Policy, Smtp};
+pub use actor::{Policy, SendRate, Smtp};

@@ -79,6 +79,18 @@ pub struct CheckRecipient {
     pub size: u64,
 }
 
+/// Which of `addresses` the account may send as (submission's MAIL FROM and From: checks):
+/// its own address, with or without a `+tag`, or an alias (not a catch-all) that delivers to
+/// it. One answer per address, in order.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<bool>, StoreError>")]
+pub struct OwnsAddresses {
+    /// The authenticated account.
+    pub account_id: i64,
+    /// Addresses as given, without angle brackets.
+    pub addresses: Vec<String>,
+}
+
 /// Check a login. Sent by SMTP submission (AUTH), IMAP (LOGIN/AUTHENTICATE), POP3 (USER/PASS)
 /// and the admin panel. `None` = wrong address or password (deliberately indistinguishable).
 #[derive(Message, Debug, Clone)]
@@ -102,6 +114,9 @@ pub struct LoginAttempt {
     pub mechanism: String,
     /// The client's address.
     pub client: std::net::IpAddr,
+    /// Count failures and refuse logins of locked-out accounts and clients (then answered
+    /// with [`StoreError::LockedOut`], without checking the password); `None` = neither.
+    pub lockout: Option<crate::types::LockoutPolicy>,
 }
 
 impl Handler<Authenticate> for MailboxStore {
@@ -633,6 +648,7 @@ macro_rules! write_handler {
 
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
+read_handler!(OwnsAddresses, owns_addresses, Vec<bool>);
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, Arc<MessageMeta>)>);

@@ -19,7 +19,7 @@ use mailroom_shared::msg::MailboxChanged;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
-    OpenBody, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
+    OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
     ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
 use crate::error::StoreError;
@@ -57,6 +57,8 @@ pub trait Backend: Send + Sync + 'static {
     fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
     /// See [`CheckRecipient`].
     fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)>;
+    /// See [`OwnsAddresses`].
+    fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>>;
     /// See [`Authenticate`].
     fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>>;
     /// See [`Deliver`].

@@ -225,6 +225,51 @@ pub struct FlagsResult {
     pub failed_modified: Vec<u32>,
 }
 
+/// Which counter of failed logins a lockout comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockoutScope {
+    /// One account, whoever tries it.
+    Account,
+    /// One client IP address, whatever accounts it tries.
+    Ip,
+}
+
+impl LockoutScope {
+    /// The name stored and shown (`account`, `ip`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Ip => "ip",
+        }
+    }
+}
+
+/// When failed logins lock an account or an address out (`[submission]` in the
+/// configuration): after `account_failures` (per account) or `ip_failures` (per client)
+/// failures each within `secs` of the last, for `secs`. A threshold of 0 never locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures of one account.
+    pub account_failures: u32,
+    /// Failures from one client address.
+    pub ip_failures: u32,
+    /// How long a lockout lasts and a failure is remembered.
+    pub secs: u64,
+}
+
+/// A run of failed logins; a lockout while it is at its threshold and `until` is ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lockout {
+    /// Account or IP.
+    pub scope: LockoutScope,
+    /// The account's address key, or the IP address as text.
+    pub key: String,
+    /// Failures counted.
+    pub failures: u32,
+    /// Unix seconds when it ends (is forgotten) unless another failure comes.
+    pub until: i64,
+}
+
 /// Group-commit counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StoreStats {

@@ -92,6 +92,7 @@ impl Session {
                     protocol: "imap",
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
+                    lockout: None,
                 }),
             })
             .await;

@@ -187,6 +187,7 @@ impl Session {
                     protocol: "pop3",
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
+                    lockout: None,
                 }),
             })
             .await;

@@ -4,10 +4,11 @@
 //! pauses — under the command timeout. Draining ends the session only between commands.
 
 use super::Policy;
+use super::submission;
 use crate::policy::greylist::{self, Check};
 use crate::policy::spam::{Score, SpamScorer, SpamVerdict};
 use crate::policy::{self, Inspection, Verdict};
-use crate::session::{Action, Checks, Context, Role, Session};
+use crate::session::{Action, Authorization, Checks, Context, Role, Session};
 use actix::Addr;
 use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
@@ -27,7 +28,11 @@ pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, policy: Pol
 }
 
 async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> io::Result<()> {
-    let Policy { greylist, spam } = policy;
+    let Policy {
+        greylist,
+        spam,
+        send_rate,
+    } = policy;
     let Connection {
         session_id,
         kind,
@@ -57,6 +62,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
         session_id,
         greylist: config.greylist.enabled && mx,
         checks: checks.clone(),
+        allow_plaintext_auth: config.security.allow_plaintext_auth,
     });
     // mail-auth's handle on the one resolver; a clone shares hickory's cache.
     let authenticator = MessageAuthenticator(snapshot.dns.resolver().clone());
@@ -181,6 +187,36 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 // Why each copy went where it did, for the admin; losing it loses no mail.
                 if let (Some(s), Ok(delivered)) = (scored.take(), &outcome) {
                     store.do_send(s.decisions(delivered));
+                }
+                session.delivered(outcome);
+            }
+            Action::Authenticate {
+                mechanism,
+                credentials,
+            } => {
+                let answer =
+                    submission::authenticate(&store, config, peer.ip(), mechanism, credentials)
+                        .await;
+                session.authenticated(answer);
+            }
+            Action::Authorize {
+                account_id,
+                addresses,
+                at_mail,
+            } => {
+                let limit = config.submission.max_messages_per_hour;
+                let answer = if at_mail && send_rate.over(account_id, limit) {
+                    Authorization::OverRate { limit }
+                } else {
+                    submission::owns(&store, account_id, addresses).await
+                };
+                session.authorized(answer);
+            }
+            Action::Submit(submitted) => {
+                let account_id = submitted.account_id;
+                let outcome = submission::submit(&store, submitted).await;
+                if outcome.is_ok() {
+                    send_rate.record(account_id, config.submission.max_messages_per_hour);
                 }
                 session.delivered(outcome);
             }

@@ -2,6 +2,10 @@
 //! by the connection driver on the arbiter the listener picked.
 
 mod connection;
+mod send_rate;
+mod submission;
+
+pub use send_rate::SendRate;
 
 use crate::policy::greylist::Greylist;
 use crate::policy::spam::SpamScorer;
@@ -17,6 +21,8 @@ pub struct Policy {
     pub greylist: Addr<Greylist>,
     /// Asked to score MX mail when spam scoring is on.
     pub spam: Addr<SpamScorer>,
+    /// Messages each account submitted lately (the submission rate limit).
+    pub send_rate: SendRate,
 }
 
 /// The SMTP protocol, for the `smtp` (MX), `submission` and `submissions` listeners.

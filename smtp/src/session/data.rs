@@ -83,7 +83,7 @@ impl Session {
         let Some(tx) = &self.tx else {
             return self.respond(reply::bad_sequence("need MAIL before DATA"));
         };
-        if tx.rcpts.is_empty() {
+        if tx.rcpts.is_empty() && tx.remote.is_empty() {
             return self.respond(Reply::new(554, "5.5.1", "no valid recipients"));
         }
         if tx.binary {
@@ -109,7 +109,7 @@ impl Session {
         // after the chunk.
         let refusal = match &self.tx {
             None => Some(reply::bad_sequence("need MAIL before BDAT")),
-            Some(tx) if tx.rcpts.is_empty() => {
+            Some(tx) if tx.rcpts.is_empty() && tx.remote.is_empty() => {
                 Some(Reply::new(554, "5.5.1", "no valid recipients"))
             }
             Some(_) => None,
@@ -171,6 +171,9 @@ impl Session {
             self.reset_transaction();
             return None;
         }
+        if self.login.is_some() {
+            return self.submit_data(body.data);
+        }
         if self.ctx.checks.auth || self.ctx.checks.spam {
             let inspection = Inspection {
                 data: body.data,
@@ -200,7 +203,7 @@ impl Session {
     }
 
     /// The `Delivered` event of the transaction's message of `size` octets as stored.
-    fn delivered_event(
+    pub(super) fn delivered_event(
         &self,
         tx: &Transaction,
         size: usize,
@@ -274,7 +277,7 @@ impl Session {
 }
 
 /// The transaction's accounts, each once.
-fn accounts(tx: &Transaction) -> Vec<i64> {
+pub(super) fn accounts(tx: &Transaction) -> Vec<i64> {
     let mut accounts: Vec<i64> = tx
         .rcpts
         .iter()

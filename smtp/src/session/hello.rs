@@ -1,6 +1,6 @@
 //! EHLO and HELO (RFC 5321 §4.1.1.1): identify the client and list our extensions.
 
-use super::{Helo, Session};
+use super::{Helo, Role, Session};
 use crate::proto::reply::Reply;
 
 impl Session {
@@ -37,6 +37,11 @@ impl Session {
         ];
         if !self.tls {
             lines.push("STARTTLS".into());
+        }
+        // RFC 4954 §4: AUTH only where it may be used (submission, over TLS), and not again.
+        let auth_usable = self.tls || self.ctx.allow_plaintext_auth;
+        if self.ctx.role == Role::Submission && auth_usable && self.login.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
         }
         // RFC 2034 §3: the EHLO reply lines carry keywords, not enhanced codes.
         self.respond(Reply::multi(250, "", lines));

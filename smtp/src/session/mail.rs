@@ -24,6 +24,16 @@ impl Session {
                 return None;
             }
         };
+        if let Some(login) = &self.login {
+            // Submission: the account must own the sender address (answered in `authorized`).
+            let action = Action::Authorize {
+                account_id: login.account_id,
+                addresses: vec![tx.from.clone()],
+                at_mail: true,
+            };
+            self.authorizing = Some(super::submit::Authorizing::Mail(Box::new(tx)));
+            return Some(action);
+        }
         if !self.ctx.checks.auth {
             self.tx = Some(tx);
             self.respond(Reply::new(250, "2.1.0", "sender OK"));
@@ -52,7 +62,17 @@ impl Session {
             return Err(reply::bad_sequence("nested MAIL command"));
         }
         if self.ctx.role == Role::Submission {
-            return Err(Reply::new(530, "5.7.0", "authentication required"));
+            if self.login.is_none() {
+                // RFC 4954 §6.
+                return Err(Reply::new(530, "5.7.0", "authentication required"));
+            }
+            if from.address.is_empty() {
+                return Err(Reply::new(
+                    553,
+                    "5.7.1",
+                    "the null sender <> cannot be used on submission",
+                ));
+            }
         }
         let utf8 = from.flags & MAIL_SMTPUTF8 != 0;
         if !from.address.is_empty() {
@@ -84,6 +104,9 @@ impl Session {
             utf8,
             binary: from.flags & MAIL_BODY_BINARYMIME != 0,
             rcpts: Vec::new(),
+            remote: Vec::new(),
+            ret: from.flags & (smtp_proto::MAIL_RET_FULL | smtp_proto::MAIL_RET_HDRS),
+            envid: from.env_id,
             sender: None,
         })
     }

@@ -7,10 +7,12 @@
 //! whenever it is about to wait (RFC 2920: replies to pipelined commands may be batched).
 //! Every reply, order and limit rule lives here, reachable by tests without a socket.
 
+mod auth;
 mod data;
 mod hello;
 mod mail;
 mod rcpt;
+mod submit;
 mod trace;
 
 use crate::policy::greylist;
@@ -19,20 +21,23 @@ use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
 use mailroom_shared::events::{self, EventData, Greylisted, Rejected, Stage};
+use mailroom_shared::sasl::Credentials;
 use mailroom_store::{Delivered, Resolution, StoreError};
 use smtp_proto::Request;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use auth::{AuthAnswer, Login};
 pub use data::Body;
+pub use submit::{Authorization, RemoteRcpt, Submission};
 
 /// Which listener the session serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// MX (port 25 role): mail for our domains only, never relays, no AUTH.
     Mx,
-    /// Submission (587/465): AUTH required before MAIL. AUTH arrives with the submission
-    /// work; until then MAIL is refused there.
+    /// Submission (587/465): AUTH (over TLS) required before MAIL; the sender must be the
+    /// account's; recipients anywhere.
     Submission,
 }
 
@@ -82,6 +87,26 @@ pub enum Action {
     Inspect(Inspection),
     /// Deliver this message durably and hand the outcome to [`Session::delivered`].
     Deliver(Delivery),
+    /// Check these credentials (with the lockouts) and answer [`Session::authenticated`].
+    Authenticate {
+        /// `PLAIN` or `LOGIN`.
+        mechanism: &'static str,
+        /// What the client sent.
+        credentials: Credentials,
+    },
+    /// Submission: say which of `addresses` the logged-in account may send as, and at MAIL
+    /// whether it is over its sending rate; answer [`Session::authorized`].
+    Authorize {
+        /// The logged-in account.
+        account_id: i64,
+        /// The MAIL FROM address, or the `From:` addresses of the message.
+        addresses: Vec<String>,
+        /// True at MAIL (the rate limit applies), false after the data.
+        at_mail: bool,
+    },
+    /// Submission: sign, store for the local accounts and queue for the remote recipients,
+    /// durably, then hand the outcome to [`Session::delivered`].
+    Submit(Submission),
     /// Write the pending replies, discard any input already received (RFC 3207 §4.2: nothing
     /// sent before the handshake may be acted on), run the TLS handshake, then call
     /// [`Session::tls_started`].
@@ -126,6 +151,8 @@ pub struct Context {
     pub greylist: bool,
     /// Which policy checks run.
     pub checks: Checks,
+    /// AUTH is allowed before TLS (`[security] allow_plaintext_auth`).
+    pub allow_plaintext_auth: bool,
 }
 
 /// The policy checks a session runs; all off by default (submission, tests).
@@ -161,6 +188,12 @@ pub(crate) struct Transaction {
     pub(crate) binary: bool,
     /// Accepted recipients: the address as given and the accounts it resolved to.
     pub(crate) rcpts: Vec<(String, Vec<i64>)>,
+    /// Submission: accepted recipients on other domains, for the outbound queue.
+    pub(crate) remote: Vec<RemoteRcpt>,
+    /// RFC 3461 RET (smtp-proto's `MAIL_RET_*` bits of the MAIL flags).
+    pub(crate) ret: u64,
+    /// RFC 3461 ENVID, as given.
+    pub(crate) envid: Option<String>,
     /// The SPF results of MAIL, when the checks ran.
     pub(crate) sender: Option<SenderAuth>,
 }
@@ -172,6 +205,8 @@ enum Mode {
     Command,
     /// After DATA's 354: the message, up to CRLF.CRLF.
     Data(Body),
+    /// AUTH: the next line is a SASL response.
+    Sasl(auth::Sasl),
     /// Inside a BDAT chunk with `left` octets to come; `refusal` is the reply owed for a BDAT
     /// that cannot be accepted (its chunk is read and dropped first).
     Bdat {
@@ -214,6 +249,14 @@ pub struct Session {
     checking: Option<Transaction>,
     /// The data was handed out for inspection; the verdict is awaited.
     inspecting: bool,
+    /// The DSN parameters (NOTIFY bits, ORCPT) of the RCPT being resolved.
+    resolving_dsn: (u64, Option<String>),
+    /// Submission: the logged-in account.
+    login: Option<Login>,
+    /// Credentials were handed out; the answer is awaited.
+    authenticating: bool,
+    /// Submission: what waits for an [`Action::Authorize`] answer.
+    authorizing: Option<submit::Authorizing>,
 }
 
 impl Session {
@@ -239,6 +282,10 @@ impl Session {
             pending: None,
             checking: None,
             inspecting: false,
+            resolving_dsn: (0, None),
+            login: None,
+            authenticating: false,
+            authorizing: None,
         }
     }
 
@@ -333,6 +380,8 @@ impl Session {
             && self.pending.is_none()
             && self.checking.is_none()
             && !self.inspecting
+            && !self.authenticating
+            && self.authorizing.is_none()
     }
 
     /// Queue the 421 of a server shutdown and stop reading.
@@ -408,6 +457,17 @@ impl Session {
                         return Action::NeedInput;
                     };
                     if let Some(action) = self.command(&line) {
+                        return action;
+                    }
+                }
+                Mode::Sasl(_) => {
+                    let Some(line) = self.next_line(input) else {
+                        return Action::NeedInput;
+                    };
+                    let Mode::Sasl(step) = std::mem::replace(&mut self.mode, Mode::Command) else {
+                        continue;
+                    };
+                    if let Some(action) = self.sasl_line(step, &line) {
                         return action;
                     }
                 }
@@ -503,7 +563,10 @@ impl Session {
                 ],
             )),
             Request::StartTls => return self.starttls(),
-            Request::Auth { .. } => self.respond(reply::not_offered("AUTH")),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => return self.auth(mechanism, initial_response),
             Request::Expn { .. } => self.respond(reply::not_offered("EXPN")),
             Request::Etrn { .. } => self.respond(reply::not_offered("ETRN")),
             Request::Atrn { .. } => self.respond(reply::not_offered("ATRN")),
@@ -536,6 +599,7 @@ impl Session {
         self.chunks = None;
         self.checking = None;
         self.inspecting = false;
+        self.authorizing = None;
     }
 
     /// The store's answer to [`Action::Resolve`]: who the recipient is, and which of its
@@ -548,6 +612,11 @@ impl Session {
             Ok((resolution, over)) => (Ok(resolution), over),
             Err(e) => (Err(e), Vec::new()),
         };
+        let dsn = std::mem::take(&mut self.resolving_dsn);
+        if self.ctx.role == Role::Submission && matches!(resolution, Ok(Resolution::NotOurDomain)) {
+            // An authenticated client may send anywhere: the outbound queue takes it.
+            return submit::accept_remote(self, address, dsn);
+        }
         let r = match rcpt::resolution_reply(address.clone(), resolution) {
             Ok((address, accounts)) if over.is_empty() && self.greylist_applies() => {
                 // The reply waits for the greylist (the next `advance` asks it).
@@ -624,5 +693,7 @@ impl Session {
     }
 }
 
+#[cfg(test)]
+mod submission_tests;
 #[cfg(test)]
 mod tests;

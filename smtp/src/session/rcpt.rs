@@ -15,7 +15,7 @@ impl Session {
             return None;
         };
         // RFC 5321 §4.5.3.1.8: 452 for too many recipients, so the client retries the rest.
-        if tx.rcpts.len() >= self.ctx.limits.max_recipients as usize {
+        if tx.rcpts.len() + tx.remote.len() >= self.ctx.limits.max_recipients as usize {
             let r = Reply::new(452, "4.5.3", "too many recipients");
             self.reject(Stage::Rcpt, r, Some(to.address));
             return None;
@@ -38,6 +38,8 @@ impl Session {
         }
         let size = tx.declared_size;
         self.resolving = Some(to.address.clone());
+        // RFC 3461 §4: kept for the outbound queue of a remote recipient.
+        self.resolving_dsn = (to.flags, to.orcpt);
         Some(Action::Resolve {
             address: to.address,
             size,

@@ -9,8 +9,8 @@ use mailroom_store::Delivered;
 /// A session with a scripted store: `alice@example.test` (1) and `bob@example.test` (2) exist,
 /// `full@example.test` (3) is over quota at delivery, `broken@example.test` makes the store
 /// fail, anything else `@example.test` is unknown, other domains are not ours.
-struct T {
-    s: Session,
+pub(super) struct T {
+    pub(super) s: Session,
     delivered: Vec<Delivery>,
     paused: u32,
     tls_starts: u32,
@@ -29,9 +29,14 @@ struct T {
     /// The scripted inspection verdict, and the inspections asked for.
     verdict: Option<Verdict>,
     inspected: Vec<Inspection>,
+    /// Submission: messages handed over, and whether the account is over its rate.
+    pub(super) submitted: Vec<Submission>,
+    pub(super) over_rate: bool,
+    /// Credentials checked: mechanism, user name.
+    pub(super) logins: Vec<(&'static str, String)>,
 }
 
-fn ctx(role: Role) -> Context {
+pub(super) fn ctx(role: Role) -> Context {
     Context {
         host: "mx.example.test".into(),
         role,
@@ -45,6 +50,7 @@ fn ctx(role: Role) -> Context {
         session_id: 0x2a,
         greylist: false,
         checks: Checks::default(),
+        allow_plaintext_auth: false,
     }
 }
 
@@ -52,7 +58,7 @@ fn t() -> T {
     with(ctx(Role::Mx))
 }
 
-fn with(ctx: Context) -> T {
+pub(super) fn with(ctx: Context) -> T {
     let mut s = Session::new(ctx);
     s.greeting();
     let _ = s.take_output();
@@ -70,6 +76,9 @@ fn with(ctx: Context) -> T {
         spf_checked: Vec::new(),
         verdict: None,
         inspected: Vec::new(),
+        submitted: Vec::new(),
+        over_rate: false,
+        logins: Vec::new(),
     }
 }
 
@@ -90,7 +99,7 @@ fn resolve(address: &str) -> Result<Resolution, StoreError> {
 
 impl T {
     /// Feed `bytes` in one packet; return everything the session replied.
-    fn send(&mut self, bytes: &[u8]) -> String {
+    pub(super) fn send(&mut self, bytes: &[u8]) -> String {
         let mut input = bytes;
         let mut out = Vec::new();
         loop {
@@ -175,13 +184,68 @@ impl T {
                     self.closed = true;
                     break;
                 }
+                Action::Authenticate {
+                    mechanism,
+                    credentials,
+                } => {
+                    self.logins.push((mechanism, credentials.username.clone()));
+                    let answer =
+                        match (credentials.username.as_str(), credentials.password.expose()) {
+                            ("alice@example.test", "secret") => AuthAnswer::Accepted(Login {
+                                account_id: 1,
+                                address: "alice@example.test".into(),
+                            }),
+                            ("locked@example.test", _) => AuthAnswer::LockedOut(
+                                "this account is locked out until later".into(),
+                            ),
+                            ("broken@example.test", _) => AuthAnswer::Unavailable,
+                            _ => AuthAnswer::Refused,
+                        };
+                    self.s.authenticated(answer);
+                }
+                Action::Authorize {
+                    account_id,
+                    addresses,
+                    at_mail,
+                } => {
+                    assert_eq!(account_id, 1);
+                    let answer = if at_mail && self.over_rate {
+                        Authorization::OverRate { limit: 10 }
+                    } else {
+                        let owned = [
+                            "alice@example.test",
+                            "alice+tag@example.test",
+                            "team@example.test",
+                        ];
+                        Authorization::Owned(
+                            addresses
+                                .iter()
+                                .map(|a| owned.contains(&a.to_ascii_lowercase().as_str()))
+                                .collect(),
+                        )
+                    };
+                    self.s.authorized(answer);
+                }
+                Action::Submit(submission) => {
+                    let delivered = submission
+                        .local
+                        .iter()
+                        .map(|&a| Delivered {
+                            account_id: a,
+                            mailbox_id: a,
+                            uid: 1,
+                        })
+                        .collect();
+                    self.submitted.push(submission);
+                    self.s.delivered(Ok(delivered));
+                }
             }
         }
         out.extend(self.s.take_output());
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    fn cmd(&mut self, line: &str) -> String {
+    pub(super) fn cmd(&mut self, line: &str) -> String {
         self.send(format!("{line}\r\n").as_bytes())
     }
 

@@ -15,9 +15,12 @@ use mailroom_shared::password::hash_password;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{self, BlobStore, sha256_hex};
-use super::{DB_FILE, address_key, open_write_connection, ops, reads, schema};
+use super::{DB_FILE, address_key, logins, open_write_connection, ops, reads, schema};
 use crate::error::StoreError;
-use crate::types::{Account, Alias, DEFAULT_MAILBOXES, Domain, Resolution, Role};
+use crate::types::{
+    Account, Alias, DEFAULT_MAILBOXES, Domain, Lockout, LockoutPolicy, LockoutScope, Resolution,
+    Role,
+};
 
 const DOMAIN_GET: &str = "SELECT id, name FROM domains WHERE name = ?1";
 const DOMAIN_INSERT: &str = "INSERT INTO domains (name) VALUES (?1)";
@@ -295,6 +298,29 @@ impl Admin {
             return Err(StoreError::NotFound(format!("alias {source}")));
         }
         Ok(())
+    }
+
+    /// Runs of failed logins still remembered, oldest first, each with whether it is a
+    /// lockout under `policy` now.
+    pub fn lockouts(&self, policy: &LockoutPolicy) -> Result<Vec<(Lockout, bool)>, StoreError> {
+        logins::list(&self.conn, super::unix_now(), policy)
+    }
+
+    /// Lift the lockout of (forget the failures of) `target`: an IP address, or an account's
+    /// address. `NotFound` if there is nothing to lift.
+    pub fn lockout_clear(&self, target: &str) -> Result<(), StoreError> {
+        let (scope, key) = match target.parse::<std::net::IpAddr>() {
+            Ok(ip) => (LockoutScope::Ip, ip.to_string()),
+            Err(_) => (LockoutScope::Account, address_key(target)),
+        };
+        let tx = self.write()?;
+        let cleared = logins::clear(&tx, scope, &key)?;
+        tx.commit()?;
+        if cleared {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(format!("failed logins of {target}")))
+        }
     }
 
     /// Who mail to `address` would reach (see the server's `ResolveRecipient`).

@@ -19,6 +19,7 @@ mod blob_cache;
 mod blobs;
 mod events;
 mod greylist;
+mod logins;
 mod ops;
 mod reads;
 mod schema;
@@ -37,7 +38,7 @@ use rusqlite::Connection;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
-    OpenBody, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
+    OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
     ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
@@ -51,13 +52,13 @@ use crate::spam::{
     StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
-    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
-    Resolution, StoreStats,
+    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, Lockout, LockoutScope,
+    MailboxInfo, MessageInfo, Resolution, StoreStats,
 };
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
 use mailroom_shared::events::EventRecorded;
-use writer::{AppendOp, Body, DeliverOp, WriterHandle};
+use writer::{AppendOp, Body, DeliverOp, LoginUpdate, WriterHandle};
 
 pub use admin::Admin;
 
@@ -93,6 +94,16 @@ fn open_write_connection(db: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// What a client is told about a lockout: which kind, and until when (not how many failures).
+fn lockout_text(l: &Lockout) -> String {
+    let what = match l.scope {
+        LockoutScope::Account => "this account is",
+        LockoutScope::Ip => "this client address is",
+    };
+    let until = mail_parser::DateTime::from_timestamp(l.until).to_rfc3339();
+    format!("{what} locked out until {until}")
 }
 
 /// Now, in unix seconds (0 if the clock is before 1970).
@@ -256,16 +267,62 @@ impl Backend for SqliteBackend {
         }))
     }
 
-    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>> {
+    fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>> {
         let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            m.addresses
+                .iter()
+                .map(|a| reads::owns_address(c, m.account_id, a))
+                .collect()
+        }))
+    }
+
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>> {
+        let (pool, writer) = (self.pool.clone(), self.writer.clone());
         Box::pin(async move {
             let key = address_key(&m.address);
-            let found = Self::read(pool, move |c| reads::account_with_hash(c, &key)).await?;
+            let guard = m
+                .attempt
+                .as_ref()
+                .and_then(|a| a.lockout.map(|p| (a.client.to_string(), p)));
+            let lookup = (key.clone(), guard.clone());
+            let (found, failed_before) = Self::read(pool, move |c| {
+                let (key, guard) = lookup;
+                if let Some((ip, policy)) = &guard
+                    && let Some(l) = logins::locked(c, &key, ip, unix_now(), policy)?
+                {
+                    return Err(StoreError::LockedOut(lockout_text(&l)));
+                }
+                let failed_before = guard.is_some() && logins::has_failures(c, &key)?;
+                Ok((reads::account_with_hash(c, &key)?, failed_before))
+            })
+            .await?;
             // argon2 is slow by design: run it on the blocking pool, and run it even for an
             // unknown address so timing does not reveal which accounts exist.
-            tokio::task::spawn_blocking(move || reads::check_password(found, &m.password))
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("password task: {e}")))
+            let account =
+                tokio::task::spawn_blocking(move || reads::check_password(found, &m.password))
+                    .await
+                    .map_err(|e| StoreError::Unavailable(format!("password task: {e}")))?;
+            if let Some((ip, policy)) = guard {
+                let update = match &account {
+                    None => Some(LoginUpdate::Failed {
+                        account_key: key,
+                        ip,
+                        forget_after: policy.secs as i64,
+                    }),
+                    // A login that works ends the account's run of failures (not the
+                    // client's: one good password must not clear a guesser's record).
+                    Some(_) if failed_before => Some(LoginUpdate::Clear {
+                        scope: LockoutScope::Account,
+                        key,
+                    }),
+                    Some(_) => None,
+                };
+                if let Some(update) = update {
+                    writer.login(update).await?;
+                }
+            }
+            Ok(account)
         })
     }
 

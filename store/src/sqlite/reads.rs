@@ -279,6 +279,29 @@ fn follow_alias(
     Ok(true)
 }
 
+/// Whether `account_id` may use `text` as its sender address: the account's own address
+/// (also with a `+tag`) or an alias reaching it; a catch-all does not count (it would let an
+/// account send as every address of the domain).
+pub(crate) fn owns_address(
+    conn: &Connection,
+    account_id: i64,
+    text: &str,
+) -> Result<bool, StoreError> {
+    let Ok(address) = Address::parse(text) else {
+        return Ok(false);
+    };
+    let mut candidates = vec![address.clone()];
+    candidates.extend(address.without_tag());
+    for candidate in &candidates {
+        let (mut seen, mut ids) = (BTreeSet::new(), BTreeSet::new());
+        seen.insert(address_key(&address.to_string()));
+        if exact_match(conn, candidate, 0, &mut seen, &mut ids)? {
+            return Ok(ids.contains(&account_id));
+        }
+    }
+    Ok(false)
+}
+
 fn domain_exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
     Ok(conn
         .prepare_cached(DOMAIN_EXISTS)?

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use mailroom_shared::events::{EventData, EventRecorded};
 
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::{events, greylist, ops, unix_now};
+use super::{events, greylist, logins, ops, unix_now};
 use crate::actor::{
     Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
     SetFlags, SetSubscribed, SetWebhookCursor,
@@ -32,7 +32,7 @@ use crate::backend::Outcome;
 use crate::error::StoreError;
 use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
-use crate::types::{Appended, Delivered, FlagsResult, MailboxInfo, StoreStats};
+use crate::types::{Appended, Delivered, FlagsResult, LockoutScope, MailboxInfo, StoreStats};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -109,8 +109,22 @@ pub(crate) enum Request {
     PruneEvents(PruneEvents, Reply<Outcome<u64>>),
     TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
     RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
+    Login(LoginUpdate, Reply<Outcome<bool>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
+}
+
+/// A change to the failed-login counters ([`logins`]).
+#[derive(Debug, Clone)]
+pub(crate) enum LoginUpdate {
+    /// Count a failure of the account `account_key` from `ip`.
+    Failed {
+        account_key: String,
+        ip: String,
+        forget_after: i64,
+    },
+    /// Forget one counter; the value says whether it existed.
+    Clear { scope: LockoutScope, key: String },
 }
 
 #[derive(Debug, Default)]
@@ -322,6 +336,10 @@ impl WriterHandle {
 
     /// Wait until everything submitted before is committed, then stop the writer.
     /// Closing twice is fine.
+    pub(crate) async fn login(&self, op: LoginUpdate) -> Result<Outcome<bool>, StoreError> {
+        self.call(|r| Request::Login(op, r)).await
+    }
+
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
         match self.submit(Request::Close) {
             Ok(rx) => rx.await.unwrap_or(Ok(())),
@@ -588,6 +606,27 @@ fn run_request(
             let r = isolated(tx, isolation, |c| greylist::expire(c, &op));
             held(op, reply, r, Request::ExpireGreylist)
         }
+        Request::Login(op, reply) => {
+            let r = isolated(tx, isolation, |c| {
+                let value = match &op {
+                    LoginUpdate::Failed {
+                        account_key,
+                        ip,
+                        forget_after,
+                    } => {
+                        logins::record_failure(c, account_key, ip, unix_now(), *forget_after)?;
+                        true
+                    }
+                    LoginUpdate::Clear { scope, key } => logins::clear(c, *scope, key)?,
+                };
+                Ok(Outcome {
+                    value,
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                })
+            });
+            held(op, reply, r, Request::Login)
+        }
         Request::RecordEvent(event, reply) => {
             let r = isolated(tx, isolation, |c| {
                 let recorded = events::insert(c, &event, unix_now())?;
@@ -674,6 +713,7 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::SaveGreylist(op, r) => held(op, r, Err(e), Request::SaveGreylist),
         Request::ExpireGreylist(op, r) => held(op, r, Err(e), Request::ExpireGreylist),
         Request::RecordEvent(op, r) => held(op, r, Err(e), Request::RecordEvent),
+        Request::Login(op, r) => held(op, r, Err(e), Request::Login),
         Request::SetCursor(op, r) => held(op, r, Err(e), Request::SetCursor),
         Request::PruneEvents(op, r) => held(op, r, Err(e), Request::PruneEvents),
         Request::TrainBayes(op, r) => held(op, r, Err(e), Request::TrainBayes),

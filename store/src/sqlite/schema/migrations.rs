@@ -270,8 +270,23 @@ CREATE TABLE spam_decisions (
 );
 ";
 
+/// Version 11: failed logins, counted per account (`scope = 'account'`, the address key) and
+/// per client IP (`scope = 'ip'`), for the lockout of password guessing. A row is the run of
+/// failures since its `first_at`; it is forgotten `lockout_secs` after `last_at`, cleared for
+/// an account by its next successful login, and by an admin's `mailroom lockout clear`.
+const V11: &str = "
+CREATE TABLE login_failures (
+    scope    TEXT NOT NULL CHECK (scope IN ('account', 'ip')),
+    key      TEXT NOT NULL,
+    failures INTEGER NOT NULL CHECK (failures > 0),
+    first_at INTEGER NOT NULL,
+    last_at  INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V11];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
