@@ -7,6 +7,7 @@ use clap::Subcommand;
 use mailroom_config::{ConfigSource, load};
 use mailroom_shared::Secret;
 use mailroom_store::Admin;
+use mailroom_store::LockoutPolicy;
 use mailroom_store::types::Role;
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -62,6 +63,14 @@ pub(crate) enum AliasAction {
     List,
     /// Remove the alias SOURCE.
     Remove { source: String },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LockoutAction {
+    /// List failed-login records still remembered; those that lock are marked `LOCKED`.
+    List,
+    /// Lift the lockout of TARGET, an account address or a client IP address.
+    Clear { target: String },
 }
 
 #[derive(Subcommand)]
@@ -167,6 +176,40 @@ pub(crate) fn alias(source: &ConfigSource, action: AliasAction) -> anyhow::Resul
         AliasAction::Remove { source } => {
             store.alias_remove(&source)?;
             println!("removed alias {source}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::Result<ExitCode> {
+    let config = load(source).map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
+    let store = open_store(source)?;
+    match action {
+        LockoutAction::List => {
+            let s = &config.submission;
+            let policy = LockoutPolicy {
+                account_failures: s.lockout_failures,
+                ip_failures: s.lockout_failures_per_ip,
+                secs: s.lockout_secs,
+            };
+            for (lockout, active) in store.lockouts(&policy)? {
+                let until = mail_parser::DateTime::from_timestamp(lockout.until).to_rfc3339();
+                println!(
+                    "{}\t{}\tfailures={}\t{}",
+                    lockout.scope.as_str(),
+                    lockout.key,
+                    lockout.failures,
+                    if active {
+                        format!("LOCKED until {until}")
+                    } else {
+                        format!("remembered until {until}")
+                    }
+                );
+            }
+        }
+        LockoutAction::Clear { target } => {
+            store.lockout_clear(&target)?;
+            println!("lifted the lockout of {target}");
         }
     }
     Ok(ExitCode::SUCCESS)

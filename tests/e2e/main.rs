@@ -14,6 +14,7 @@ mod shutdown;
 mod smtp;
 mod smtp_clients;
 mod spam;
+mod submission;
 mod tls;
 mod webhooks;
 

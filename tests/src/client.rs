@@ -101,6 +101,13 @@ impl LineClient {
         self.read_line()
     }
 
+    /// Send a command line and read its whole reply (SMTP multi-line: up to the line whose
+    /// fourth octet is a space).
+    pub fn reply(&mut self, line: &str) -> Result<String> {
+        self.send(line)?;
+        self.read_until(|l| l.len() < 4 || l.as_bytes()[3] == b' ')
+    }
+
     /// Whether the server has closed the connection (reads to the end).
     pub fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
