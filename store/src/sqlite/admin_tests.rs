@@ -288,3 +288,81 @@ fn alias_cycles_and_depth_end() {
     assert_eq!(resolve("c2@example.test"), Resolution::Local(vec![alice]));
     assert_eq!(resolve("c0@example.test"), Resolution::UnknownUser);
 }
+
+#[test]
+fn an_account_owns_its_address_its_tags_and_its_aliases_but_not_catch_alls() {
+    let (_dir, a) = admin();
+    a.domain_add("example.test").expect("domain");
+    let alice = a
+        .user_add("alice@example.test", &pw(), Role::User, None)
+        .expect("alice");
+    a.user_add("bob@example.test", &pw(), Role::User, None)
+        .expect("bob");
+    a.alias_add(
+        "team@example.test",
+        &targets(&["alice@example.test", "bob@example.test"]),
+    )
+    .expect("team");
+    a.alias_add("chain@example.test", &targets(&["team@example.test"]))
+        .expect("chain");
+    a.alias_add("@example.test", &targets(&["alice@example.test"]))
+        .expect("catch-all");
+    let owns =
+        |address: &str| super::reads::owns_address(&a.conn, alice.id, address).expect("read");
+    assert!(owns("alice@example.test"));
+    assert!(owns("Alice+lists@Example.TEST"));
+    assert!(owns("team@example.test"));
+    assert!(owns("chain@example.test"));
+    assert!(!owns("bob@example.test"));
+    assert!(
+        !owns("anything@example.test"),
+        "a catch-all lets nobody send as everyone"
+    );
+    assert!(!owns("alice@other.test"));
+    assert!(!owns("not an address"));
+}
+
+#[test]
+fn failed_logins_lock_after_the_threshold_and_are_forgotten_later() {
+    use super::logins;
+    use crate::types::{LockoutPolicy, LockoutScope};
+    let (_dir, a) = admin();
+    let policy = LockoutPolicy {
+        account_failures: 2,
+        ip_failures: 3,
+        secs: 100,
+    };
+    let c = &a.conn;
+    logins::record_failure(c, "a@x.test", "192.0.2.1", 1000, 100).expect("1");
+    assert_eq!(
+        logins::locked(c, "a@x.test", "192.0.2.1", 1001, &policy),
+        Ok(None)
+    );
+    logins::record_failure(c, "a@x.test", "192.0.2.1", 1010, 100).expect("2");
+    let l = logins::locked(c, "a@x.test", "192.0.2.9", 1011, &policy)
+        .expect("read")
+        .expect("locked");
+    assert_eq!(
+        (l.scope, l.failures, l.until),
+        (LockoutScope::Account, 2, 1110)
+    );
+    assert_eq!(
+        logins::locked(c, "a@x.test", "192.0.2.9", 1110, &policy),
+        Ok(None),
+        "over"
+    );
+    // Another account from the same client: the client's third failure locks it.
+    logins::record_failure(c, "b@x.test", "192.0.2.1", 1020, 100).expect("3");
+    let l = logins::locked(c, "c@x.test", "192.0.2.1", 1021, &policy)
+        .expect("read")
+        .expect("locked");
+    assert_eq!(l.scope, LockoutScope::Ip);
+    // A failure long after the last starts a new run.
+    logins::record_failure(c, "a@x.test", "192.0.2.2", 5000, 100).expect("late");
+    assert_eq!(
+        logins::locked(c, "a@x.test", "192.0.2.2", 5001, &policy),
+        Ok(None)
+    );
+    assert!(logins::clear(c, LockoutScope::Account, "a@x.test").expect("clear"));
+    assert!(!logins::clear(c, LockoutScope::Account, "a@x.test").expect("again"));
+}
