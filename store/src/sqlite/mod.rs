@@ -19,6 +19,7 @@ mod blob_cache;
 mod blobs;
 mod events;
 mod greylist;
+mod local_reads;
 mod logins;
 mod ops;
 mod reads;
@@ -129,6 +130,8 @@ pub fn blob_hash(raw: &[u8]) -> String {
 pub struct SqliteBackend {
     writer: WriterHandle,
     pool: Pool,
+    /// The database file, for [`local_reads`].
+    db: PathBuf,
     blobs: Arc<BlobStore>,
     headers: Arc<BlobCache<[u8]>>,
     metas: Arc<BlobCache<MessageMeta>>,
@@ -169,6 +172,7 @@ impl SqliteBackend {
         Ok(Self {
             writer,
             pool,
+            db: db.clone(),
             blobs,
             headers: Arc::new(BlobCache::new(blob_cache::HEADER_BYTES)),
             metas: Arc::new(BlobCache::new(blob_cache::META_BYTES)),
@@ -256,15 +260,26 @@ impl Backend for SqliteBackend {
     }
 
     fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)> {
-        let pool = self.pool.clone();
-        Box::pin(Self::read(pool, move |c| {
+        fn check(c: &Connection, m: &CheckRecipient) -> Result<(Resolution, Vec<i64>), StoreError> {
             let resolution = reads::resolve_recipient(c, &m.address)?;
             let over = match &resolution {
                 Resolution::Local(ids) => reads::over_quota(c, ids, m.size)?,
                 _ => Vec::new(),
             };
             Ok((resolution, over))
-        }))
+        }
+        // A few index lookups: on this thread, unless its connection fails (then the pool).
+        let here = local_reads::run(&self.db, |c| check(c, &m));
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            match here {
+                Ok(answer) => Ok(answer),
+                Err(e) => {
+                    tracing::debug!(error = %e, "local read failed; retrying on the pool");
+                    Self::read(pool, move |c| check(c, &m)).await
+                }
+            }
+        })
     }
 
     fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>> {
