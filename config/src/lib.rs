@@ -9,6 +9,7 @@
 mod greylist;
 mod listeners;
 mod load;
+mod outbound;
 mod policy;
 mod spam;
 mod validate;
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use outbound::{Outbound, RelayPassword};
 pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 pub use spam::{SPAM_RULES, Spam};
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
@@ -57,6 +59,8 @@ pub struct Config {
     pub dmarc: Dmarc,
     /// DNS block lists.
     pub dnsbl: Dnsbl,
+    /// Delivery of outbound mail: MX port, relay, retries, limits.
+    pub outbound: Outbound,
 }
 
 /// `[server]`

@@ -122,6 +122,7 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
     config.spam.check(&mut err);
+    config.outbound.check(&mut err);
 
     for text in &config.dns.nameservers {
         if text.parse::<SocketAddr>().is_err() {
