@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         action: manage::AliasAction,
     },
+    /// Inspect and manage the outbound queue.
+    Queue {
+        #[command(subcommand)]
+        action: manage::QueueAction,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Command::Domain { action } => manage::domain(&source, action),
         Command::User { action } => manage::user(&source, action),
         Command::Alias { action } => manage::alias(&source, action),
+        Command::Queue { action } => manage::queue(&source, action),
         Command::Config { action } => manage::config(action),
     };
     match result {

@@ -91,7 +91,8 @@ impl Outbound {
         }
         if let Some(relay) = &self.relay {
             match relay.rsplit_once(':') {
-                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
+                Some((host, port))
+                    if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {}
                 _ => err(
                     "outbound.relay",
                     format!("`{relay}` is not host:port such as smtp.example.net:587"),
@@ -108,10 +109,16 @@ impl Outbound {
             err("outbound.relay_username", "needs outbound.relay".into());
         }
         if self.retry_schedule_secs.is_empty() {
-            err("outbound.retry_schedule_secs", "must list at least one wait".into());
+            err(
+                "outbound.retry_schedule_secs",
+                "must list at least one wait".into(),
+            );
         }
         if self.retry_schedule_secs.contains(&0) {
-            err("outbound.retry_schedule_secs", "waits must be greater than 0".into());
+            err(
+                "outbound.retry_schedule_secs",
+                "waits must be greater than 0".into(),
+            );
         }
         if self.jitter_percent > 100 {
             err("outbound.jitter_percent", "must be at most 100".into());
