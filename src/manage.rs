@@ -68,8 +68,8 @@ pub(crate) enum AliasAction {
 pub(crate) enum QueueAction {
     /// List the recipients still queued: message id, status, attempts, next attempt, error.
     List,
-    /// Try queued message ID now (also its held recipients).
-    Retry { id: i64 },
+    /// Try queued message ID now (also its held recipients), or `all` queued mail.
+    Retry { id: String },
     /// Drop queued message ID without a bounce.
     Delete { id: i64 },
     /// Keep queued message ID from being tried until released.
@@ -191,7 +191,13 @@ pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Resul
     let store = open_store(source)?;
     let (request, verb, id) = match action {
         QueueAction::List => (QueueRequest::List, "", 0),
-        QueueAction::Retry { id } => (QueueRequest::Retry(id), "retrying", id),
+        QueueAction::Retry { id } if id == "all" => (QueueRequest::RetryAll, "retrying", 0),
+        QueueAction::Retry { id } => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| anyhow!("`{id}` is not a queue message id or `all`"))?;
+            (QueueRequest::Retry(id), "retrying", id)
+        }
         QueueAction::Delete { id } => (QueueRequest::Delete(id), "deleted", id),
         QueueAction::Hold { id } => (QueueRequest::Hold(id), "held", id),
         QueueAction::Release { id } => (QueueRequest::Release(id), "released", id),
@@ -216,6 +222,9 @@ pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Resul
                     r.last_error.as_deref().unwrap_or("-")
                 );
             }
+        }
+        QueueReply::Changed(n) if request == QueueRequest::RetryAll => {
+            println!("{verb} {n} recipient(s)")
         }
         QueueReply::Changed(0) => bail!("no queued message {id} (or nothing to change)"),
         QueueReply::Changed(n) => println!("{verb} message {id} ({n} recipient(s))"),

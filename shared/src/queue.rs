@@ -16,6 +16,8 @@ pub enum QueueRequest {
     List,
     /// Try the message's queued (or held) recipients now.
     Retry(i64),
+    /// Try every queued (not held) recipient now.
+    RetryAll,
     /// Drop the message from the queue without a DSN.
     Delete(i64),
     /// Keep the message's recipients from being tried until released.

@@ -221,7 +221,10 @@ impl Handler<QueueAdmin> for MailboxStore {
     type Result = ResponseFuture<Result<QueueReply, String>>;
     fn handle(&mut self, msg: QueueAdmin, _: &mut Context<Self>) -> Self::Result {
         let bus = self.bus.clone();
-        let wakes = matches!(msg.0, QueueRequest::Retry(_) | QueueRequest::Release(_));
+        let wakes = matches!(
+            msg.0,
+            QueueRequest::Retry(_) | QueueRequest::RetryAll | QueueRequest::Release(_)
+        );
         let done = self.write(self.backend.queue_admin(msg.0));
         Box::pin(async move {
             let reply = done.await.map_err(|e| e.to_string())?;

@@ -248,20 +248,15 @@ async fn a_message_is_delivered_once_and_leaves_the_queue() {
     })
     .await;
     until("an empty queue", async || queue_len(&store).await == 0).await;
-    let s = script.lock().expect("lock");
-    assert_eq!(
-        s.received.len(),
-        1,
-        "one connection carried both recipients"
-    );
-    assert_eq!(s.received[0].0, ["bob@remote.test", "carol@remote.test"]);
+    let received = script.lock().expect("lock").received.clone();
+    assert_eq!(received.len(), 1, "one connection carried both recipients");
+    assert_eq!(received[0].0, ["bob@remote.test", "carol@remote.test"]);
     // Dot-stuffed on the wire, as RFC 5321 §4.5.2 asks.
     assert!(
-        s.received[0].1.contains("\r\n..dot line\r\n"),
+        received[0].1.contains("\r\n..dot line\r\n"),
         "{}",
-        s.received[0].1
+        received[0].1
     );
-    drop(s);
     assert!(
         inbox(&store, w.alice).await.is_empty(),
         "no DSN without NOTIFY=SUCCESS"

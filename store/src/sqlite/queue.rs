@@ -46,6 +46,8 @@ const LIST: &str = "SELECT r.message_id, r.id, m.sender, r.address, r.status, r.
      WHERE r.status IN ('queued', 'held') ORDER BY r.message_id, r.id";
 const RETRY: &str = "UPDATE queue_recipients SET status = 'queued', next_attempt = ?2 \
      WHERE message_id = ?1 AND status IN ('queued', 'held')";
+const RETRY_ALL: &str =
+    "UPDATE queue_recipients SET next_attempt = ?1 WHERE status = 'queued' AND next_attempt > ?1";
 const HOLD: &str =
     "UPDATE queue_recipients SET status = 'held' WHERE message_id = ?1 AND status = 'queued'";
 const RELEASE: &str = "UPDATE queue_recipients SET status = 'queued', next_attempt = ?2 \
@@ -308,6 +310,7 @@ pub(crate) fn admin(conn: &Connection, request: &QueueRequest) -> Result<QueueRe
     let changed = match request {
         QueueRequest::List => return Ok(QueueReply::Rows(list(conn)?)),
         QueueRequest::Retry(id) => conn.prepare_cached(RETRY)?.execute(params![id, now])?,
+        QueueRequest::RetryAll => conn.prepare_cached(RETRY_ALL)?.execute([now])?,
         QueueRequest::Hold(id) => conn.prepare_cached(HOLD)?.execute([id])?,
         QueueRequest::Release(id) => conn.prepare_cached(RELEASE)?.execute(params![id, now])?,
         QueueRequest::Delete(id) => {

@@ -112,7 +112,7 @@ pub(crate) enum Request {
     PruneEvents(PruneEvents, Reply<Outcome<u64>>),
     TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
     RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
-    Submit(SubmitOp, Reply<Outcome<Submitted>>),
+    Submit(Box<SubmitOp>, Reply<Outcome<Submitted>>),
     RecordAttempts(RecordOp, Reply<Outcome<()>>),
     QueueAdmin(QueueRequest, Reply<Outcome<QueueReply>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
@@ -327,7 +327,7 @@ impl WriterHandle {
     }
 
     pub(crate) async fn submit_mail(&self, op: SubmitOp) -> Result<Outcome<Submitted>, StoreError> {
-        self.call(|r| Request::Submit(op, r)).await
+        self.call(|r| Request::Submit(Box::new(op), r)).await
     }
 
     pub(crate) async fn record_attempts(&self, op: RecordOp) -> Result<Outcome<()>, StoreError> {
