@@ -1,7 +1,8 @@
 //! The outbound queue end to end: a client submits to instance A, which delivers by MX
 //! lookup (the harness DNS server) or through a relay to instance B or to a scripted SMTP
 //! listener on 127.0.0.1. The submission tests wait for the submission listener (the lead's
-//! part of issue #7) and are ignored until it lands; the CLI test runs now.
+//! part of issue #7) and are ignored until it lands; the others put mail into the queue
+//! with the harness's `enqueue` and run now.
 
 use crate::server_with;
 use mailroom_tests::{Server, submit, wait_until};
@@ -301,4 +302,225 @@ fn the_queue_cli_lists_and_refuses_unknown_ids() {
             "{verb}"
         );
     }
+}
+
+// The tests below stand the harness's `enqueue` in for submission, so they run now: the real
+// binary's queue, MX lookup through the test DNS server, delivery, DSNs and restarts.
+
+fn queued_rows(a: &Server) -> i64 {
+    a.sql_count("SELECT count(*) FROM queue_recipients")
+        .unwrap_or(-1)
+}
+
+#[test]
+fn queued_mail_goes_by_mx_lookup_to_another_instance() {
+    let b = server_with("");
+    b.add_users("remote.test", &["bob@remote.test"])
+        .expect("users");
+    let a = sender(&format!("mx_port = {}\n", b.ports.smtp));
+    point_mx_at_loopback(&a);
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["bob@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(
+        wait_until(WAIT, || b
+            .inbox("bob@remote.test")
+            .map(|i| i.len() == 1)
+            .unwrap_or(false)),
+        "B never got it; A's log:\n{}",
+        a.log()
+    );
+    let stored = b.inbox("bob@remote.test").expect("inbox").remove(0);
+    assert_eq!(
+        String::from_utf8_lossy(mailroom_tests::after_trace(&stored)),
+        MESSAGE,
+        "byte-identical apart from B's trace fields"
+    );
+    assert!(wait_until(WAIT, || queued_rows(&a) == 0));
+    assert!(a.dns.queries() > 0, "delivery asked the DNS server");
+}
+
+#[test]
+fn a_domain_without_mx_is_reached_at_its_address() {
+    let b = server_with("");
+    b.add_users("remote.test", &["bob@remote.test"])
+        .expect("users");
+    let a = sender(&format!("mx_port = {}\n", b.ports.smtp));
+    // RFC 5321 §5.1: no MX, so the domain's own A record.
+    a.dns.ip("remote.test", LOOPBACK);
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["bob@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(
+        wait_until(WAIT, || b
+            .inbox("bob@remote.test")
+            .map(|i| i.len() == 1)
+            .unwrap_or(false)),
+        "log:\n{}",
+        a.log()
+    );
+}
+
+#[test]
+fn a_5xx_from_the_destination_bounces_into_the_owners_inbox() {
+    let b = server_with("");
+    b.add_users("remote.test", &["bob@remote.test"])
+        .expect("users");
+    let a = sender(&format!("mx_port = {}\n", b.ports.smtp));
+    point_mx_at_loopback(&a);
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["nobody@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(
+        wait_until(WAIT, || a
+            .inbox("alice@example.test")
+            .map(|i| i.len() == 1)
+            .unwrap_or(false)),
+        "no DSN; log:\n{}",
+        a.log()
+    );
+    let dsn =
+        String::from_utf8_lossy(&a.inbox("alice@example.test").expect("inbox")[0]).into_owned();
+    for field in [
+        "multipart/report",
+        "delivery-status",
+        "Final-Recipient: rfc822;nobody@remote.test",
+        "Action: failed",
+        "Status: 5.",
+        "Subject: outbound",
+    ] {
+        assert!(dsn.contains(field), "missing {field}: {dsn}");
+    }
+    assert_eq!(queued_rows(&a), 0);
+    // A null sender's message is never bounced (RFC 3461 §6.2).
+    a.enqueue("alice@example.test", "", &["nobody@remote.test"], MESSAGE)
+        .expect("enqueue");
+    assert!(wait_until(WAIT, || queued_rows(&a) == 0));
+    assert_eq!(
+        a.inbox("alice@example.test").expect("inbox").len(),
+        1,
+        "no second DSN"
+    );
+}
+
+#[test]
+fn a_restart_after_kill_9_resends_only_what_was_not_accepted() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    script
+        .lock()
+        .expect("lock")
+        .rcpt
+        .insert("later@remote.test".into(), VecDeque::from([451; 50]));
+    let port = scripted(script.clone());
+    let mut a = sender(&format!(
+        "mx_port = {port}\nretry_schedule_secs = [2]\njitter_percent = 0\n"
+    ));
+    point_mx_at_loopback(&a);
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["now@remote.test", "later@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(wait_until(WAIT, || script
+        .lock()
+        .expect("lock")
+        .accepted
+        .len()
+        == 1));
+    assert!(wait_until(WAIT, || {
+        a.sql_count("SELECT count(*) FROM queue_recipients WHERE attempts >= 1")
+            .ok()
+            == Some(1)
+    }));
+    a.signal("KILL").expect("kill");
+    assert!(a.wait_exit(WAIT).is_some());
+    script.lock().expect("lock").rcpt.clear();
+    a.spawn().expect("restart");
+    assert!(
+        wait_until(WAIT, || script.lock().expect("lock").accepted.len() == 2),
+        "log:\n{}",
+        a.log()
+    );
+    assert!(wait_until(WAIT, || queued_rows(&a) == 0));
+    let s = script.lock().expect("lock");
+    assert_eq!(s.accepted[0].0, ["now@remote.test"]);
+    assert_eq!(
+        s.accepted[1].0,
+        ["later@remote.test"],
+        "the accepted recipient was not sent twice"
+    );
+}
+
+#[test]
+fn relay_mode_sends_queued_mail_to_the_smarthost() {
+    let b = server_with("");
+    b.add_users("remote.test", &["bob@remote.test"])
+        .expect("users");
+    // No DNS records at all: only the relay can be reached.
+    let a = sender(&format!("relay = \"127.0.0.1:{}\"\n", b.ports.smtp));
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["bob@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(
+        wait_until(WAIT, || b
+            .inbox("bob@remote.test")
+            .map(|i| i.len() == 1)
+            .unwrap_or(false)),
+        "log:\n{}",
+        a.log()
+    );
+}
+
+#[test]
+fn a_4xx_is_retried_on_schedule_until_the_destination_recovers() {
+    let script = Arc::new(Mutex::new(Script::default()));
+    script.lock().expect("lock").data_end.extend([451, 451]);
+    let port = scripted(script.clone());
+    let a = sender(&format!("mx_port = {port}\n{FAST}"));
+    point_mx_at_loopback(&a);
+    a.enqueue(
+        "alice@example.test",
+        "alice@example.test",
+        &["bob@remote.test"],
+        MESSAGE,
+    )
+    .expect("enqueue");
+    assert!(wait_until(WAIT, || {
+        a.sql_count("SELECT count(*) FROM queue_recipients WHERE last_error LIKE '451%'")
+            .ok()
+            == Some(1)
+    }));
+    assert!(
+        wait_until(WAIT, || script.lock().expect("lock").accepted.len() == 1),
+        "log:\n{}",
+        a.log()
+    );
+    assert!(wait_until(WAIT, || queued_rows(&a) == 0));
+    assert_eq!(
+        script.lock().expect("lock").accepted.len(),
+        1,
+        "delivered once"
+    );
+    assert!(
+        a.inbox("alice@example.test").expect("inbox").is_empty(),
+        "no DSN"
+    );
 }
