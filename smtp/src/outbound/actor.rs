@@ -88,7 +88,12 @@ impl OutboundQueue {
             return;
         }
         let config = &self.snapshot.config.outbound;
-        let free = config.max_connections.saturating_sub(self.connections) as usize;
+        let mut free = config.max_connections.saturating_sub(self.connections) as usize;
+        if config.relay.is_some() {
+            // Everything shares the relay's per-domain slots: read no more than can start.
+            let busy = self.per_domain.get("").copied().unwrap_or(0);
+            free = free.min(config.max_connections_per_domain.saturating_sub(busy) as usize);
+        }
         if free == 0 {
             return;
         }
