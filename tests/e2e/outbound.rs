@@ -340,6 +340,9 @@ fn queued_mail_goes_by_mx_lookup_to_another_instance() {
         MESSAGE,
         "byte-identical apart from B's trace fields"
     );
+    // Opportunistic STARTTLS (RFC 3207) to B's self-signed certificate: B saw TLS.
+    let head = String::from_utf8_lossy(&stored[..stored.len().min(400)]).into_owned();
+    assert!(head.contains("with ESMTPS"), "{head}");
     assert!(wait_until(WAIT, || queued_rows(&a) == 0));
     assert!(a.dns.queries() > 0, "delivery asked the DNS server");
 }

@@ -360,18 +360,20 @@ impl Job {
             }
             _ => None,
         };
-        let transaction = Transaction {
+        let mut transaction = Transaction {
             helo: &self.snapshot.config.server.hostname,
             sender: &self.message.sender,
             recipients: &addresses,
             body: &self.message.body,
             auth,
             timeout: Duration::from_secs(config.command_timeout_secs),
+            starttls: true,
         };
         let connect_timeout = Duration::from_secs(config.connect_timeout_secs);
         let mut last = HostError {
             text: "no host to try".into(),
             permanent: false,
+            tls_failed: false,
         };
         for host in &hosts {
             let ips = match mx::addresses(self.snapshot.dns.resolver(), host).await {
@@ -380,21 +382,32 @@ impl Job {
                     last = HostError {
                         text: e,
                         permanent: false,
+                        tls_failed: false,
                     };
                     continue;
                 }
             };
             for ip in ips {
-                // Never anywhere but loopback in tests; in production wherever DNS says.
                 let addr = SocketAddr::new(ip, port);
-                match client::deliver(addr, host, connect_timeout, &self.tls, &transaction).await {
+                transaction.starttls = true;
+                let mut tried =
+                    client::deliver(addr, host, connect_timeout, &self.tls, &transaction).await;
+                // RFC 7435 §3: a broken TLS stack at the destination must not stop the mail;
+                // the same host again in clear text (never for a relay login).
+                if matches!(&tried, Err(e) if e.tls_failed) && transaction.auth.is_none() {
+                    tracing::info!(%host, %addr, "STARTTLS handshake failed; retrying without TLS.");
+                    transaction.starttls = false;
+                    tried =
+                        client::deliver(addr, host, connect_timeout, &self.tls, &transaction).await;
+                }
+                match tried {
                     Ok(outcomes) => return outcomes,
                     Err(e) if e.permanent => return all(RcptOutcome::Permanent(e.text)),
                     Err(e) => {
                         tracing::debug!(%host, %addr, error = %e.text, "Host failed; trying the next.");
                         last = HostError {
                             text: format!("{host}: {}", e.text),
-                            permanent: false,
+                            ..e
                         };
                     }
                 }

@@ -37,6 +37,8 @@ pub struct HostError {
     pub text: String,
     /// A 5yz from the server (at greeting, EHLO or MAIL): the next host would say the same.
     pub permanent: bool,
+    /// The TLS handshake after STARTTLS failed: the caller may try once more without TLS.
+    pub tls_failed: bool,
 }
 
 impl HostError {
@@ -44,6 +46,7 @@ impl HostError {
         Self {
             text: text.into(),
             permanent: false,
+            tls_failed: false,
         }
     }
 }
@@ -62,6 +65,9 @@ pub struct Transaction<'a> {
     pub auth: Option<(&'a str, &'a str)>,
     /// Wait for each reply.
     pub timeout: Duration,
+    /// Use STARTTLS when offered. Off only for the retry after a failed handshake
+    /// (RFC 7435 §3: opportunistic security falls back to clear text rather than not at all).
+    pub starttls: bool,
 }
 
 /// A TLS config that accepts any certificate (opportunistic STARTTLS), aws-lc-rs only.
@@ -189,6 +195,7 @@ fn refuse_unless_positive(reply: &Reply, what: &str) -> Result<(), HostError> {
     Err(HostError {
         text: format!("{what}: {}", reply.summary()),
         permanent: reply.is_permanent(),
+        tls_failed: false,
     })
 }
 
@@ -233,7 +240,7 @@ pub async fn deliver(
     refuse_unless_positive(&greeting, "greeting")?;
     let mut ehlo = c.ehlo(t.helo).await?;
     let mut secure = false;
-    if ehlo.has_extension("STARTTLS") {
+    if t.starttls && ehlo.has_extension("STARTTLS") {
         let reply = c.command("STARTTLS").await?;
         if reply.is_positive() {
             let name = ServerName::try_from(host.to_string())
@@ -242,8 +249,14 @@ pub async fn deliver(
             let Conn { stream, .. } = c;
             let tls_stream = tokio::time::timeout(t.timeout, connector.connect(name, stream))
                 .await
-                .map_err(|_| HostError::temp("TLS handshake timed out"))?
-                .map_err(|e| HostError::temp(format!("TLS handshake: {e}")))?;
+                .map_err(|_| HostError {
+                    tls_failed: true,
+                    ..HostError::temp("TLS handshake timed out")
+                })?
+                .map_err(|e| HostError {
+                    tls_failed: true,
+                    ..HostError::temp(format!("TLS handshake: {e}"))
+                })?;
             // RFC 3207 §4.2: forget everything learnt before TLS, greet again.
             c = Conn {
                 stream: Box::new(tls_stream),

@@ -28,6 +28,10 @@ struct Script {
     received: Vec<(Vec<String>, String)>,
     /// DATA attempts (accepted or not).
     data_seen: usize,
+    /// Advertise STARTTLS, then answer the handshake with garbage (a broken TLS stack).
+    broken_tls: bool,
+    /// STARTTLS commands seen.
+    starttls_seen: usize,
 }
 
 type Shared = Arc<Mutex<Script>>;
@@ -53,7 +57,18 @@ async fn fake_server(script: Shared) -> u16 {
                     }
                     let upper = line.to_ascii_uppercase();
                     let reply = if upper.starts_with("EHLO") {
-                        "250-fake\r\n250-SIZE 10000000\r\n250 8BITMIME\r\n".to_string()
+                        let tls = if script.lock().expect("lock").broken_tls {
+                            "250-STARTTLS\r\n"
+                        } else {
+                            ""
+                        };
+                        format!("250-fake\r\n{tls}250-SIZE 10000000\r\n250 8BITMIME\r\n")
+                    } else if upper.starts_with("STARTTLS") {
+                        script.lock().expect("lock").starttls_seen += 1;
+                        let _ = write
+                            .write_all(b"220 go ahead\r\nthis is not TLS\r\n")
+                            .await;
+                        return;
                     } else if upper.starts_with("MAIL") {
                         rcpts.clear();
                         "250 2.1.0 ok\r\n".into()
@@ -435,4 +450,25 @@ fn a_restart_sends_only_what_was_not_accepted() {
             "the accepted recipient was not sent again"
         );
     });
+}
+
+#[actix_rt::test]
+async fn a_broken_starttls_falls_back_to_clear_text() {
+    let w = world();
+    let script = Shared::default();
+    script.lock().expect("lock").broken_tls = true;
+    let port = fake_server(script.clone()).await;
+    let (store, _queue) = start(&w, port, 3600);
+    store
+        .send(submission(w.alice, &["bob@remote.test"]))
+        .await
+        .expect("mailbox")
+        .expect("submit");
+    until("the delivery", async || {
+        !script.lock().expect("lock").received.is_empty()
+    })
+    .await;
+    // RFC 7435 §3: tried TLS once, then delivered without it on the same attempt.
+    assert_eq!(script.lock().expect("lock").starttls_seen, 1);
+    until("an empty queue", async || queue_len(&store).await == 0).await;
 }
