@@ -3,7 +3,8 @@
 //! Layers: `proto` (bytes to commands, reply texts; no I/O), `session` (the RFC 5321 state
 //! machine, sans-I/O), `policy` (SPF, DKIM, ARC, DMARC, DNSBL and the verdict on a message;
 //! the greylist and spam-scoring actors), `actor` (plugging sessions into the shared listener
-//! machinery and running the policy checks the session asks for).
+//! machinery and running the policy checks the session asks for), `outbound` (the queue actor
+//! that delivers submitted mail to other servers, with retries and DSNs).
 //! This crate must not depend on `imap`, `pop3` or `admin`.
 //!
 //! State of this crate: greeting, EHLO/HELO, NOOP, RSET, QUIT, timeouts and drain. Mail

@@ -25,7 +25,7 @@ const RECIPIENT_INSERT: &str = "INSERT INTO queue_recipients \
      (message_id, address, domain, status, next_attempt, notify, orcpt) \
      VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6) RETURNING id";
 const DUE_MESSAGES: &str = "SELECT DISTINCT message_id FROM queue_recipients \
-     WHERE status = 'queued' AND next_attempt <= ?1 ORDER BY message_id";
+     WHERE status = 'queued' AND next_attempt <= ?1 ORDER BY message_id LIMIT ?2";
 const MESSAGE_GET: &str = "SELECT account_id, sender, ret, envid, created, body \
      FROM queue_messages WHERE id = ?1";
 const DUE_RECIPIENTS: &str = "SELECT id, address, domain, attempts, notify, orcpt, \
@@ -155,9 +155,11 @@ pub(crate) fn due(
     limit: usize,
     exclude: &[i64],
 ) -> Result<Vec<QueuedMessage>, StoreError> {
+    // Enough ids to fill `limit` after skipping the excluded ones.
+    let want = limit.saturating_add(exclude.len()).min(i64::MAX as usize) as i64;
     let ids: Vec<i64> = conn
         .prepare_cached(DUE_MESSAGES)?
-        .query_map([now], |r| r.get(0))?
+        .query_map(params![now, want], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     for id in ids.into_iter().filter(|id| !exclude.contains(id)) {

@@ -125,6 +125,28 @@ async fn submit_stores_local_and_queues_remote_in_one_transaction() {
     assert_eq!(domains, ["remote.test", "remote.test"]);
     assert_eq!(&queued[0].body[..], b"Subject: hi\r\n\r\nbody\r\n");
 
+    // In-flight messages are skipped and the limit counts what is left.
+    let second = store
+        .send(submit(alice, Vec::new(), vec![remote("w@remote.test")]))
+        .await
+        .expect("mailbox")
+        .expect("submit");
+    let next = store
+        .send(DueQueue {
+            now: i64::MAX,
+            limit: 1,
+            exclude: vec![queued[0].id],
+        })
+        .await
+        .expect("mailbox")
+        .expect("due");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].recipients[0].id, second.queued[0]);
+    store
+        .send(QueueAdmin(QueueRequest::Delete(next[0].id)))
+        .await
+        .expect("mailbox")
+        .expect("delete");
     // Bob's quota (10 octets) refuses his copy: then nothing is queued either.
     let refused = store
         .send(submit(alice, vec![bob], vec![remote("z@remote.test")]))
@@ -142,7 +164,7 @@ async fn submit_stores_local_and_queues_remote_in_one_transaction() {
         .expect("bus");
     assert_eq!(
         wakes.send(Count).await.expect("count"),
-        2,
+        3,
         "one wake per submission + ours"
     );
 }
