@@ -33,6 +33,6 @@ pub mod types;
 
 pub use actor::MailboxStore;
 pub use error::StoreError;
-pub use outbound::{DsnRet, Notify, OutboundRecipient};
+pub use outbound::{DsnRet, Notify, OutboundRecipient, Submitted};
 pub use sqlite::{Admin, SqliteBackend, blob_hash};
 pub use types::*;
