@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         action: manage::LockoutAction,
     },
+    /// Inspect and manage the outbound queue.
+    Queue {
+        #[command(subcommand)]
+        action: manage::QueueAction,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
         Command::User { action } => manage::user(&source, action),
         Command::Alias { action } => manage::alias(&source, action),
         Command::Lockout { action } => manage::lockout(&source, action),
+        Command::Queue { action } => manage::queue(&source, action),
         Command::Config { action } => manage::config(action),
     };
     match result {

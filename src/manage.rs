@@ -74,6 +74,20 @@ pub(crate) enum LockoutAction {
 }
 
 #[derive(Subcommand)]
+pub(crate) enum QueueAction {
+    /// List the recipients still queued: message id, status, attempts, next attempt, error.
+    List,
+    /// Try queued message ID now (also its held recipients), or `all` queued mail.
+    Retry { id: String },
+    /// Drop queued message ID without a bounce.
+    Delete { id: i64 },
+    /// Keep queued message ID from being tried until released.
+    Hold { id: i64 },
+    /// Let held message ID be tried again, now.
+    Release { id: i64 },
+}
+
+#[derive(Subcommand)]
 pub(crate) enum ConfigAction {
     /// Validate FILE: exit 0 if it is valid, else print every problem and exit 1.
     Check { file: PathBuf },
@@ -211,6 +225,52 @@ pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::R
             store.lockout_clear(&target)?;
             println!("lifted the lockout of {target}");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Result<ExitCode> {
+    use mailroom_shared::queue::{QueueReply, QueueRequest};
+    let store = open_store(source)?;
+    let (request, verb, id) = match action {
+        QueueAction::List => (QueueRequest::List, "", 0),
+        QueueAction::Retry { id } if id == "all" => (QueueRequest::RetryAll, "retrying", 0),
+        QueueAction::Retry { id } => {
+            let id: i64 = id
+                .parse()
+                .map_err(|_| anyhow!("`{id}` is not a queue message id or `all`"))?;
+            (QueueRequest::Retry(id), "retrying", id)
+        }
+        QueueAction::Delete { id } => (QueueRequest::Delete(id), "deleted", id),
+        QueueAction::Hold { id } => (QueueRequest::Hold(id), "held", id),
+        QueueAction::Release { id } => (QueueRequest::Release(id), "released", id),
+    };
+    match store.queue(&request)? {
+        QueueReply::Rows(rows) => {
+            if rows.is_empty() {
+                println!("the queue is empty");
+            }
+            for r in rows {
+                let sender = if r.sender.is_empty() { "<>" } else { &r.sender };
+                println!(
+                    "{}\t{}\t{} -> {}\t{}\tattempts={}\tnext={}\tsize={}\terror={}",
+                    r.message_id,
+                    r.status,
+                    sender,
+                    r.recipient,
+                    r.created,
+                    r.attempts,
+                    r.next_attempt,
+                    r.size,
+                    r.last_error.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        QueueReply::Changed(n) if request == QueueRequest::RetryAll => {
+            println!("{verb} {n} recipient(s)")
+        }
+        QueueReply::Changed(0) => bail!("no queued message {id} (or nothing to change)"),
+        QueueReply::Changed(n) => println!("{verb} message {id} ({n} recipient(s))"),
     }
     Ok(ExitCode::SUCCESS)
 }

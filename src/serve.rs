@@ -13,6 +13,7 @@ use mailroom_shared::shutdown::drain_signal;
 use mailroom_shared::signals::Signals;
 use mailroom_shared::snapshot::Snapshot;
 use mailroom_smtp::Policy;
+use mailroom_smtp::outbound::OutboundQueue;
 use mailroom_smtp::policy::greylist::Greylist;
 use mailroom_smtp::policy::spam::SpamScorer;
 use mailroom_store::actor::{Flush, MailboxStore};
@@ -75,6 +76,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
         .await
         .map_err(|e| anyhow!(e))?;
+
+    // Subscribed to ConfigChanged and QueueChanged (a submission queued mail); held for the
+    // server's life. Whatever the last run left in the queue is picked up at once.
+    let _outbound = OutboundQueue::start_on(&bus, store.clone(), snapshot.clone())
+        .context("cannot set up TLS for outbound delivery")?;
 
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();

@@ -9,6 +9,7 @@
 mod greylist;
 mod listeners;
 mod load;
+mod outbound;
 mod policy;
 mod spam;
 mod submission;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
+pub use outbound::{Outbound, RelayPassword};
 pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 pub use spam::{SPAM_RULES, Spam};
 pub use submission::Submission;
@@ -61,6 +63,8 @@ pub struct Config {
     pub dnsbl: Dnsbl,
     /// What submission clients may do; login failure delays and lockouts.
     pub submission: Submission,
+    /// Delivery of outbound mail: MX port, relay, retries, limits.
+    pub outbound: Outbound,
 }
 
 /// `[server]`

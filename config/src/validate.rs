@@ -137,6 +137,7 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             "must be at most 60000".into(),
         );
     }
+    config.outbound.check(&mut err);
 
     for text in &config.dns.nameservers {
         if text.parse::<SocketAddr>().is_err() {
@@ -360,5 +361,40 @@ mod tests {
         assert!(check_hostname("-a.example").is_err());
         assert!(check_hostname("a..b").is_err());
         assert!(check_hostname(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn outbound_errors_name_their_keys() {
+        let errors = from_toml(
+            "[outbound]\nmx_port = 0\nrelay = \"nohost\"\nrelay_username = \"u\"\n\
+             retry_schedule_secs = []\njitter_percent = 150\nmax_connections_per_domain = 0\n",
+        )
+        .expect_err("invalid");
+        let mut found = keys(&errors);
+        found.sort_unstable();
+        assert_eq!(
+            found,
+            [
+                "outbound.jitter_percent",
+                "outbound.max_connections_per_domain",
+                "outbound.mx_port",
+                "outbound.relay",
+                "outbound.relay_password",
+                "outbound.retry_schedule_secs",
+            ]
+        );
+        let ok = from_toml(
+            "[outbound]\nrelay = \"smtp.example.net:587\"\nrelay_username = \"u\"\n\
+             relay_password = \"p\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            ok.outbound
+                .relay_password
+                .map(|p| format!("{p:?}"))
+                .as_deref(),
+            Some("[redacted]")
+        );
+        assert!(from_toml("[outbound]\nrelay_username = \"u\"\nrelay_password = \"p\"\n").is_err());
     }
 }

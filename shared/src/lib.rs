@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod msg;
 pub mod net;
 pub mod password;
+pub mod queue;
 pub mod reload;
 pub mod sasl;
 pub mod secret;

@@ -22,6 +22,9 @@ use mailroom_shared::msg::MessageDelivered;
 use crate::backend::{Backend, Outcome};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
+use crate::outbound::{
+    DsnRet, DueQueue, OutboundRecipient, QueuedMessage, RecordAttempts, Submitted,
+};
 use crate::spam::{
     BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
     StoredSpamDecision, TrainBayes, Trained,
@@ -31,6 +34,7 @@ use crate::types::{
     Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo,
     MessageInfo, Resolution, StoreStats,
 };
+use mailroom_shared::queue::{QueueAdmin, QueueChanged, QueueReply, QueueRequest};
 
 /// Bodies are shown by size only: they are large and private.
 impl std::fmt::Debug for Deliver {
@@ -165,6 +169,86 @@ pub struct Deliver {
     /// the same transaction as the delivery, so that a `250` never exists without its event
     /// and an event never without its mail. Published as `EventRecorded` once durable.
     pub event: Option<EventData>,
+}
+
+/// A submitted message accepted in ONE transaction: stored in the Inboxes of `local`
+/// accounts and queued for each of `remote`. Sent by the submission session before its 250;
+/// handled by the store, which then publishes `QueueChanged` so the `OutboundQueue` actor
+/// starts at once. `Ok` means durable.
+#[derive(Message)]
+#[rtype(result = "Result<Submitted, StoreError>")]
+pub struct Submit {
+    /// Envelope reverse-path, "" = null sender (never bounced).
+    pub sender: String,
+    /// The submitting account: DSNs go to its Inbox.
+    pub account_id: i64,
+    /// Local accounts (duplicates ignored), may be empty.
+    pub local: Vec<i64>,
+    /// Remote recipients, may be empty (then it is a plain local delivery).
+    pub remote: Vec<OutboundRecipient>,
+    /// Final bytes (already DKIM-signed, trace fields added).
+    pub raw: Vec<u8>,
+    /// RFC 3461 RET=FULL|HDRS.
+    pub ret: Option<DsnRet>,
+    /// RFC 3461 ENVID (xtext-decoded).
+    pub envid: Option<String>,
+    /// Logged in the same transaction.
+    pub event: Option<EventData>,
+}
+
+impl std::fmt::Debug for Submit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submit")
+            .field("sender", &self.sender)
+            .field("account_id", &self.account_id)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("size", &self.raw.len())
+            .field("ret", &self.ret)
+            .field("envid", &self.envid)
+            .finish()
+    }
+}
+
+impl Handler<Submit> for MailboxStore {
+    type Result = ResponseFuture<Result<Submitted, StoreError>>;
+    fn handle(&mut self, msg: Submit, _: &mut Context<Self>) -> Self::Result {
+        let size = msg.raw.len() as u64;
+        let bus = self.bus.clone();
+        let submitted = self.write(self.backend.submit(msg));
+        Box::pin(async move {
+            let submitted = submitted.await?;
+            if !submitted.delivered.is_empty() {
+                bus.publish(MessageDelivered {
+                    account_ids: submitted.delivered.iter().map(|d| d.account_id).collect(),
+                    size,
+                });
+            }
+            if !submitted.queued.is_empty() {
+                bus.publish(QueueChanged);
+            }
+            Ok(submitted)
+        })
+    }
+}
+
+impl Handler<QueueAdmin> for MailboxStore {
+    type Result = ResponseFuture<Result<QueueReply, String>>;
+    fn handle(&mut self, msg: QueueAdmin, _: &mut Context<Self>) -> Self::Result {
+        let bus = self.bus.clone();
+        let wakes = matches!(
+            msg.0,
+            QueueRequest::Retry(_) | QueueRequest::RetryAll | QueueRequest::Release(_)
+        );
+        let done = self.write(self.backend.queue_admin(msg.0));
+        Box::pin(async move {
+            let reply = done.await.map_err(|e| e.to_string())?;
+            if wakes {
+                bus.publish(QueueChanged);
+            }
+            Ok(reply)
+        })
+    }
 }
 
 /// Add a message to a mailbox (IMAP APPEND). Sent by IMAP sessions, and by submission to
@@ -683,6 +767,8 @@ read_handler!(
 );
 read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
 read_handler!(HostedDomains, hosted_domains, Vec<String>);
+read_handler!(DueQueue, due_queue, Vec<QueuedMessage>);
+write_handler!(RecordAttempts, record_attempts, ());
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

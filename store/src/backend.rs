@@ -135,4 +135,18 @@ pub trait Backend: Send + Sync + 'static {
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
     /// See [`FetchBlob`].
     fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
+    /// See [`crate::actor::Submit`].
+    fn submit(&self, m: crate::actor::Submit) -> StoreFuture<Outcome<crate::outbound::Submitted>>;
+    /// See [`crate::outbound::DueQueue`].
+    fn due_queue(
+        &self,
+        m: crate::outbound::DueQueue,
+    ) -> StoreFuture<Vec<crate::outbound::QueuedMessage>>;
+    /// See [`crate::outbound::RecordAttempts`].
+    fn record_attempts(&self, m: crate::outbound::RecordAttempts) -> StoreFuture<Outcome<()>>;
+    /// See [`mailroom_shared::queue::QueueAdmin`].
+    fn queue_admin(
+        &self,
+        m: mailroom_shared::queue::QueueRequest,
+    ) -> StoreFuture<Outcome<mailroom_shared::queue::QueueReply>>;
 }

@@ -26,11 +26,13 @@ pub mod backend;
 pub mod error;
 pub mod greylist;
 pub mod mime;
+pub mod outbound;
 pub mod spam;
 pub mod sqlite;
 pub mod types;
 
 pub use actor::MailboxStore;
 pub use error::StoreError;
+pub use outbound::{DsnRet, Notify, OutboundRecipient, Submitted};
 pub use sqlite::{Admin, SqliteBackend, blob_hash};
 pub use types::*;

@@ -7,6 +7,7 @@
 mod client;
 pub mod dns;
 mod server;
+mod submit;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -54,3 +55,4 @@ pub fn parse_loopback(host: &str) -> Result<IpAddr, String> {
 pub use client::{LineClient, http_get};
 pub use dns::DnsServer;
 pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};
+pub use submit::submit;

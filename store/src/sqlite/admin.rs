@@ -75,6 +75,18 @@ impl Admin {
         )?)
     }
 
+    /// An outbound queue request (`mailroom queue …`): list, or retry/delete/hold/release a
+    /// queued message. A running server notices a change at its next poll (about a second).
+    pub fn queue(
+        &self,
+        request: &mailroom_shared::queue::QueueRequest,
+    ) -> Result<mailroom_shared::queue::QueueReply, StoreError> {
+        let tx = self.write()?;
+        let reply = super::queue::admin(&tx, request)?;
+        tx.commit()?;
+        Ok(reply)
+    }
+
     /// Host mail for `name`. `Invalid` if it is not a host name, `Exists` if already hosted.
     pub fn domain_add(&self, name: &str) -> Result<Domain, StoreError> {
         let name = parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -22,6 +22,9 @@ mod greylist;
 mod local_reads;
 mod logins;
 mod ops;
+mod queue;
+#[cfg(test)]
+mod queue_tests;
 mod reads;
 mod schema;
 mod spam;
@@ -36,6 +39,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use rusqlite::Connection;
 
+use crate::actor::Submit;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
@@ -48,6 +52,7 @@ use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::{self, MessageMeta};
+use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
 use crate::spam::{
     BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
     StoredSpamDecision, TrainBayes, Trained,
@@ -59,6 +64,7 @@ use crate::types::{
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
 use mailroom_shared::events::EventRecorded;
+use mailroom_shared::queue::{QueueReply, QueueRequest};
 use writer::{AppendOp, Body, DeliverOp, LoginUpdate, WriterHandle};
 
 pub use admin::Admin;
@@ -670,6 +676,77 @@ impl Backend for SqliteBackend {
         Box::pin(Self::read(pool, move |c| {
             spam::hosted_domains(c, &m.domains)
         }))
+    }
+
+    fn submit(&self, m: Submit) -> StoreFuture<Outcome<Submitted>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            if m.local.is_empty() && m.remote.is_empty() {
+                return Err(StoreError::Invalid("a submission needs a recipient".into()));
+            }
+            let raw: Arc<[u8]> = Arc::from(m.raw);
+            let local = if m.local.is_empty() {
+                None
+            } else {
+                let body = Self::prepare_body(blobs, raw.clone()).await?;
+                Some(DeliverOp {
+                    recipients: m.local,
+                    junk: Vec::new(),
+                    body,
+                    internal_date: unix_now(),
+                    event: None,
+                })
+            };
+            let op = queue::SubmitOp {
+                local,
+                sender: m.sender,
+                account_id: m.account_id,
+                remote: m.remote,
+                raw,
+                ret: m.ret,
+                envid: m.envid,
+                event: m.event,
+            };
+            writer.submit_mail(op).await
+        })
+    }
+
+    fn due_queue(&self, m: DueQueue) -> StoreFuture<Vec<QueuedMessage>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            let tx = c.transaction()?;
+            queue::due(&tx, m.now, m.limit, &m.exclude)
+        }))
+    }
+
+    fn record_attempts(&self, m: RecordAttempts) -> StoreFuture<Outcome<()>> {
+        let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
+        Box::pin(async move {
+            let mut dsns = Vec::with_capacity(m.dsns.len());
+            for (account_id, raw) in m.dsns {
+                dsns.push((account_id, Self::prepare_body(blobs.clone(), raw).await?));
+            }
+            let op = queue::RecordOp {
+                results: m.results,
+                dsns,
+            };
+            writer.record_attempts(op).await
+        })
+    }
+
+    fn queue_admin(&self, m: QueueRequest) -> StoreFuture<Outcome<QueueReply>> {
+        let (pool, writer) = (self.pool.clone(), self.writer.clone());
+        Box::pin(async move {
+            if m == QueueRequest::List {
+                let rows = Self::read(pool, |c| queue::list(c)).await?;
+                return Ok(Outcome {
+                    value: QueueReply::Rows(rows),
+                    changes: Vec::new(),
+                    events: Vec::new(),
+                });
+            }
+            writer.queue_admin(m).await
+        })
     }
 
     fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>> {

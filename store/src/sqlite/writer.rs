@@ -23,7 +23,8 @@ use tokio::sync::oneshot;
 use mailroom_shared::events::{EventData, EventRecorded};
 
 use super::blobs::{BlobStore, INLINE_MAX};
-use super::{events, greylist, logins, ops, unix_now};
+use super::queue::{RecordOp, SubmitOp};
+use super::{events, greylist, logins, ops, queue, unix_now};
 use crate::actor::{
     Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
     SetFlags, SetSubscribed, SetWebhookCursor,
@@ -31,8 +32,10 @@ use crate::actor::{
 use crate::backend::Outcome;
 use crate::error::StoreError;
 use crate::greylist::{ExpireGreylist, SaveGreylist};
+use crate::outbound::Submitted;
 use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
 use crate::types::{Appended, Delivered, FlagsResult, LockoutScope, MailboxInfo, StoreStats};
+use mailroom_shared::queue::{QueueReply, QueueRequest};
 
 /// Most requests in one transaction; bounds the latency one batch adds to the next.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -110,6 +113,9 @@ pub(crate) enum Request {
     TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
     RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
     Login(LoginUpdate, Reply<Outcome<bool>>),
+    Submit(Box<SubmitOp>, Reply<Outcome<Submitted>>),
+    RecordAttempts(RecordOp, Reply<Outcome<()>>),
+    QueueAdmin(QueueRequest, Reply<Outcome<QueueReply>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -332,6 +338,21 @@ impl WriterHandle {
         op: RecordSpamDecisions,
     ) -> Result<Outcome<()>, StoreError> {
         self.call(|r| Request::RecordSpamDecisions(op, r)).await
+    }
+
+    pub(crate) async fn submit_mail(&self, op: SubmitOp) -> Result<Outcome<Submitted>, StoreError> {
+        self.call(|r| Request::Submit(Box::new(op), r)).await
+    }
+
+    pub(crate) async fn record_attempts(&self, op: RecordOp) -> Result<Outcome<()>, StoreError> {
+        self.call(|r| Request::RecordAttempts(op, r)).await
+    }
+
+    pub(crate) async fn queue_admin(
+        &self,
+        op: QueueRequest,
+    ) -> Result<Outcome<QueueReply>, StoreError> {
+        self.call(|r| Request::QueueAdmin(op, r)).await
     }
 
     /// Wait until everything submitted before is committed, then stop the writer.
@@ -669,6 +690,27 @@ fn run_request(
                 isolated(tx, isolation, |c| super::spam::record_decisions(c, &op)).map(no_changes);
             held(op, reply, r, Request::RecordSpamDecisions)
         }
+        Request::Submit(op, reply) => {
+            let r = isolated(tx, isolation, |c| queue::submit(c, blobs, &op));
+            if r.is_err()
+                && let Some(local) = &op.local
+            {
+                fx.maybe_orphaned.push(local.body.hash.clone());
+            }
+            held(op, reply, r, Request::Submit)
+        }
+        Request::RecordAttempts(op, reply) => {
+            let r = isolated(tx, isolation, |c| queue::record(c, blobs, &op));
+            for (_, body) in &op.dsns {
+                // A DSN that failed to store may leave its file behind.
+                fx.maybe_orphaned.push(body.hash.clone());
+            }
+            held(op, reply, r, Request::RecordAttempts)
+        }
+        Request::QueueAdmin(op, reply) => {
+            let r = isolated(tx, isolation, |c| queue::admin(c, &op)).map(no_changes);
+            held(op, reply, r, Request::QueueAdmin)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
@@ -718,6 +760,9 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::PruneEvents(op, r) => held(op, r, Err(e), Request::PruneEvents),
         Request::TrainBayes(op, r) => held(op, r, Err(e), Request::TrainBayes),
         Request::RecordSpamDecisions(op, r) => held(op, r, Err(e), Request::RecordSpamDecisions),
+        Request::Submit(op, r) => held(op, r, Err(e), Request::Submit),
+        Request::RecordAttempts(op, r) => held(op, r, Err(e), Request::RecordAttempts),
+        Request::QueueAdmin(op, r) => held(op, r, Err(e), Request::QueueAdmin),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }

@@ -270,6 +270,42 @@ CREATE TABLE spam_decisions (
 );
 ";
 
+/// Version 9: the outbound queue. `queue_messages` holds each submitted message once, with
+/// its envelope sender, RFC 3461 RET/ENVID and the submitting account (whose Inbox gets the
+/// DSNs; NULL once that account is removed). `queue_recipients` has one row per remote
+/// recipient: `status` queued/held (a delivered or failed row is removed with the results
+/// that finish it, and the message with its last row), attempts, the next attempt (unix
+/// seconds), the last error and the remote's last reply, NOTIFY as a bit mask (1 never,
+/// 2 success, 4 failure, 8 delay), ORCPT, and whether a "delayed" DSN went out.
+const V9: &str = "
+CREATE TABLE queue_messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+    sender     TEXT NOT NULL,
+    ret        TEXT CHECK (ret IN ('full', 'hdrs')),
+    envid      TEXT,
+    created    INTEGER NOT NULL,
+    size       INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE TABLE queue_recipients (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id     INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+    address        TEXT NOT NULL,
+    domain         TEXT NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('queued', 'held', 'delivered', 'failed')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    next_attempt   INTEGER NOT NULL,
+    last_error     TEXT,
+    last_reply     TEXT,
+    notify         INTEGER NOT NULL,
+    orcpt          TEXT,
+    delay_notified INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt);
+CREATE INDEX queue_recipients_message ON queue_recipients(message_id);
+";
+
 /// Version 11: failed logins, counted per account (`scope = 'account'`, the address key) and
 /// per client IP (`scope = 'ip'`), for the lockout of password guessing. A row is the run of
 /// failures since its `first_at`; it is forgotten `lockout_secs` after `last_at`, cleared for
@@ -286,7 +322,7 @@ CREATE TABLE login_failures (
 ";
 
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V11];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
