@@ -20,6 +20,7 @@ use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::msg::MessageDelivered;
 
 use crate::backend::{Backend, Outcome};
+use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::spam::{
@@ -667,6 +668,7 @@ read_handler!(
 );
 read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
 read_handler!(HostedDomains, hosted_domains, Vec<String>);
+read_handler!(DkimKeys, dkim_keys, Vec<DkimKey>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

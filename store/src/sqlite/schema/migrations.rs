@@ -270,8 +270,27 @@ CREATE TABLE spam_decisions (
 );
 ";
 
+/// Version 10: DKIM signing keys, one row per (domain, selector), the private key as PKCS#8
+/// DER. `active` keys sign; an inactive one stays until its DNS record may be withdrawn.
+/// Needs only V1 (`domains`); numbered after the outbound queue's V9, which another branch
+/// adds: the merge puts V9 before it in [`MIGRATIONS`].
+const V10: &str = "
+CREATE TABLE dkim_keys (
+    id          INTEGER PRIMARY KEY,
+    domain_id   INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    selector    TEXT NOT NULL,
+    algorithm   TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+    private_key BLOB NOT NULL,
+    created     INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    UNIQUE (domain_id, selector)
+);
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+// MERGE NOTE: V9 (outbound queue) is not on this branch; the list must read
+// [V1, .., V8, V9, V10] once it is.
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V10];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
