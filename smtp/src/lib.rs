@@ -10,6 +10,7 @@
 //! transactions (MAIL/RCPT/DATA, ESMTP extensions, delivery) come with the SMTP receiving issue.
 
 pub mod actor;
+pub mod dkim;
 pub mod policy;
 pub mod proto;
 pub mod session;
