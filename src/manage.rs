@@ -21,6 +21,8 @@ pub(crate) enum DomainAction {
     List,
     /// Stop accepting mail for NAME (it must have no accounts left).
     Remove { name: String },
+    /// Print the DNS TXT records that publish NAME's DKIM public keys, one per selector.
+    Dkim { name: String },
 }
 
 #[derive(Subcommand)]
@@ -127,6 +129,12 @@ pub(crate) fn domain(source: &ConfigSource, action: DomainAction) -> anyhow::Res
         DomainAction::Remove { name } => {
             store.domain_remove(&name)?;
             println!("removed domain {name}");
+        }
+        DomainAction::Dkim { name } => {
+            // Zone-file lines, ready to paste (RFC 6376 §3.6.2.1).
+            for key in store.domain_dkim(&name)? {
+                println!("{}", key.zone_record()?);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@
 //! checks, and the hand-off of remote recipients to the outbound queue.
 
 pub mod actor;
+pub mod dkim;
 pub mod outbound;
 pub mod policy;
 pub mod proto;

@@ -20,6 +20,7 @@ use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::msg::MessageDelivered;
 
 use crate::backend::{Backend, Outcome};
+use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
 use crate::outbound::{
@@ -769,6 +770,7 @@ read_handler!(FetchBlob, fetch_blob, Arc<[u8]>);
 read_handler!(HostedDomains, hosted_domains, Vec<String>);
 read_handler!(DueQueue, due_queue, Vec<QueuedMessage>);
 write_handler!(RecordAttempts, record_attempts, ());
+read_handler!(DkimKeys, dkim_keys, Vec<DkimKey>);
 
 impl Handler<Deliver> for MailboxStore {
     type Result = ResponseFuture<Result<Vec<Delivered>, StoreError>>;

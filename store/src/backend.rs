@@ -22,6 +22,7 @@ use crate::actor::{
     OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
     ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
+use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
 use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
@@ -133,6 +134,8 @@ pub trait Backend: Send + Sync + 'static {
     fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
     /// See [`HostedDomains`].
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
+    /// See [`DkimKeys`].
+    fn dkim_keys(&self, m: DkimKeys) -> StoreFuture<Vec<DkimKey>>;
     /// See [`FetchBlob`].
     fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
     /// See [`crate::actor::Submit`].

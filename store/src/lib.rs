@@ -23,6 +23,7 @@
 
 pub mod actor;
 pub mod backend;
+pub mod dkim;
 pub mod error;
 pub mod greylist;
 pub mod mime;

@@ -276,3 +276,70 @@ fn the_example_config_is_valid() {
     .expect("run");
     assert!(ok(out).contains("valid"));
 }
+
+/// The text of a `"…" "…"` TXT record line: its strings joined (RFC 6376 §3.6.2.2).
+fn txt_strings(rest: &str) -> Vec<&str> {
+    rest.strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .map(|r| r.split("\" \"").collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn domain_dkim_prints_the_records_of_the_keys_made_by_domain_add() {
+    let s = server();
+    let cli = |args: &[&str]| s.cli(args, None).expect("run cli");
+    ok(cli(&["domain", "add", "Signed.TEST"]));
+    assert_eq!(
+        s.sql_count(
+            "SELECT count(*) FROM dkim_keys k JOIN domains d ON d.id = k.domain_id \
+             WHERE d.name = 'signed.test' AND k.active = 1"
+        )
+        .expect("count"),
+        2
+    );
+    let printed = ok(cli(&["domain", "dkim", "signed.test"]));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 2, "{printed}");
+    // The selector names the (UTC) year of creation.
+    let year = s
+        .sql_count(
+            "SELECT CAST(strftime('%Y', min(created), 'unixepoch') AS INTEGER) FROM dkim_keys",
+        )
+        .expect("year");
+    for (line, (suffix, k, p_len)) in lines.iter().zip([("r", "rsa", 392), ("e", "ed25519", 44)]) {
+        let owner = format!("mr{year}{suffix}._domainkey.signed.test. IN TXT ");
+        let rest = line
+            .strip_prefix(&owner)
+            .unwrap_or_else(|| panic!("{line:?} starts with {owner:?}"));
+        let strings = txt_strings(rest);
+        assert!(!strings.is_empty(), "{line}");
+        assert!(strings.iter().all(|s| s.len() <= 255), "{line}");
+        let value = strings.concat();
+        let p = value
+            .strip_prefix(&format!("v=DKIM1; k={k}; p="))
+            .unwrap_or_else(|| panic!("{value:?}"));
+        // Base64 of a 294-octet RSA SubjectPublicKeyInfo, of a 32-octet Ed25519 key.
+        assert_eq!(p.len(), p_len, "{value}");
+        assert!(
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b)),
+            "{p}"
+        );
+    }
+    // The 410-octet RSA value needs two strings.
+    assert_eq!(
+        txt_strings(&lines[0][lines[0].find('"').unwrap_or(0)..]).len(),
+        2
+    );
+    // The keys are stored, not made up per call.
+    assert_eq!(ok(cli(&["domain", "dkim", "SIGNED.test."])), printed);
+    fails(cli(&["domain", "dkim", "other.test"]), "domain other.test");
+    // Removing the domain takes its keys with it.
+    ok(cli(&["domain", "remove", "signed.test"]));
+    assert_eq!(
+        s.sql_count("SELECT count(*) FROM dkim_keys")
+            .expect("count"),
+        0
+    );
+}

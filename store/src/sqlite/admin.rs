@@ -15,7 +15,8 @@ use mailroom_shared::password::hash_password;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{self, BlobStore, sha256_hex};
-use super::{DB_FILE, address_key, logins, open_write_connection, ops, reads, schema};
+use super::{DB_FILE, address_key, dkim, logins, open_write_connection, ops, reads, schema};
+use crate::dkim::DkimKey;
 use crate::error::StoreError;
 use crate::types::{
     Account, Alias, DEFAULT_MAILBOXES, Domain, Lockout, LockoutPolicy, LockoutScope, Resolution,
@@ -64,6 +65,7 @@ impl Admin {
         std::fs::create_dir_all(data_dir)?;
         let mut conn = open_write_connection(&data_dir.join(DB_FILE))?;
         schema::migrations::migrate(&mut conn)?;
+        dkim::backfill(&mut conn)?;
         let blobs = BlobStore::at(data_dir);
         Ok(Admin { conn, blobs })
     }
@@ -87,15 +89,19 @@ impl Admin {
         Ok(reply)
     }
 
-    /// Host mail for `name`. `Invalid` if it is not a host name, `Exists` if already hosted.
+    /// Host mail for `name`, with its DKIM keys (RSA-2048 and Ed25519, see
+    /// [`crate::dkim`]). `Invalid` if it is not a host name, `Exists` if already hosted.
     pub fn domain_add(&self, name: &str) -> Result<Domain, StoreError> {
         let name = parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        // RSA generation takes a while: before the transaction, like password hashing.
+        let keys = dkim::generate_all()?;
         let tx = self.write()?;
         if find_domain(&tx, &name)?.is_some() {
             return Err(StoreError::Exists(format!("domain {name}")));
         }
         tx.execute(DOMAIN_INSERT, [&name])?;
         let id = tx.last_insert_rowid();
+        dkim::insert_missing(&tx, id, &keys)?;
         tx.commit()?;
         Ok(Domain { id, name })
     }
@@ -110,6 +116,15 @@ impl Admin {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The active DKIM keys of `name`, RSA first; `NotFound` if it is not hosted.
+    pub fn domain_dkim(&self, name: &str) -> Result<Vec<DkimKey>, StoreError> {
+        let name = parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if find_domain(&self.conn, &name)?.is_none() {
+            return Err(StoreError::NotFound(format!("domain {name}")));
+        }
+        dkim::keys_of(&self.conn, &name)
     }
 
     /// Stop hosting `name`; refused while it has accounts. Its aliases go with it.

@@ -17,6 +17,7 @@
 pub mod admin;
 mod blob_cache;
 mod blobs;
+mod dkim;
 mod events;
 mod greylist;
 mod local_reads;
@@ -47,6 +48,7 @@ use crate::actor::{
     ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
+use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
 use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
@@ -167,6 +169,9 @@ impl SqliteBackend {
         let db = data_dir.join(DB_FILE);
         let mut conn = open_write_connection(&db)?;
         schema::migrations::migrate(&mut conn)?;
+        // Domains created before DKIM keys existed (or by an older mailroom) get theirs now,
+        // so that everything the submission path signs for has a key.
+        dkim::backfill(&mut conn)?;
         let blobs = Arc::new(BlobStore::open(data_dir)?);
         // No writer runs yet, so nothing can be between "file written" and "row committed".
         let removed = blobs.sweep_orphans(&conn)?;
@@ -747,6 +752,11 @@ impl Backend for SqliteBackend {
             }
             writer.queue_admin(m).await
         })
+    }
+
+    fn dkim_keys(&self, m: DkimKeys) -> StoreFuture<Vec<DkimKey>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| dkim::keys_of(c, &m.domain)))
     }
 
     fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>> {

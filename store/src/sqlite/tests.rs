@@ -3,6 +3,7 @@
 //! `Changes` are in [`mailboxes`], the event log in [`events`].
 
 mod bodies;
+mod dkim;
 mod events;
 mod mailboxes;
 mod spam;

@@ -306,6 +306,22 @@ CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt);
 CREATE INDEX queue_recipients_message ON queue_recipients(message_id);
 ";
 
+/// Version 10: DKIM signing keys, one row per (domain, selector), the private key as PKCS#8
+/// DER. `active` keys sign; an inactive one stays until its DNS record may be withdrawn.
+/// Needs only V1 (`domains`).
+const V10: &str = "
+CREATE TABLE dkim_keys (
+    id          INTEGER PRIMARY KEY,
+    domain_id   INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+    selector    TEXT NOT NULL,
+    algorithm   TEXT NOT NULL CHECK (algorithm IN ('rsa-sha256', 'ed25519-sha256')),
+    private_key BLOB NOT NULL,
+    created     INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    UNIQUE (domain_id, selector)
+);
+";
+
 /// Version 11: failed logins, counted per account (`scope = 'account'`, the address key) and
 /// per client IP (`scope = 'ip'`), for the lockout of password guessing. A row is the run of
 /// failures since its `first_at`; it is forgotten `lockout_secs` after `last_at`, cleared for
@@ -322,7 +338,7 @@ CREATE TABLE login_failures (
 ";
 
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
