@@ -70,6 +70,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         greylist,
         spam,
         send_rate: mailroom_smtp::SendRate::default(),
+        dkim: std::sync::Arc::new(mailroom_smtp::dkim::DkimSigners::new()),
     };
     // Before any session can log an event, so every configured target gets it. Held for the
     // server's life: the bus keeps only weak references.

@@ -11,6 +11,7 @@ mod outbound;
 mod pop3;
 mod pop3_clients;
 mod reload;
+mod sending;
 mod shutdown;
 mod smtp;
 mod smtp_clients;

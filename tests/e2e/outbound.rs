@@ -1,8 +1,7 @@
 //! The outbound queue end to end: a client submits to instance A, which delivers by MX
 //! lookup (the harness DNS server) or through a relay to instance B or to a scripted SMTP
-//! listener on 127.0.0.1. The submission tests wait for the submission listener (the lead's
-//! part of issue #7) and are ignored until it lands; the others put mail into the queue
-//! with the harness's `enqueue` and run now.
+//! listener on 127.0.0.1. Some tests submit over 587 (`submit`); the others put mail into
+//! the queue with the harness's `enqueue`, to test the queue alone.
 
 use crate::server_with;
 use mailroom_tests::{Server, submit, wait_until};
@@ -131,7 +130,7 @@ fn scripted(script: Arc<Mutex<Script>>) -> u16 {
 }
 
 #[test]
-#[ignore = "needs submission"]
+
 fn submission_is_delivered_by_mx_to_another_instance() {
     let b = server_with("");
     b.add_users("remote.test", &["bob@remote.test"])
@@ -156,7 +155,7 @@ fn submission_is_delivered_by_mx_to_another_instance() {
 }
 
 #[test]
-#[ignore = "needs submission"]
+
 fn a_4xx_destination_is_retried_and_delivered_when_it_recovers() {
     let script = Arc::new(Mutex::new(Script::default()));
     script.lock().expect("lock").data_end.extend([451, 451]);
@@ -185,7 +184,7 @@ fn a_4xx_destination_is_retried_and_delivered_when_it_recovers() {
 }
 
 #[test]
-#[ignore = "needs submission"]
+
 fn a_5xx_produces_a_dsn_in_the_senders_inbox() {
     let b = server_with("");
     b.add_users("remote.test", &["bob@remote.test"])
@@ -219,7 +218,7 @@ fn a_5xx_produces_a_dsn_in_the_senders_inbox() {
 }
 
 #[test]
-#[ignore = "needs submission"]
+
 fn kill_9_between_attempts_loses_nothing_and_resends_nothing() {
     let script = Arc::new(Mutex::new(Script::default()));
     script
@@ -266,7 +265,7 @@ fn kill_9_between_attempts_loses_nothing_and_resends_nothing() {
 }
 
 #[test]
-#[ignore = "needs submission"]
+
 fn relay_mode_sends_everything_to_the_smarthost() {
     let b = server_with("");
     b.add_users("remote.test", &["bob@remote.test"])

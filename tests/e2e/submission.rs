@@ -88,9 +88,16 @@ print("sent")
     assert_eq!(out.trim(), "sent");
     let inbox = s.inbox("bob@example.test").expect("inbox");
     assert_eq!(inbox.len(), 2);
-    let first = String::from_utf8_lossy(&inbox[0]).into_owned();
-    // RFC 3848: ESMTPSA; RFC 6409 §8: the MSA added Date and Message-ID, before the client's
-    // header, which follows byte for byte.
+    let whole = String::from_utf8_lossy(&inbox[0]).into_owned();
+    // Signed by example.test's two keys (RSA, Ed25519), then our trace field: RFC 3848
+    // ESMTPSA; RFC 6409 §8: the MSA added Date and Message-ID, before the client's header,
+    // which follows byte for byte.
+    let received = whole.find("Received: ").expect("Received");
+    let signatures = &whole[..received];
+    assert_eq!(signatures.matches("DKIM-Signature: ").count(), 2, "{whole}");
+    assert!(signatures.starts_with("DKIM-Signature: "), "{whole}");
+    assert!(signatures.contains("d=example.test"), "{signatures}");
+    let first = &whole[received..];
     assert!(first.starts_with("Received: from client.example.org ([127.0.0.1])\r\n\tby mail.example.test (mailroom) with ESMTPSA id "), "{first}");
     let added = &first[first.find(";\r\n\t").expect("date of Received")..];
     let client_part = "From: Alice <alice@example.test>\r\nTo: bob@example.test\r\nSubject: over 587\r\n\r\nHello Bob.\r\n";
@@ -101,7 +108,7 @@ print("sent")
     );
     let second = String::from_utf8_lossy(&inbox[1]).into_owned();
     assert!(second.ends_with("Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <two@client>\r\nFrom: alice@example.test\r\nTo: bob@example.test\r\nSubject: over 465\r\n\r\nAgain.\r\n"), "{second}");
-    assert_eq!(second.matches("Message-ID:").count(), 1, "{second}");
+    assert_eq!(second.matches("\r\nMessage-ID:").count(), 1, "{second}");
 }
 
 #[test]

@@ -32,6 +32,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
         greylist,
         spam,
         send_rate,
+        dkim,
     } = policy;
     let Connection {
         session_id,
@@ -214,7 +215,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
             }
             Action::Submit(submitted) => {
                 let account_id = submitted.account_id;
-                let outcome = submission::submit(&store, submitted).await;
+                let outcome = submission::submit(&store, &dkim, submitted).await;
                 if outcome.is_ok() {
                     send_rate.record(account_id, config.submission.max_messages_per_hour);
                 }

@@ -23,6 +23,8 @@ pub struct Policy {
     pub spam: Addr<SpamScorer>,
     /// Messages each account submitted lately (the submission rate limit).
     pub send_rate: SendRate,
+    /// Parsed DKIM keys, for signing submitted mail.
+    pub dkim: std::sync::Arc<crate::dkim::DkimSigners>,
 }
 
 /// The SMTP protocol, for the `smtp` (MX), `submission` and `submissions` listeners.

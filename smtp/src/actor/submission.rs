@@ -1,14 +1,21 @@
 //! The driver's side of submission: checking credentials (with the store's lockouts and a
-//! delay after a failure), asking the store which addresses an account owns, and handing a
-//! submitted message to the store and the outbound queue.
+//! delay after a failure), asking the store which addresses an account owns, and signing a
+//! submitted message (DKIM) and handing it to the store and the outbound queue.
 
-use crate::session::{AuthAnswer, Authorization, Login, Submission};
+use crate::dkim::{DkimError, DkimSigners};
+use crate::session::{AuthAnswer, Authorization, Login, RemoteRcpt, Submission};
 use actix::Addr;
 use mailroom_config::Config;
 use mailroom_shared::events::EventData;
 use mailroom_shared::sasl::Credentials;
-use mailroom_store::actor::{Authenticate, Deliver, LoginAttempt, OwnsAddresses};
+use mailroom_store::actor::{Authenticate, LoginAttempt, OwnsAddresses, Submit};
+use mailroom_store::dkim::DkimKeys;
 use mailroom_store::{Delivered, LockoutPolicy, MailboxStore, StoreError};
+use mailroom_store::{DsnRet, Notify, OutboundRecipient};
+use smtp_proto::{
+    MAIL_RET_FULL, MAIL_RET_HDRS, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER,
+    RCPT_NOTIFY_SUCCESS,
+};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,26 +90,105 @@ pub(super) async fn owns(
     }
 }
 
-/// Store the message for its local recipients and queue it for the remote ones.
+/// Sign the message with the keys of its `From:` domain (when that domain is ours), then
+/// store it for its local recipients and queue it for the remote ones, in one transaction.
 pub(super) async fn submit(
     store: &Addr<MailboxStore>,
+    signers: &Arc<DkimSigners>,
     submission: Submission,
 ) -> Result<Vec<Delivered>, StoreError> {
-    if !submission.remote.is_empty() {
-        // The outbound queue lands with the queue branch (merged next); until then a remote
-        // recipient cannot be taken durably, so the client is told to retry.
-        return Err(StoreError::Unavailable(
-            "outbound queue not available".into(),
-        ));
-    }
-    store
-        .send(Deliver {
-            recipients: submission.local,
-            junk: Vec::new(),
-            raw: Arc::from(submission.raw),
-            internal_date: None,
+    let keys = store
+        .send(DkimKeys {
+            domain: submission.from_domain.clone(),
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    let signers = signers.clone();
+    let raw = submission.raw;
+    // RSA signing takes about a millisecond: not on the sessions' arbiter.
+    let raw = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, DkimError> {
+        let mut signed = signers.sign(&keys, &raw)?;
+        signed.extend_from_slice(&raw);
+        Ok(signed)
+    })
+    .await
+    .map_err(|e| StoreError::Unavailable(format!("signing task: {e}")))?
+    .map_err(|e| {
+        // Unsigned mail from a domain that publishes keys would fail DMARC at the other
+        // end: the client is told to retry, and the admin finds why in the log.
+        tracing::error!(error = %e, "DKIM signing failed");
+        StoreError::Unavailable(e.to_string())
+    })?;
+    let submitted = store
+        .send(Submit {
+            sender: submission.sender,
+            account_id: submission.account_id,
+            local: submission.local,
+            remote: submission
+                .remote
+                .into_iter()
+                .map(outbound_recipient)
+                .collect(),
+            raw,
+            ret: ret(submission.ret),
+            envid: submission.envid,
             event: Some(EventData::Delivered(submission.event)),
         })
         .await
-        .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())))
+        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+    Ok(submitted.delivered)
+}
+
+/// RFC 3461 §4.1: NOTIFY as the queue keeps it; absent = FAILURE,DELAY.
+fn outbound_recipient(r: RemoteRcpt) -> OutboundRecipient {
+    let notify = if r.notify
+        & (RCPT_NOTIFY_NEVER | RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_FAILURE | RCPT_NOTIFY_DELAY)
+        == 0
+    {
+        Notify::default()
+    } else {
+        Notify {
+            never: r.notify & RCPT_NOTIFY_NEVER != 0,
+            success: r.notify & RCPT_NOTIFY_SUCCESS != 0,
+            failure: r.notify & RCPT_NOTIFY_FAILURE != 0,
+            delay: r.notify & RCPT_NOTIFY_DELAY != 0,
+        }
+    };
+    OutboundRecipient {
+        address: r.address,
+        notify,
+        orcpt: r.orcpt,
+    }
+}
+
+/// RFC 3461 §4.3 RET.
+fn ret(flags: u64) -> Option<DsnRet> {
+    if flags & MAIL_RET_HDRS != 0 {
+        Some(DsnRet::Headers)
+    } else if flags & MAIL_RET_FULL != 0 {
+        Some(DsnRet::Full)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dsn_parameters_become_the_queues() {
+        let r = |notify| RemoteRcpt {
+            address: "x@remote.example".into(),
+            notify,
+            orcpt: None,
+        };
+        assert_eq!(outbound_recipient(r(0)).notify, Notify::default());
+        let n = outbound_recipient(r(RCPT_NOTIFY_SUCCESS | RCPT_NOTIFY_DELAY)).notify;
+        assert!(n.success && n.delay && !n.failure && !n.never);
+        assert!(outbound_recipient(r(RCPT_NOTIFY_NEVER)).notify.never);
+        assert_eq!(ret(0), None);
+        assert_eq!(ret(MAIL_RET_FULL), Some(DsnRet::Full));
+        assert_eq!(ret(MAIL_RET_HDRS), Some(DsnRet::Headers));
+    }
 }
