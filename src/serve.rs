@@ -78,11 +78,6 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .await
         .map_err(|e| anyhow!(e))?;
 
-    // Subscribed to ConfigChanged and QueueChanged (a submission queued mail); held for the
-    // server's life. Whatever the last run left in the queue is picked up at once.
-    let _outbound = OutboundQueue::start_on(&bus, store.clone(), snapshot.clone())
-        .context("cannot set up TLS for outbound delivery")?;
-
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();
     let arbiters = Arbiters::per_core();
@@ -103,6 +98,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone())
         .context("listeners.admin: cannot listen")?;
 
+    // Subscribed to ConfigChanged and QueueChanged (a submission queued mail). Started once
+    // the listeners and the admin server are up, so that a failed start leaves no delivery (or its store reads)
+    // in flight; whatever the last run left in the queue is picked up at once.
+    let outbound = OutboundQueue::start_on(&bus, store.clone(), snapshot.clone())
+        .context("cannot set up TLS for outbound delivery")?;
     for (kind, addr) in listeners.send(Bound).await? {
         println!("mailroom: {kind} listening on {addr}");
     }
@@ -131,6 +131,10 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
             "drain deadline passed; closing the rest"
         );
     }
+
+    // The bus holds it weakly: dropping the last address stops it, and its pending store
+    // reads end here, while the runtime still runs (not in the runtime's teardown).
+    drop(outbound);
 
     tracing::info!("flushing the store");
     match store.send(Flush).await {

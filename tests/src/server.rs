@@ -136,8 +136,20 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         };
-        server.write_config(&server.config_toml(extra))?;
-        server.spawn()?;
+        // A port handed out here can still be taken by another process, or as the source port
+        // of some connection, before the server binds it: then start over on fresh ports.
+        for attempt in 1.. {
+            server.write_config(&server.config_toml(extra))?;
+            match server.spawn() {
+                Ok(()) => break,
+                Err(e) if attempt < 3 && server.log().contains("Address already in use") => {
+                    eprintln!("harness: a port was taken ({e:#}); retrying on fresh ports");
+                    server.ports = Ports::fresh();
+                    std::fs::write(server.log_path(), b"")?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         Ok(server)
     }
 
