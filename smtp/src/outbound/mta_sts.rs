@@ -193,6 +193,10 @@ pub fn verifying_tls(extra_ca_file: &str) -> Result<Arc<rustls::ClientConfig>, S
             .map_err(|e| format!("{extra_ca_file}: {e}"))?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("{extra_ca_file}: {e}"))?;
+        // A file that holds no certificate is a mistake, not "no extra CAs".
+        if certs.is_empty() {
+            return Err(format!("{extra_ca_file}: no PEM certificate in it"));
+        }
         for cert in certs {
             roots
                 .add(cert)
@@ -420,6 +424,19 @@ mod tests {
         assert!(!mx_matches("*.example.com", "a.mx.example.com"));
         assert!(mx_matches("Mail.Example.com.", "mail.example.com"));
         assert!(!mx_matches("mail.example.com", "mail.example.org"));
+    }
+
+    #[test]
+    fn extra_ca_file_must_hold_certificates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("write");
+        assert!(verifying_tls(&empty.to_string_lossy()).is_err());
+        let made = rcgen::generate_simple_self_signed(vec!["ca.test".to_string()]).expect("cert");
+        let good = dir.path().join("good.pem");
+        std::fs::write(&good, made.cert.pem()).expect("write");
+        assert!(verifying_tls(&good.to_string_lossy()).is_ok());
+        assert!(verifying_tls("").is_ok());
     }
 
     #[test]
