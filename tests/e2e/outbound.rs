@@ -681,3 +681,60 @@ fn mta_sts_enforce_delivers_to_listed_mx_with_verified_tls_and_holds_unlisted() 
         "{served:?}"
     );
 }
+
+#[test]
+fn mta_sts_enforce_never_sends_in_clear_and_testing_changes_nothing() {
+    // The scripted server offers no STARTTLS.
+    let script = Arc::new(Mutex::new(Script::default()));
+    let port = scripted(script.clone());
+    let (policy_port, policy_ca, _served) = policy_server(&[
+        (
+            "remote.test",
+            "version: STSv1\nmode: testing\nmx: mx.remote.test\nmax_age: 86400\n",
+        ),
+        (
+            "strict.test",
+            "version: STSv1\nmode: enforce\nmx: *.strict.test\nmax_age: 86400\n",
+        ),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, policy_ca).expect("write roots");
+    let a = sender(&format!(
+        "mx_port = {port}\nmta_sts_port = {policy_port}\nextra_ca_file = \"{}\"\n{FAST}",
+        roots.display()
+    ));
+    for domain in ["remote.test", "strict.test"] {
+        a.dns.mx(domain, 10, &format!("mx.{domain}")).expect("mx");
+        a.dns.ip(&format!("mx.{domain}"), LOOPBACK);
+        a.dns.txt(&format!("_mta-sts.{domain}"), "v=STSv1; id=1;");
+        a.dns.ip(&format!("mta-sts.{domain}"), LOOPBACK);
+    }
+    for to in ["bob@remote.test", "carol@strict.test"] {
+        a.enqueue("alice@example.test", "alice@example.test", &[to], MESSAGE)
+            .expect("enqueue");
+    }
+    // testing: delivered as without a policy (here in clear text, RFC 7435).
+    assert!(
+        wait_until(WAIT, || script.lock().expect("lock").accepted.len() == 1),
+        "log:\n{}",
+        a.log()
+    );
+    // enforce: the listed host without STARTTLS is a temporary failure (RFC 8461 §5).
+    assert!(
+        wait_until(WAIT, || {
+            a.sql_count(
+                "SELECT count(*) FROM queue_recipients \
+                 WHERE last_error LIKE 'MTA-STS:%STARTTLS%'",
+            )
+            .ok()
+                == Some(1)
+        }),
+        "log:\n{}",
+        a.log()
+    );
+    assert_eq!(queued_rows(&a), 1);
+    let accepted = script.lock().expect("lock").accepted.clone();
+    assert_eq!(accepted.len(), 1, "carol's never sent");
+    assert_eq!(accepted[0].0, ["bob@remote.test"]);
+}

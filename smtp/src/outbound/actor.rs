@@ -463,8 +463,10 @@ impl Job {
                     Err(e) if e.permanent => return all(RcptOutcome::Permanent(e.text)),
                     Err(e) => {
                         tracing::debug!(%host, %addr, error = %e.text, "Host failed; trying the next.");
-                        let text = if enforce && !e.text.starts_with("MTA-STS") {
-                            format!("MTA-STS: {host}: {}", e.text)
+                        // Under enforce the error names MTA-STS first, for the queue listing.
+                        let text = if enforce {
+                            let why = e.text.strip_prefix("MTA-STS: ").unwrap_or(&e.text);
+                            format!("MTA-STS: {host}: {why}")
                         } else {
                             format!("{host}: {}", e.text)
                         };
