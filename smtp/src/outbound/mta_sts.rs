@@ -260,6 +260,9 @@ impl Policies {
             Ok(Ok(policy)) => {
                 tracing::info!(%domain, %id, mode = ?policy.mode, "MTA-STS policy fetched.");
                 if let Ok(mut cache) = self.cache.lock() {
+                    // Expired entries go, so the cache holds only domains mailed within max_age.
+                    let now = Instant::now();
+                    cache.retain(|_, c| c.expires > now);
                     cache.insert(
                         domain,
                         Cached {
