@@ -367,7 +367,8 @@ mod tests {
     fn outbound_errors_name_their_keys() {
         let errors = from_toml(
             "[outbound]\nmx_port = 0\nrelay = \"nohost\"\nrelay_username = \"u\"\n\
-             retry_schedule_secs = []\njitter_percent = 150\nmax_connections_per_domain = 0\n",
+             retry_schedule_secs = []\njitter_percent = 150\nmax_connections_per_domain = 0\n\
+             mta_sts_port = 0\nextra_ca_file = \"/nonexistent/roots.pem\"\n",
         )
         .expect_err("invalid");
         let mut found = keys(&errors);
@@ -375,8 +376,10 @@ mod tests {
         assert_eq!(
             found,
             [
+                "outbound.extra_ca_file",
                 "outbound.jitter_percent",
                 "outbound.max_connections_per_domain",
+                "outbound.mta_sts_port",
                 "outbound.mx_port",
                 "outbound.relay",
                 "outbound.relay_password",
@@ -396,5 +399,10 @@ mod tests {
             Some("[redacted]")
         );
         assert!(from_toml("[outbound]\nrelay_username = \"u\"\nrelay_password = \"p\"\n").is_err());
+        // MTA-STS is on by default, policies from 443, no extra CAs.
+        let defaults = from_toml("").expect("valid");
+        assert!(defaults.outbound.mta_sts);
+        assert_eq!(defaults.outbound.mta_sts_port, 443);
+        assert!(defaults.outbound.extra_ca_file.is_empty());
     }
 }

@@ -526,3 +526,215 @@ fn a_4xx_is_retried_on_schedule_until_the_destination_recovers() {
         "no DSN"
     );
 }
+
+/// A loopback HTTPS server for MTA-STS policies (RFC 8461 §3.3): a certificate for
+/// `mta-sts.<domain>` of each domain in `policies` (whose PEM is returned), serving each
+/// domain's policy by the Host header; records the hosts it served.
+fn policy_server(policies: &[(&str, &str)]) -> (u16, String, Arc<Mutex<Vec<String>>>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let names: Vec<String> = policies
+        .iter()
+        .map(|(d, _)| format!("mta-sts.{d}"))
+        .collect();
+    let made = rcgen::generate_simple_self_signed(names).expect("certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![made.cert.der().clone()], key)
+    .expect("server config");
+    let config = Arc::new(config);
+    let bodies: HashMap<String, String> = policies
+        .iter()
+        .map(|(d, p)| (format!("mta-sts.{d}"), p.to_string()))
+        .collect();
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let log = served.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match std::io::Read::read(&mut tls, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request).into_owned();
+            let host = request
+                .lines()
+                .find_map(|l| l.strip_prefix("Host: "))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let response = match bodies.get(&host) {
+                Some(body) if request.starts_with("GET /.well-known/mta-sts.txt ") => format!(
+                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ),
+                _ => "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string(),
+            };
+            log.lock().expect("lock").push(host);
+            let _ = tls.write_all(response.as_bytes());
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (port, made.cert.pem(), served)
+}
+
+#[test]
+fn mta_sts_enforce_delivers_to_listed_mx_with_verified_tls_and_holds_unlisted() {
+    // B takes mail for both domains; its certificate is for mail.example.test.
+    let b = server_with("");
+    b.add_users("remote.test", &["bob@remote.test"])
+        .expect("users");
+    b.add_users("strict.test", &["carol@strict.test"])
+        .expect("users");
+    let (policy_port, policy_ca, served) = policy_server(&[
+        (
+            "remote.test",
+            "version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmax_age: 86400\r\n",
+        ),
+        (
+            "strict.test",
+            "version: STSv1\r\nmode: enforce\r\nmx: other.example.test\r\nmax_age: 86400\r\n",
+        ),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roots = dir.path().join("roots.pem");
+    let b_cert = std::fs::read_to_string(ca(&b)).expect("B's certificate");
+    std::fs::write(&roots, format!("{b_cert}\n{policy_ca}")).expect("write roots");
+    let a = sender(&format!(
+        "mx_port = {}\nmta_sts_port = {policy_port}\nextra_ca_file = \"{}\"\n{FAST}",
+        b.ports.smtp,
+        roots.display()
+    ));
+    for domain in ["remote.test", "strict.test"] {
+        a.dns.mx(domain, 10, "mail.example.test").expect("mx");
+        a.dns
+            .txt(&format!("_mta-sts.{domain}"), "v=STSv1; id=20261202T1;");
+        a.dns.ip(&format!("mta-sts.{domain}"), LOOPBACK);
+    }
+    a.dns.ip("mail.example.test", LOOPBACK);
+    for to in ["bob@remote.test", "carol@strict.test"] {
+        a.enqueue("alice@example.test", "alice@example.test", &[to], MESSAGE)
+            .expect("enqueue");
+    }
+    // The policy matches: delivered, over TLS that verified against B's certificate.
+    assert!(
+        wait_until(WAIT, || b
+            .inbox("bob@remote.test")
+            .map(|i| i.len() == 1)
+            .unwrap_or(false)),
+        "B never got bob's; A's log:\n{}",
+        a.log()
+    );
+    let stored = b.inbox("bob@remote.test").expect("inbox").remove(0);
+    let head = String::from_utf8_lossy(&stored[..stored.len().min(400)]).into_owned();
+    assert!(head.contains("with ESMTPS"), "{head}");
+    // The policy names another MX: not tried, queued with an MTA-STS error (RFC 8461 §5).
+    let listed = || {
+        a.cli(&["queue", "list"], None)
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(WAIT, || {
+            let out = listed();
+            out.contains("carol@strict.test") && out.contains("MTA-STS")
+        }),
+        "queue:\n{}\nA's log:\n{}",
+        listed(),
+        a.log()
+    );
+    let out = listed();
+    assert!(!out.contains("bob@remote.test"), "{out}");
+    assert!(out.contains("other.example.test"), "{out}");
+    assert_eq!(queued_rows(&a), 1);
+    assert!(
+        b.inbox("carol@strict.test").expect("inbox").is_empty(),
+        "never delivered"
+    );
+    let served = served.lock().expect("lock").clone();
+    assert!(
+        served.iter().any(|h| h == "mta-sts.strict.test"),
+        "{served:?}"
+    );
+    // Cached by id: retries do not fetch again.
+    assert_eq!(
+        served
+            .iter()
+            .filter(|h| *h == "mta-sts.strict.test")
+            .count(),
+        1,
+        "{served:?}"
+    );
+}
+
+#[test]
+fn mta_sts_enforce_never_sends_in_clear_and_testing_changes_nothing() {
+    // The scripted server offers no STARTTLS.
+    let script = Arc::new(Mutex::new(Script::default()));
+    let port = scripted(script.clone());
+    let (policy_port, policy_ca, _served) = policy_server(&[
+        (
+            "remote.test",
+            "version: STSv1\nmode: testing\nmx: mx.remote.test\nmax_age: 86400\n",
+        ),
+        (
+            "strict.test",
+            "version: STSv1\nmode: enforce\nmx: *.strict.test\nmax_age: 86400\n",
+        ),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let roots = dir.path().join("roots.pem");
+    std::fs::write(&roots, policy_ca).expect("write roots");
+    let a = sender(&format!(
+        "mx_port = {port}\nmta_sts_port = {policy_port}\nextra_ca_file = \"{}\"\n{FAST}",
+        roots.display()
+    ));
+    for domain in ["remote.test", "strict.test"] {
+        a.dns.mx(domain, 10, &format!("mx.{domain}")).expect("mx");
+        a.dns.ip(&format!("mx.{domain}"), LOOPBACK);
+        a.dns.txt(&format!("_mta-sts.{domain}"), "v=STSv1; id=1;");
+        a.dns.ip(&format!("mta-sts.{domain}"), LOOPBACK);
+    }
+    for to in ["bob@remote.test", "carol@strict.test"] {
+        a.enqueue("alice@example.test", "alice@example.test", &[to], MESSAGE)
+            .expect("enqueue");
+    }
+    // testing: delivered as without a policy (here in clear text, RFC 7435).
+    assert!(
+        wait_until(WAIT, || script.lock().expect("lock").accepted.len() == 1),
+        "log:\n{}",
+        a.log()
+    );
+    // enforce: the listed host without STARTTLS is a temporary failure (RFC 8461 §5).
+    assert!(
+        wait_until(WAIT, || {
+            a.sql_count(
+                "SELECT count(*) FROM queue_recipients \
+                 WHERE last_error LIKE 'MTA-STS:%STARTTLS%'",
+            )
+            .ok()
+                == Some(1)
+        }),
+        "log:\n{}",
+        a.log()
+    );
+    assert_eq!(queued_rows(&a), 1);
+    let accepted = script.lock().expect("lock").accepted.clone();
+    assert_eq!(accepted.len(), 1, "carol's never sent");
+    assert_eq!(accepted[0].0, ["bob@remote.test"]);
+}

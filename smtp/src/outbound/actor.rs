@@ -1,6 +1,9 @@
 //! The `OutboundQueue` actor: reads due recipients from the store, delivers each message to
 //! each of its recipient domains over one connection (MX hosts in order, or the relay),
 //! records the results and the DSNs they call for in one store write, and schedules retries.
+//! A domain with an MTA-STS policy in `enforce` mode (RFC 8461) gets mail only at the MX
+//! hosts the policy names, over STARTTLS whose certificate verifies; any failure of that is
+//! a temporary failure of the host (§5), never a fallback to clear text or other hosts.
 //!
 //! Wake-ups: `QueueChanged` on the bus (a submission or an admin retry through the store),
 //! the end of a delivery, and a poll every `outbound.poll_secs` (which also catches due
@@ -30,6 +33,7 @@ use mailroom_store::outbound::{
 
 use super::client::{self, HostError, RcptOutcome, Transaction};
 use super::dsn::{Action, RecipientReport, Report};
+use super::mta_sts::{self, Mode, Policies};
 use super::mx::{self, MxError};
 use super::schedule::{Next, Schedule, jitter_random};
 
@@ -38,6 +42,9 @@ pub struct OutboundQueue {
     store: Addr<MailboxStore>,
     snapshot: Arc<Snapshot>,
     tls: Arc<rustls::ClientConfig>,
+    /// Verifies certificates (system roots + `outbound.extra_ca_file`), for MTA-STS.
+    verified: Arc<rustls::ClientConfig>,
+    policies: Policies,
     /// Message id → deliveries (one per domain) still running.
     in_flight: HashMap<i64, usize>,
     /// Domain → open connections.
@@ -56,10 +63,13 @@ impl OutboundQueue {
         snapshot: Arc<Snapshot>,
     ) -> Result<Addr<OutboundQueue>, rustls::Error> {
         let tls = client::opportunistic_tls()?;
+        let verified = verifying_tls(&snapshot.config.outbound.extra_ca_file)?;
         let addr = OutboundQueue {
             store,
             snapshot,
             tls,
+            verified,
+            policies: Policies::default(),
             in_flight: HashMap::new(),
             per_domain: HashMap::new(),
             connections: 0,
@@ -159,6 +169,8 @@ impl OutboundQueue {
                 recipients,
                 snapshot: self.snapshot.clone(),
                 tls: self.tls.clone(),
+                verified: self.verified.clone(),
+                policies: self.policies.clone(),
                 store: self.store.clone(),
             };
             let id = message.id;
@@ -204,11 +216,26 @@ impl Handler<ConfigChanged> for OutboundQueue {
     fn handle(&mut self, msg: ConfigChanged, ctx: &mut Context<Self>) {
         let poll_changed =
             msg.0.config.outbound.poll_secs != self.snapshot.config.outbound.poll_secs;
+        let extra_ca = &msg.0.config.outbound.extra_ca_file;
+        if *extra_ca != self.snapshot.config.outbound.extra_ca_file {
+            match verifying_tls(extra_ca) {
+                Ok(verified) => self.verified = verified,
+                Err(e) => {
+                    tracing::error!(error = %e, "Keeping the previous CA certificates for MTA-STS.")
+                }
+            }
+        }
         self.snapshot = msg.0;
         if poll_changed {
             self.schedule_poll(ctx);
         }
     }
+}
+
+/// The verifying TLS config; a CA file that does not parse is an error (the config check
+/// only saw that it exists).
+fn verifying_tls(extra_ca_file: &str) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    mta_sts::verifying_tls(extra_ca_file).map_err(rustls::Error::General)
 }
 
 fn unix_now() -> i64 {
@@ -226,6 +253,8 @@ struct Job {
     recipients: Vec<QueuedRecipient>,
     snapshot: Arc<Snapshot>,
     tls: Arc<rustls::ClientConfig>,
+    verified: Arc<rustls::ClientConfig>,
+    policies: Policies,
     store: Addr<MailboxStore>,
 }
 
@@ -337,7 +366,7 @@ impl Job {
     async fn attempt(&self) -> Vec<RcptOutcome> {
         let config = &self.snapshot.config.outbound;
         let all = |o: RcptOutcome| vec![o; self.recipients.len()];
-        let (hosts, port) = match &config.relay {
+        let (mut hosts, port) = match &config.relay {
             Some(relay) => match relay.rsplit_once(':') {
                 Some((host, port)) => (
                     vec![host.trim_matches(['[', ']']).to_string()],
@@ -353,6 +382,31 @@ impl Job {
                 Err(MxError::Temporary(e)) => return all(RcptOutcome::Temporary(e)),
             },
         };
+        // RFC 8461 §5: only for MX delivery; a relay is the operator's own choice.
+        let mut enforce = false;
+        if config.relay.is_none() && config.mta_sts {
+            let fetch = mta_sts::Fetch {
+                resolver: self.snapshot.dns.resolver(),
+                tls: &self.verified,
+                port: config.mta_sts_port,
+                timeout: Duration::from_secs(config.command_timeout_secs.min(60)),
+            };
+            if let Some(policy) = self.policies.get(&self.domain, &fetch).await
+                && policy.mode == Mode::Enforce
+            {
+                // RFC 8461 §4.1: MX hosts the policy does not name are not tried.
+                hosts.retain(|h| policy.matches(h));
+                if hosts.is_empty() {
+                    return all(RcptOutcome::Temporary(format!(
+                        "MTA-STS: no MX host of {} matches its enforced policy (mx: {})",
+                        self.domain,
+                        policy.mx.join(", ")
+                    )));
+                }
+                enforce = true;
+            }
+        }
+        let tls = if enforce { &self.verified } else { &self.tls };
         let addresses: Vec<String> = self.recipients.iter().map(|r| r.address.clone()).collect();
         let auth = match (&config.relay_username, &config.relay_password) {
             (Some(user), Some(password)) if config.relay.is_some() => {
@@ -368,6 +422,7 @@ impl Job {
             auth,
             timeout: Duration::from_secs(config.command_timeout_secs),
             starttls: true,
+            require_tls: enforce,
         };
         let connect_timeout = Duration::from_secs(config.connect_timeout_secs);
         let mut last = HostError {
@@ -391,24 +446,31 @@ impl Job {
                 let addr = SocketAddr::new(ip, port);
                 transaction.starttls = true;
                 let mut tried =
-                    client::deliver(addr, host, connect_timeout, &self.tls, &transaction).await;
+                    client::deliver(addr, host, connect_timeout, tls, &transaction).await;
                 // RFC 7435 §3: a broken TLS stack at the destination must not stop the mail;
-                // the same host again in clear text (never for a relay login).
-                if matches!(&tried, Err(e) if e.tls_failed) && transaction.auth.is_none() {
+                // the same host again in clear text (never for a relay login, never under
+                // MTA-STS enforce, RFC 8461 §5: there it is a failure of this host).
+                if matches!(&tried, Err(e) if e.tls_failed)
+                    && transaction.auth.is_none()
+                    && !enforce
+                {
                     tracing::info!(%host, %addr, "STARTTLS handshake failed; retrying without TLS.");
                     transaction.starttls = false;
-                    tried =
-                        client::deliver(addr, host, connect_timeout, &self.tls, &transaction).await;
+                    tried = client::deliver(addr, host, connect_timeout, tls, &transaction).await;
                 }
                 match tried {
                     Ok(outcomes) => return outcomes,
                     Err(e) if e.permanent => return all(RcptOutcome::Permanent(e.text)),
                     Err(e) => {
                         tracing::debug!(%host, %addr, error = %e.text, "Host failed; trying the next.");
-                        last = HostError {
-                            text: format!("{host}: {}", e.text),
-                            ..e
+                        // Under enforce the error names MTA-STS first, for the queue listing.
+                        let text = if enforce {
+                            let why = e.text.strip_prefix("MTA-STS: ").unwrap_or(&e.text);
+                            format!("MTA-STS: {host}: {why}")
+                        } else {
+                            format!("{host}: {}", e.text)
                         };
+                        last = HostError { text, ..e };
                     }
                 }
             }

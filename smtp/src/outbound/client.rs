@@ -1,7 +1,8 @@
 //! The SMTP client: one connection to one host, carrying one message to the recipients of
 //! one domain (RFC 5321 §3.3). EHLO (HELO if refused), opportunistic STARTTLS (RFC 3207) that
-//! accepts any certificate (RFC 7435: encryption without authentication beats plain text;
-//! MTA-STS enforcement is not implemented), AUTH PLAIN for a relay (RFC 4954, only over TLS),
+//! accepts any certificate (RFC 7435: encryption without authentication beats plain text),
+//! or, for a domain whose MTA-STS policy is `enforce`, required STARTTLS with the caller's
+//! verifying config (RFC 8461 §4.2), AUTH PLAIN for a relay (RFC 4954, only over TLS),
 //! SIZE (RFC 1870), then MAIL, RCPT per recipient, DATA with dot-stuffing, QUIT.
 //!
 //! The replies are read with the sans-I/O [`ReplyParser`]; this file only moves bytes and
@@ -68,6 +69,8 @@ pub struct Transaction<'a> {
     /// Use STARTTLS when offered. Off only for the retry after a failed handshake
     /// (RFC 7435 §3: opportunistic security falls back to clear text rather than not at all).
     pub starttls: bool,
+    /// MTA-STS enforce (RFC 8461 §4.2): no STARTTLS is a failure of this host, not clear text.
+    pub require_tls: bool,
 }
 
 /// A TLS config that accepts any certificate (opportunistic STARTTLS), aws-lc-rs only.
@@ -266,6 +269,11 @@ pub async fn deliver(
             ehlo = c.ehlo(t.helo).await?;
             secure = true;
         }
+    }
+    if t.require_tls && !secure {
+        return Err(HostError::temp(
+            "MTA-STS: the host does not offer STARTTLS, which the domain's policy requires",
+        ));
     }
     if let Some((user, password)) = t.auth {
         if !secure {
