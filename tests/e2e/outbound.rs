@@ -139,10 +139,7 @@ fn submission_is_delivered_by_mx_to_another_instance() {
     point_mx_at_loopback(&a);
     assert!(alice_submits(&a, &["bob@remote.test"]).starts_with("250"));
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "B got it; A's log:\n{}",
         a.log()
     );
@@ -193,10 +190,7 @@ fn a_5xx_produces_a_dsn_in_the_senders_inbox() {
     point_mx_at_loopback(&a);
     assert!(alice_submits(&a, &["nobody@remote.test"]).starts_with("250"));
     assert!(
-        wait_until(WAIT, || a
-            .inbox("alice@example.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        a.inbox_reaches("alice@example.test", 1, WAIT),
         "log:\n{}",
         a.log()
     );
@@ -274,10 +268,7 @@ fn relay_mode_sends_everything_to_the_smarthost() {
     let a = sender(&format!("relay = \"127.0.0.1:{}\"\n", b.ports.smtp));
     assert!(alice_submits(&a, &["bob@remote.test"]).starts_with("250"));
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "log:\n{}",
         a.log()
     );
@@ -326,10 +317,7 @@ fn queued_mail_goes_by_mx_lookup_to_another_instance() {
     )
     .expect("enqueue");
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "B never got it; A's log:\n{}",
         a.log()
     );
@@ -362,10 +350,7 @@ fn a_domain_without_mx_is_reached_at_its_address() {
     )
     .expect("enqueue");
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "log:\n{}",
         a.log()
     );
@@ -386,10 +371,7 @@ fn a_5xx_from_the_destination_bounces_into_the_owners_inbox() {
     )
     .expect("enqueue");
     assert!(
-        wait_until(WAIT, || a
-            .inbox("alice@example.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        a.inbox_reaches("alice@example.test", 1, WAIT),
         "no DSN; log:\n{}",
         a.log()
     );
@@ -482,10 +464,7 @@ fn relay_mode_sends_queued_mail_to_the_smarthost() {
     )
     .expect("enqueue");
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "log:\n{}",
         a.log()
     );
@@ -633,10 +612,7 @@ fn mta_sts_enforce_delivers_to_listed_mx_with_verified_tls_and_holds_unlisted() 
     }
     // The policy matches: delivered, over TLS that verified against B's certificate.
     assert!(
-        wait_until(WAIT, || b
-            .inbox("bob@remote.test")
-            .map(|i| i.len() == 1)
-            .unwrap_or(false)),
+        b.inbox_reaches("bob@remote.test", 1, WAIT),
         "B never got bob's; A's log:\n{}",
         a.log()
     );

@@ -53,6 +53,19 @@ fn starttls(s: &Server) -> LineClient {
     c
 }
 
+/// MAIL FROM `from` (which must be accepted), RCPT TO bob, DATA `message`: the reply to the
+/// data.
+fn transaction(c: &mut LineClient, from: &str, message: &str) -> String {
+    let r = c.cmd(&format!("MAIL FROM:<{from}>")).expect("mail");
+    assert!(r.starts_with("250 "), "{r}");
+    let r = c.cmd("RCPT TO:<bob@example.test>").expect("rcpt");
+    assert!(r.starts_with("250 "), "{r}");
+    assert!(c.cmd("DATA").expect("data").starts_with("354 "));
+    c.send_raw(format!("{message}.\r\n").as_bytes())
+        .expect("send");
+    c.read_line().expect("reply")
+}
+
 fn plain_auth(user: &str, password: &str) -> String {
     use base64::Engine as _;
     let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
@@ -184,38 +197,21 @@ fn submission_refuses_a_sender_or_from_the_account_does_not_own() {
         "550 5.7.1 sender address is not owned by the authenticated account\r\n"
     );
     // The alias pointing at alice is hers to send as; the From: must be hers too.
-    assert!(
-        c.cmd("MAIL FROM:<team@example.test>")
-            .expect("mail")
-            .starts_with("250 ")
+    let r = transaction(
+        &mut c,
+        "team@example.test",
+        "From: The Boss <boss@example.test>\r\nSubject: forged\r\n\r\nx\r\n",
     );
-    assert!(
-        c.cmd("RCPT TO:<bob@example.test>")
-            .expect("rcpt")
-            .starts_with("250 ")
-    );
-    assert!(c.cmd("DATA").expect("data").starts_with("354 "));
-    c.send_raw(b"From: The Boss <boss@example.test>\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
-        .expect("send");
-    let r = c.read_line().expect("reply");
     assert_eq!(
         r,
         "550 5.7.1 From: address is not owned by the authenticated account\r\n"
     );
-    assert!(
-        c.cmd("MAIL FROM:<alice+lists@example.test>")
-            .expect("mail")
-            .starts_with("250 ")
+    let r = transaction(
+        &mut c,
+        "alice+lists@example.test",
+        "From: Team <team@example.test>\r\nSubject: fine\r\n\r\nx\r\n",
     );
-    assert!(
-        c.cmd("RCPT TO:<bob@example.test>")
-            .expect("rcpt")
-            .starts_with("250 ")
-    );
-    assert!(c.cmd("DATA").expect("data").starts_with("354 "));
-    c.send_raw(b"From: Team <team@example.test>\r\nSubject: fine\r\n\r\nx\r\n.\r\n")
-        .expect("send");
-    assert!(c.read_line().expect("reply").starts_with("250 2.0.0"));
+    assert!(r.starts_with("250 2.0.0"), "{r}");
     let inbox = s.inbox("bob@example.test").expect("inbox");
     assert_eq!(inbox.len(), 1, "only the owned From: was delivered");
     assert!(String::from_utf8_lossy(&inbox[0]).contains("Subject: fine\r\n"));

@@ -380,6 +380,13 @@ impl Server {
         Ok(id)
     }
 
+    /// Whether `address`'s INBOX holds exactly `n` messages within `deadline` (polled).
+    pub fn inbox_reaches(&self, address: &str, n: usize, deadline: Duration) -> bool {
+        wait_until(deadline, || {
+            self.inbox(address).map(|m| m.len() == n).unwrap_or(false)
+        })
+    }
+
     /// How many messages `address`'s spam classifier was trained on: (spam, ham).
     pub fn bayes_trained(&self, address: &str) -> Result<(i64, i64)> {
         let db = rusqlite::Connection::open_with_flags(
