@@ -13,7 +13,7 @@ use mailroom_shared::shutdown::drain_signal;
 use mailroom_shared::signals::Signals;
 use mailroom_shared::snapshot::Snapshot;
 use mailroom_smtp::Policy;
-use mailroom_smtp::outbound::OutboundQueue;
+use mailroom_smtp::outbound::{OutboundQueue, StopQueue};
 use mailroom_smtp::policy::greylist::Greylist;
 use mailroom_smtp::policy::spam::SpamScorer;
 use mailroom_store::actor::{Flush, MailboxStore};
@@ -132,9 +132,9 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         );
     }
 
-    // The bus holds it weakly: dropping the last address stops it, and its pending store
-    // reads end here, while the runtime still runs (not in the runtime's teardown).
-    drop(outbound);
+    // Its polling keeps it running whatever holds its address: stopped here, while the
+    // runtime still runs, so no delivery or store read of it is left for the teardown.
+    let _ = outbound.send(StopQueue).await;
 
     tracing::info!("flushing the store");
     match store.send(Flush).await {

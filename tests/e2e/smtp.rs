@@ -217,18 +217,6 @@ fn a_client_that_disconnects_mid_data_leaves_nothing() {
 }
 
 #[test]
-fn submission_listeners_require_authentication() {
-    let s = users();
-    let mut c = LineClient::connect(s.ports.submission).expect("connect");
-    c.read_line().expect("greeting");
-    c.cmd("HELO c.example.org").expect("helo");
-    assert_eq!(
-        c.cmd("MAIL FROM:<alice@example.test>").expect("mail"),
-        "530 5.7.0 authentication required\r\n"
-    );
-}
-
-#[test]
 fn over_quota_is_refused_at_rcpt_or_after_data() {
     let s = users();
     let out = s

@@ -204,6 +204,19 @@ impl Actor for OutboundQueue {
     }
 }
 
+/// Stop delivering (server shutdown). Deliveries in flight are abandoned: their recipients
+/// stay queued and are sent after the restart.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopQueue;
+
+impl Handler<StopQueue> for OutboundQueue {
+    type Result = ();
+    fn handle(&mut self, _: StopQueue, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
 impl Handler<QueueChanged> for OutboundQueue {
     type Result = ();
     fn handle(&mut self, _: QueueChanged, ctx: &mut Context<Self>) {

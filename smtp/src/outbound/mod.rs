@@ -13,7 +13,7 @@ pub mod mx;
 pub mod reply;
 pub mod schedule;
 
-pub use actor::OutboundQueue;
+pub use actor::{OutboundQueue, StopQueue};
 
 #[cfg(test)]
 mod tests;

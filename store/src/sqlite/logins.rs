@@ -53,6 +53,33 @@ pub(crate) fn clear(conn: &Connection, scope: LockoutScope, key: &str) -> Result
         > 0)
 }
 
+/// The run of `failures` in `scope` last failed at `last_at`, as a [`Lockout`], and whether
+/// it locks at `now` under `policy`.
+fn judge(
+    scope: LockoutScope,
+    key: String,
+    failures: u32,
+    last_at: i64,
+    now: i64,
+    policy: &LockoutPolicy,
+) -> (Lockout, bool) {
+    let max = match scope {
+        LockoutScope::Account => policy.account_failures,
+        LockoutScope::Ip => policy.ip_failures,
+    };
+    let until = last_at.saturating_add(policy.secs as i64);
+    let active = max > 0 && failures >= max && until > now;
+    (
+        Lockout {
+            scope,
+            key,
+            failures,
+            until,
+        },
+        active,
+    )
+}
+
 /// Whether the account has failures on record (only then does a good login need a write).
 pub(crate) fn has_failures(conn: &Connection, account_key: &str) -> Result<bool, StoreError> {
     Ok(conn
@@ -73,13 +100,7 @@ pub(crate) fn locked(
     now: i64,
     policy: &LockoutPolicy,
 ) -> Result<Option<Lockout>, StoreError> {
-    for (scope, key, max) in [
-        (LockoutScope::Account, account_key, policy.account_failures),
-        (LockoutScope::Ip, ip, policy.ip_failures),
-    ] {
-        if max == 0 {
-            continue;
-        }
+    for (scope, key) in [(LockoutScope::Account, account_key), (LockoutScope::Ip, ip)] {
         let row: Option<(u32, i64)> = conn
             .prepare_cached(GET)?
             .query_row(params![scope.as_str(), key], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -87,14 +108,9 @@ pub(crate) fn locked(
         let Some((failures, last_at)) = row else {
             continue;
         };
-        let until = last_at.saturating_add(policy.secs as i64);
-        if failures >= max && until > now {
-            return Ok(Some(Lockout {
-                scope,
-                key: key.to_string(),
-                failures,
-                until,
-            }));
+        let (lockout, active) = judge(scope, key.to_string(), failures, last_at, now, policy);
+        if active {
+            return Ok(Some(lockout));
         }
     }
     Ok(None)
@@ -125,21 +141,7 @@ pub(crate) fn list(
         } else {
             LockoutScope::Account
         };
-        let max = match scope {
-            LockoutScope::Account => policy.account_failures,
-            LockoutScope::Ip => policy.ip_failures,
-        };
-        let until = last_at.saturating_add(policy.secs as i64);
-        let active = max > 0 && failures >= max && until > now;
-        out.push((
-            Lockout {
-                scope,
-                key,
-                failures,
-                until,
-            },
-            active,
-        ));
+        out.push(judge(scope, key, failures, last_at, now, policy));
     }
     Ok(out)
 }

@@ -213,9 +213,7 @@ fn resolve_into(
     if !seen.insert(address_key(&address.to_string())) {
         return Ok(()); // a cycle, or a target listed twice
     }
-    let mut candidates = vec![address.clone()];
-    candidates.extend(address.without_tag());
-    for candidate in &candidates {
+    for candidate in &exact_candidates(address) {
         if exact_match(conn, candidate, depth, seen, ids)? {
             return Ok(());
         }
@@ -223,6 +221,14 @@ fn resolve_into(
     let catch_all = format!("@{}", address.domain());
     follow_alias(conn, &catch_all, depth, seen, ids)?;
     Ok(())
+}
+
+/// The address, then the address without its `+tag` (if it has one): the names an account
+/// or an exact alias may have.
+fn exact_candidates(address: &Address) -> Vec<Address> {
+    let mut candidates = vec![address.clone()];
+    candidates.extend(address.without_tag());
+    candidates
 }
 
 /// Steps 1–2: an account, else an alias. Whether either exists.
@@ -290,9 +296,7 @@ pub(crate) fn owns_address(
     let Ok(address) = Address::parse(text) else {
         return Ok(false);
     };
-    let mut candidates = vec![address.clone()];
-    candidates.extend(address.without_tag());
-    for candidate in &candidates {
+    for candidate in &exact_candidates(&address) {
         let (mut seen, mut ids) = (BTreeSet::new(), BTreeSet::new());
         seen.insert(address_key(&address.to_string()));
         if exact_match(conn, candidate, 0, &mut seen, &mut ids)? {
