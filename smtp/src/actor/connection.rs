@@ -13,7 +13,7 @@ use actix::Addr;
 use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
 use mailroom_shared::events::EventData;
-use mailroom_shared::net::{Connection, READ_CHUNK, Socket, run_in_span};
+use mailroom_shared::net::{Connection, Socket, run_in_span};
 use mailroom_store::actor::{CheckRecipient, Deliver, RecordEvent};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
@@ -24,7 +24,10 @@ use std::time::Duration;
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, policy: Policy) {
     // The store actor on this session's own arbiter: no hop to the System arbiter per request.
     let store = mailroom_store::actor::local_twin(&store).await;
-    run_in_span(conn.span(), drive(conn, store, policy)).await
+    let span = conn.span();
+    // On the heap: passed by value through the span wrappers, the session's state machine was
+    // copied several times over at every spawn.
+    run_in_span(span, Box::pin(drive(conn, store, policy))).await
 }
 
 async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> io::Result<()> {
@@ -46,7 +49,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
-    let mut io = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
+    let mut io = Box::pin(Socket::open(socket, implicit, &snapshot.tls, timeout)).await?;
     let mx = kind == ListenerKind::Smtp;
     let checks = Checks {
         dnsbl: mx && !config.dnsbl.zones.is_empty(),
@@ -72,7 +75,6 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let mut scored: Option<SpamVerdict> = None;
 
     let mut input: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; READ_CHUNK];
     loop {
         let mut rest: &[u8] = &input;
         let action = session.advance(&mut rest);
@@ -93,12 +95,12 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                         session.shutting_down();
                         continue;
                     }
-                    read = tokio::time::timeout(timeout, io.read(&mut chunk)) => read,
+                    read = tokio::time::timeout(timeout, io.read_into(&mut input)) => read,
                 };
                 match read {
                     Err(_) => session.timed_out(),
                     Ok(Ok(0)) => return Ok(()),
-                    Ok(Ok(n)) => input.extend_from_slice(&chunk[..n]),
+                    Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(e),
                 }
             }
@@ -131,8 +133,12 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 session.greylisted(verdict);
             }
             Action::CheckClient { ip } => {
-                let listing =
-                    policy::check_client(snapshot.dns.resolver(), ip, &config.dnsbl.zones).await;
+                let listing = Box::pin(policy::check_client(
+                    snapshot.dns.resolver(),
+                    ip,
+                    &config.dnsbl.zones,
+                ))
+                .await;
                 if let Some(listing) = &listing {
                     tracing::info!(zone = %listing.zone, "client is on a DNS block list; refused");
                 }
@@ -143,30 +149,30 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 helo,
                 mail_from,
             } => {
-                let sender = policy::check_sender(
+                let sender = Box::pin(policy::check_sender(
                     &authenticator,
                     ip,
                     &helo,
                     &config.server.hostname,
                     &mail_from,
-                )
+                ))
                 .await;
                 session.sender_checked(sender);
             }
             Action::Inspect(inspection) => {
                 let mut verdict = if checks.auth {
-                    policy::inspect(
+                    Box::pin(policy::inspect(
                         &authenticator,
                         &config.server.hostname,
                         &inspection,
                         config.dmarc.on_reject,
-                    )
+                    ))
                     .await
                 } else {
                     Verdict::unchecked()
                 };
                 if checks.spam {
-                    scored = score(&spam, &inspection, &verdict).await;
+                    scored = Box::pin(score(&spam, &inspection, &verdict)).await;
                     if let Some(s) = &scored {
                         verdict.add_spam(s, config.spam.reject_threshold);
                     }
@@ -195,9 +201,14 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 mechanism,
                 credentials,
             } => {
-                let answer =
-                    submission::authenticate(&store, config, peer.ip(), mechanism, credentials)
-                        .await;
+                let answer = Box::pin(submission::authenticate(
+                    &store,
+                    config,
+                    peer.ip(),
+                    mechanism,
+                    credentials,
+                ))
+                .await;
                 session.authenticated(answer);
             }
             Action::Authorize {
@@ -209,13 +220,13 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 let answer = if at_mail && send_rate.over(account_id, limit) {
                     Authorization::OverRate { limit }
                 } else {
-                    submission::owns(&store, account_id, addresses).await
+                    Box::pin(submission::owns(&store, account_id, addresses)).await
                 };
                 session.authorized(answer);
             }
             Action::Submit(submitted) => {
                 let account_id = submitted.account_id;
-                let outcome = submission::submit(&store, &dkim, submitted).await;
+                let outcome = Box::pin(submission::submit(&store, &dkim, submitted)).await;
                 if outcome.is_ok() {
                     send_rate.record(account_id, config.submission.max_messages_per_hour);
                 }
@@ -225,7 +236,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 io.write_all(&session.take_output()).await?;
                 // RFC 3207 §4.2: whatever came with or after STARTTLS in plain text is dropped.
                 input.clear();
-                io = io.upgrade(&snapshot.tls, timeout).await?;
+                io = Box::pin(io.upgrade(&snapshot.tls, timeout)).await?;
                 session.tls_started();
             }
             Action::Pause(delay) => {

@@ -36,10 +36,12 @@ const BLOB_ROW_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = ?1";
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let d = digest(&SHA256, bytes);
     let mut out = String::with_capacity(64);
-    for b in d.as_ref() {
-        out.push_str(&format!("{b:02x}"));
+    for &b in d.as_ref() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     out
 }
