@@ -95,8 +95,15 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         .map_err(|e| anyhow!(e))?;
     let watcher =
         ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
-    let admin = mailroom_admin::AdminServer::start(&snapshot, watcher.clone())
-        .context("listeners.admin: cannot listen")?;
+    let admin = mailroom_admin::AdminServer::start(
+        &snapshot,
+        mailroom_admin::AdminDeps {
+            watcher: watcher.clone(),
+            store: store.clone(),
+            tracker: tracker.clone(),
+        },
+    )
+    .context("listeners.admin: cannot listen")?;
 
     // Subscribed to ConfigChanged and QueueChanged (a submission queued mail). Started once
     // the listeners and the admin server are up, so that a failed start leaves no delivery (or its store reads)

@@ -1,13 +1,20 @@
-//! Everything mailroom speaks over HTTP: the `/healthz` endpoint on the `admin` listener and
-//! the signed webhook POSTs of delivery events ([`webhooks`]); the panel, JSON API and
-//! metrics come with the admin issue.
+//! Everything mailroom speaks over HTTP: on the `admin` listener the JSON API under
+//! `/api/v1` ([`api`]), the admin panel, `/healthz`; and the signed webhook POSTs of delivery
+//! events ([`webhooks`]).
 //!
 //! This crate must not depend on `smtp`, `imap` or `pop3`; it reaches other parts of the
 //! server only through messages (`shared::msg`, the store's messages, `ConfigWatcher`).
 
+mod api;
+mod auth;
+mod context;
+mod db;
+mod error;
 mod health;
 mod server;
+mod sessions;
 pub mod webhooks;
 
+pub use context::AdminDeps;
 pub use server::{AdminServer, StopAdmin};
 pub use webhooks::Webhooks;

@@ -3,7 +3,9 @@
 //! once the new one listens). `ConfigWatcher` asks for the move as part of the reload, so a
 //! failure here refuses the whole reload.
 
-use crate::health;
+use crate::context::{AdminContext, AdminDeps};
+use crate::db::AdminDb;
+use crate::{api, health};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
@@ -15,6 +17,7 @@ use std::net::SocketAddr;
 /// The admin HTTP server actor; one per process.
 pub struct AdminServer {
     watcher: Addr<ConfigWatcher>,
+    context: web::Data<AdminContext>,
     addrs: Vec<SocketAddr>,
     handle: Option<ServerHandle>,
 }
@@ -30,13 +33,18 @@ fn admin_addrs(snapshot: &Snapshot) -> Vec<SocketAddr> {
 }
 
 impl AdminServer {
-    /// Bind the admin listener of `snapshot` (if any), start serving, and join `watcher`'s
-    /// reloads.
-    pub fn start(snapshot: &Snapshot, watcher: Addr<ConfigWatcher>) -> std::io::Result<Addr<Self>> {
+    /// Bind the admin listener of `snapshot` (if any), start serving, and join the
+    /// watcher's reloads.
+    pub fn start(snapshot: &Snapshot, deps: AdminDeps) -> std::io::Result<Addr<Self>> {
+        let db = AdminDb::open(&snapshot.config.server.data_dir)
+            .map_err(|e| std::io::Error::other(format!("cannot open the store: {e}")))?;
+        let watcher = deps.watcher.clone();
+        let context = web::Data::new(AdminContext::new(deps, db));
         let addrs = admin_addrs(snapshot);
-        let handle = serve(&addrs, watcher.clone())?;
+        let handle = serve(&addrs, snapshot, watcher.clone(), context.clone())?;
         let addr = Self {
             watcher: watcher.clone(),
+            context,
             addrs,
             handle,
         }
@@ -48,7 +56,9 @@ impl AdminServer {
 
 fn serve(
     addrs: &[SocketAddr],
+    snapshot: &Snapshot,
     watcher: Addr<ConfigWatcher>,
+    context: web::Data<AdminContext>,
 ) -> std::io::Result<Option<ServerHandle>> {
     if addrs.is_empty() {
         return Ok(None);
@@ -57,20 +67,44 @@ fn serve(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(context.clone())
+            .wrap(security_headers())
             .route("/healthz", web::get().to(health::healthz))
+            .configure(api::routes)
     })
     .workers(1)
     // Signals belong to main, which drains every listener in order.
     .disable_signals()
     .shutdown_timeout(5);
+    let tls = snapshot
+        .config
+        .admin
+        .tls
+        .then(|| snapshot.tls.config().as_ref().clone());
     for addr in addrs {
-        server = server.bind(addr)?;
-        tracing::info!(listener = "admin", %addr, "listening");
+        server = match &tls {
+            Some(config) => server.bind_rustls_0_23(addr, config.clone())?,
+            None => server.bind(addr)?,
+        };
+        tracing::info!(listener = "admin", %addr, tls = tls.is_some(), "listening");
     }
     let server = server.run();
     let handle = server.handle();
     actix_rt::spawn(server);
     Ok(Some(handle))
+}
+
+/// Headers on every answer: no framing (clickjacking), no sniffing, no referrer leaks, and a
+/// content policy that allows only this origin (the panel uses no CDN).
+fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add((
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+        ))
 }
 
 impl Actor for AdminServer {
@@ -84,10 +118,11 @@ impl Handler<RebindHttp> for AdminServer {
         if addrs == self.addrs {
             return Ok(());
         }
-        let handle = serve(&addrs, self.watcher.clone()).map_err(|e| {
-            let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
-            format!("listeners.admin: cannot listen on {}: {e}", list.join(", "))
-        })?;
+        let handle =
+            serve(&addrs, &msg.0, self.watcher.clone(), self.context.clone()).map_err(|e| {
+                let list: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                format!("listeners.admin: cannot listen on {}: {e}", list.join(", "))
+            })?;
         if let Some(old) = std::mem::replace(&mut self.handle, handle) {
             actix_rt::spawn(async move { old.stop(true).await });
         }

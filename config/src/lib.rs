@@ -6,6 +6,7 @@
 //! mailroom crate. Which keys reload on SIGHUP and which need a restart is decided here
 //! ([`Config::restart_required`]) so that every caller agrees.
 
+mod admin;
 mod greylist;
 mod listeners;
 mod load;
@@ -19,6 +20,7 @@ mod webhooks;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use admin::Admin;
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
@@ -65,6 +67,8 @@ pub struct Config {
     pub submission: Submission,
     /// Delivery of outbound mail: MX port, relay, retries, limits.
     pub outbound: Outbound,
+    /// The admin panel and JSON API: sign-in sessions, TLS.
+    pub admin: Admin,
 }
 
 /// `[server]`

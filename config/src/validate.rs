@@ -122,6 +122,22 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
     config.spam.check(&mut err);
+    let admin = &config.admin;
+    if admin.session_idle_secs == 0 {
+        err("admin.session_idle_secs", "must be greater than 0".into());
+    }
+    if admin.session_max_secs < admin.session_idle_secs {
+        err(
+            "admin.session_max_secs",
+            "must be at least admin.session_idle_secs".into(),
+        );
+    }
+    if admin.login_failure_delay_ms > 60_000 {
+        err(
+            "admin.login_failure_delay_ms",
+            "must be at most 60000".into(),
+        );
+    }
     let submission = &config.submission;
     let locks = submission.lockout_failures > 0 || submission.lockout_failures_per_ip > 0;
     if locks && submission.lockout_secs == 0 {

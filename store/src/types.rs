@@ -101,6 +101,58 @@ pub struct Account {
     pub quota_bytes: u64,
     /// Octets its messages take now (each copy counts).
     pub used_bytes: u64,
+    /// May not log in (mail to it is still delivered).
+    pub disabled: bool,
+}
+
+/// What an admin may change of an account at once; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountChange {
+    /// Most octets; 0 = unlimited.
+    pub quota_bytes: Option<u64>,
+    /// User or admin.
+    pub role: Option<Role>,
+    /// Refuse its logins.
+    pub disabled: Option<bool>,
+}
+
+/// Messages of one kind in one hour, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourCount {
+    /// `received`, `rejected`, `greylisted`, `spam` or `sent`.
+    pub what: String,
+    /// Unix seconds / 3600.
+    pub hour: i64,
+    /// How many.
+    pub count: u64,
+}
+
+/// What the store holds, in numbers, for the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreSizes {
+    /// Outbound recipients waiting.
+    pub queued: u64,
+    /// Outbound recipients held by an admin.
+    pub held: u64,
+    /// The database file.
+    pub database_bytes: u64,
+    /// Distinct message bodies.
+    pub message_bytes: u64,
+}
+
+/// An API token of the admin JSON API (never its secret, which is shown once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    /// Row id, what revocation names.
+    pub id: i64,
+    /// What its maker called it.
+    pub name: String,
+    /// The admin account it acts as.
+    pub account: String,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds of its last use.
+    pub last_used: Option<i64>,
 }
 
 /// An alias: mail to `source` goes to every target.

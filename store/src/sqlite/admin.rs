@@ -15,12 +15,14 @@ use mailroom_shared::password::hash_password;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::blobs::{self, BlobStore, sha256_hex};
-use super::{DB_FILE, address_key, dkim, logins, open_write_connection, ops, reads, schema};
+use super::{
+    DB_FILE, address_key, api_tokens, dkim, logins, open_write_connection, ops, reads, schema,
+};
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
 use crate::types::{
-    Account, Alias, DEFAULT_MAILBOXES, Domain, Lockout, LockoutPolicy, LockoutScope, Resolution,
-    Role,
+    Account, AccountChange, Alias, ApiToken, DEFAULT_MAILBOXES, Domain, HourCount, Lockout,
+    LockoutPolicy, LockoutScope, Resolution, Role, StoreSizes,
 };
 
 const DOMAIN_GET: &str = "SELECT id, name FROM domains WHERE name = ?1";
@@ -34,6 +36,20 @@ const ACCOUNT_INSERT: &str = "INSERT INTO accounts \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const ACCOUNT_SET_PASSWORD: &str = "UPDATE accounts SET password_hash = ?2 WHERE address_key = ?1";
 const ACCOUNT_DELETE: &str = "DELETE FROM accounts WHERE id = ?1";
+const ACCOUNT_SET_QUOTA: &str = "UPDATE accounts SET quota_bytes = ?2 WHERE address_key = ?1";
+const ACCOUNT_SET_ROLE: &str = "UPDATE accounts SET role = ?2 WHERE address_key = ?1";
+const ACCOUNT_SET_DISABLED: &str = "UPDATE accounts SET disabled = ?2 WHERE address_key = ?1";
+const HOURLY_COUNTS: &str = "\
+     SELECT CASE kind WHEN 'delivered' THEN 'received' ELSE kind END, at / 3600, count(*) \
+       FROM events WHERE at >= ?1 AND kind IN ('delivered', 'rejected', 'greylisted') \
+       GROUP BY 1, 2 \
+     UNION ALL SELECT 'spam', at / 3600, count(*) FROM spam_decisions \
+       WHERE at >= ?1 AND action <> 'inbox' GROUP BY 2 \
+     UNION ALL SELECT 'sent', created / 3600, count(*) FROM queue_messages \
+       WHERE created >= ?1 GROUP BY 2";
+const QUEUE_BY_STATUS: &str = "SELECT status, count(*) FROM queue_recipients \
+     WHERE status IN ('queued', 'held') GROUP BY status";
+const ENABLED_ADMINS: &str = "SELECT count(*) FROM accounts WHERE role = 'admin' AND disabled = 0";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 1)";
 /// Drop the references an account's messages hold, before deleting them.
@@ -183,6 +199,7 @@ impl Admin {
             role,
             quota_bytes: quota as u64,
             used_bytes: 0,
+            disabled: false,
         })
     }
 
@@ -214,6 +231,142 @@ impl Admin {
             return Err(StoreError::NotFound(format!("account {address}")));
         }
         Ok(())
+    }
+
+    /// The account at `address`; `NotFound` if there is none.
+    pub fn user_get(&self, address: &str) -> Result<Account, StoreError> {
+        let address = parse_address(address)?;
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE address_key = ?1",
+            reads::ACCOUNT_COLUMNS
+        );
+        self.conn
+            .query_row(
+                &sql,
+                [address_key(&address.to_string())],
+                reads::account_from_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {address}")))
+    }
+
+    /// Change an account's quota, role or switch; refused (`Invalid`) when it would leave no
+    /// enabled admin, so the panel cannot lock everyone out.
+    pub fn user_change(
+        &self,
+        address: &str,
+        change: &AccountChange,
+    ) -> Result<Account, StoreError> {
+        let address = parse_address(address)?;
+        let key = address_key(&address.to_string());
+        let tx = self.write()?;
+        let admins_before: i64 = tx.query_row(ENABLED_ADMINS, [], |r| r.get(0))?;
+        if let Some(q) = change.quota_bytes {
+            let q =
+                i64::try_from(q).map_err(|_| StoreError::Invalid("quota is too large".into()))?;
+            found(tx.execute(ACCOUNT_SET_QUOTA, params![key, q])?, &address)?;
+        }
+        if let Some(role) = change.role {
+            found(
+                tx.execute(ACCOUNT_SET_ROLE, params![key, role.as_str()])?,
+                &address,
+            )?;
+        }
+        if let Some(disabled) = change.disabled {
+            found(
+                tx.execute(ACCOUNT_SET_DISABLED, params![key, disabled])?,
+                &address,
+            )?;
+        }
+        let admins: i64 = tx.query_row(ENABLED_ADMINS, [], |r| r.get(0))?;
+        if admins == 0 && admins_before > 0 {
+            return Err(StoreError::Invalid(format!(
+                "{address} is the last enabled admin; make another admin first"
+            )));
+        }
+        let sql = format!(
+            "SELECT {} FROM accounts WHERE address_key = ?1",
+            reads::ACCOUNT_COLUMNS
+        );
+        let account = tx
+            .query_row(&sql, [&key], reads::account_from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("account {address}")))?;
+        tx.commit()?;
+        Ok(account)
+    }
+
+    /// Make an API token acting as the admin `address`: the token, and its secret (shown
+    /// once, never stored).
+    pub fn token_create(
+        &self,
+        address: &str,
+        name: &str,
+    ) -> Result<(ApiToken, String), StoreError> {
+        let account = self.user_get(address)?;
+        let tx = self.write()?;
+        let made = api_tokens::create(&tx, &account, name, super::unix_now())?;
+        tx.commit()?;
+        Ok(made)
+    }
+
+    /// Every API token, oldest first.
+    pub fn token_list(&self) -> Result<Vec<ApiToken>, StoreError> {
+        api_tokens::list(&self.conn)
+    }
+
+    /// Revoke API token `id`.
+    pub fn token_delete(&self, id: i64) -> Result<(), StoreError> {
+        api_tokens::delete(&self.conn, id)
+    }
+
+    /// The enabled admin account `secret` (an API token) acts as, if any.
+    pub fn token_account(&self, secret: &str) -> Result<Option<Account>, StoreError> {
+        api_tokens::account(&self.conn, secret, super::unix_now())
+    }
+
+    /// Messages per hour since `since` (unix seconds), by what happened to them: `received`
+    /// (delivered locally), `rejected`, `greylisted`, `spam` (a copy filed as junk or
+    /// refused by the scorer) and `sent` (submitted by a user). Hours are unix seconds / 3600.
+    pub fn hourly_counts(&self, since: i64) -> Result<Vec<HourCount>, StoreError> {
+        let mut stmt = self.conn.prepare(HOURLY_COUNTS)?;
+        let rows = stmt.query_map([since], |r| {
+            Ok(HourCount {
+                what: r.get(0)?,
+                hour: r.get(1)?,
+                count: r.get::<_, i64>(2)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Rows in the outbound queue by status (`queued`, `held`), and the size of the
+    /// database and its WAL in octets.
+    pub fn sizes(&self) -> Result<StoreSizes, StoreError> {
+        let mut stmt = self.conn.prepare(QUEUE_BY_STATUS)?;
+        let mut queued = 0;
+        let mut held = 0;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            match row? {
+                (s, n) if s == "queued" => queued = n.max(0) as u64,
+                (s, n) if s == "held" => held = n.max(0) as u64,
+                _ => {}
+            }
+        }
+        let (pages, page_size): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let blob_bytes: i64 =
+            self.conn
+                .query_row("SELECT coalesce(sum(size), 0) FROM blobs", [], |r| r.get(0))?;
+        Ok(StoreSizes {
+            queued,
+            held,
+            database_bytes: (pages.max(0) * page_size.max(0)) as u64,
+            message_bytes: blob_bytes.max(0) as u64,
+        })
     }
 
     /// Every account, by address.
@@ -402,6 +555,14 @@ impl Admin {
         }
         Ok(problems)
     }
+}
+
+/// `NotFound` for an update that changed no row.
+fn found(changed: usize, address: &Address) -> Result<(), StoreError> {
+    if changed == 0 {
+        return Err(StoreError::NotFound(format!("account {address}")));
+    }
+    Ok(())
 }
 
 fn parse_address(text: &str) -> Result<Address, StoreError> {

@@ -15,6 +15,7 @@
 //! writes blobs.
 
 pub mod admin;
+mod api_tokens;
 mod blob_cache;
 mod blobs;
 mod dkim;

@@ -25,9 +25,9 @@ const ACCOUNT_QUOTA: &str = "SELECT quota_bytes, used_bytes FROM accounts WHERE 
 const ACCOUNT_ID_BY_KEY: &str = "SELECT id FROM accounts WHERE address_key = ?1";
 const ALIAS_TARGETS: &str = "SELECT target FROM aliases WHERE source_key = ?1 ORDER BY target_key";
 /// Columns for [`account_from_row`], then the password hash.
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, address, role, quota_bytes, used_bytes";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, address, role, quota_bytes, used_bytes, disabled";
 const ACCOUNT_WITH_HASH: &str = "SELECT id, address, role, quota_bytes, used_bytes, \
-     password_hash FROM accounts WHERE address_key = ?1";
+     disabled, password_hash FROM accounts WHERE address_key = ?1";
 const JUNK_MAILBOX: &str = "SELECT id FROM mailboxes WHERE account_id = ?1 \
      AND special_use = '\\Junk' ORDER BY id LIMIT 1";
 const MAILBOX_BY_NAME: &str =
@@ -72,18 +72,24 @@ fn keywords_from_text(text: &str) -> Vec<String> {
 
 /// An [`Account`] from the columns [`ACCOUNT_COLUMNS`], in that order.
 pub(crate) fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
-    let role: String = r.get(2)?;
+    account_from_row_at(r, 0)
+}
+
+/// [`account_from_row`] for the [`ACCOUNT_COLUMNS`] starting at column `at`.
+pub(crate) fn account_from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Account> {
+    let role: String = r.get(at + 2)?;
     Ok(Account {
-        id: r.get(0)?,
-        address: r.get(1)?,
+        id: r.get(at)?,
+        address: r.get(at + 1)?,
         // The CHECK constraint allows only these two.
         role: if role == "admin" {
             Role::Admin
         } else {
             Role::User
         },
-        quota_bytes: r.get::<_, i64>(3)?.max(0) as u64,
-        used_bytes: r.get::<_, i64>(4)?.max(0) as u64,
+        quota_bytes: r.get::<_, i64>(at + 3)?.max(0) as u64,
+        used_bytes: r.get::<_, i64>(at + 4)?.max(0) as u64,
+        disabled: r.get(at + 5)?,
     })
 }
 
@@ -321,7 +327,7 @@ pub(crate) fn account_with_hash(
 ) -> Result<Option<(Account, String)>, StoreError> {
     Ok(conn
         .prepare_cached(ACCOUNT_WITH_HASH)?
-        .query_row([key], |r| Ok((account_from_row(r)?, r.get(5)?)))
+        .query_row([key], |r| Ok((account_from_row(r)?, r.get(6)?)))
         .optional()?)
 }
 
@@ -333,7 +339,10 @@ pub(crate) fn check_password(
 ) -> Option<Account> {
     static DUMMY: OnceLock<String> = OnceLock::new();
     match found {
-        Some((account, phc)) => verify_password(password, &phc).then_some(account),
+        // A disabled account is refused like a wrong password, after the same work.
+        Some((account, phc)) => {
+            (verify_password(password, &phc) && !account.disabled).then_some(account)
+        }
         None => {
             let dummy = DUMMY
                 .get_or_init(|| hash_password(&Secret::new("no such account")).unwrap_or_default());

@@ -337,8 +337,25 @@ CREATE TABLE login_failures (
 ) WITHOUT ROWID;
 ";
 
+/// Version 12: the admin panel's account switch and API tokens. A `disabled` account keeps
+/// receiving mail but may not log in anywhere. An API token is kept only as the SHA-256 of
+/// its secret (the secret is random, so a slow hash adds nothing); it acts as its admin
+/// account and dies with it.
+const V12: &str = "
+ALTER TABLE accounts ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1));
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    secret_sha TEXT NOT NULL UNIQUE,
+    created    INTEGER NOT NULL,
+    last_used  INTEGER
+);
+CREATE INDEX api_tokens_account ON api_tokens(account_id);
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 

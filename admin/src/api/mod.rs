@@ -1,0 +1,74 @@
+//! The JSON API under `/api/v1`: every operation of the panel, for scripts. Authorization is
+//! [`crate::auth::ApiCaller`]'s; errors are `{"error": "…"}` ([`crate::error::ApiError`]);
+//! bodies are strict (unknown fields are refused) and small. `openapi.json` describes it all.
+
+mod accounts;
+mod aliases;
+mod domains;
+pub(crate) mod openapi;
+mod queue;
+mod system;
+mod tokens;
+
+use crate::error::ApiError;
+use actix_web::web;
+
+/// Largest JSON body the API reads.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Mount the API on `cfg` (under `/api/v1`).
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(json_config())
+            .app_data(path_config())
+            .app_data(query_config())
+            .route("/openapi.json", web::get().to(openapi::document))
+            .route("/domains", web::get().to(domains::list))
+            .route("/domains", web::post().to(domains::create))
+            .route("/domains/{name}", web::get().to(domains::get))
+            .route("/domains/{name}", web::delete().to(domains::remove))
+            .route("/accounts", web::get().to(accounts::list))
+            .route("/accounts", web::post().to(accounts::create))
+            .route("/accounts/{address}", web::get().to(accounts::get))
+            .route("/accounts/{address}", web::patch().to(accounts::change))
+            .route("/accounts/{address}", web::delete().to(accounts::remove))
+            .route("/aliases", web::get().to(aliases::list))
+            .route("/aliases", web::post().to(aliases::create))
+            .route("/aliases/{source}", web::delete().to(aliases::remove))
+            .route("/queue", web::get().to(queue::list))
+            .route("/queue/{id}", web::get().to(queue::get))
+            .route("/queue/{id}", web::delete().to(queue::remove))
+            .route("/queue/{id}/retry", web::post().to(queue::retry))
+            .route("/queue/{id}/hold", web::post().to(queue::hold))
+            .route("/queue/{id}/release", web::post().to(queue::release))
+            .route("/tokens", web::get().to(tokens::list))
+            .route("/tokens", web::post().to(tokens::create))
+            .route("/tokens/{id}", web::delete().to(tokens::remove))
+            .route("/reload", web::post().to(system::reload))
+            .route("/stats", web::get().to(system::stats))
+            .route("/config", web::get().to(system::config))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such API endpoint or method"))
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY)
+        .content_type_required(true)
+        .error_handler(|e, _| ApiError::bad_request(format!("bad JSON body: {e}")).into())
+}
+
+fn path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|e, _| ApiError::bad_request(format!("bad path: {e}")).into())
+}
+
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::bad_request(format!("bad query: {e}")).into())
+}

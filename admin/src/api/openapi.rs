@@ -1,0 +1,207 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 description of the JSON API, built once.
+
+use actix_web::HttpResponse;
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+
+pub(crate) async fn document() -> HttpResponse {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let body = DOC.get_or_init(|| build().to_string());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.as_str())
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn body(schema: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema } } })
+}
+
+fn error(description: &str) -> Value {
+    ok(description, schema_ref("Error"))
+}
+
+fn path_param(name: &str, schema: Value, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "schema": schema, "description": description })
+}
+
+/// The answers every authorized operation may give, with `extra` (status, answer) added.
+fn responses(extra: &[(&str, Value)]) -> Value {
+    let mut r = serde_json::Map::new();
+    for (status, answer) in extra {
+        r.insert((*status).to_string(), answer.clone());
+    }
+    r.insert("401".into(), error("no or wrong credentials"));
+    r.insert(
+        "403".into(),
+        error("not an admin, or a session without its CSRF token"),
+    );
+    r.insert(
+        "429".into(),
+        error("locked out after too many failed logins"),
+    );
+    Value::Object(r)
+}
+
+fn build() -> Value {
+    let id = json!({ "type": "integer", "format": "int64" });
+    let text = json!({ "type": "string" });
+    let domain_name = path_param("name", text.clone(), "a hosted domain");
+    let address = path_param("address", text.clone(), "an account's address");
+    let queue_id = path_param("id", id.clone(), "a queued message");
+    let changed = ok(
+        "recipients changed",
+        json!({ "type": "object", "required": ["changed"], "properties": { "changed": { "type": "integer" } } }),
+    );
+    let queue_action = |summary: &str| {
+        json!({ "post": {
+            "summary": summary, "parameters": [queue_id],
+            "responses": responses(&[("200", changed.clone()), ("404", error("no such queued message, or nothing to change"))]) } })
+    };
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "mailroom admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Manage a mailroom server. Authorize with HTTP Basic (an admin account) or `Authorization: Bearer <API token>`. Errors are `{\"error\": \"...\"}`."
+        },
+        "components": {
+            "securitySchemes": {
+                "basic": { "type": "http", "scheme": "basic" },
+                "bearer": { "type": "http", "scheme": "bearer" }
+            },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": text } },
+                "Domain": { "type": "object", "required": ["name", "dkim_selectors"], "properties": {
+                    "name": text, "dkim_selectors": { "type": "array", "items": text } } },
+                "NewDomain": { "type": "object", "required": ["name"], "additionalProperties": false,
+                    "properties": { "name": text } },
+                "Account": { "type": "object", "required": ["address", "role", "quota", "used", "disabled"], "properties": {
+                    "address": text, "role": { "type": "string", "enum": ["user", "admin"] },
+                    "quota": { "type": "integer", "minimum": 0, "description": "octets; 0 = unlimited" },
+                    "used": { "type": "integer", "minimum": 0 }, "disabled": { "type": "boolean" } } },
+                "NewAccount": { "type": "object", "required": ["address", "password"], "additionalProperties": false, "properties": {
+                    "address": text, "password": { "type": "string", "minLength": 8 },
+                    "quota": { "type": "integer", "minimum": 0 }, "role": { "type": "string", "enum": ["user", "admin"] } } },
+                "AccountPatch": { "type": "object", "additionalProperties": false, "properties": {
+                    "password": { "type": "string", "minLength": 8 }, "quota": { "type": "integer", "minimum": 0 },
+                    "role": { "type": "string", "enum": ["user", "admin"] }, "disabled": { "type": "boolean" } } },
+                "Alias": { "type": "object", "required": ["source", "targets"], "additionalProperties": false, "properties": {
+                    "source": { "type": "string", "description": "local@domain, or @domain for a catch-all" },
+                    "targets": { "type": "array", "items": text, "minItems": 1 } } },
+                "QueueRow": { "type": "object", "properties": {
+                    "message_id": id, "recipient_id": id, "sender": text, "recipient": text,
+                    "status": { "type": "string", "enum": ["queued", "held"] }, "attempts": { "type": "integer" },
+                    "next_attempt": id, "last_error": { "type": "string", "nullable": true }, "created": id, "size": { "type": "integer" } } },
+                "Token": { "type": "object", "required": ["id", "name", "account", "created"], "properties": {
+                    "id": id, "name": text, "account": text, "created": id,
+                    "last_used": { "type": "integer", "nullable": true },
+                    "token": { "type": "string", "description": "the secret; only in the answer that made it" } } },
+                "NewToken": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                    "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
+                "Stats": { "type": "object", "properties": {
+                    "version": text, "hostname": text, "uptime_secs": { "type": "integer" }, "started_at": { "type": "integer" },
+                    "config_generation": { "type": "integer" }, "connections_open": { "type": "integer" },
+                    "domains": { "type": "integer" }, "accounts": { "type": "integer" },
+                    "queue": { "type": "object" }, "store": { "type": "object" }, "hourly": { "type": "array", "items": { "type": "object" } } } }
+            }
+        },
+        "security": [ { "basic": [] }, { "bearer": [] } ],
+        "paths": {
+            "/api/v1/domains": {
+                "get": { "summary": "List hosted domains", "responses": responses(&[("200", ok("domains", json!({ "type": "array", "items": schema_ref("Domain") })))]) },
+                "post": { "summary": "Host a domain (makes its DKIM keys)", "requestBody": body(schema_ref("NewDomain")),
+                    "responses": responses(&[("201", ok("added", schema_ref("Domain"))), ("400", error("not a domain name")), ("409", error("already hosted"))]) }
+            },
+            "/api/v1/domains/{name}": {
+                "get": { "summary": "One domain", "parameters": [domain_name],
+                    "responses": responses(&[("200", ok("the domain", schema_ref("Domain"))), ("400", error("not a domain name")), ("404", error("not hosted"))]) },
+                "delete": { "summary": "Stop hosting a domain (it must have no accounts)", "parameters": [domain_name],
+                    "responses": responses(&[("204", json!({ "description": "removed" })), ("400", error("not a domain name, or it still has accounts")), ("404", error("not hosted"))]) }
+            },
+            "/api/v1/accounts": {
+                "get": { "summary": "List accounts", "responses": responses(&[("200", ok("accounts", json!({ "type": "array", "items": schema_ref("Account") })))]) },
+                "post": { "summary": "Create an account", "requestBody": body(schema_ref("NewAccount")),
+                    "responses": responses(&[("201", ok("created", schema_ref("Account"))), ("400", error("bad address, password, role or unknown domain")), ("409", error("exists"))]) }
+            },
+            "/api/v1/accounts/{address}": {
+                "get": { "summary": "One account", "parameters": [address],
+                    "responses": responses(&[("200", ok("the account", schema_ref("Account"))), ("400", error("not an address")), ("404", error("no such account"))]) },
+                "patch": { "summary": "Change password, quota, role or disabled", "parameters": [address], "requestBody": body(schema_ref("AccountPatch")),
+                    "responses": responses(&[("200", ok("changed", schema_ref("Account"))), ("400", error("bad value, nothing to change, or the last admin")), ("404", error("no such account"))]) },
+                "delete": { "summary": "Delete an account and its mail", "parameters": [address],
+                    "responses": responses(&[("204", json!({ "description": "deleted" })), ("400", error("not an address, or your own account")), ("404", error("no such account"))]) }
+            },
+            "/api/v1/aliases": {
+                "get": { "summary": "List aliases", "responses": responses(&[("200", ok("aliases", json!({ "type": "array", "items": schema_ref("Alias") })))]) },
+                "post": { "summary": "Add an alias or catch-all", "requestBody": body(schema_ref("Alias")),
+                    "responses": responses(&[("201", ok("added", schema_ref("Alias"))), ("400", error("bad source or targets")), ("409", error("exists"))]) }
+            },
+            "/api/v1/aliases/{source}": {
+                "delete": { "summary": "Remove an alias", "parameters": [path_param("source", text.clone(), "the alias source")],
+                    "responses": responses(&[("204", json!({ "description": "removed" })), ("400", error("not an alias source")), ("404", error("no such alias"))]) }
+            },
+            "/api/v1/queue": {
+                "get": { "summary": "Outbound queue recipients", "parameters": [
+                        { "name": "status", "in": "query", "required": false, "schema": { "type": "string", "enum": ["queued", "held"] } },
+                        { "name": "q", "in": "query", "required": false, "schema": text, "description": "part of the sender or recipient" } ],
+                    "responses": responses(&[("200", ok("rows", json!({ "type": "array", "items": schema_ref("QueueRow") }))), ("400", error("bad filter"))]) }
+            },
+            "/api/v1/queue/{id}": {
+                "get": { "summary": "A queued message: envelope, attempts, last error", "parameters": [queue_id],
+                    "responses": responses(&[("200", ok("its recipients", json!({ "type": "object" }))), ("404", error("no such queued message"))]) },
+                "delete": { "summary": "Drop a queued message without a DSN", "parameters": [queue_id],
+                    "responses": responses(&[("204", json!({ "description": "deleted" })), ("404", error("no such queued message"))]) }
+            },
+            "/api/v1/queue/{id}/retry": queue_action("Try a queued message now"),
+            "/api/v1/queue/{id}/hold": queue_action("Hold a queued message"),
+            "/api/v1/queue/{id}/release": queue_action("Release a held message"),
+            "/api/v1/tokens": {
+                "get": { "summary": "List API tokens", "responses": responses(&[("200", ok("tokens", json!({ "type": "array", "items": schema_ref("Token") })))]) },
+                "post": { "summary": "Make an API token acting as you", "requestBody": body(schema_ref("NewToken")),
+                    "responses": responses(&[("201", ok("made; the secret is shown once", schema_ref("Token"))), ("400", error("bad name"))]) }
+            },
+            "/api/v1/tokens/{id}": {
+                "delete": { "summary": "Revoke an API token", "parameters": [path_param("id", id.clone(), "a token")],
+                    "responses": responses(&[("204", json!({ "description": "revoked" })), ("404", error("no such token"))]) }
+            },
+            "/api/v1/reload": {
+                "post": { "summary": "Reload the configuration file (as SIGHUP)",
+                    "responses": responses(&[("200", ok("the new generation", json!({ "type": "object", "properties": { "config_generation": { "type": "integer" } } }))),
+                        ("422", error("the file is invalid; the running configuration stays"))]) }
+            },
+            "/api/v1/stats": {
+                "get": { "summary": "Server statistics", "responses": responses(&[("200", ok("statistics", schema_ref("Stats")))]) }
+            },
+            "/api/v1/config": {
+                "get": { "summary": "The running configuration, secrets masked", "responses": responses(&[("200", ok("configuration", json!({ "type": "object" })))]) }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_is_under_the_api_and_every_ref_resolves() {
+        let doc = build();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        let text = doc.to_string();
+        for piece in text.split("#/components/schemas/").skip(1) {
+            let name: String = piece.chars().take_while(|c| c.is_alphanumeric()).collect();
+            assert!(schemas.contains_key(&name), "dangling $ref {name}");
+        }
+        for path in doc["paths"].as_object().expect("paths").keys() {
+            assert!(path.starts_with("/api/v1/"), "{path}");
+        }
+    }
+}

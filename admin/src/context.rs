@@ -1,0 +1,57 @@
+//! What every admin handler reaches: the store (its actor and the synchronous management
+//! API), the configuration watcher, the connection tracker, and the panel's sign-ins.
+
+use crate::db::AdminDb;
+use crate::sessions::LoginSessions;
+use actix::Addr;
+use mailroom_shared::net::ConnectionTracker;
+use mailroom_shared::reload::{ConfigWatcher, Current};
+use mailroom_shared::snapshot::Snapshot;
+use mailroom_store::MailboxStore;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// The parts of the running server the admin server is given by `main`.
+#[derive(Clone)]
+pub struct AdminDeps {
+    /// Reloads and the configuration in force.
+    pub watcher: Addr<ConfigWatcher>,
+    /// Mailbox data, the queue, logins.
+    pub store: Addr<MailboxStore>,
+    /// Open connections of every listener.
+    pub tracker: ConnectionTracker,
+}
+
+/// Shared by every request (behind `web::Data`).
+pub(crate) struct AdminContext {
+    pub watcher: Addr<ConfigWatcher>,
+    pub store: Addr<MailboxStore>,
+    pub tracker: ConnectionTracker,
+    /// Domains, accounts, aliases, tokens: the store's management API.
+    pub db: AdminDb,
+    /// Panel sign-ins.
+    pub logins: LoginSessions,
+    /// When the server started, for the uptime.
+    pub started: Instant,
+    /// The same, on the wall clock.
+    pub started_at: SystemTime,
+}
+
+impl AdminContext {
+    pub(crate) fn new(deps: AdminDeps, db: AdminDb) -> Self {
+        Self {
+            watcher: deps.watcher,
+            store: deps.store,
+            tracker: deps.tracker,
+            db,
+            logins: LoginSessions::default(),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+        }
+    }
+
+    /// The configuration in force (`None` only while the server shuts down).
+    pub(crate) async fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.watcher.send(Current).await.ok()
+    }
+}

@@ -1,0 +1,31 @@
+//! `[admin]`: how the admin panel and JSON API sign people in and how long that lasts.
+
+use serde::{Deserialize, Serialize};
+
+/// `[admin]` — all reloadable except `tls`, which applies when the admin listener is bound
+/// (at start, and when a reload moves it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admin {
+    /// Serve the admin listener over TLS with the server's certificate (then the session
+    /// cookie is `Secure`).
+    pub tls: bool,
+    /// How long a panel sign-in lasts without use, in seconds.
+    pub session_idle_secs: u64,
+    /// How long a panel sign-in lasts at most, in seconds.
+    pub session_max_secs: u64,
+    /// How long a failed sign-in (panel or API Basic) waits before its answer, in
+    /// milliseconds. The lockouts of `[submission]` apply to the admin too.
+    pub login_failure_delay_ms: u64,
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            tls: false,
+            session_idle_secs: 3600,
+            session_max_secs: 12 * 3600,
+            login_failure_delay_ms: 1000,
+        }
+    }
+}
