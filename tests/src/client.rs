@@ -115,6 +115,75 @@ impl LineClient {
     }
 }
 
+/// An HTTP answer: status, header fields (names lowercase), body.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpAnswer {
+    /// The first value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<serde_json::Value> {
+        serde_json::from_str(&self.body).with_context(|| format!("not JSON: {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on its own connection to 127.0.0.1:`port` (the body, if any, is
+/// sent as is with its length; give a Content-Type in `headers`).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Result<HttpAnswer> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    tcp.write_all(head.as_bytes())?;
+    if let Some(b) = body {
+        tcp.write_all(b.as_bytes())?;
+    }
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw)?;
+    let response = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .context("no end of the header")?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .context("no status line")?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
 /// `GET path` on 127.0.0.1:`port`; returns the status code and the body.
 pub fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     let mut tcp = TcpStream::connect(("127.0.0.1", port))?;

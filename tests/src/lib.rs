@@ -52,7 +52,7 @@ pub fn parse_loopback(host: &str) -> Result<IpAddr, String> {
     Ok(ip)
 }
 
-pub use client::{LineClient, http_get};
+pub use client::{HttpAnswer, LineClient, http_get, http_request};
 pub use dns::DnsServer;
 pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};
 pub use submit::submit;
