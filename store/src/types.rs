@@ -116,6 +116,40 @@ pub struct AccountChange {
     pub disabled: Option<bool>,
 }
 
+/// A spam decision, for the admin's policy view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpamDecisionRow {
+    /// The account whose copy it was.
+    pub account: String,
+    /// The score.
+    pub score: f64,
+    /// `inbox` or `junk`.
+    pub action: String,
+    /// The rules that fired, as JSON.
+    pub rules_json: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// A greylist triplet as stored (the greylist actor's saved state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GreylistEntry {
+    /// The client network.
+    pub net: String,
+    /// The envelope sender.
+    pub sender: String,
+    /// The recipient.
+    pub recipient: String,
+    /// Unix seconds.
+    pub first_seen: i64,
+    /// Unix seconds.
+    pub last_seen: i64,
+    /// When it passed (was retried after the delay), unix seconds.
+    pub passed_at: Option<i64>,
+    /// Attempts seen.
+    pub count: u64,
+}
+
 /// Messages of one kind in one hour, for the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HourCount {

@@ -6,8 +6,9 @@ mod accounts;
 mod aliases;
 mod domains;
 pub(crate) mod openapi;
-mod queue;
-mod system;
+pub(crate) mod policy;
+pub(crate) mod queue;
+pub(crate) mod system;
 mod tokens;
 
 use crate::error::ApiError;
@@ -45,6 +46,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::get().to(tokens::list))
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens/{id}", web::delete().to(tokens::remove))
+            .route("/policy/rejections", web::get().to(policy::rejections))
+            .route("/policy/spam", web::get().to(policy::spam))
+            .route("/policy/greylist", web::get().to(policy::greylist))
             .route("/reload", web::post().to(system::reload))
             .route("/stats", web::get().to(system::stats))
             .route("/config", web::get().to(system::config))

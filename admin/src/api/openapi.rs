@@ -56,6 +56,8 @@ fn build() -> Value {
     let domain_name = path_param("name", text.clone(), "a hosted domain");
     let address = path_param("address", text.clone(), "an account's address");
     let queue_id = path_param("id", id.clone(), "a queued message");
+    let limit_param = json!({ "name": "limit", "in": "query", "required": false,
+        "schema": { "type": "integer", "minimum": 1, "maximum": 500 }, "description": "how many, newest first" });
     let changed = ok(
         "recipients changed",
         json!({ "type": "object", "required": ["changed"], "properties": { "changed": { "type": "integer" } } }),
@@ -171,6 +173,19 @@ fn build() -> Value {
             "/api/v1/tokens/{id}": {
                 "delete": { "summary": "Revoke an API token", "parameters": [path_param("id", id.clone(), "a token")],
                     "responses": responses(&[("204", json!({ "description": "revoked" })), ("404", error("no such token"))]) }
+            },
+            "/api/v1/policy/rejections": {
+                "get": { "summary": "Recent rejections and why (newest first)", "parameters": [limit_param],
+                    "responses": responses(&[("200", ok("rejections", json!({ "type": "array", "items": { "type": "object" } }))), ("400", error("bad limit"))]) }
+            },
+            "/api/v1/policy/spam": {
+                "get": { "summary": "Recent spam decisions with the rules that fired", "parameters": [limit_param],
+                    "responses": responses(&[("200", ok("decisions", json!({ "type": "array", "items": { "type": "object" } }))), ("400", error("bad limit"))]) }
+            },
+            "/api/v1/policy/greylist": {
+                "get": { "summary": "Greylist entries as last saved", "parameters": [limit_param,
+                        { "name": "q", "in": "query", "required": false, "schema": text, "description": "part of the network, sender or recipient" }],
+                    "responses": responses(&[("200", ok("entries", json!({ "type": "array", "items": { "type": "object" } }))), ("400", error("bad limit"))]) }
             },
             "/api/v1/reload": {
                 "post": { "summary": "Reload the configuration file (as SIGHUP)",

@@ -21,8 +21,8 @@ use super::{
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
 use crate::types::{
-    Account, AccountChange, Alias, ApiToken, DEFAULT_MAILBOXES, Domain, HourCount, Lockout,
-    LockoutPolicy, LockoutScope, Resolution, Role, StoreSizes,
+    Account, AccountChange, Alias, ApiToken, DEFAULT_MAILBOXES, Domain, GreylistEntry, HourCount,
+    Lockout, LockoutPolicy, LockoutScope, Resolution, Role, SpamDecisionRow, StoreSizes,
 };
 
 const DOMAIN_GET: &str = "SELECT id, name FROM domains WHERE name = ?1";
@@ -49,6 +49,13 @@ const HOURLY_COUNTS: &str = "\
        WHERE created >= ?1 GROUP BY 2";
 const QUEUE_BY_STATUS: &str = "SELECT status, count(*) FROM queue_recipients \
      WHERE status IN ('queued', 'held') GROUP BY status";
+const RECENT_EVENTS: &str =
+    "SELECT id, at, body FROM events WHERE kind = ?1 ORDER BY id DESC LIMIT ?2";
+const SPAM_DECISIONS: &str = "SELECT a.address, d.score, d.action, d.rules, d.at \
+     FROM spam_decisions d JOIN accounts a ON a.id = d.account_id ORDER BY d.at DESC, d.id DESC LIMIT ?1";
+const GREYLIST_ENTRIES: &str = "SELECT net, sender, recipient, first_seen, last_seen, passed_at, count \
+     FROM greylist_triplets WHERE net LIKE ?1 OR sender LIKE ?1 OR recipient LIKE ?1 \
+     ORDER BY last_seen DESC LIMIT ?2";
 const ENABLED_ADMINS: &str = "SELECT count(*) FROM accounts WHERE role = 'admin' AND disabled = 0";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 1)";
@@ -367,6 +374,54 @@ impl Admin {
             database_bytes: (pages.max(0) * page_size.max(0)) as u64,
             message_bytes: blob_bytes.max(0) as u64,
         })
+    }
+
+    /// The newest `limit` events of `kind` (`rejected`, `delivered`, …), newest first, as
+    /// (id, unix seconds, the event's JSON).
+    pub fn recent_events(
+        &self,
+        kind: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, i64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare(RECENT_EVENTS)?;
+        let rows = stmt.query_map(params![kind, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The newest `limit` spam decisions, newest first.
+    pub fn spam_decisions(&self, limit: u32) -> Result<Vec<SpamDecisionRow>, StoreError> {
+        let mut stmt = self.conn.prepare(SPAM_DECISIONS)?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(SpamDecisionRow {
+                account: r.get(0)?,
+                score: r.get(1)?,
+                action: r.get(2)?,
+                rules_json: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Greylist triplets whose network, sender or recipient contains `q` (all if empty),
+    /// most recently seen first, at most `limit`.
+    pub fn greylist_entries(&self, q: &str, limit: u32) -> Result<Vec<GreylistEntry>, StoreError> {
+        let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+        let mut stmt = self.conn.prepare(GREYLIST_ENTRIES)?;
+        let rows = stmt.query_map(params![pattern, limit], |r| {
+            Ok(GreylistEntry {
+                net: r.get(0)?,
+                sender: r.get(1)?,
+                recipient: r.get(2)?,
+                first_seen: r.get(3)?,
+                last_seen: r.get(4)?,
+                passed_at: r.get(5)?,
+                count: r.get::<_, i64>(6)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every account, by address.
