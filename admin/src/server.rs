@@ -3,7 +3,7 @@
 //! once the new one listens). `ConfigWatcher` asks for the move as part of the reload, so a
 //! failure here refuses the whole reload.
 
-use crate::health;
+use crate::{autoconfig, health};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
@@ -58,6 +58,7 @@ fn serve(
         App::new()
             .app_data(data.clone())
             .route("/healthz", web::get().to(health::healthz))
+            .configure(autoconfig::routes)
     })
     .workers(1)
     // Signals belong to main, which drains every listener in order.
