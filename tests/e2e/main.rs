@@ -2,7 +2,9 @@
 //! it over sockets, signals and its command line.
 
 mod auth;
+mod autoconfig;
 mod cli;
+mod dns_records;
 mod greylist;
 mod imap;
 mod imap_clients;
@@ -12,6 +14,7 @@ mod pop3;
 mod pop3_clients;
 mod reload;
 mod sending;
+mod sessions;
 mod shutdown;
 mod smtp;
 mod smtp_clients;
