@@ -335,14 +335,15 @@ mod tests {
     use mailroom_store::dkim::{DkimAlgorithm, generate};
 
     fn config() -> Config {
-        let mut c = Config::default();
-        c.listeners = Listeners {
-            smtp: Some(ListenerAddrs::One("0.0.0.0:25".into())),
-            submission: Some(ListenerAddrs::One("0.0.0.0:587".into())),
-            imaps: Some(ListenerAddrs::One("0.0.0.0:993".into())),
-            ..Listeners::none()
-        };
-        c
+        Config {
+            listeners: Listeners {
+                smtp: Some(ListenerAddrs::One("0.0.0.0:25".into())),
+                submission: Some(ListenerAddrs::One("0.0.0.0:587".into())),
+                imaps: Some(ListenerAddrs::One("0.0.0.0:993".into())),
+                ..Listeners::none()
+            },
+            ..Config::default()
+        }
     }
 
     fn key() -> DkimKey {
