@@ -8,12 +8,17 @@ use std::time::Duration;
 
 /// `POST path` with an XML `body`; the status code and the response body.
 fn http_post(port: u16, path: &str, body: &str) -> (u16, String) {
+    request(port, "POST", path, "autodiscover.example.test", body)
+}
+
+/// One HTTP/1.1 request with `Host: host`; the status code and the response body.
+fn request(port: u16, method: &str, path: &str, host: &str, body: &str) -> (u16, String) {
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     write!(
         tcp,
-        "POST {path} HTTP/1.1\r\nHost: autodiscover.example.test\r\nContent-Type: text/xml\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
@@ -89,6 +94,14 @@ fn thunderbird_gets_this_servers_listeners_for_a_hosted_domain() {
     let (status, _) =
         http_get(p.admin, "/mail/config-v1.1.xml?emailaddress=%3Cscript%3E").expect("get");
     assert_eq!(status, 400);
+    // Without an address, the domain is the one the client asked at.
+    let path = "/mail/config-v1.1.xml";
+    let (status, body) = request(p.admin, "GET", path, "autoconfig.example.test", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<domain>example.test</domain>"), "{body}");
+    assert!(!body.contains("<username>alice"), "{body}");
+    let (status, _) = request(p.admin, "GET", path, "autoconfig.elsewhere.test:8080", "");
+    assert_eq!(status, 404);
 }
 
 #[test]
