@@ -1,14 +1,17 @@
 //! Everything mailroom speaks over HTTP: on the `admin` listener the JSON API under
-//! `/api/v1` ([`api`]), the admin panel, `/healthz`; and the signed webhook POSTs of delivery
-//! events ([`webhooks`]).
+//! `/api/v1` ([`api`]), the admin panel, `/healthz`, client autoconfiguration
+//! ([`autoconfig`]) and the DNS records a domain should publish with their live check
+//! ([`dns_records`]); and the signed webhook POSTs of delivery events ([`webhooks`]).
 //!
 //! This crate must not depend on `smtp`, `imap` or `pop3`; it reaches other parts of the
 //! server only through messages (`shared::msg`, the store's messages, `ConfigWatcher`).
 
 mod api;
 mod auth;
+pub mod autoconfig;
 mod context;
 mod db;
+pub mod dns_records;
 mod error;
 mod health;
 mod server;

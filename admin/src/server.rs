@@ -5,7 +5,7 @@
 
 use crate::context::{AdminContext, AdminDeps};
 use crate::db::AdminDb;
-use crate::{api, health};
+use crate::{api, autoconfig, health};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
@@ -71,6 +71,7 @@ fn serve(
             .wrap(security_headers())
             .route("/healthz", web::get().to(health::healthz))
             .configure(api::routes)
+            .configure(autoconfig::routes)
     })
     .workers(1)
     // Signals belong to main, which drains every listener in order.

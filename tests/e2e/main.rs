@@ -3,7 +3,9 @@
 
 mod api;
 mod auth;
+mod autoconfig;
 mod cli;
+mod dns_records;
 mod greylist;
 mod imap;
 mod imap_clients;
@@ -13,6 +15,7 @@ mod pop3;
 mod pop3_clients;
 mod reload;
 mod sending;
+mod sessions;
 mod shutdown;
 mod smtp;
 mod smtp_clients;

@@ -1,11 +1,11 @@
 //! A small authoritative DNS server for tests, on a free loopback port (UDP and TCP), in
-//! background threads. Tests fill its table (TXT, A, AAAA, MX, PTR); a name with no records
+//! background threads. Tests fill its table (TXT, A, AAAA, MX, PTR, CNAME, SRV); a name with no records
 //! at all is NXDOMAIN, a name with records of other types gets an empty answer (NODATA).
 //! Messages are decoded and encoded with hickory-proto, not by hand.
 
 use anyhow::{Context, Result};
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, MX, PTR, SOA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -111,6 +111,27 @@ impl DnsServer {
     pub fn ptr(&self, name: &str, target: &str) -> Result<()> {
         let target = Name::from_ascii(format!("{}.", key(target)))?;
         self.add(name, RData::PTR(PTR(target)));
+        Ok(())
+    }
+
+    /// Add a CNAME record (answered as is, without chasing the target).
+    pub fn cname(&self, name: &str, target: &str) -> Result<()> {
+        let target = Name::from_ascii(format!("{}.", key(target)))?;
+        self.add(name, RData::CNAME(CNAME(target)));
+        Ok(())
+    }
+
+    /// Add an SRV record (RFC 2782).
+    pub fn srv(
+        &self,
+        name: &str,
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: &str,
+    ) -> Result<()> {
+        let target = Name::from_ascii(format!("{}.", key(target)))?;
+        self.add(name, RData::SRV(SRV::new(priority, weight, port, target)));
         Ok(())
     }
 

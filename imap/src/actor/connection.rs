@@ -54,7 +54,7 @@ async fn drive(
         peer,
         snapshot,
         mut draining,
-        guard: _guard,
+        guard,
         ..
     } = conn;
     let config = &snapshot.config;
@@ -146,6 +146,10 @@ async fn drive(
                         .is_none_or(|w| w.account_id() != account_id)
                 {
                     watching = Some(watchers.watch(account_id, tx.clone()));
+                    // The login changed (LOGIN, AUTHENTICATE): the session list shows it.
+                    if let Some(address) = session.account_address() {
+                        guard.set_account(address);
+                    }
                 }
                 match flow {
                     Flow::Continue | Flow::Idle => {}
@@ -194,6 +198,13 @@ async fn drive(
                     biased;
                     () = draining.started(), if safe => {
                         out.extend(session.shutting_down());
+                        socket.write_all(&out).await?;
+                        socket.shutdown().await;
+                        return Ok(());
+                    }
+                    // Ended from the admin panel: at once, also inside IDLE or a literal.
+                    () = guard.ended() => {
+                        out.extend(session.ended());
                         socket.write_all(&out).await?;
                         socket.shutdown().await;
                         return Ok(());

@@ -290,6 +290,17 @@ impl Session {
         out
     }
 
+    /// An administrator ended the session: the `* BYE` to send before closing.
+    pub fn ended(&mut self) -> Vec<u8> {
+        self.mode = Mode::Closed;
+        let mut out = Vec::new();
+        write::bye(
+            &mut out,
+            &format!("{} session ended by the administrator", self.ctx.host),
+        );
+        out
+    }
+
     /// The TLS handshake after STARTTLS succeeded.
     pub fn tls_started(&mut self) {
         self.tls = true;
@@ -307,6 +318,16 @@ impl Session {
     pub fn account_id(&self) -> Option<i64> {
         match &self.state {
             State::Authenticated { account } | State::Selected { account, .. } => Some(account.id),
+            State::NotAuthenticated => None,
+        }
+    }
+
+    /// The address of the account logged in, if any.
+    pub fn account_address(&self) -> Option<&str> {
+        match &self.state {
+            State::Authenticated { account } | State::Selected { account, .. } => {
+                Some(&account.address)
+            }
             State::NotAuthenticated => None,
         }
     }

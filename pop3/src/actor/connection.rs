@@ -36,7 +36,7 @@ async fn drive(
         peer,
         snapshot,
         mut draining,
-        guard: _guard,
+        guard,
         ..
     } = conn;
     let config = &snapshot.config;
@@ -59,6 +59,8 @@ async fn drive(
     let mut lines = LineBuffer::new();
     let mut chunk = vec![0u8; SMALL_BUFFER];
     let mut out: Vec<u8> = Vec::new();
+    // Whether the session list has the login already (a POP3 login cannot change).
+    let mut listed = false;
     loop {
         let flow = match lines.next_line(session.max_line()) {
             Some(Line::Complete(line)) => {
@@ -68,6 +70,12 @@ async fn drive(
                 };
                 let flow = session.line(&line, &mut sink).await?;
                 out = sink.buf;
+                if let Some(login) = session.login()
+                    && !listed
+                {
+                    guard.set_account(login);
+                    listed = true;
+                }
                 flow
             }
             Some(Line::TooLong) => session.line_too_long(&mut out),
@@ -83,6 +91,12 @@ async fn drive(
                     biased;
                     () = draining.started(), if safe => {
                         socket.write_all(&session.shutting_down()).await?;
+                        socket.shutdown().await;
+                        return Ok(());
+                    }
+                    // Ended from the admin panel: at once, pipelined input or not.
+                    () = guard.ended() => {
+                        socket.write_all(&session.ended()).await?;
                         socket.shutdown().await;
                         return Ok(());
                     }

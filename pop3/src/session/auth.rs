@@ -236,6 +236,7 @@ impl Session {
                     "maildrop has {n} messages ({size} octets)"
                 )));
                 self.state = State::Transaction(Box::new(drop));
+                self.login = Some(account.address.clone());
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the maildrop");

@@ -101,6 +101,8 @@ pub struct Session {
     tls: bool,
     state: State,
     errors: u32,
+    /// The address logged in as, for the admin panel's session list.
+    login: Option<String>,
 }
 
 /// RFC 1939 §4–§6 (and RFC 2449 §5 for CAPA, RFC 2595 §4 for STLS, RFC 5034 §4 for AUTH):
@@ -139,7 +141,13 @@ impl Session {
             store,
             state: State::Authorization(Pending::Nothing),
             errors: 0,
+            login: None,
         }
+    }
+
+    /// The address of the account logged in, once a login succeeded.
+    pub fn login(&self) -> Option<&str> {
+        self.login.as_deref()
     }
 
     /// The `+OK` greeting (RFC 1939 §4).
@@ -192,6 +200,16 @@ impl Session {
     pub fn shutting_down(&mut self) -> Vec<u8> {
         self.state = State::Closed;
         reply::err(&format!("{} shutting down", self.ctx.host))
+    }
+
+    /// An administrator ended the session: the `-ERR` to send before closing (no UPDATE
+    /// state, so nothing marked deleted is removed, RFC 1939 §6).
+    pub fn ended(&mut self) -> Vec<u8> {
+        self.state = State::Closed;
+        reply::err(&format!(
+            "{} session ended by the administrator",
+            self.ctx.host
+        ))
     }
 
     /// The client sent a line over [`Session::max_line`]; it was dropped.

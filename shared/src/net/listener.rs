@@ -80,7 +80,12 @@ impl Listener {
         if self.env.draining.is_draining() {
             return refuse(Refusal::ShuttingDown);
         }
-        let guard = match self.env.tracker.try_acquire(peer.ip(), &config.limits) {
+        let session_id = NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed);
+        let guard = match self
+            .env
+            .tracker
+            .try_acquire(session_id, self.kind, peer, &config.limits)
+        {
             Ok(guard) => guard,
             Err(why) => return refuse(why),
         };
@@ -92,7 +97,7 @@ impl Listener {
             }
         };
         let conn = Connection {
-            session_id: NEXT_SESSION_ID.fetch_add(1, Ordering::Relaxed),
+            session_id,
             kind: self.kind,
             socket,
             peer,

@@ -21,7 +21,7 @@ pub use listener::Listener;
 pub use listener_set::{Abort, Apply, Bound, CloseAll, Commit, ListenerSet, Prepare, Protocols};
 pub use output::{Output, SocketSink};
 pub use socket::{READ_CHUNK, Socket};
-pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal};
+pub use tracker::{ConnectionGuard, ConnectionTracker, Refusal, SessionInfo};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use super::submission;
 use crate::policy::greylist::{self, Check};
 use crate::policy::spam::{Score, SpamScorer, SpamVerdict};
 use crate::policy::{self, Inspection, Verdict};
-use crate::session::{Action, Authorization, Checks, Context, Role, Session};
+use crate::session::{Action, AuthAnswer, Authorization, Checks, Context, Role, Session};
 use actix::Addr;
 use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
@@ -44,7 +44,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
         peer,
         snapshot,
         mut draining,
-        guard: _guard,
+        guard,
     } = conn;
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
@@ -93,6 +93,12 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                     biased;
                     () = draining.started(), if safe => {
                         session.shutting_down();
+                        continue;
+                    }
+                    // Ended from the admin panel: at once, also mid-transaction (nothing
+                    // unacknowledged is kept, so nothing is lost).
+                    () = guard.ended() => {
+                        session.ended();
                         continue;
                     }
                     read = tokio::time::timeout(timeout, io.read_into(&mut input)) => read,
@@ -209,6 +215,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                     credentials,
                 ))
                 .await;
+                if let AuthAnswer::Accepted(login) = &answer {
+                    guard.set_account(&login.address);
+                }
                 session.authenticated(answer);
             }
             Action::Authorize {

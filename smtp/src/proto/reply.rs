@@ -90,6 +90,14 @@ pub fn shutting_down(host: &str) -> Reply {
         format!("{host} shutting down, try again later"),
     )
 }
+/// 421: an administrator ended the session (the admin panel's Sessions page).
+pub fn ended(host: &str) -> Reply {
+    Reply::new(
+        421,
+        "4.3.2",
+        format!("{host} session ended by the administrator"),
+    )
+}
 /// 421: over a connection limit.
 pub fn too_many_connections(host: &str) -> Reply {
     Reply::new(

@@ -390,6 +390,12 @@ impl Session {
         self.mode = Mode::Closed;
     }
 
+    /// Queue the 421 of a session an administrator ended and stop reading.
+    pub fn ended(&mut self) {
+        reply::ended(&self.ctx.host).write_to(&mut self.out);
+        self.mode = Mode::Closed;
+    }
+
     /// Queue the 421 of an idle timeout and stop reading.
     pub fn timed_out(&mut self) {
         reply::timeout(&self.ctx.host).write_to(&mut self.out);

@@ -684,6 +684,20 @@ fn drain_and_timeout_say_goodbye() {
     assert!(t.send(b"").starts_with("421 4.4.2 "));
 }
 
+#[test]
+fn ended_by_the_administrator_says_421_and_closes() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // Mid-transaction too: nothing was acknowledged, so nothing is lost.
+    t.cmd("MAIL FROM:<a@example.org>");
+    t.s.ended();
+    assert_eq!(
+        t.send(b""),
+        "421 4.3.2 mx.example.test session ended by the administrator\r\n"
+    );
+    assert!(t.closed);
+}
+
 /// A session with greylisting on that defers `deferred`.
 fn greylisting(deferred: &[&str]) -> T {
     let mut t = with(Context {

@@ -67,3 +67,17 @@ async fn timeout_and_shutdown_say_bye() {
     let (r, flow) = t.raw(b"a NOOP\r\n").await;
     assert_eq!((r.as_str(), flow), ("", Flow::Close));
 }
+
+#[actix_rt::test]
+async fn ended_by_the_administrator_says_bye_and_takes_no_more_commands() {
+    let mut t = T::selected(0).await;
+    assert!(t.s.account_address().is_some_and(|a| a.contains('@')));
+    let bye = t.s.ended();
+    check(&bye);
+    assert_eq!(
+        bye,
+        b"* BYE imap.example.test session ended by the administrator\r\n"
+    );
+    let (r, flow) = t.raw(b"a NOOP\r\n").await;
+    assert_eq!((r.as_str(), flow), ("", Flow::Close));
+}

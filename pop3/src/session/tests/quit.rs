@@ -52,8 +52,9 @@ async fn quit_removes_the_marked_messages_and_imap_hears_of_it() {
 
 #[actix_rt::test]
 async fn ending_without_quit_removes_nothing() {
-    // A dropped connection, a timeout and a shutdown: each leaves the maildrop as it was.
-    for end in ["drop", "timeout", "shutdown"] {
+    // A dropped connection, a timeout, a shutdown and the administrator ending it: each
+    // leaves the maildrop as it was.
+    for end in ["drop", "timeout", "shutdown", "ended"] {
         let mut t = logged_in(2).await;
         t.cmd("DELE 1").await;
         t.cmd("DELE 2").await;
@@ -62,6 +63,14 @@ async fn ending_without_quit_removes_nothing() {
             "timeout" => {
                 let r = String::from_utf8(t.s.timed_out()).expect("utf8");
                 assert_eq!(r, "-ERR idle for too long, closing connection\r\n");
+            }
+            "ended" => {
+                assert!(t.s.login().is_some_and(|a| a.contains('@')));
+                let r = String::from_utf8(t.s.ended()).expect("utf8");
+                assert_eq!(
+                    r,
+                    "-ERR pop.example.test session ended by the administrator\r\n"
+                );
             }
             _ => {
                 let r = String::from_utf8(t.s.shutting_down()).expect("utf8");
