@@ -6,6 +6,7 @@
 //! server only through messages (`shared::msg`, the store's messages, `ConfigWatcher`).
 
 mod health;
+mod metrics;
 mod server;
 pub mod webhooks;
 

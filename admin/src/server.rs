@@ -58,6 +58,7 @@ fn serve(
         App::new()
             .app_data(data.clone())
             .route("/healthz", web::get().to(health::healthz))
+            .route("/metrics", web::get().to(crate::metrics::metrics))
     })
     .workers(1)
     // Signals belong to main, which drains every listener in order.

@@ -453,7 +453,8 @@ impl Metrics {
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail; a failing metric would be a bug in the encoder.
-        if let Err(e) = prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+        if let Err(e) =
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
         {
             tracing::error!(error = %e, "Encoding the metrics failed.");
         }
@@ -467,7 +468,9 @@ impl Metrics {
 
     /// A connection was turned away before it got a session.
     pub fn connection_refused(&self, kind: ListenerKind) {
-        self.connections_refused.get_or_create(&listener(kind)).inc();
+        self.connections_refused
+            .get_or_create(&listener(kind))
+            .inc();
     }
 
     /// A session on `kind`'s listener starts; it counts as active until the guard is dropped
@@ -656,7 +659,10 @@ mod tests {
     fn fixed_series_start_at_zero_and_counters_end_in_total() {
         let m = Metrics::new();
         let text = m.encode();
-        assert!(text.contains("# TYPE mailroom_connections_total counter"), "{text}");
+        assert!(
+            text.contains("# TYPE mailroom_connections_total counter"),
+            "{text}"
+        );
         assert_eq!(
             sample(&text, r#"mailroom_connections_total{listener="smtp"}"#),
             Some(0.0)
