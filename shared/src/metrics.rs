@@ -373,7 +373,7 @@ impl Metrics {
         // Counters are registered without `_total`: the encoder adds it.
         r.register(
             "mailroom_connections",
-            "Connections accepted, per listener",
+            "Connections accepted (those then refused too), per listener",
             self.connections.clone(),
         );
         r.register(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// Scrape `/metrics` and parse it with `prometheus_client.parser`: every sample, keyed by its
 /// name and its labels as sorted JSON, e.g. `mailroom_connections_total{"listener": "smtp"}`.
-fn scrape(s: &Server) -> HashMap<String, f64> {
+pub(crate) fn scrape(s: &Server) -> HashMap<String, f64> {
     let (status, body) = http_get(s.ports.admin, "/metrics").expect("GET /metrics");
     assert_eq!(status, 200, "{body}");
     let script = format!(
