@@ -14,6 +14,7 @@ mod db;
 pub mod dns_records;
 mod error;
 mod health;
+mod metrics;
 mod server;
 mod sessions;
 pub mod webhooks;

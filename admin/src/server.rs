@@ -72,6 +72,7 @@ fn serve(
             .route("/healthz", web::get().to(health::healthz))
             .configure(api::routes)
             .configure(autoconfig::routes)
+            .route("/metrics", web::get().to(crate::metrics::metrics))
     })
     .workers(1)
     // Signals belong to main, which drains every listener in order.

@@ -1,5 +1,6 @@
 //! What every mailroom protocol needs: the event bus, shared messages and delivery events, TLS acceptors,
-//! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the reload and
+//! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the metrics
+//! registry, the reload and
 //! shutdown machinery, and tracing setup.
 //!
 //! This crate knows no protocol and no storage; it depends only on `config`.
@@ -9,6 +10,7 @@ pub mod bus;
 pub mod dns;
 pub mod events;
 pub mod fsutil;
+pub mod metrics;
 pub mod msg;
 pub mod net;
 pub mod password;

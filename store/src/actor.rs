@@ -17,6 +17,7 @@ use actix::prelude::*;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::events::{EventData, EventRecorded};
+use mailroom_shared::metrics::{AuthOutcome, metrics};
 use mailroom_shared::msg::MessageDelivered;
 
 use crate::backend::{Backend, Outcome};
@@ -136,9 +137,23 @@ impl Handler<Authenticate> for MailboxStore {
             })
         });
         let me = ctx.address();
+        let counted = msg
+            .attempt
+            .as_ref()
+            .map(|a| (a.protocol, a.mechanism.clone()));
         let checked = self.backend.authenticate(msg);
         Box::pin(async move {
-            let account = checked.await?;
+            let account = checked.await;
+            if let Some((protocol, mechanism)) = &counted {
+                let outcome = match &account {
+                    Ok(Some(_)) => AuthOutcome::Success,
+                    Ok(None) => AuthOutcome::Failure,
+                    Err(StoreError::LockedOut(_)) => AuthOutcome::LockedOut,
+                    Err(_) => AuthOutcome::Error,
+                };
+                metrics().auth_attempt(protocol, mechanism, outcome);
+            }
+            let account = account?;
             if let (None, Some(event)) = (&account, failure) {
                 // Logged without making the client wait.
                 me.do_send(RecordEvent(event));

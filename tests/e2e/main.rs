@@ -10,6 +10,7 @@ mod greylist;
 mod imap;
 mod imap_clients;
 mod limits;
+mod metrics;
 mod outbound;
 mod pop3;
 mod pop3_clients;

@@ -178,6 +178,29 @@ fn a_4xx_destination_is_retried_and_delivered_when_it_recovers() {
         a.inbox("alice@example.test").expect("inbox").is_empty(),
         "no DSN"
     );
+    // Two deferred attempts, then one delivered; the queue is empty again.
+    let metrics = crate::metrics::scrape(&a);
+    let get = |key: &str| metrics.get(key).copied().unwrap_or(-1.0);
+    assert_eq!(
+        get(r#"mailroom_delivery_attempts_total{"result": "deferred"}"#),
+        2.0
+    );
+    assert_eq!(
+        get(r#"mailroom_delivery_attempts_total{"result": "delivered"}"#),
+        1.0
+    );
+    assert_eq!(
+        get(r#"mailroom_delivery_attempts_total{"result": "failed"}"#),
+        0.0
+    );
+    assert_eq!(
+        get(r#"mailroom_messages_received_total{"listener": "submission"}"#),
+        1.0
+    );
+    assert!(wait_until(WAIT, || crate::metrics::scrape(&a)
+        .get("mailroom_queue_messages{}")
+        .copied()
+        == Some(0.0)));
 }
 
 #[test]

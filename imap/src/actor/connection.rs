@@ -8,11 +8,12 @@
 //! during IDLE the session writes the updates at once.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use imap_codec::fragmentizer::{FragmentInfo, Fragmentizer, LiteralAnnouncement};
 use imap_codec::imap_types::core::LiteralMode;
+use mailroom_shared::metrics::{Protocol, metrics};
 use mailroom_shared::msg::MailboxChanged;
 use mailroom_shared::net::{
     AccountSessions, Connection, READ_CHUNK, Socket, SocketSink, run_in_span,
@@ -60,7 +61,9 @@ async fn drive(
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
+    let _active = metrics().session_started(kind);
     let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
+    metrics().tls_handshake(kind, &socket);
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),
@@ -137,7 +140,9 @@ async fn drive(
                     socket: &mut socket,
                     buf: std::mem::take(&mut out),
                 };
+                let arrived = Instant::now();
                 let flow = session.message(fz.message_bytes(), &mut sink).await?;
+                metrics().command_took(Protocol::Imap, arrived.elapsed());
                 out = sink.buf;
                 big_message |= fz.message_bytes().len() > READ_CHUNK;
                 if let Some(account_id) = session.account_id()
@@ -160,6 +165,7 @@ async fn drive(
                         // not acted on.
                         fz = Fragmentizer::new(session.max_message());
                         socket = socket.upgrade(&snapshot.tls, timeout).await?;
+                        metrics().tls_handshake(kind, &socket);
                         session.tls_started();
                     }
                     Flow::Close => {

@@ -7,9 +7,10 @@
 //! with or after STLS cannot be injected into the TLS session.
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::Addr;
+use mailroom_shared::metrics::{Protocol, metrics};
 use mailroom_shared::net::{Connection, Socket, SocketSink, run_in_span};
 use mailroom_store::MailboxStore;
 
@@ -42,7 +43,9 @@ async fn drive(
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
+    let _active = metrics().session_started(kind);
     let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
+    metrics().tls_handshake(kind, &socket);
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),
@@ -68,7 +71,9 @@ async fn drive(
                     socket: &mut socket,
                     buf: std::mem::take(&mut out),
                 };
+                let arrived = Instant::now();
                 let flow = session.line(&line, &mut sink).await?;
+                metrics().command_took(Protocol::Pop3, arrived.elapsed());
                 out = sink.buf;
                 if let Some(login) = session.login()
                     && !listed
@@ -124,6 +129,7 @@ async fn drive(
                 // text is dropped, not acted on.
                 lines.clear();
                 socket = socket.upgrade(&snapshot.tls, timeout).await?;
+                metrics().tls_handshake(kind, &socket);
                 session.tls_started();
             }
             Flow::Close => {

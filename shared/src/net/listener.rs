@@ -6,6 +6,7 @@
 use super::arbiters::Arbiters;
 use super::connection::{Connection, Protocol};
 use super::tracker::{ConnectionTracker, Refusal};
+use crate::metrics::metrics;
 use crate::msg::ConfigChanged;
 use crate::shutdown::Draining;
 use crate::snapshot::Snapshot;
@@ -71,8 +72,10 @@ impl Listener {
 
     fn dispatch(&self, tcp: tokio::net::TcpStream, peer: SocketAddr) {
         let config = &self.snapshot.config;
+        metrics().connection_accepted(self.kind);
         let refuse = |why: Refusal| {
             tracing::info!(listener = %self.kind, %peer, ?why, "connection refused");
+            metrics().connection_refused(self.kind);
             let bytes = self.env.protocol.refusal(&config.server.hostname, why);
             // Best effort: the socket is new, so its send buffer has room for one line.
             let _ = tcp.try_write(&bytes);

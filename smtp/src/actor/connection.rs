@@ -6,19 +6,22 @@
 use super::Policy;
 use super::submission;
 use crate::policy::greylist::{self, Check};
-use crate::policy::spam::{Score, SpamScorer, SpamVerdict};
-use crate::policy::{self, Inspection, Verdict};
+use crate::policy::spam::{self, Score, SpamScorer, SpamVerdict};
+use crate::policy::{self, AuthSummary, Inspection, Verdict};
 use crate::session::{Action, AuthAnswer, Authorization, Checks, Context, Role, Session};
 use actix::Addr;
 use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
 use mailroom_shared::events::EventData;
+use mailroom_shared::metrics::{
+    self, AuthMethod, GreylistVerdict, Protocol, RejectReason, metrics,
+};
 use mailroom_shared::net::{Connection, Socket, run_in_span};
 use mailroom_store::actor::{CheckRecipient, Deliver, RecordEvent};
 use mailroom_store::{MailboxStore, StoreError};
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Run one SMTP connection to its end.
 pub(crate) async fn run(conn: Connection, store: Addr<MailboxStore>, policy: Policy) {
@@ -49,7 +52,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let config = &snapshot.config;
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
+    let _active = metrics().session_started(kind);
     let mut io = Box::pin(Socket::open(socket, implicit, &snapshot.tls, timeout)).await?;
+    metrics().tls_handshake(kind, &io);
     let mx = kind == ListenerKind::Smtp;
     let checks = Checks {
         dnsbl: mx && !config.dnsbl.zones.is_empty(),
@@ -75,6 +80,8 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let mut scored: Option<SpamVerdict> = None;
 
     let mut input: Vec<u8> = Vec::new();
+    // When the last input arrived, for the latency of the replies written after it.
+    let mut arrived: Option<Instant> = None;
     loop {
         let mut rest: &[u8] = &input;
         let action = session.advance(&mut rest);
@@ -87,7 +94,8 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
         }
         match action {
             Action::NeedInput => {
-                io.write_all(&session.take_output()).await?;
+                io.write_all(&take_replies(&mut session, &mut arrived))
+                    .await?;
                 let safe = session.at_safe_point();
                 let read = tokio::select! {
                     biased;
@@ -106,7 +114,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 match read {
                     Err(_) => session.timed_out(),
                     Ok(Ok(0)) => return Ok(()),
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(_)) => arrived = Some(Instant::now()),
                     Ok(Err(e)) => return Err(e),
                 }
             }
@@ -136,6 +144,13 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                         tracing::warn!(error = %e, "Greylist unavailable; letting the recipient through.");
                         greylist::Verdict::Pass
                     });
+                metrics().greylist_verdict(match verdict {
+                    greylist::Verdict::Pass => GreylistVerdict::Pass,
+                    greylist::Verdict::Defer { .. } => {
+                        metrics().message_rejected(RejectReason::Greylisted);
+                        GreylistVerdict::Defer
+                    }
+                });
                 session.greylisted(verdict);
             }
             Action::CheckClient { ip } => {
@@ -177,10 +192,20 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 } else {
                     Verdict::unchecked()
                 };
+                if checks.auth {
+                    count_auth_results(&verdict.auth);
+                }
                 if checks.spam {
                     scored = Box::pin(score(&spam, &inspection, &verdict)).await;
                     if let Some(s) = &scored {
                         verdict.add_spam(s, config.spam.reject_threshold);
+                        metrics().spam_verdict(if s.reject {
+                            metrics::SpamVerdict::Reject
+                        } else if s.per_account.iter().any(|a| a.action == spam::Action::Junk) {
+                            metrics::SpamVerdict::Junk
+                        } else {
+                            metrics::SpamVerdict::Ham
+                        });
                     }
                 }
                 tracing::debug!(auth = ?verdict.auth, disposition = ?verdict.disposition, spam = ?verdict.spam_score, "message inspected");
@@ -200,6 +225,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 // Why each copy went where it did, for the admin; losing it loses no mail.
                 if let (Some(s), Ok(delivered)) = (scored.take(), &outcome) {
                     store.do_send(s.decisions(delivered));
+                }
+                if outcome.is_ok() {
+                    metrics().message_received(kind);
                 }
                 session.delivered(outcome);
             }
@@ -238,27 +266,52 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 let outcome = Box::pin(submission::submit(&store, &dkim, submitted)).await;
                 if outcome.is_ok() {
                     send_rate.record(account_id, config.submission.max_messages_per_hour);
+                    metrics().message_received(kind);
                 }
                 session.delivered(outcome);
             }
             Action::StartTls => {
-                io.write_all(&session.take_output()).await?;
+                io.write_all(&take_replies(&mut session, &mut arrived))
+                    .await?;
                 // RFC 3207 §4.2: whatever came with or after STARTTLS in plain text is dropped.
                 input.clear();
                 io = Box::pin(io.upgrade(&snapshot.tls, timeout)).await?;
+                metrics().tls_handshake(kind, &io);
                 session.tls_started();
             }
             Action::Pause(delay) => {
-                io.write_all(&session.take_output()).await?;
+                io.write_all(&take_replies(&mut session, &mut arrived))
+                    .await?;
                 tokio::time::sleep(delay).await;
             }
             Action::Close => {
-                io.write_all(&session.take_output()).await?;
+                io.write_all(&take_replies(&mut session, &mut arrived))
+                    .await?;
                 io.shutdown().await;
                 return Ok(());
             }
         }
     }
+}
+
+/// The session's pending replies; with input behind them, their latency is counted (from
+/// the arrival of the last input, so a message's data is timed from its end).
+fn take_replies(session: &mut Session, arrived: &mut Option<Instant>) -> Vec<u8> {
+    let replies = session.take_output();
+    if !replies.is_empty()
+        && let Some(at) = arrived.take()
+    {
+        metrics().command_took(Protocol::Smtp, at.elapsed());
+    }
+    replies
+}
+
+/// Count the SPF (MAIL FROM identity), DKIM and DMARC results of a received message.
+fn count_auth_results(auth: &AuthSummary) {
+    let m = metrics();
+    m.auth_result(AuthMethod::Spf, auth.spf_mail_from.as_str());
+    m.auth_result(AuthMethod::Dkim, auth.dkim.as_str());
+    m.auth_result(AuthMethod::Dmarc, auth.dmarc.as_str());
 }
 
 /// The spam scorer's verdict on the inspected message; `None` (deliver unscored) when the

@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use mailroom_shared::bus::Bus;
+use mailroom_shared::metrics::{DeliveryResult, metrics};
 use mailroom_shared::msg::ConfigChanged;
 use mailroom_shared::queue::QueueChanged;
 use mailroom_shared::snapshot::Snapshot;
@@ -292,10 +293,12 @@ impl Job {
                     if rcpt.notify.success {
                         delivered.push(report(Action::Delivered, &reply));
                     }
+                    metrics().delivery_attempt(DeliveryResult::Delivered);
                     results.push((rcpt.id, AttemptResult::Delivered(reply)));
                 }
                 RcptOutcome::Permanent(error) => {
                     tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, "Delivery failed permanently.");
+                    metrics().delivery_attempt(DeliveryResult::Failed);
                     if rcpt.notify.failure {
                         failed.push(report(Action::Failed, &error));
                     }
@@ -310,6 +313,7 @@ impl Job {
                     ) {
                         Next::RetryAt(next_attempt) => {
                             tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, next_attempt, "Delivery deferred.");
+                            metrics().delivery_attempt(DeliveryResult::Deferred);
                             let notify_delay = rcpt.notify.delay
                                 && !rcpt.delay_notified
                                 && now - self.message.created >= config.delay_notify_secs as i64;
@@ -328,6 +332,7 @@ impl Job {
                         Next::Expired => {
                             let error = format!("delivery time expired; last error: {error}");
                             tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, "Delivery expired.");
+                            metrics().delivery_attempt(DeliveryResult::Failed);
                             if rcpt.notify.failure {
                                 failed.push(report(Action::Failed, &error));
                             }

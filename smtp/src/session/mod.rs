@@ -21,6 +21,7 @@ use crate::proto::reply::{self, Reply};
 use crate::proto::{self, MAX_COMMAND_LINE};
 use mailroom_config::Limits;
 use mailroom_shared::events::{self, EventData, Greylisted, Rejected, Stage};
+use mailroom_shared::metrics::{RejectReason, metrics};
 use mailroom_shared::sasl::Credentials;
 use mailroom_store::{Delivered, Resolution, StoreError};
 use smtp_proto::Request;
@@ -351,6 +352,7 @@ impl Session {
         mail_from: Option<String>,
         rcpt_to: Option<String>,
     ) {
+        metrics().message_rejected(reject_reason(stage, r));
         self.record(EventData::Rejected(Rejected {
             stage,
             code: r.code,
@@ -696,6 +698,26 @@ impl Session {
     /// The id this session's current message gets, for the trace field and the 250.
     fn message_id(&self) -> String {
         format!("{:x}.{}", self.ctx.session_id, self.delivered)
+    }
+}
+
+/// The metrics reason of a refusal, from its RFC 3463 enhanced status code: every refusal
+/// that becomes a `Rejected` event comes through here, so the table is complete for them.
+/// (Greylisting defers through its own path and is counted by the driver.)
+pub(crate) fn reject_reason(stage: Stage, r: &Reply) -> RejectReason {
+    match r.enhanced {
+        "5.1.1" => RejectReason::UnknownRecipient,
+        // X.7.1 at RCPT is the MX refusing a domain not ours; elsewhere it is our policy
+        // (DNS block list, DMARC, spam, a sender the account does not own).
+        "5.7.1" if stage == Stage::Rcpt => RejectReason::RelayDenied,
+        "5.7.1" | "5.7.23" => RejectReason::Policy,
+        "4.2.2" | "5.2.2" => RejectReason::OverQuota,
+        "5.3.4" => RejectReason::Size,
+        "4.7.1" => RejectReason::Rate,
+        "4.5.3" => RejectReason::TooManyRecipients,
+        "5.1.3" | "5.1.7" | "5.6.0" | "5.6.7" => RejectReason::Syntax,
+        "4.3.0" => RejectReason::StoreError,
+        _ => RejectReason::Other,
     }
 }
 

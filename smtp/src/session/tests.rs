@@ -1180,3 +1180,57 @@ fn bdat_data_is_inspected_too() {
             .ends_with("\tdmarc=pass\r\nSubject: x\r\n\r\nhi\r\n")
     );
 }
+
+#[test]
+fn refusals_are_counted_under_their_reason() {
+    use mailroom_shared::metrics::RejectReason as R;
+    let refused = |answer| match rcpt::resolution_reply("a@example.test".into(), answer) {
+        Err(r) => r,
+        Ok(_) => panic!("accepted"),
+    };
+    let cases = [
+        (
+            Stage::Rcpt,
+            refused(Ok(Resolution::UnknownUser)),
+            R::UnknownRecipient,
+        ),
+        (
+            Stage::Rcpt,
+            refused(Ok(Resolution::NotOurDomain)),
+            R::RelayDenied,
+        ),
+        (
+            Stage::Rcpt,
+            refused(Ok(Resolution::Invalid("bad".into()))),
+            R::Syntax,
+        ),
+        (
+            Stage::Rcpt,
+            refused(Err(StoreError::Unavailable("down".into()))),
+            R::StoreError,
+        ),
+        (
+            Stage::Connect,
+            reply::listed("mx.test", "192.0.2.1".parse().expect("ip"), "bl.test"),
+            R::Policy,
+        ),
+        (Stage::Mail, reply::spf_failed("spf fail".into()), R::Policy),
+        (
+            Stage::Data,
+            reply::policy_refused("dmarc".into()),
+            R::Policy,
+        ),
+        (Stage::Data, Reply::new(452, "4.2.2", "full"), R::OverQuota),
+        (Stage::Data, Reply::new(552, "5.3.4", "too big"), R::Size),
+        (Stage::Mail, Reply::new(450, "4.7.1", "rate"), R::Rate),
+        (
+            Stage::Rcpt,
+            Reply::new(452, "4.5.3", "too many"),
+            R::TooManyRecipients,
+        ),
+        (Stage::Data, Reply::new(554, "5.9.9", "odd"), R::Other),
+    ];
+    for (stage, r, want) in cases {
+        assert_eq!(reject_reason(stage, &r), want, "{r:?} at {stage:?}");
+    }
+}

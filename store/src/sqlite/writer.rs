@@ -15,12 +15,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use mailroom_shared::events::{EventData, EventRecorded};
+use mailroom_shared::metrics::metrics;
 
 use super::blobs::{BlobStore, INLINE_MAX};
 use super::queue::{RecordOp, SubmitOp};
@@ -144,6 +145,8 @@ struct Counters {
 pub(crate) struct BatchEffects {
     /// Bodies that may have lost their last reference; their files go if no row remains.
     pub maybe_orphaned: Vec<String>,
+    /// An op added to or took from the outbound queue: its size is counted again.
+    pub queue_changed: bool,
 }
 
 /// The submitting side; clone freely.
@@ -422,6 +425,7 @@ fn run(
     counters: &Counters,
     checkpointer: Option<Checkpointer>,
 ) {
+    count_queue(&conn);
     let close_reply = loop {
         let Ok(first) = rx.recv() else {
             break None; // every handle dropped
@@ -461,9 +465,9 @@ fn run(
 }
 
 fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, counters: &Counters) {
-    counters
-        .ops
-        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let started = Instant::now();
+    let size = batch.len();
+    counters.ops.fetch_add(size as u64, Ordering::Relaxed);
     // Almost no batch has a failing op, and a savepoint per op costs a copy of every page the
     // op touches: run the ops straight in the transaction, and only when one fails roll the
     // whole attempt back and run the batch again with a savepoint per op.
@@ -477,6 +481,10 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     match &commit {
         Ok(()) => {
             counters.commits.fetch_add(1, Ordering::Relaxed);
+            metrics().store_commit(size, started.elapsed());
+            if effects.queue_changed {
+                count_queue(conn);
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, "Store batch failed to commit; no op in it took effect.")
@@ -487,6 +495,17 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     remove_orphans(conn, blobs, &effects.maybe_orphaned);
     for p in pending {
         p.finish(&commit);
+    }
+}
+
+/// Set `mailroom_queue_messages` from the queue table; one indexed count, after a commit that
+/// changed the queue. A failed count leaves the gauge as it was: it is only a number to show.
+fn count_queue(conn: &Connection) {
+    match conn.query_row("SELECT COUNT(*) FROM queue_messages", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(n) => metrics().set_queue_messages(u64::try_from(n).unwrap_or(0)),
+        Err(e) => tracing::debug!(error = %e, "Counting the outbound queue failed."),
     }
 }
 
@@ -691,6 +710,7 @@ fn run_request(
             held(op, reply, r, Request::RecordSpamDecisions)
         }
         Request::Submit(op, reply) => {
+            fx.queue_changed = true;
             let r = isolated(tx, isolation, |c| queue::submit(c, blobs, &op));
             if r.is_err()
                 && let Some(local) = &op.local
@@ -700,6 +720,7 @@ fn run_request(
             held(op, reply, r, Request::Submit)
         }
         Request::RecordAttempts(op, reply) => {
+            fx.queue_changed = true;
             let r = isolated(tx, isolation, |c| queue::record(c, blobs, &op));
             for (_, body) in &op.dsns {
                 // A DSN that failed to store may leave its file behind.
@@ -708,6 +729,7 @@ fn run_request(
             held(op, reply, r, Request::RecordAttempts)
         }
         Request::QueueAdmin(op, reply) => {
+            fx.queue_changed = true;
             let r = isolated(tx, isolation, |c| queue::admin(c, &op)).map(no_changes);
             held(op, reply, r, Request::QueueAdmin)
         }
