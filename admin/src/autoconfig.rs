@@ -11,6 +11,8 @@
 //! The advertised ports are the listen ports; a server behind port forwarding would need a
 //! setting for the public ports, which does not exist yet.
 
+use crate::context::AdminContext;
+use crate::db::AdminDb;
 use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mailroom_config::{Config, ListenerKind};
@@ -18,7 +20,6 @@ use mailroom_shared::address::Address;
 use mailroom_shared::reload::{ConfigWatcher, Current};
 use serde::Deserialize;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 /// Thunderbird asks `autoconfig.DOMAIN/mail/config-v1.1.xml` and then
 /// `DOMAIN/.well-known/autoconfig/mail/config-v1.1.xml`, each with `?emailaddress=`.
@@ -194,16 +195,14 @@ pub fn requested_address(body: &str) -> Option<String> {
     )
 }
 
-/// Whether `domain` is hosted here. Opens the data directory's store on a blocking thread
-/// per call; the lead's shared `AdminDb` handle replaces this once it exists.
-async fn is_hosted(data_dir: PathBuf, domain: String) -> Result<bool, String> {
-    web::block(move || {
-        let admin = mailroom_store::Admin::open(&data_dir).map_err(|e| e.to_string())?;
-        let domains = admin.domain_list().map_err(|e| e.to_string())?;
+/// Whether `domain` is hosted here.
+async fn is_hosted(db: &AdminDb, domain: String) -> Result<bool, String> {
+    db.run(move |admin| {
+        let domains = admin.domain_list()?;
         Ok(domains.iter().any(|d| d.name.eq_ignore_ascii_case(&domain)))
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
 fn xml(body: String) -> HttpResponse {
@@ -227,13 +226,13 @@ fn unavailable(error: &str) -> HttpResponse {
 
 /// The address asked about, lowercased in its domain by the parser; an error reply if it is
 /// not an address or its domain is not hosted.
-async fn hosted_address(config: &Config, text: &str) -> Result<Address, HttpResponse> {
+async fn hosted_address(db: &AdminDb, text: &str) -> Result<Address, HttpResponse> {
     let Ok(address) = Address::parse(text) else {
         return Err(HttpResponse::BadRequest()
             .content_type("text/plain; charset=utf-8")
             .body("not an email address\n"));
     };
-    match is_hosted(config.server.data_dir.clone(), address.domain().to_string()).await {
+    match is_hosted(db, address.domain().to_string()).await {
         Ok(true) => Ok(address),
         Ok(false) => Err(not_found("domain not hosted here")),
         Err(e) => Err(unavailable(&e)),
@@ -247,6 +246,7 @@ struct Query {
 
 async fn thunderbird(
     watcher: web::Data<Addr<ConfigWatcher>>,
+    ctx: web::Data<AdminContext>,
     query: web::Query<Query>,
     req: HttpRequest,
 ) -> HttpResponse {
@@ -256,7 +256,7 @@ async fn thunderbird(
     let config = &snapshot.config;
     let eps = endpoints(config);
     match query.emailaddress.as_deref().filter(|a| !a.is_empty()) {
-        Some(text) => match hosted_address(config, text).await {
+        Some(text) => match hosted_address(&ctx.db, text).await {
             Ok(address) => xml(thunderbird_xml(
                 &config.server.hostname,
                 address.domain(),
@@ -274,7 +274,7 @@ async fn thunderbird(
                 .strip_prefix("autoconfig.")
                 .unwrap_or(host)
                 .to_ascii_lowercase();
-            match is_hosted(config.server.data_dir.clone(), domain.clone()).await {
+            match is_hosted(&ctx.db, domain.clone()).await {
                 Ok(true) => xml(thunderbird_xml(
                     &config.server.hostname,
                     &domain,
@@ -290,6 +290,7 @@ async fn thunderbird(
 
 async fn autodiscover(
     watcher: web::Data<Addr<ConfigWatcher>>,
+    ctx: web::Data<AdminContext>,
     query: web::Query<Query>,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -306,7 +307,7 @@ async fn autodiscover(
             .content_type("text/plain; charset=utf-8")
             .body("no EMailAddress in the request\n");
     };
-    match hosted_address(config, &text).await {
+    match hosted_address(&ctx.db, &text).await {
         Ok(address) => xml(autodiscover_xml(
             &config.server.hostname,
             &address.to_string(),

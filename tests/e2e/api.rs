@@ -624,8 +624,122 @@ fn schemathesis_finds_no_server_errors() {
     );
     // What it tried, for the test log; a run that tested no operation is a failure too.
     eprintln!("{text}");
+    let selected: u32 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Operations:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(selected >= 20, "schemathesis tested {selected} operations:\n{text}");
+}
+
+#[test]
+fn sessions_are_listed_with_their_account_and_can_be_ended() {
+    let s = api_server();
+    let mut c =
+        LineClient::connect_tls(s.ports.imaps, &s.hostname, &crate::pop3::ca(&s)).expect("imaps");
+    c.read_line().expect("greeting");
+    c.send("a LOGIN user@example.test password-1")
+        .expect("LOGIN");
+    c.read_until(|l| l.starts_with("a ")).expect("answer");
+    let listed = call(&s, "GET", "/api/v1/sessions", None)
+        .json()
+        .expect("JSON");
+    let mine = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|x| x["account"] == "user@example.test")
+        .unwrap_or_else(|| panic!("the IMAP session is not listed: {listed}"))
+        .clone();
+    assert_eq!(mine["kind"], "imaps", "{mine}");
+    let id = mine["session_id"].as_u64().expect("id");
+    assert_eq!(
+        call(&s, "DELETE", &format!("/api/v1/sessions/{id}"), None).status,
+        204
+    );
+    let bye = c.read_until(|l| l.starts_with("* BYE")).expect("BYE");
+    assert!(bye.contains("* BYE"), "{bye}");
+    assert_error(
+        &call(&s, "DELETE", &format!("/api/v1/sessions/{id}"), None),
+        404,
+        "open session",
+    );
+}
+
+#[test]
+fn a_domain_lists_its_dns_records_and_rejections_are_shown() {
+    let s = api_server();
+    let records = call(&s, "GET", "/api/v1/domains/example.test/dns", None)
+        .json()
+        .expect("JSON");
+    let records = records.as_array().expect("array");
+    for (rtype, name) in [("MX", "example.test"), ("TXT", "_dmarc.example.test")] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r["rtype"] == rtype && r["name"] == name),
+            "{rtype} {name}: {records:?}"
+        );
+    }
     assert!(
-        text.contains("Operations:") && !text.contains("0 selected"),
-        "{text}"
+        records.iter().any(|r| r["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("._domainkey.example.test"))
+            && r["value"].as_str().is_some_and(|v| v.contains("p="))),
+        "DKIM: {records:?}"
+    );
+    let checked = call(
+        &s,
+        "GET",
+        "/api/v1/domains/example.test/dns?check=true",
+        None,
+    )
+    .json()
+    .expect("JSON");
+    assert!(
+        checked
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|r| r["check"]["status"].is_string()),
+        "{checked}"
+    );
+    assert_error(
+        &call(&s, "GET", "/api/v1/domains/absent.test/dns", None),
+        404,
+        "not found",
+    );
+
+    // A refused recipient shows up among the rejections, with its reply.
+    let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
+    smtp.read_line().expect("greeting");
+    smtp.reply("EHLO client.test").expect("EHLO");
+    smtp.reply("MAIL FROM:<a@remote.test>").expect("MAIL");
+    assert!(
+        smtp.reply("RCPT TO:<nobody@example.test>")
+            .expect("RCPT")
+            .starts_with("550")
+    );
+    smtp.reply("QUIT").expect("QUIT");
+    let mut found = Value::Null;
+    assert!(
+        mailroom_tests::wait_until(std::time::Duration::from_secs(10), || {
+            found = call(&s, "GET", "/api/v1/policy/rejections?limit=5", None)
+                .json()
+                .expect("JSON");
+            found.to_string().contains("nobody@example.test")
+        }),
+        "{found}"
+    );
+    assert_error(
+        &call(&s, "GET", "/api/v1/policy/rejections?limit=0", None),
+        400,
+        "limit must be",
+    );
+    assert_eq!(call(&s, "GET", "/api/v1/policy/spam", None).status, 200);
+    assert_eq!(
+        call(&s, "GET", "/api/v1/policy/greylist?q=x", None).status,
+        200
     );
 }

@@ -102,3 +102,63 @@ pub(crate) async fn remove(
     tracing::info!(domain = %shown, "domain removed in the admin panel");
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DnsQuery {
+    /// Also look each record up in DNS (through the configured resolver).
+    check: Option<bool>,
+}
+
+/// The DNS records `name` should publish, each with what DNS has now when `check` is set.
+pub(crate) async fn dns_view(
+    ctx: &AdminContext,
+    name: String,
+    check: bool,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let snapshot = ctx
+        .snapshot()
+        .await
+        .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
+    let (domain, keys) = ctx
+        .db
+        .run(move |db| {
+            let d = view(db, &name)?;
+            let keys = db.domain_dkim(&d.name)?;
+            Ok((d.name, keys))
+        })
+        .await?;
+    let records = crate::dns_records::records(
+        &domain,
+        &snapshot.config.server.hostname,
+        &keys,
+        &snapshot.config,
+    );
+    let out = if check {
+        crate::dns_records::check(snapshot.dns.resolver(), &records)
+            .await
+            .into_iter()
+            .map(|(r, status)| {
+                let mut v = serde_json::to_value(&r).unwrap_or_default();
+                v["check"] = serde_json::to_value(&status).unwrap_or_default();
+                v
+            })
+            .collect()
+    } else {
+        records
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .collect()
+    };
+    Ok(out)
+}
+
+pub(crate) async fn dns(
+    _: ApiCaller,
+    ctx: web::Data<AdminContext>,
+    name: web::Path<String>,
+    query: web::Query<DnsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let records = dns_view(&ctx, name.into_inner(), query.check.unwrap_or(false)).await?;
+    Ok(HttpResponse::Ok().json(records))
+}

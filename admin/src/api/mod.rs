@@ -4,10 +4,11 @@
 
 mod accounts;
 mod aliases;
-mod domains;
+pub(crate) mod domains;
 pub(crate) mod openapi;
 pub(crate) mod policy;
 pub(crate) mod queue;
+mod sessions;
 pub(crate) mod system;
 mod tokens;
 
@@ -29,6 +30,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/domains", web::post().to(domains::create))
             .route("/domains/{name}", web::get().to(domains::get))
             .route("/domains/{name}", web::delete().to(domains::remove))
+            .route("/domains/{name}/dns", web::get().to(domains::dns))
+            .route("/sessions", web::get().to(sessions::list))
+            .route("/sessions/{id}", web::delete().to(sessions::end))
             .route("/accounts", web::get().to(accounts::list))
             .route("/accounts", web::post().to(accounts::create))
             .route("/accounts/{address}", web::get().to(accounts::get))

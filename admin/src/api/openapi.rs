@@ -128,6 +128,19 @@ fn build() -> Value {
                 "delete": { "summary": "Stop hosting a domain (it must have no accounts)", "parameters": [domain_name],
                     "responses": responses(&[("204", json!({ "description": "removed" })), ("400", error("not a domain name, or it still has accounts")), ("404", error("not hosted"))]) }
             },
+            "/api/v1/domains/{name}/dns": {
+                "get": { "summary": "The DNS records the domain should publish, optionally checked live", "parameters": [domain_name,
+                        { "name": "check", "in": "query", "required": false, "schema": { "type": "boolean" }, "description": "look each record up" }],
+                    "responses": responses(&[("200", ok("records", json!({ "type": "array", "items": { "type": "object" } }))), ("400", error("not a domain name")), ("404", error("not hosted"))]) }
+            },
+            "/api/v1/sessions": {
+                "get": { "summary": "Open connections (protocol, peer, account, since)",
+                    "responses": responses(&[("200", ok("sessions", json!({ "type": "array", "items": { "type": "object" } })))]) }
+            },
+            "/api/v1/sessions/{id}": {
+                "delete": { "summary": "End an open session", "parameters": [path_param("id", json!({ "type": "integer", "minimum": 0 }), "a session id")],
+                    "responses": responses(&[("204", json!({ "description": "ended" })), ("404", error("no such open session"))]) }
+            },
             "/api/v1/accounts": {
                 "get": { "summary": "List accounts", "responses": responses(&[("200", ok("accounts", json!({ "type": "array", "items": schema_ref("Account") })))]) },
                 "post": { "summary": "Create an account", "requestBody": body(schema_ref("NewAccount")),
