@@ -1,7 +1,8 @@
 //! The mailbox store: accounts, domains, aliases, mailboxes and messages.
 //!
 //! The [`MailboxStore`] actor is the only way into mailbox data for the protocol crates; the
-//! synchronous [`Admin`] API is the only other one, for the CLI. The embedded backend keeps
+//! synchronous [`Admin`] API is the only other one, for the CLI and the admin server (on its
+//! blocking pool; domains, accounts, aliases, tokens). The embedded backend keeps
 //! metadata and small bodies in SQLite (WAL) and each larger body in one content-addressed
 //! file under the data directory.
 //!

@@ -1,4 +1,5 @@
-//! The admin API: domains, accounts and aliases, synchronously, for the CLI.
+//! The admin API: domains, accounts, aliases and API tokens, synchronously, for the CLI and
+//! the admin server.
 //!
 //! It runs against a data directory that a server may be serving at the same moment, from
 //! another process. So it uses its own plain connection with a busy timeout and keeps every
