@@ -630,7 +630,10 @@ fn schemathesis_finds_no_server_errors() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(selected >= 20, "schemathesis tested {selected} operations:\n{text}");
+    assert!(
+        selected >= 20,
+        "schemathesis tested {selected} operations:\n{text}"
+    );
 }
 
 #[test]
@@ -742,4 +745,18 @@ fn a_domain_lists_its_dns_records_and_rejections_are_shown() {
         call(&s, "GET", "/api/v1/policy/greylist?q=x", None).status,
         200
     );
+}
+
+#[test]
+fn the_admin_listener_speaks_tls_when_asked() {
+    let s = crate::server_with("[admin]\ntls = true\n");
+    let mut c = LineClient::connect_tls(s.ports.admin, &s.hostname, &crate::pop3::ca(&s))
+        .expect("TLS to the admin listener with the server's certificate");
+    c.send_raw(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let status = c.read_line().expect("status line");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // Plain HTTP is not served there.
+    let plain = mailroom_tests::http_get(s.ports.admin, "/healthz");
+    assert!(!matches!(plain, Ok((200, _))), "{plain:?}");
 }
