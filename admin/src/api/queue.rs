@@ -98,33 +98,24 @@ async fn change(ctx: &AdminContext, id: i64, request: QueueRequest) -> Result<u6
     }
 }
 
-pub(crate) async fn retry(
+/// `POST /queue/{id}/{action}`: `retry`, `hold` or `release`.
+pub(crate) async fn act(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
-    id: web::Path<i64>,
+    path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let n = change(&ctx, id, QueueRequest::Retry(id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "changed": n })))
-}
-
-pub(crate) async fn hold(
-    _: ApiCaller,
-    ctx: web::Data<AdminContext>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let n = change(&ctx, id, QueueRequest::Hold(id)).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "changed": n })))
-}
-
-pub(crate) async fn release(
-    _: ApiCaller,
-    ctx: web::Data<AdminContext>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let n = change(&ctx, id, QueueRequest::Release(id)).await?;
+    let (id, action) = path.into_inner();
+    let request = match action.as_str() {
+        "retry" => QueueRequest::Retry(id),
+        "hold" => QueueRequest::Hold(id),
+        "release" => QueueRequest::Release(id),
+        other => {
+            return Err(ApiError::not_found(format!(
+                "no queue action {other:?}: retry, hold or release"
+            )));
+        }
+    };
+    let n = change(&ctx, id, request).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "changed": n })))
 }
 
