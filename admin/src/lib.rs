@@ -15,6 +15,7 @@ pub mod dns_records;
 mod error;
 mod health;
 mod metrics;
+mod pages;
 mod server;
 mod sessions;
 pub mod webhooks;

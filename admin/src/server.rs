@@ -72,6 +72,7 @@ fn serve(
             .route("/healthz", web::get().to(health::healthz))
             .configure(api::routes)
             .configure(autoconfig::routes)
+            .configure(crate::pages::routes)
             .route("/metrics", web::get().to(crate::metrics::metrics))
     })
     .workers(1)

@@ -12,6 +12,7 @@ mod imap_clients;
 mod limits;
 mod metrics;
 mod outbound;
+mod panel;
 mod pop3;
 mod pop3_clients;
 mod reload;

@@ -1,0 +1,192 @@
+//! The admin panel: in headless Chromium (tests/browser/panel.mjs, Playwright) an admin signs
+//! in, creates a domain and an account and sees the domain's DNS records, and that account
+//! then logs in over IMAP; plus the panel's sign-in and CSRF rules over plain HTTP.
+
+use mailroom_tests::{LineClient, Server, http_request};
+use std::path::Path;
+use std::process::Command;
+
+const ADMIN: &str = "admin@example.test";
+const ADMIN_PASSWORD: &str = "admin-password-1";
+
+fn panel_server() -> Server {
+    let s = crate::server_with("[admin]\nlogin_failure_delay_ms = 10\n");
+    s.add_users("example.test", &[]).expect("domain");
+    let out = s
+        .cli(
+            &["user", "add", ADMIN, "--admin", "--password-stdin"],
+            Some(&format!("{ADMIN_PASSWORD}\n")),
+        )
+        .expect("cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s
+}
+
+/// Sign in over HTTP: the session cookie (`name=value`) and the whole Set-Cookie line.
+fn sign_in(s: &Server) -> (String, String) {
+    let body = format!(
+        "address={}&password={ADMIN_PASSWORD}",
+        ADMIN.replace('@', "%40")
+    );
+    let a = http_request(
+        s.ports.admin,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(&body),
+    )
+    .expect("HTTP");
+    assert_eq!(a.status, 303, "{a:?}");
+    let set = a.header("set-cookie").expect("a cookie").to_string();
+    let pair = set.split(';').next().unwrap_or_default().to_string();
+    (pair, set)
+}
+
+#[test]
+fn the_panel_requires_a_session_and_a_csrf_token() {
+    let s = panel_server();
+    let port = s.ports.admin;
+    let anon = http_request(port, "GET", "/accounts", &[], None).expect("HTTP");
+    assert_eq!(anon.status, 303);
+    assert_eq!(anon.header("location"), Some("/login"));
+
+    let (cookie, set) = sign_in(&s);
+    let lower = set.to_lowercase();
+    assert!(
+        lower.contains("httponly") && lower.contains("samesite=strict"),
+        "{set}"
+    );
+    assert!(
+        !lower.contains("secure"),
+        "no Secure flag without TLS: {set}"
+    );
+    let page = http_request(port, "GET", "/accounts", &[("Cookie", &cookie)], None).expect("HTTP");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("name=\"csrf\""), "forms carry the token");
+
+    // A form post with a wrong token is refused and creates nothing.
+    let forged = "csrf=wrong&address=eve%40example.test&password=eve-password-1&quota=&role=admin";
+    let refused = http_request(
+        port,
+        "POST",
+        "/accounts",
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(forged),
+    )
+    .expect("HTTP");
+    assert_eq!(refused.status, 403, "{refused:?}");
+    assert!(refused.body.contains("CSRF"));
+    let no_cookie = http_request(
+        port,
+        "POST",
+        "/accounts",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some(forged),
+    )
+    .expect("HTTP");
+    assert_eq!(no_cookie.status, 403);
+    assert_eq!(
+        s.sql_count("SELECT count(*) FROM accounts WHERE address = 'eve@example.test'")
+            .expect("sql"),
+        0
+    );
+
+    // The API accepts the session only with its CSRF header for changes.
+    let api = http_request(
+        port,
+        "POST",
+        "/api/v1/domains",
+        &[("Cookie", &cookie), ("Content-Type", "application/json")],
+        Some(r#"{"name":"x.test"}"#),
+    )
+    .expect("HTTP");
+    assert_eq!(api.status, 403, "{api:?}");
+    assert!(api.body.contains("CSRF"));
+    let read =
+        http_request(port, "GET", "/api/v1/domains", &[("Cookie", &cookie)], None).expect("HTTP");
+    assert_eq!(read.status, 200, "{read:?}");
+
+    // A wrong password shows the sign-in page again with the reason.
+    let wrong = http_request(
+        port,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        Some("address=admin%40example.test&password=nope-nope"),
+    )
+    .expect("HTTP");
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("wrong address or password"));
+}
+
+#[test]
+fn an_admin_sets_up_a_domain_and_account_in_chromium_and_it_logs_in_over_imap() {
+    let s = panel_server();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = root.join("tests/browser/panel.mjs");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir(),
+        "playwright-core is missing: run `npm ci --prefix tests/browser` (.ci/run does)"
+    );
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: apt-get install chromium (.ci/run does)"
+    );
+    let shots = root.join("target/browser-screenshots");
+    let out = Command::new("node")
+        .arg(&script)
+        .env("PANEL_URL", format!("http://127.0.0.1:{}", s.ports.admin))
+        .env("ADMIN_ADDRESS", ADMIN)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("NEW_DOMAIN", "panel.test")
+        .env("NEW_ACCOUNT", "carol@panel.test")
+        .env("NEW_PASSWORD", "carol-password-1")
+        .env("SCREENSHOTS", &shots)
+        .output()
+        .expect("node must be installed");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{}{}\nserver log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    for page in [
+        "login",
+        "dashboard",
+        "domains",
+        "domain",
+        "accounts",
+        "account",
+        "aliases",
+        "queue",
+        "config",
+    ] {
+        assert!(
+            shots.join(format!("{page}.png")).is_file(),
+            "no screenshot of {page}"
+        );
+    }
+    let mut c =
+        LineClient::connect_tls(s.ports.imaps, &s.hostname, &crate::pop3::ca(&s)).expect("imaps");
+    c.read_line().expect("greeting");
+    c.send("a LOGIN carol@panel.test carol-password-1")
+        .expect("LOGIN");
+    let answer = c.read_until(|l| l.starts_with("a ")).expect("answer");
+    assert!(
+        answer
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("a OK"),
+        "{answer}"
+    );
+}
