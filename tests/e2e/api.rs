@@ -19,17 +19,7 @@ fn api_server_with(extra: &str) -> Server {
     let s = crate::server_with(&format!("[admin]\nlogin_failure_delay_ms = 10\n{extra}"));
     s.add_users("example.test", &["user@example.test"])
         .expect("users");
-    let out = s
-        .cli(
-            &["user", "add", ADMIN, "--admin", "--password-stdin"],
-            Some(&format!("{ADMIN_PASSWORD}\n")),
-        )
-        .expect("cli");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");
     s
 }
 

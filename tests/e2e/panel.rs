@@ -12,17 +12,7 @@ const ADMIN_PASSWORD: &str = "admin-password-1";
 fn panel_server() -> Server {
     let s = crate::server_with("[admin]\nlogin_failure_delay_ms = 10\n");
     s.add_users("example.test", &[]).expect("domain");
-    let out = s
-        .cli(
-            &["user", "add", ADMIN, "--admin", "--password-stdin"],
-            Some(&format!("{ADMIN_PASSWORD}\n")),
-        )
-        .expect("cli");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");
     s
 }
 

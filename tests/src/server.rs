@@ -451,6 +451,18 @@ impl Server {
         Ok(())
     }
 
+    /// Make an admin account (its domain must be hosted).
+    pub fn add_admin(&self, address: &str, password: &str) -> Result<()> {
+        let out = self.cli(
+            &["user", "add", address, "--admin", "--password-stdin"],
+            Some(&format!("{password}\n")),
+        )?;
+        if !out.status.success() {
+            bail!("user add --admin: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
     /// Run a CLI subcommand against this server's config, feeding `stdin` if given.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
         run_cli(
