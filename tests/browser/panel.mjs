@@ -78,7 +78,7 @@ try {
   expect((await text()).includes('9.5 MiB'), 'its quota');
   await shot('account');
 
-  for (const [name, heading] of [['Aliases', 'Aliases'], ['Queue', 'Outbound queue'], ['Config', 'Config']]) {
+  for (const [name, heading] of [['Aliases', 'Aliases'], ['Queue', 'Outbound queue'], ['Sessions', 'Sessions'], ['Config', 'Config']]) {
     await page.click(`nav >> text=${name}`);
     expect((await page.textContent('h1')) === heading, `the ${heading} page`);
     await shot(name.toLowerCase());

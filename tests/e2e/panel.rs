@@ -103,6 +103,48 @@ fn the_panel_requires_a_session_and_a_csrf_token() {
         http_request(port, "GET", "/api/v1/domains", &[("Cookie", &cookie)], None).expect("HTTP");
     assert_eq!(read.status, 200, "{read:?}");
 
+    // An IMAP session is listed with its account and ended from its page.
+    let mut imap =
+        LineClient::connect_tls(s.ports.imaps, &s.hostname, &crate::pop3::ca(&s)).expect("imaps");
+    imap.read_line().expect("greeting");
+    imap.send(&format!("a LOGIN {ADMIN} {ADMIN_PASSWORD}"))
+        .expect("LOGIN");
+    imap.read_until(|l| l.starts_with("a ")).expect("answer");
+    let listed =
+        http_request(port, "GET", "/sessions", &[("Cookie", &cookie)], None).expect("HTTP");
+    assert!(listed.body.contains(ADMIN), "{}", listed.body);
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf")
+        .to_string();
+    let id = listed
+        .body
+        .split("action=\"/sessions/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("session id")
+        .to_string();
+    let ended = http_request(
+        port,
+        "POST",
+        &format!("/sessions/{id}/end"),
+        &[
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(&format!("csrf={csrf}")),
+    )
+    .expect("HTTP");
+    assert_eq!(ended.status, 303, "{ended:?}");
+    assert!(
+        imap.read_until(|l| l.starts_with("* BYE"))
+            .expect("BYE")
+            .contains("* BYE")
+    );
+
     // A wrong password shows the sign-in page again with the reason.
     let wrong = http_request(
         port,
@@ -158,6 +200,7 @@ fn an_admin_sets_up_a_domain_and_account_in_chromium_and_it_logs_in_over_imap() 
         "account",
         "aliases",
         "queue",
+        "sessions",
         "config",
     ] {
         assert!(

@@ -46,7 +46,7 @@ pub(crate) fn page(
     let nav = match who {
         Some((address, csrf)) => format!(
             "<nav><a href=\"/\">Dashboard</a><a href=\"/domains\">Domains</a><a href=\"/accounts\">Accounts</a>\
-             <a href=\"/aliases\">Aliases</a><a href=\"/queue\">Queue</a><a href=\"/config\">Config</a>\
+             <a href=\"/aliases\">Aliases</a><a href=\"/queue\">Queue</a><a href=\"/sessions\">Sessions</a><a href=\"/config\">Config</a>\
              <span class=\"who\">{}</span><form method=\"post\" action=\"/logout\" class=\"inline\">{}\
              <button>Sign out</button></form></nav>",
             esc(address),

@@ -41,6 +41,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/aliases/delete", web::post().to(alias_remove))
         .route("/queue", web::get().to(queue_page))
         .route("/queue/{id}/{action}", web::post().to(queue_act))
+        .route("/sessions", web::get().to(sessions_page))
+        .route("/sessions/{id}/end", web::post().to(session_end))
         .route("/config", web::get().to(config_page))
         .route("/config/reload", web::post().to(config_reload));
 }
@@ -883,6 +885,65 @@ async fn queue_act(
         _ => Ok(format!("{action}: message {id}")),
     });
     back("/queue", done)
+}
+
+// ---- sessions --------------------------------------------------------------------------
+
+async fn sessions_page(req: HttpRequest, ctx: web::Data<AdminContext>) -> HttpResponse {
+    let (caller, csrf) = match signed_in(&req, &ctx).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let mut open = ctx.tracker.list();
+    open.sort_by_key(|s| s.session_id);
+    let rows: Vec<Vec<String>> = open
+        .iter()
+        .map(|s| {
+            vec![
+                s.session_id.to_string(),
+                esc(&s.kind.to_string()),
+                esc(&s.peer.to_string()),
+                esc(s.account.as_deref().unwrap_or("")),
+                esc(&mail_parser::DateTime::from_timestamp(s.since as i64).to_rfc3339()),
+                format!(
+                    "<form method=\"post\" action=\"/sessions/{}/end\" class=\"inline\">{}<button>End</button></form>",
+                    s.session_id,
+                    csrf_field(&csrf)
+                ),
+            ]
+        })
+        .collect();
+    let body = table(
+        &["Session", "Listener", "Peer", "Account", "Since (UTC)", ""],
+        &rows,
+    );
+    html(
+        StatusCode::OK,
+        page(
+            "Sessions",
+            Some((&caller.account.address, &csrf)),
+            notice(&req).as_ref(),
+            &body,
+        ),
+    )
+}
+
+async fn session_end(
+    req: HttpRequest,
+    ctx: web::Data<AdminContext>,
+    id: web::Path<u64>,
+    form: Form,
+) -> HttpResponse {
+    if let Err(r) = posted(&req, &ctx, &form).await {
+        return r;
+    }
+    let id = id.into_inner();
+    let done = if ctx.tracker.end(id) {
+        Ok(format!("ended session {id}"))
+    } else {
+        Err(ApiError::not_found(format!("open session {id}")))
+    };
+    back("/sessions", done)
 }
 
 // ---- config ----------------------------------------------------------------------------
