@@ -13,11 +13,9 @@
 
 use crate::context::AdminContext;
 use crate::db::AdminDb;
-use actix::Addr;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mailroom_config::{Config, ListenerKind};
 use mailroom_shared::address::Address;
-use mailroom_shared::reload::{ConfigWatcher, Current};
 use serde::Deserialize;
 use std::fmt::Write as _;
 
@@ -245,12 +243,11 @@ struct Query {
 }
 
 async fn thunderbird(
-    watcher: web::Data<Addr<ConfigWatcher>>,
     ctx: web::Data<AdminContext>,
     query: web::Query<Query>,
     req: HttpRequest,
 ) -> HttpResponse {
-    let Ok(snapshot) = watcher.send(Current).await else {
+    let Some(snapshot) = ctx.snapshot().await else {
         return unavailable("config watcher gone");
     };
     let config = &snapshot.config;
@@ -289,12 +286,11 @@ async fn thunderbird(
 }
 
 async fn autodiscover(
-    watcher: web::Data<Addr<ConfigWatcher>>,
     ctx: web::Data<AdminContext>,
     query: web::Query<Query>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let Ok(snapshot) = watcher.send(Current).await else {
+    let Some(snapshot) = ctx.snapshot().await else {
         return unavailable("config watcher gone");
     };
     let config = &snapshot.config;

@@ -29,17 +29,7 @@ pub(crate) async fn list(
         .run(|db| {
             db.domain_list()?
                 .into_iter()
-                .map(|d| {
-                    let dkim_selectors = db
-                        .domain_dkim(&d.name)?
-                        .into_iter()
-                        .map(|k| k.selector)
-                        .collect();
-                    Ok(DomainView {
-                        name: d.name,
-                        dkim_selectors,
-                    })
-                })
+                .map(|d| view_of(db, d))
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
@@ -63,6 +53,13 @@ fn view(db: &mailroom_store::Admin, name: &str) -> Result<DomainView, mailroom_s
         .into_iter()
         .find(|d| d.name == key)
         .ok_or_else(|| mailroom_store::StoreError::NotFound(format!("domain {name}")))?;
+    view_of(db, domain)
+}
+
+fn view_of(
+    db: &mailroom_store::Admin,
+    domain: mailroom_store::Domain,
+) -> Result<DomainView, mailroom_store::StoreError> {
     let dkim_selectors = db
         .domain_dkim(&domain.name)?
         .into_iter()
@@ -84,7 +81,7 @@ pub(crate) async fn create(
         .db
         .run(move |db| {
             let d = db.domain_add(&name)?;
-            view(db, &d.name)
+            view_of(db, d)
         })
         .await?;
     tracing::info!(domain = %view.name, "domain added in the admin panel");

@@ -85,8 +85,25 @@ pub(crate) async fn get(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": id, "recipients": rows })))
 }
 
+/// The change `action` (`retry`, `hold`, `release`, `delete`) names for message `id`.
+pub(crate) fn action(id: i64, action: &str) -> Result<QueueRequest, ApiError> {
+    match action {
+        "retry" => Ok(QueueRequest::Retry(id)),
+        "hold" => Ok(QueueRequest::Hold(id)),
+        "release" => Ok(QueueRequest::Release(id)),
+        "delete" => Ok(QueueRequest::Delete(id)),
+        other => Err(ApiError::not_found(format!(
+            "no queue action {other:?}: retry, hold, release or delete"
+        ))),
+    }
+}
+
 /// Run a change on message `id`: how many recipients changed, or 404 if none did.
-async fn change(ctx: &AdminContext, id: i64, request: QueueRequest) -> Result<u64, ApiError> {
+pub(crate) async fn change(
+    ctx: &AdminContext,
+    id: i64,
+    request: QueueRequest,
+) -> Result<u64, ApiError> {
     match ask(ctx, request).await? {
         QueueReply::Changed(0) => Err(ApiError::not_found(format!(
             "queued message {id} (or nothing in it to change)"
@@ -104,16 +121,13 @@ pub(crate) async fn act(
     ctx: web::Data<AdminContext>,
     path: web::Path<(i64, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, action) = path.into_inner();
-    let request = match action.as_str() {
-        "retry" => QueueRequest::Retry(id),
-        "hold" => QueueRequest::Hold(id),
-        "release" => QueueRequest::Release(id),
-        other => {
-            return Err(ApiError::not_found(format!(
-                "no queue action {other:?}: retry, hold or release"
-            )));
+    let (id, name) = path.into_inner();
+    // DELETE /queue/{id} is the API's delete; POST takes the others.
+    let request = match action(id, &name)? {
+        QueueRequest::Delete(_) => {
+            return Err(ApiError::not_found("delete with DELETE /queue/{id}"));
         }
+        r => r,
     };
     let n = change(&ctx, id, request).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "changed": n })))

@@ -865,25 +865,13 @@ async fn queue_act(
     if let Err(r) = posted(&req, &ctx, &form).await {
         return r;
     }
-    let (id, action) = path.into_inner();
-    let request = match action.as_str() {
-        "retry" => mailroom_shared::queue::QueueRequest::Retry(id),
-        "hold" => mailroom_shared::queue::QueueRequest::Hold(id),
-        "release" => mailroom_shared::queue::QueueRequest::Release(id),
-        "delete" => mailroom_shared::queue::QueueRequest::Delete(id),
-        other => {
-            return back(
-                "/queue",
-                Err(ApiError::bad_request(format!("unknown action {other:?}"))),
-            );
-        }
+    let (id, name) = path.into_inner();
+    let done = match queue::action(id, &name) {
+        Ok(request) => queue::change(&ctx, id, request)
+            .await
+            .map(|_| format!("{name}: message {id}")),
+        Err(e) => Err(e),
     };
-    let done = queue::ask(&ctx, request).await.and_then(|r| match r {
-        mailroom_shared::queue::QueueReply::Changed(0) => Err(ApiError::not_found(format!(
-            "queued message {id} (or nothing in it to change)"
-        ))),
-        _ => Ok(format!("{action}: message {id}")),
-    });
     back("/queue", done)
 }
 
