@@ -115,7 +115,10 @@ fn the_corpus_is_filed_by_its_score_with_its_headers() {
             .expect("decisions");
         decisions == want
     });
-    assert!(all_kept, "{decisions} spam decisions kept for {want} copies");
+    assert!(
+        all_kept,
+        "{decisions} spam decisions kept for {want} copies"
+    );
 }
 
 /// A casino campaign: proper headers, so its rules score alone stays low.
