@@ -67,7 +67,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     // trains each account's classifier).
     let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
     let policy = Policy {
-        greylist,
+        greylist: greylist.clone(),
         spam,
         send_rate: mailroom_smtp::SendRate::default(),
         dkim: std::sync::Arc::new(mailroom_smtp::dkim::DkimSigners::new()),
@@ -101,6 +101,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
             watcher: watcher.clone(),
             store: store.clone(),
             tracker: tracker.clone(),
+            greylist: greylist.clone().recipient(),
         },
     )
     .context("listeners.admin: cannot listen")?;

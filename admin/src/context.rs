@@ -1,9 +1,11 @@
 //! What every admin handler reaches: the store (its actor and the synchronous management
-//! API), the configuration watcher, the connection tracker, and the panel's sign-ins.
+//! API), the configuration watcher, the connection tracker, the greylist, and the panel's
+//! sign-ins.
 
 use crate::db::AdminDb;
 use crate::sessions::LoginSessions;
-use actix::Addr;
+use actix::{Addr, Recipient};
+use mailroom_shared::msg::EditGreylist;
 use mailroom_shared::net::ConnectionTracker;
 use mailroom_shared::reload::{ConfigWatcher, Current};
 use mailroom_shared::snapshot::Snapshot;
@@ -20,6 +22,8 @@ pub struct AdminDeps {
     pub store: Addr<MailboxStore>,
     /// Open connections of every listener.
     pub tracker: ConnectionTracker,
+    /// The greylist, which holds its entries (delete, whitelist).
+    pub greylist: Recipient<EditGreylist>,
 }
 
 /// Shared by every request (behind `web::Data`).
@@ -27,6 +31,7 @@ pub(crate) struct AdminContext {
     pub watcher: Addr<ConfigWatcher>,
     pub store: Addr<MailboxStore>,
     pub tracker: ConnectionTracker,
+    pub greylist: Recipient<EditGreylist>,
     /// Domains, accounts, aliases, tokens: the store's management API.
     pub db: AdminDb,
     /// Panel sign-ins.
@@ -43,6 +48,7 @@ impl AdminContext {
             watcher: deps.watcher,
             store: deps.store,
             tracker: deps.tracker,
+            greylist: deps.greylist,
             db,
             logins: LoginSessions::default(),
             started: Instant::now(),

@@ -57,3 +57,29 @@ pub struct MessageDelivered {
 #[derive(Message)]
 #[rtype(result = "Result<(), String>")]
 pub struct RebindHttp(pub Arc<Snapshot>);
+
+/// What an admin does to a greylist entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GreylistAction {
+    /// Delete it: the next attempt of the triplet starts a new round.
+    Delete,
+    /// Let it through now: it passes as if retried in time, and stays passed until it has
+    /// been quiet for the configured expiry.
+    Whitelist,
+}
+
+/// Change one greylist entry (client network, reverse-path, recipient, as the greylist
+/// lists them). Sent by the admin API and panel; handled by the `Greylist` actor, which holds
+/// the entries and changes its memory and the store together. `Ok(false)`: no such entry.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "Result<bool, String>")]
+pub struct EditGreylist {
+    /// The client network (`192.0.2.0/24`, `2001:db8::/64`).
+    pub net: String,
+    /// The reverse-path; empty for `<>`.
+    pub sender: String,
+    /// The recipient.
+    pub recipient: String,
+    /// What to do.
+    pub action: GreylistAction,
+}

@@ -122,7 +122,7 @@ pub struct LookupGreylist {
 }
 
 /// Store triplet states (replacing what was stored for each) and known senders (keeping the
-/// later `last_seen`), in one transaction. Sent by the `Greylist` actor.
+/// later `last_seen`), and forget triplets, in one transaction. Sent by the `Greylist` actor.
 #[derive(Message, Debug, Clone, Default)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct SaveGreylist {
@@ -130,6 +130,8 @@ pub struct SaveGreylist {
     pub triplets: Vec<(Triplet, TripletState)>,
     /// Known senders and when they last delivered.
     pub known: Vec<(KnownSender, i64)>,
+    /// Triplets to delete (an admin removed them: the next attempt starts a new round).
+    pub forget: Vec<Triplet>,
 }
 
 /// Forget old greylist rows: pending triplets first seen before `pending_before`, passed
@@ -217,6 +219,7 @@ mod tests {
             SaveGreylist {
                 triplets: vec![(triplet(1), pending(100)), (triplet(2), pending(200))],
                 known: vec![(sender.clone(), 150), (domain.clone(), 150)],
+                forget: Vec::new(),
             },
         )
         .await
@@ -234,6 +237,7 @@ mod tests {
             SaveGreylist {
                 triplets: vec![(triplet(1), passed)],
                 known: vec![(sender.clone(), 120)],
+                forget: Vec::new(),
             },
         )
         .await
@@ -300,6 +304,24 @@ mod tests {
         let rows = ask(&store, LoadGreylist { limit: 10 }).await.expect("load");
         assert_eq!(rows.triplets, [(triplet(1), passed)]);
         assert!(rows.known.is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn a_forgotten_triplet_is_gone_and_the_others_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("start");
+        let save = SaveGreylist {
+            triplets: vec![(triplet(1), pending(100)), (triplet(2), pending(200))],
+            ..SaveGreylist::default()
+        };
+        ask(&store, save).await.expect("save");
+        let forget = SaveGreylist {
+            forget: vec![triplet(1), triplet(9)],
+            ..SaveGreylist::default()
+        };
+        ask(&store, forget).await.expect("forget");
+        let rows = ask(&store, LoadGreylist { limit: 10 }).await.expect("load");
+        assert_eq!(rows.triplets, [(triplet(2), pending(200))]);
     }
 
     #[test]

@@ -78,10 +78,18 @@ try {
   expect((await text()).includes('9.5 MiB'), 'its quota');
   await shot('account');
 
-  for (const [name, heading] of [['Aliases', 'Aliases'], ['Queue', 'Outbound queue'], ['Sessions', 'Sessions'], ['Config', 'Config']]) {
+  const pages = [['Aliases', 'Aliases'], ['Queue', 'Outbound queue'], ['Policy', 'Policy'],
+    ['Sessions', 'Sessions'], ['API tokens', 'API tokens'], ['Config', 'Config']];
+  for (const [name, heading] of pages) {
     await page.click(`nav >> text=${name}`);
     expect((await page.textContent('h1')) === heading, `the ${heading} page`);
-    await shot(name.toLowerCase());
+    await shot(name.toLowerCase().replace(' ', '-'));
+    if (name === 'API tokens') {
+      await page.fill('input[name=name]', 'browser test');
+      await page.click('button:has-text("Make a token")');
+      expect((await page.textContent('#new-token')).startsWith('mrt_'), 'the new token shown once');
+      await shot('api-token-made');
+    }
   }
   expect((await text()).includes('Generation'), 'the config generation');
 

@@ -750,3 +750,140 @@ fn the_admin_listener_speaks_tls_when_asked() {
     let plain = mailroom_tests::http_get(s.ports.admin, "/healthz");
     assert!(!matches!(plain, Ok((200, _))), "{plain:?}");
 }
+
+/// The RCPT reply for `to` from `from` over the MX listener (the message is sent when it is
+/// accepted).
+fn rcpt_reply_from(s: &Server, from: &str, to: &str) -> String {
+    let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
+    smtp.read_line().expect("greeting");
+    smtp.reply("EHLO client.test").expect("EHLO");
+    smtp.reply(&format!("MAIL FROM:<{from}>")).expect("MAIL");
+    let reply = smtp.reply(&format!("RCPT TO:<{to}>")).expect("RCPT");
+    if reply.starts_with("250") {
+        assert!(smtp.reply("DATA").expect("DATA").starts_with("354"));
+        let stored = smtp
+            .reply("Subject: hi\r\n\r\nhello\r\n.")
+            .expect("end of data");
+        assert!(stored.starts_with("250"), "{stored}");
+    }
+    smtp.reply("QUIT").expect("QUIT");
+    reply
+}
+
+fn rcpt_reply(s: &Server, to: &str) -> String {
+    rcpt_reply_from(s, "a@remote.test", to)
+}
+
+#[test]
+fn greylist_entries_are_whitelisted_and_deleted() {
+    let s = api_server_with("[greylist]\nenabled = true\ndelay_secs = 300\n");
+    let user = "user@example.test";
+    assert!(rcpt_reply(&s, user).starts_with("451 4.7.1"));
+    let listed = call(&s, "GET", "/api/v1/policy/greylist?q=remote.test", None)
+        .json()
+        .expect("JSON");
+    let entries = listed.as_array().expect("array");
+    assert_eq!(entries.len(), 1, "{listed}");
+    assert!(entries[0]["passed_at"].is_null(), "{listed}");
+    let key = json!({ "net": entries[0]["net"], "sender": entries[0]["sender"],
+        "recipient": entries[0]["recipient"] });
+    assert_eq!(key["net"], "127.0.0.0/24");
+
+    // Bad input changes nothing.
+    for (body, words) in [
+        (
+            json!({ "net": "nonsense", "sender": "", "recipient": user }),
+            "net",
+        ),
+        (
+            json!({ "net": "127.0.0.0/24", "sender": "", "recipient": "" }),
+            "recipient",
+        ),
+        (
+            json!({ "net": "127.0.0.0/24", "recipient": user }),
+            "bad JSON",
+        ),
+        (
+            json!({ "net": "127.0.0.0/24", "sender": "", "recipient": user, "x": 1 }),
+            "bad JSON",
+        ),
+    ] {
+        assert_error(
+            &call(&s, "POST", "/api/v1/policy/greylist/whitelist", Some(body)),
+            400,
+            words,
+        );
+    }
+    assert_error(
+        &call(
+            &s,
+            "POST",
+            "/api/v1/policy/greylist/frobnicate",
+            Some(key.clone()),
+        ),
+        404,
+        "delete and whitelist",
+    );
+    let stranger = json!({ "net": "192.0.2.0/24", "sender": "x@remote.test", "recipient": user });
+    assert_error(
+        &call(&s, "POST", "/api/v1/policy/greylist/delete", Some(stranger)),
+        404,
+        "no such greylist entry",
+    );
+    let anonymous = http_request(
+        s.ports.admin,
+        "POST",
+        "/api/v1/policy/greylist/whitelist",
+        &[("Content-Type", "application/json")],
+        Some(&key.to_string()),
+    )
+    .expect("HTTP");
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    assert!(
+        rcpt_reply(&s, user).starts_with("451 4.7.1"),
+        "still pending"
+    );
+
+    // Whitelisted: the next attempt passes; deleted: the one after starts a new round.
+    let done = call(
+        &s,
+        "POST",
+        "/api/v1/policy/greylist/whitelist",
+        Some(key.clone()),
+    );
+    assert_eq!(done.status, 200, "{done:?}");
+    assert!(rcpt_reply(&s, user).starts_with("250"));
+    let passed = call(&s, "GET", "/api/v1/policy/greylist?q=remote.test", None)
+        .json()
+        .expect("JSON");
+    assert!(passed[0]["passed_at"].is_i64(), "{passed}");
+    // Deleted: gone from the list. (a@ delivered from this network, so it is a known sender
+    // now and passes without a triplet; a pending sender shows the new round.)
+    let pending = |s: &Server| {
+        let v = call(s, "GET", "/api/v1/policy/greylist?q=b%40other.test", None)
+            .json()
+            .expect("JSON");
+        v.as_array().expect("array").clone()
+    };
+    for _ in 0..2 {
+        assert!(rcpt_reply_from(&s, "b@other.test", user).starts_with("451 4.7.1"));
+    }
+    assert_eq!(pending(&s)[0]["count"], 2);
+    let b_key = json!({ "net": "127.0.0.0/24", "sender": "B@other.test", "recipient": user });
+    let done = call(&s, "POST", "/api/v1/policy/greylist/delete", Some(b_key));
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(pending(&s), Vec::<Value>::new());
+    assert!(rcpt_reply_from(&s, "b@other.test", user).starts_with("451 4.7.1"));
+    assert_eq!(pending(&s)[0]["count"], 1, "a new round");
+    let done = call(
+        &s,
+        "POST",
+        "/api/v1/policy/greylist/delete",
+        Some(key.clone()),
+    );
+    assert_eq!(done.status, 200, "{done:?}");
+    let gone = call(&s, "GET", "/api/v1/policy/greylist?q=remote.test", None)
+        .json()
+        .expect("JSON");
+    assert_eq!(gone, json!([]));
+}

@@ -223,3 +223,133 @@ fn an_admin_sets_up_a_domain_and_account_in_chromium_and_it_logs_in_over_imap() 
         "{answer}"
     );
 }
+
+/// The CSRF token a page's forms carry.
+fn csrf_of(body: &str) -> String {
+    body.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF field")
+        .to_string()
+}
+
+/// A form post with the session `cookie`.
+fn post_form(s: &Server, cookie: &str, path: &str, form: &str) -> mailroom_tests::HttpAnswer {
+    http_request(
+        s.ports.admin,
+        "POST",
+        path,
+        &[
+            ("Cookie", cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(form),
+    )
+    .expect("HTTP")
+}
+
+#[test]
+fn greylist_entries_and_api_tokens_are_managed_from_their_pages() {
+    let s = crate::server_with(
+        "[admin]\nlogin_failure_delay_ms = 10\n[greylist]\nenabled = true\ndelay_secs = 300\n",
+    );
+    s.add_users("example.test", &["user@example.test"])
+        .expect("domain");
+    s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");
+    let (cookie, _) = sign_in(&s);
+    let get = |path: &str| {
+        http_request(s.ports.admin, "GET", path, &[("Cookie", &cookie)], None).expect("HTTP")
+    };
+    let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
+    smtp.read_line().expect("greeting");
+    smtp.reply("EHLO client.test").expect("EHLO");
+    smtp.reply("MAIL FROM:<a@remote.test>").expect("MAIL");
+    let deferred = smtp.reply("RCPT TO:<user@example.test>").expect("RCPT");
+    assert!(deferred.starts_with("451 4.7.1"), "{deferred}");
+    smtp.reply("QUIT").expect("QUIT");
+
+    let policy = get("/policy?q=remote.test");
+    assert_eq!(policy.status, 200);
+    assert!(policy.body.contains("a@remote.test") && policy.body.contains("pending"));
+    assert!(policy.body.contains("Recent rejections") && policy.body.contains("Spam decisions"));
+    let csrf = csrf_of(&policy.body);
+    let entry = "net=127.0.0.0%2F24&sender=a%40remote.test&recipient=user%40example.test\
+                 &back=%2Fpolicy%3Fq%3Dremote.test";
+    let forged = post_form(
+        &s,
+        &cookie,
+        "/policy/greylist/whitelist",
+        &format!("csrf=x&{entry}"),
+    );
+    assert_eq!(forged.status, 403);
+    assert!(get("/policy?q=remote.test").body.contains("pending"));
+    let whitelisted = post_form(
+        &s,
+        &cookie,
+        "/policy/greylist/whitelist",
+        &format!("csrf={csrf}&{entry}"),
+    );
+    assert_eq!(whitelisted.status, 303, "{whitelisted:?}");
+    let to = whitelisted
+        .header("location")
+        .expect("location")
+        .to_string();
+    assert!(to.starts_with("/policy?q=remote.test&ok="), "{to}");
+    let after = get(&to);
+    assert!(after.body.contains("whitelisted") && !after.body.contains("pending"));
+    let deleted = post_form(
+        &s,
+        &cookie,
+        "/policy/greylist/delete",
+        &format!("csrf={csrf}&{entry}"),
+    );
+    assert_eq!(deleted.status, 303);
+    assert!(!get("/policy?q=remote.test").body.contains("a@remote.test"));
+
+    // A token made on its page works once as a Bearer token, and not after it is revoked.
+    let made = post_form(
+        &s,
+        &cookie,
+        "/tokens",
+        &format!("csrf={csrf}&name=backup+script"),
+    );
+    assert_eq!(made.status, 200, "{made:?}");
+    let secret = made
+        .body
+        .split("<code id=\"new-token\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("the new token shown")
+        .to_string();
+    assert!(secret.starts_with("mrt_"), "{secret}");
+    let bearer = format!("Bearer {secret}");
+    let stats = |auth: &str| {
+        http_request(
+            s.ports.admin,
+            "GET",
+            "/api/v1/stats",
+            &[("Authorization", auth)],
+            None,
+        )
+        .expect("HTTP")
+        .status
+    };
+    assert_eq!(stats(&bearer), 200);
+    let listed = get("/tokens");
+    assert!(listed.body.contains("backup script") && !listed.body.contains(&secret));
+    let id = listed
+        .body
+        .split("action=\"/tokens/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("a token id")
+        .to_string();
+    let revoked = post_form(
+        &s,
+        &cookie,
+        &format!("/tokens/{id}/delete"),
+        &format!("csrf={csrf}"),
+    );
+    assert_eq!(revoked.status, 303, "{revoked:?}");
+    assert_eq!(stats(&bearer), 401);
+}

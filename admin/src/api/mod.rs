@@ -51,6 +51,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/policy/rejections", web::get().to(policy::rejections))
             .route("/policy/spam", web::get().to(policy::spam))
             .route("/policy/greylist", web::get().to(policy::greylist))
+            .route(
+                "/policy/greylist/{action}",
+                web::post().to(policy::greylist_edit),
+            )
             .route("/reload", web::post().to(system::reload))
             .route("/stats", web::get().to(system::stats))
             .route("/config", web::get().to(system::config))

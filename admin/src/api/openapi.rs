@@ -28,6 +28,12 @@ fn error(description: &str) -> Value {
     ok(description, schema_ref("Error"))
 }
 
+fn greylist_action(summary: &str) -> Value {
+    json!({ "post": { "summary": summary, "requestBody": body(schema_ref("GreylistKey")),
+        "responses": responses(&[("200", ok("done", schema_ref("GreylistKey"))),
+            ("400", error("bad network or address")), ("404", error("no such entry"))]) } })
+}
+
 fn path_param(name: &str, schema: Value, description: &str) -> Value {
     json!({ "name": name, "in": "path", "required": true, "schema": schema, "description": description })
 }
@@ -98,6 +104,10 @@ fn build() -> Value {
                 "Alias": { "type": "object", "required": ["source", "targets"], "additionalProperties": false, "properties": {
                     "source": { "type": "string", "description": "local@domain, or @domain for a catch-all" },
                     "targets": { "type": "array", "items": text, "minItems": 1 } } },
+                "GreylistKey": { "type": "object", "required": ["net", "sender", "recipient"], "additionalProperties": false, "properties": {
+                    "net": { "type": "string", "description": "client network, as listed (192.0.2.0/24)" },
+                    "sender": { "type": "string", "description": "reverse-path; empty for <>" },
+                    "recipient": text } },
                 "QueueRow": { "type": "object", "properties": {
                     "message_id": id, "recipient_id": id, "sender": text, "recipient": text,
                     "status": { "type": "string", "enum": ["queued", "held"] }, "attempts": { "type": "integer" },
@@ -200,6 +210,8 @@ fn build() -> Value {
                         { "name": "q", "in": "query", "required": false, "schema": text, "description": "part of the network, sender or recipient" }],
                     "responses": responses(&[("200", ok("entries", json!({ "type": "array", "items": { "type": "object" } }))), ("400", error("bad limit"))]) }
             },
+            "/api/v1/policy/greylist/delete": greylist_action("Delete a greylist entry: its next attempt starts a new round"),
+            "/api/v1/policy/greylist/whitelist": greylist_action("Let a greylist entry through now (it stays passed until quiet for the expiry)"),
             "/api/v1/reload": {
                 "post": { "summary": "Reload the configuration file (as SIGHUP)",
                     "responses": responses(&[("200", ok("the new generation", json!({ "type": "object", "properties": { "config_generation": { "type": "integer" } } }))),

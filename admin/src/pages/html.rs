@@ -35,6 +35,19 @@ pub(crate) fn seg(text: &str) -> String {
     out
 }
 
+/// The panel's pages, in the order of the nav.
+const NAV: &[(&str, &str)] = &[
+    ("/", "Dashboard"),
+    ("/domains", "Domains"),
+    ("/accounts", "Accounts"),
+    ("/aliases", "Aliases"),
+    ("/queue", "Queue"),
+    ("/policy", "Policy"),
+    ("/sessions", "Sessions"),
+    ("/tokens", "API tokens"),
+    ("/config", "Config"),
+];
+
 /// A whole page: `title`, the signed-in admin (for the nav and sign-out form), an optional
 /// notice or error, and the body.
 pub(crate) fn page(
@@ -44,14 +57,18 @@ pub(crate) fn page(
     body: &str,
 ) -> String {
     let nav = match who {
-        Some((address, csrf)) => format!(
-            "<nav><a href=\"/\">Dashboard</a><a href=\"/domains\">Domains</a><a href=\"/accounts\">Accounts</a>\
-             <a href=\"/aliases\">Aliases</a><a href=\"/queue\">Queue</a><a href=\"/sessions\">Sessions</a><a href=\"/config\">Config</a>\
-             <span class=\"who\">{}</span><form method=\"post\" action=\"/logout\" class=\"inline\">{}\
-             <button>Sign out</button></form></nav>",
-            esc(address),
-            csrf_field(csrf)
-        ),
+        Some((address, csrf)) => {
+            let links: String = NAV
+                .iter()
+                .map(|(href, label)| format!("<a href=\"{href}\">{label}</a>"))
+                .collect();
+            format!(
+                "<nav>{links}<span class=\"who\">{}</span><form method=\"post\" action=\"/logout\" class=\"inline\">{}\
+                 <button>Sign out</button></form></nav>",
+                esc(address),
+                csrf_field(csrf)
+            )
+        }
         None => String::new(),
     };
     let notice = match notice {

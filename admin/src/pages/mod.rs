@@ -14,8 +14,10 @@ mod dashboard;
 mod domains;
 mod html;
 mod login;
+mod policy;
 mod queue;
 mod sessions;
+mod tokens;
 
 use crate::auth::{self, Caller, Via};
 use crate::context::AdminContext;
@@ -54,8 +56,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/aliases/delete", web::post().to(aliases::alias_remove))
         .route("/queue", web::get().to(queue::queue_page))
         .route("/queue/{id}/{action}", web::post().to(queue::queue_act))
+        .route("/policy", web::get().to(policy::policy_page))
+        .route(
+            "/policy/greylist/{action}",
+            web::post().to(policy::greylist_edit),
+        )
         .route("/sessions", web::get().to(sessions::sessions_page))
         .route("/sessions/{id}/end", web::post().to(sessions::session_end))
+        .route("/tokens", web::get().to(tokens::token_list))
+        .route("/tokens", web::post().to(tokens::token_add))
+        .route("/tokens/{id}/delete", web::post().to(tokens::token_remove))
         .route("/config", web::get().to(config::config_page))
         .route("/config/reload", web::post().to(config::config_reload));
 }

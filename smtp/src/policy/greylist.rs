@@ -25,7 +25,7 @@ use actix::prelude::*;
 use mailroom_config::Network;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::events::{Delivered, EventData, EventRecorded};
-use mailroom_shared::msg::ConfigChanged;
+use mailroom_shared::msg::{ConfigChanged, EditGreylist, GreylistAction};
 use mailroom_store::MailboxStore;
 use mailroom_store::greylist::{
     ExpireGreylist, GreylistRows, KnownSender, LoadGreylist, LookupGreylist, SaveGreylist, Triplet,
@@ -306,6 +306,42 @@ impl State {
         }
     }
 
+    /// The triplet's state if memory holds it; when it does not and `all_triplets` is
+    /// false, the store may still have it.
+    fn in_memory(&self, t: &Triplet) -> Option<TripletState> {
+        self.triplets.get(t).copied()
+    }
+
+    /// An admin's change to triplet `t`, whose stored state is `old`, at `now`: what to write,
+    /// or `None` when there is no such entry.
+    pub fn edit(
+        &mut self,
+        t: &Triplet,
+        action: GreylistAction,
+        old: Option<TripletState>,
+        now: i64,
+    ) -> Option<SaveGreylist> {
+        let old = old?;
+        let mut save = SaveGreylist::default();
+        match action {
+            GreylistAction::Delete => {
+                self.triplets.remove(t);
+                save.forget.push(t.clone());
+            }
+            GreylistAction::Whitelist => {
+                let passed = TripletState {
+                    last_seen: now,
+                    passed_at: Some(now),
+                    ..old
+                };
+                self.triplets.insert(t.clone(), passed);
+                self.evict();
+                save.triplets.push((t.clone(), passed));
+            }
+        }
+        Some(save)
+    }
+
     /// Rows held in memory (triplets, known senders).
     pub fn held(&self) -> (usize, usize) {
         (self.triplets.len(), self.known.len())
@@ -454,7 +490,7 @@ impl Greylist {
         };
         let write = self.save(SaveGreylist {
             triplets: vec![row],
-            known: Vec::new(),
+            ..SaveGreylist::default()
         });
         if durable {
             Box::pin(
@@ -568,3 +604,48 @@ impl Handler<ConfigChanged> for Greylist {
 
 #[cfg(test)]
 mod tests;
+
+impl Handler<EditGreylist> for Greylist {
+    type Result = ResponseActFuture<Self, Result<bool, String>>;
+
+    fn handle(&mut self, m: EditGreylist, _: &mut Context<Self>) -> Self::Result {
+        let t = Triplet {
+            net: m.net,
+            sender: m.sender.to_lowercase(),
+            recipient: m.recipient.to_lowercase(),
+        };
+        let held = self.state.in_memory(&t);
+        let lookup = (held.is_none() && !self.state.all_triplets).then(|| {
+            self.store.send(LookupGreylist {
+                triplet: t.clone(),
+                known: Vec::new(),
+            })
+        });
+        let store = self.store.clone();
+        let old = async move {
+            let Some(asked) = lookup else {
+                return Ok(held);
+            };
+            match asked.await {
+                Ok(Ok((found, _))) => Ok(found),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        Box::pin(old.into_actor(self).then(move |old, act, _| {
+            let save = old.map(|old| act.state.edit(&t, m.action, old, (act.clock)()));
+            async move {
+                match save {
+                    Err(e) => Err(e),
+                    Ok(None) => Ok(false),
+                    Ok(Some(save)) => match store.send(save).await {
+                        Ok(Ok(())) => Ok(true),
+                        Ok(Err(e)) => Err(e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    },
+                }
+            }
+            .into_actor(act)
+        }))
+    }
+}

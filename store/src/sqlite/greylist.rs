@@ -25,6 +25,8 @@ const UPSERT_TRIPLET: &str = "INSERT INTO greylist_triplets \
      last_seen = excluded.last_seen, passed_at = excluded.passed_at, count = excluded.count";
 const UPSERT_KNOWN: &str = "INSERT INTO greylist_known (kind, key, last_seen) VALUES (?1, ?2, ?3) \
      ON CONFLICT (kind, key) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)";
+const FORGET_TRIPLET: &str =
+    "DELETE FROM greylist_triplets WHERE net = ?1 AND sender = ?2 AND recipient = ?3";
 const EXPIRE_PENDING: &str =
     "DELETE FROM greylist_triplets WHERE passed_at IS NULL AND first_seen < ?1";
 const EXPIRE_PASSED: &str =
@@ -118,6 +120,10 @@ pub(crate) fn save(conn: &Connection, m: &SaveGreylist) -> Result<(), StoreError
     let mut stmt = conn.prepare_cached(UPSERT_KNOWN)?;
     for (k, seen) in &m.known {
         stmt.execute(params![k.kind(), k.key(), seen])?;
+    }
+    let mut stmt = conn.prepare_cached(FORGET_TRIPLET)?;
+    for t in &m.forget {
+        stmt.execute(params![t.net, t.sender, t.recipient])?;
     }
     Ok(())
 }

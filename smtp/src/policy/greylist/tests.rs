@@ -513,7 +513,7 @@ async fn the_actor_looks_up_what_it_evicted_and_follows_reloads() {
     store
         .send(SaveGreylist {
             triplets: vec![(t("old@example.test"), old), (t("new@example.test"), newer)],
-            known: Vec::new(),
+            ..SaveGreylist::default()
         })
         .await
         .expect("store")
@@ -578,4 +578,58 @@ fn eviction_keeps_nine_tenths_even_when_all_were_seen_in_the_same_second() {
         );
     }
     assert_eq!(s.held().0, 9);
+}
+
+#[actix_rt::test]
+async fn an_admin_whitelists_and_deletes_entries_in_memory_and_in_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_now, clk) = clock(10_000);
+    let store = open_store(dir.path()).await;
+    let bus = Bus::start();
+    // A cap of one row: the second entry is evicted from memory and found in the store.
+    let g = Greylist::with_clock(&config(300), store.clone(), clk, 1).start_on(&bus);
+    let first = q("192.0.2.1", "a@example.org", "one@example.test");
+    let second = q("192.0.2.1", "a@example.org", "two@example.test");
+    for c in [&first, &second] {
+        assert_eq!(g.send(c.clone()).await.expect("actor"), defer(300));
+    }
+    let edit = |rcpt: &str, action| EditGreylist {
+        net: "192.0.2.0/24".into(),
+        sender: "A@example.org".into(),
+        recipient: rcpt.into(),
+        action,
+    };
+    let whitelisted = g
+        .send(edit("one@example.test", GreylistAction::Whitelist))
+        .await
+        .expect("actor");
+    assert_eq!(whitelisted, Ok(true));
+    assert_eq!(g.send(first.clone()).await.expect("actor"), Verdict::Pass);
+    let deleted = g
+        .send(edit("two@example.test", GreylistAction::Delete))
+        .await
+        .expect("actor");
+    assert_eq!(deleted, Ok(true));
+    let unknown = g
+        .send(edit("nobody@example.test", GreylistAction::Delete))
+        .await
+        .expect("actor");
+    assert_eq!(unknown, Ok(false));
+
+    // A new actor on the same store: the whitelisted entry still passes, and the deleted
+    // one starts a new round.
+    let (_later, clk) = clock(10_100);
+    let g = Greylist::with_clock(&config(300), store.clone(), clk, 1).start_on(&bus);
+    assert_eq!(g.send(first).await.expect("actor"), Verdict::Pass);
+    let rows = store
+        .send(LoadGreylist { limit: 10 })
+        .await
+        .expect("store")
+        .expect("load");
+    let two = rows
+        .triplets
+        .iter()
+        .find(|(t, _)| t.recipient == "two@example.test");
+    assert_eq!(two, None, "deleted from the store");
+    assert_eq!(g.send(second).await.expect("actor"), defer(300));
 }
