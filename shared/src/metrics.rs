@@ -19,7 +19,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::LazyLock;
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 /// The registry of this process.
@@ -267,6 +268,40 @@ struct TlsLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    listener: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DomainLabels {
+    recipient_domain: String,
+    outcome: &'static str,
+}
+
+/// Most recipient domains with series of their own; later ones count as `other`, so mail to
+/// many domains cannot grow the metrics without bound.
+pub const MAX_DOMAIN_LABELS: usize = 200;
+
+/// The label for `address`'s domain: its domain lowercase (never the local part), or
+/// `other` once [`MAX_DOMAIN_LABELS`] domains have their own series.
+fn domain_label(seen: &Mutex<HashSet<String>>, address: &str) -> String {
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return "none".into();
+    };
+    let domain = domain.trim_end_matches('>').to_ascii_lowercase();
+    let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+    if seen.contains(&domain) {
+        return domain;
+    }
+    if seen.len() >= MAX_DOMAIN_LABELS {
+        return "other".into();
+    }
+    seen.insert(domain.clone());
+    domain
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabels {
     result: &'static str,
 }
@@ -310,6 +345,10 @@ pub struct Metrics {
     messages_rejected: Family<ReasonLabels, Counter>,
     auth_attempts: Family<AuthLabels, Counter>,
     tls_handshakes: Family<TlsLabels, Counter>,
+    tls_failures: Family<FailureLabels, Counter>,
+    recipients: Family<DomainLabels, Counter>,
+    /// Recipient domains with series of their own.
+    domains: Mutex<HashSet<String>>,
     queue_messages: Gauge,
     delivery_attempts: Family<ResultLabels, Counter>,
     spam_verdicts: Family<VerdictLabels, Counter>,
@@ -332,6 +371,9 @@ impl Metrics {
             messages_rejected: Family::default(),
             auth_attempts: Family::default(),
             tls_handshakes: Family::default(),
+            tls_failures: Family::default(),
+            recipients: Family::default(),
+            domains: Mutex::new(HashSet::new()),
             queue_messages: Gauge::default(),
             delivery_attempts: Family::default(),
             spam_verdicts: Family::default(),
@@ -405,6 +447,17 @@ impl Metrics {
             "mailroom_tls_handshakes",
             "TLS handshakes completed, by listener and protocol version",
             self.tls_handshakes.clone(),
+        );
+        r.register(
+            "mailroom_tls_handshake_failures",
+            "TLS handshakes that failed or timed out, by listener",
+            self.tls_failures.clone(),
+        );
+        r.register(
+            "mailroom_recipients",
+            "Recipients handled, by recipient domain and outcome (stored here; delivered, \
+             deferred or failed by the outbound queue)",
+            self.recipients.clone(),
         );
         r.register(
             "mailroom_queue_messages",
@@ -499,6 +552,31 @@ impl Metrics {
             .inc();
     }
 
+    /// A TLS handshake on `kind`'s listener failed (`error`) or ran out of time (`timeout`).
+    pub fn tls_handshake_failed(&self, kind: ListenerKind, reason: &'static str) {
+        self.tls_failures
+            .get_or_create(&FailureLabels {
+                listener: kind.key(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// A copy for `recipient` was stored in a local mailbox.
+    pub fn recipient_stored(&self, recipient: &str) {
+        self.recipient(recipient, "stored");
+    }
+
+    fn recipient(&self, address: &str, outcome: &'static str) {
+        let recipient_domain = domain_label(&self.domains, address);
+        self.recipients
+            .get_or_create(&DomainLabels {
+                recipient_domain,
+                outcome,
+            })
+            .inc();
+    }
+
     /// A message was accepted (stored, or queued for remote recipients) on `kind`'s listener.
     pub fn message_received(&self, kind: ListenerKind) {
         self.messages_received.get_or_create(&listener(kind)).inc();
@@ -534,8 +612,9 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// One outbound delivery attempt to one recipient ended so.
-    pub fn delivery_attempt(&self, result: DeliveryResult) {
+    /// One outbound delivery attempt to `recipient` ended so.
+    pub fn delivery_attempt(&self, result: DeliveryResult, recipient: &str) {
+        self.recipient(recipient, result.as_str());
         self.delivery_attempts
             .get_or_create(&ResultLabels {
                 result: result.as_str(),
@@ -649,6 +728,21 @@ impl Drop for ActiveSession {
 mod tests {
     use super::*;
 
+    #[test]
+    fn recipient_domains_are_lowercase_without_the_local_part_and_bounded() {
+        let seen = Mutex::new(HashSet::new());
+        assert_eq!(domain_label(&seen, "Alice@Example.TEST"), "example.test");
+        assert_eq!(domain_label(&seen, "postmaster"), "none");
+        for n in 1..MAX_DOMAIN_LABELS {
+            assert_eq!(
+                domain_label(&seen, &format!("a@d{n}.test")),
+                format!("d{n}.test")
+            );
+        }
+        assert_eq!(domain_label(&seen, "a@one-too-many.test"), "other");
+        assert_eq!(domain_label(&seen, "b@example.test"), "example.test");
+    }
+
     /// The value of the sample `line_start` (name and labels) in `text`.
     fn sample(text: &str, line_start: &str) -> Option<f64> {
         text.lines()
@@ -690,7 +784,7 @@ mod tests {
         m.message_rejected(RejectReason::UnknownRecipient);
         m.auth_attempt("imap", "login", AuthOutcome::Success);
         m.auth_attempt("smtp", "SHOUTING-MECH", AuthOutcome::Failure);
-        m.delivery_attempt(DeliveryResult::Delivered);
+        m.delivery_attempt(DeliveryResult::Delivered, "b@remote.test");
         m.set_queue_messages(3);
         m.command_took(Protocol::Pop3, Duration::from_millis(2));
         m.store_commit(5, Duration::from_millis(3));

@@ -68,6 +68,20 @@ fn counters_move_when_mail_flows() {
     );
     assert_eq!(python(&script).trim(), "refused");
 
+    // A client that speaks plain text to the implicit-TLS port fails the handshake.
+    {
+        use std::io::{Read, Write};
+        let mut plain = std::net::TcpStream::connect(("127.0.0.1", s.ports.imaps)).expect("imaps");
+        plain
+            .write_all(b"a LOGIN alice@example.test password-1\r\n")
+            .expect("write");
+        plain
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut rest = Vec::new();
+        let _ = plain.read_to_end(&mut rest);
+    }
+
     // The sessions' gauges go back down once their connections are closed.
     let active = |listener: &str| {
         value(
@@ -89,7 +103,8 @@ fn counters_move_when_mail_flows() {
     );
     assert_eq!(
         moved(r#"mailroom_connections_total{"listener": "imaps"}"#),
-        1.0
+        2.0,
+        "the IMAP login and the plain-text client"
     );
     assert_eq!(
         moved(r#"mailroom_messages_received_total{"listener": "smtp"}"#),
@@ -118,6 +133,23 @@ fn counters_move_when_mail_flows() {
     assert_eq!(
         moved(r#"mailroom_tls_handshakes_total{"listener": "imaps", "version": "TLSv1.3"}"#),
         1.0
+    );
+    assert_eq!(
+        moved(r#"mailroom_tls_handshake_failures_total{"listener": "imaps", "reason": "error"}"#),
+        1.0
+    );
+    // Per recipient domain, never per address.
+    let per_domain: Vec<_> = after.keys().filter(|k| k.contains("recipients")).collect();
+    assert_eq!(
+        moved(
+            r#"mailroom_recipients_total{"outcome": "stored", "recipient_domain": "example.test"}"#
+        ),
+        1.0,
+        "{per_domain:?}"
+    );
+    assert!(
+        !after.keys().any(|k| k.contains("alice@")),
+        "an address in the metrics"
     );
     // smtplib waits for each reply: EHLO, MAIL, RCPT, RCPT, DATA, the data, QUIT.
     assert_eq!(

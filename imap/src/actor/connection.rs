@@ -62,8 +62,7 @@ async fn drive(
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
     let _active = metrics().session_started(kind);
-    let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
-    metrics().tls_handshake(kind, &socket);
+    let mut socket = Socket::open(socket, kind, implicit, &snapshot.tls, timeout).await?;
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),
@@ -164,8 +163,7 @@ async fn drive(
                         // RFC 9051 §6.2.1: whatever the client sent before the handshake is
                         // not acted on.
                         fz = Fragmentizer::new(session.max_message());
-                        socket = socket.upgrade(&snapshot.tls, timeout).await?;
-                        metrics().tls_handshake(kind, &socket);
+                        socket = socket.upgrade(kind, &snapshot.tls, timeout).await?;
                         session.tls_started();
                     }
                     Flow::Close => {

@@ -44,8 +44,7 @@ async fn drive(
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
     let _active = metrics().session_started(kind);
-    let mut socket = Socket::open(socket, implicit, &snapshot.tls, timeout).await?;
-    metrics().tls_handshake(kind, &socket);
+    let mut socket = Socket::open(socket, kind, implicit, &snapshot.tls, timeout).await?;
     let mut session = Session::new(
         Context {
             host: config.server.hostname.clone(),
@@ -128,8 +127,7 @@ async fn drive(
                 // RFC 2595 §4 (as RFC 3207 §4.2): what came with or after STLS in plain
                 // text is dropped, not acted on.
                 lines.clear();
-                socket = socket.upgrade(&snapshot.tls, timeout).await?;
-                metrics().tls_handshake(kind, &socket);
+                socket = socket.upgrade(kind, &snapshot.tls, timeout).await?;
                 session.tls_started();
             }
             Flow::Close => {

@@ -1,6 +1,8 @@
 //! A session's socket, plain or TLS, with the STARTTLS upgrade (RFC 3207, RFC 9051 §6.2.1,
 //! RFC 2595): the few operations protocol drivers need, the same for all of them.
 
+use crate::metrics::metrics;
+use mailroom_config::ListenerKind;
 use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,10 +22,11 @@ pub enum Socket {
 }
 
 impl Socket {
-    /// Take over an accepted socket on the current arbiter; with `implicit_tls` (submissions,
-    /// imaps, pop3s) run the handshake within `deadline` first.
+    /// Take over an accepted socket of `kind`'s listener on the current arbiter; with
+    /// `implicit_tls` (submissions, imaps, pop3s) run the handshake within `deadline` first.
     pub async fn open(
         socket: std::net::TcpStream,
+        kind: ListenerKind,
         implicit_tls: bool,
         tls: &TlsAcceptor,
         deadline: Duration,
@@ -33,7 +36,7 @@ impl Socket {
         let _ = tcp.set_nodelay(true);
         let plain = Socket::Plain(tcp);
         if implicit_tls {
-            plain.upgrade(tls, deadline).await
+            plain.upgrade(kind, tls, deadline).await
         } else {
             Ok(plain)
         }
@@ -80,14 +83,33 @@ impl Socket {
         };
     }
 
-    /// RFC 3207: switch to TLS. Only a plain connection can be upgraded.
-    pub async fn upgrade(self, tls: &TlsAcceptor, deadline: Duration) -> io::Result<Self> {
+    /// RFC 3207: switch to TLS on `kind`'s listener. Only a plain connection can be upgraded.
+    /// The handshake, done or failed, is counted in the metrics.
+    pub async fn upgrade(
+        self,
+        kind: ListenerKind,
+        tls: &TlsAcceptor,
+        deadline: Duration,
+    ) -> io::Result<Self> {
         let Socket::Plain(tcp) = self else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let stream = tokio::time::timeout(deadline, tls.accept(tcp))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "tls handshake timed out"))??;
-        Ok(Socket::Tls(Box::new(stream)))
+        let stream = match tokio::time::timeout(deadline, tls.accept(tcp)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                metrics().tls_handshake_failed(kind, "error");
+                return Err(e);
+            }
+            Err(_) => {
+                metrics().tls_handshake_failed(kind, "timeout");
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "tls handshake timed out",
+                ));
+            }
+        };
+        let socket = Socket::Tls(Box::new(stream));
+        metrics().tls_handshake(kind, &socket);
+        Ok(socket)
     }
 }

@@ -53,8 +53,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let timeout = Duration::from_secs(config.limits.command_timeout_secs);
     let implicit = kind.implicit_tls();
     let _active = metrics().session_started(kind);
-    let mut io = Box::pin(Socket::open(socket, implicit, &snapshot.tls, timeout)).await?;
-    metrics().tls_handshake(kind, &io);
+    let mut io = Box::pin(Socket::open(socket, kind, implicit, &snapshot.tls, timeout)).await?;
     let mx = kind == ListenerKind::Smtp;
     let checks = Checks {
         dnsbl: mx && !config.dnsbl.zones.is_empty(),
@@ -212,6 +211,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 session.inspected(inspection, verdict);
             }
             Action::Deliver(delivery) => {
+                let recipients = delivery.event.envelope.rcpt_to.clone();
                 let outcome = store
                     .send(Deliver {
                         recipients: delivery.accounts,
@@ -228,6 +228,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 }
                 if outcome.is_ok() {
                     metrics().message_received(kind);
+                    for r in &recipients {
+                        metrics().recipient_stored(r);
+                    }
                 }
                 session.delivered(outcome);
             }
@@ -275,8 +278,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                     .await?;
                 // RFC 3207 §4.2: whatever came with or after STARTTLS in plain text is dropped.
                 input.clear();
-                io = Box::pin(io.upgrade(&snapshot.tls, timeout)).await?;
-                metrics().tls_handshake(kind, &io);
+                io = Box::pin(io.upgrade(kind, &snapshot.tls, timeout)).await?;
                 session.tls_started();
             }
             Action::Pause(delay) => {

@@ -293,12 +293,12 @@ impl Job {
                     if rcpt.notify.success {
                         delivered.push(report(Action::Delivered, &reply));
                     }
-                    metrics().delivery_attempt(DeliveryResult::Delivered);
+                    metrics().delivery_attempt(DeliveryResult::Delivered, &rcpt.address);
                     results.push((rcpt.id, AttemptResult::Delivered(reply)));
                 }
                 RcptOutcome::Permanent(error) => {
                     tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, "Delivery failed permanently.");
-                    metrics().delivery_attempt(DeliveryResult::Failed);
+                    metrics().delivery_attempt(DeliveryResult::Failed, &rcpt.address);
                     if rcpt.notify.failure {
                         failed.push(report(Action::Failed, &error));
                     }
@@ -313,7 +313,7 @@ impl Job {
                     ) {
                         Next::RetryAt(next_attempt) => {
                             tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, next_attempt, "Delivery deferred.");
-                            metrics().delivery_attempt(DeliveryResult::Deferred);
+                            metrics().delivery_attempt(DeliveryResult::Deferred, &rcpt.address);
                             let notify_delay = rcpt.notify.delay
                                 && !rcpt.delay_notified
                                 && now - self.message.created >= config.delay_notify_secs as i64;
@@ -332,7 +332,7 @@ impl Job {
                         Next::Expired => {
                             let error = format!("delivery time expired; last error: {error}");
                             tracing::info!(queue_id = self.message.id, recipient = %rcpt.address, %error, "Delivery expired.");
-                            metrics().delivery_attempt(DeliveryResult::Failed);
+                            metrics().delivery_attempt(DeliveryResult::Failed, &rcpt.address);
                             if rcpt.notify.failure {
                                 failed.push(report(Action::Failed, &error));
                             }
