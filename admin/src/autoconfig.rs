@@ -194,7 +194,7 @@ pub fn requested_address(body: &str) -> Option<String> {
 }
 
 /// Whether `domain` is hosted here.
-async fn is_hosted(db: &AdminDb, domain: String) -> Result<bool, String> {
+pub(crate) async fn is_hosted(db: &AdminDb, domain: String) -> Result<bool, String> {
     db.run(move |admin| {
         let domains = admin.domain_list()?;
         Ok(domains.iter().any(|d| d.name.eq_ignore_ascii_case(&domain)))
@@ -209,7 +209,7 @@ fn xml(body: String) -> HttpResponse {
         .body(body)
 }
 
-fn not_found(why: &str) -> HttpResponse {
+pub(crate) fn not_found(why: &str) -> HttpResponse {
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")
         .body(format!("{why}\n"))

@@ -45,11 +45,11 @@ pub enum RecordStatus {
 }
 
 /// The MTA-STS policy `id` (RFC 8461 §3.1: 1–32 alphanumerics, changed whenever the policy
-/// changes). The policy is made of the MX host, so a hash of it changes exactly then.
-pub fn mta_sts_id(hostname: &str) -> String {
+/// changes): a hash of the policy text served, so it changes exactly when the text does.
+pub fn mta_sts_id(policy: &str) -> String {
     // FNV-1a: stable across builds and processes, unlike the std hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in hostname.to_ascii_lowercase().bytes() {
+    for b in policy.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -107,12 +107,16 @@ pub fn records(domain: &str, hostname: &str, dkim: &[DkimKey], config: &Config) 
             format!("v=DMARC1; p=quarantine; rua=mailto:postmaster@{domain}"),
             "DMARC: what receivers do with mail failing SPF and DKIM",
         ),
-        // RFC 8461 §3.1; the policy itself is served at https://mta-sts.DOMAIN/.well-known/
-        // mta-sts.txt, which needs the CNAME below and a certificate for that name.
+        // RFC 8461 §3.1; the policy itself is served (crate::mta_sts) at
+        // https://mta-sts.DOMAIN/.well-known/mta-sts.txt, which needs the CNAME below and a
+        // certificate for that name.
         rec(
             format!("_mta-sts.{domain}"),
             "TXT",
-            format!("v=STSv1; id={}", mta_sts_id(&host)),
+            format!(
+                "v=STSv1; id={}",
+                mta_sts_id(&crate::mta_sts::policy(&host, config.admin.mta_sts_mode))
+            ),
             "MTA-STS: senders must use TLS to the MX",
         ),
         rec(
@@ -331,7 +335,8 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mailroom_config::{ListenerAddrs, Listeners};
+    use crate::mta_sts::policy;
+    use mailroom_config::{ListenerAddrs, Listeners, MtaStsMode};
     use mailroom_store::dkim::{DkimAlgorithm, generate};
 
     fn config() -> Config {
@@ -384,7 +389,11 @@ mod tests {
         let sts = find(&rs, "_mta-sts.example.test", "TXT");
         assert_eq!(
             sts,
-            [format!("v=STSv1; id={}", mta_sts_id("mail.example.test")).as_str()]
+            [format!(
+                "v=STSv1; id={}",
+                mta_sts_id(&policy("mail.example.test", MtaStsMode::Testing))
+            )
+            .as_str()]
         );
         assert_eq!(
             find(&rs, "mta-sts.example.test", "CNAME"),
@@ -417,11 +426,13 @@ mod tests {
     }
 
     #[test]
-    fn mta_sts_id_is_short_alphanumeric_and_follows_the_host() {
-        let id = mta_sts_id("mail.example.test");
-        assert!(id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(id, mta_sts_id("MAIL.example.test"));
-        assert_ne!(id, mta_sts_id("mx2.example.test"));
+    fn mta_sts_id_is_short_alphanumeric_and_follows_the_policy() {
+        let id = |host, mode| mta_sts_id(&policy(host, mode));
+        let testing = id("mail.example.test", MtaStsMode::Testing);
+        assert!(testing.len() <= 32 && testing.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(testing, id("MAIL.example.test", MtaStsMode::Testing));
+        assert_ne!(testing, id("mx2.example.test", MtaStsMode::Testing));
+        assert_ne!(testing, id("mail.example.test", MtaStsMode::Enforce));
     }
 
     fn r(rtype: &'static str, value: &str) -> DnsRecord {

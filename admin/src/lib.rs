@@ -15,6 +15,7 @@ pub mod dns_records;
 mod error;
 mod health;
 mod metrics;
+pub mod mta_sts;
 mod pages;
 mod server;
 mod sessions;

@@ -5,7 +5,7 @@
 
 use crate::context::{AdminContext, AdminDeps};
 use crate::db::AdminDb;
-use crate::{api, autoconfig, health};
+use crate::{api, autoconfig, health, mta_sts};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
@@ -72,6 +72,7 @@ fn serve(
             .route("/healthz", web::get().to(health::healthz))
             .configure(api::routes)
             .configure(autoconfig::routes)
+            .configure(mta_sts::routes)
             .configure(crate::pages::routes)
             .route("/metrics", web::get().to(crate::metrics::metrics))
     })

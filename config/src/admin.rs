@@ -17,6 +17,23 @@ pub struct Admin {
     /// How long a failed sign-in (panel or API Basic) waits before its answer, in
     /// milliseconds. The lockouts of `[submission]` apply to the admin too.
     pub login_failure_delay_ms: u64,
+    /// The mode of the MTA-STS policy served at `/.well-known/mta-sts.txt` (RFC 8461 §5):
+    /// `testing` (the default: senders report but deliver anyway) until the certificate is
+    /// one senders trust, then `enforce`; `none` withdraws a published policy.
+    pub mta_sts_mode: MtaStsMode,
+}
+
+/// RFC 8461 §5: what a sender does when TLS to the MX cannot be verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MtaStsMode {
+    /// Do not deliver.
+    Enforce,
+    /// Deliver, and report the failure (TLSRPT).
+    #[default]
+    Testing,
+    /// No policy in force.
+    None,
 }
 
 impl Default for Admin {
@@ -26,6 +43,7 @@ impl Default for Admin {
             session_idle_secs: 3600,
             session_max_secs: 12 * 3600,
             login_failure_delay_ms: 1000,
+            mta_sts_mode: MtaStsMode::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Client autoconfiguration over HTTP on the admin listener: Thunderbird's
-//! `config-v1.1.xml` and Outlook's POX autodiscover, for hosted domains only.
+//! `config-v1.1.xml` and Outlook's POX autodiscover, for hosted domains only; and the
+//! MTA-STS policy file.
 
 use mailroom_tests::http_get;
 use std::io::{Read, Write};
@@ -139,4 +140,34 @@ fn outlook_autodiscover_answers_the_address_in_the_request() {
     assert_eq!(status, 404);
     let (status, _) = http_post(p.admin, "/autodiscover/autodiscover.xml", "<Request/>");
     assert_eq!(status, 400);
+}
+
+#[test]
+fn the_mta_sts_policy_is_served_for_hosted_domains_and_follows_a_reload() {
+    let s = crate::users();
+    let path = "/.well-known/mta-sts.txt";
+    let (status, body) = request(s.ports.admin, "GET", path, "mta-sts.example.test", "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            "version: STSv1\r\nmode: testing\r\nmx: {}\r\nmax_age: 604800\r\n",
+            s.hostname
+        )
+    );
+    for host in ["mta-sts.elsewhere.test", "example.test"] {
+        let (status, _) = request(s.ports.admin, "GET", path, host, "");
+        assert_eq!(status, 404, "{host}");
+    }
+    s.write_config(&s.config_toml("[admin]\nmta_sts_mode = \"enforce\"\n"))
+        .expect("write config");
+    s.signal("HUP").expect("SIGHUP");
+    assert!(
+        mailroom_tests::wait_until(Duration::from_secs(10), || {
+            request(s.ports.admin, "GET", path, "mta-sts.example.test:8443", "")
+                .1
+                .contains("mode: enforce\r\n")
+        }),
+        "the reload did not change the policy"
+    );
 }
