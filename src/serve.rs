@@ -74,7 +74,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     };
     // Before any session can log an event, so every configured target gets it. Held for the
     // server's life: the bus keeps only weak references.
-    let _webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
+    let webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
         .await
         .map_err(|e| anyhow!(e))?;
 
@@ -102,6 +102,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
             store: store.clone(),
             tracker: tracker.clone(),
             greylist: greylist.clone().recipient(),
+            webhooks: webhooks.clone(),
         },
     )
     .context("listeners.admin: cannot listen")?;

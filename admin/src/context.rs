@@ -1,9 +1,10 @@
 //! What every admin handler reaches: the store (its actor and the synchronous management
-//! API), the configuration watcher, the connection tracker, the greylist, and the panel's
-//! sign-ins.
+//! API), the configuration watcher, the connection tracker, the greylist, the webhook
+//! targets, and the panel's sign-ins.
 
 use crate::db::AdminDb;
 use crate::sessions::LoginSessions;
+use crate::webhooks::Webhooks;
 use actix::{Addr, Recipient};
 use mailroom_shared::msg::EditGreylist;
 use mailroom_shared::net::ConnectionTracker;
@@ -24,6 +25,8 @@ pub struct AdminDeps {
     pub tracker: ConnectionTracker,
     /// The greylist, which holds its entries (delete, whitelist).
     pub greylist: Recipient<EditGreylist>,
+    /// The webhook targets and their last deliveries.
+    pub webhooks: Addr<Webhooks>,
 }
 
 /// Shared by every request (behind `web::Data`).
@@ -32,6 +35,7 @@ pub(crate) struct AdminContext {
     pub store: Addr<MailboxStore>,
     pub tracker: ConnectionTracker,
     pub greylist: Recipient<EditGreylist>,
+    pub webhooks: Addr<Webhooks>,
     /// Domains, accounts, aliases, tokens: the store's management API.
     pub db: AdminDb,
     /// Panel sign-ins.
@@ -49,6 +53,7 @@ impl AdminContext {
             store: deps.store,
             tracker: deps.tracker,
             greylist: deps.greylist,
+            webhooks: deps.webhooks,
             db,
             logins: LoginSessions::default(),
             started: Instant::now(),

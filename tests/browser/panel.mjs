@@ -79,11 +79,17 @@ try {
   await shot('account');
 
   const pages = [['Aliases', 'Aliases'], ['Queue', 'Outbound queue'], ['Policy', 'Policy'],
-    ['Sessions', 'Sessions'], ['API tokens', 'API tokens'], ['Config', 'Config']];
+    ['Webhooks', 'Webhooks'], ['Sessions', 'Sessions'], ['API tokens', 'API tokens'], ['Config', 'Config']];
   for (const [name, heading] of pages) {
     await page.click(`nav >> text=${name}`);
     expect((await page.textContent('h1')) === heading, `the ${heading} page`);
     await shot(name.toLowerCase().replace(' ', '-'));
+    if (name === 'Webhooks') {
+      expect((await text()).includes(env('WEBHOOK_URL')), 'the configured webhook target');
+      await page.click('button:has-text("Send test event")');
+      expect((await text()).includes('the test event to'), 'the test result shown');
+      await shot('webhook-tested');
+    }
     if (name === 'API tokens') {
       await page.fill('input[name=name]', 'browser test');
       await page.click('button:has-text("Make a token")');

@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use mailroom_tests::{HttpAnswer, LineClient, Server, http_request};
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin@example.test";
-const ADMIN_PASSWORD: &str = "admin-password-1";
+pub(crate) const ADMIN: &str = "admin@example.test";
+pub(crate) const ADMIN_PASSWORD: &str = "admin-password-1";
 
 /// A server with a domain, an admin and a user (`user@example.test`, `password-1`).
 fn api_server() -> Server {
@@ -23,16 +23,22 @@ fn api_server_with(extra: &str) -> Server {
     s
 }
 
-fn basic(address: &str, password: &str) -> String {
+pub(crate) fn basic(address: &str, password: &str) -> String {
     format!("Basic {}", BASE64.encode(format!("{address}:{password}")))
 }
 
 /// A request as the admin (HTTP Basic), JSON in and out.
-fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> HttpAnswer {
+pub(crate) fn call(s: &Server, method: &str, path: &str, body: Option<Value>) -> HttpAnswer {
     call_as(s, &basic(ADMIN, ADMIN_PASSWORD), method, path, body)
 }
 
-fn call_as(s: &Server, auth: &str, method: &str, path: &str, body: Option<Value>) -> HttpAnswer {
+pub(crate) fn call_as(
+    s: &Server,
+    auth: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> HttpAnswer {
     let text = body.map(|b| b.to_string());
     let mut headers = vec![("Authorization", auth)];
     if text.is_some() {
@@ -42,7 +48,7 @@ fn call_as(s: &Server, auth: &str, method: &str, path: &str, body: Option<Value>
 }
 
 /// `answer` is a JSON error with `status` whose text contains `words`.
-fn assert_error(answer: &HttpAnswer, status: u16, words: &str) {
+pub(crate) fn assert_error(answer: &HttpAnswer, status: u16, words: &str) {
     assert_eq!(answer.status, status, "{answer:?}");
     let v = answer.json().expect("JSON error");
     let text = v["error"].as_str().expect("an error field");
@@ -563,8 +569,25 @@ fn the_openapi_document_names_every_route() {
         "/api/v1/queue",
         "/api/v1/queue/{id}/retry",
         "/api/v1/queue/{id}",
+        "/api/v1/queue/{id}/hold",
+        "/api/v1/queue/{id}/release",
+        "/api/v1/domains/{name}/dns",
+        "/api/v1/aliases/{source}",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/policy/rejections",
+        "/api/v1/policy/spam",
+        "/api/v1/policy/greylist",
+        "/api/v1/policy/greylist/delete",
+        "/api/v1/policy/greylist/whitelist",
+        "/api/v1/webhooks",
+        "/api/v1/webhooks/deliveries",
+        "/api/v1/webhooks/test",
         "/api/v1/reload",
         "/api/v1/stats",
+        "/api/v1/config",
     ] {
         assert!(paths.contains_key(p), "{p} missing");
     }

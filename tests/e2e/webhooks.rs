@@ -1,14 +1,17 @@
 //! Webhooks end to end: a receiver in the test gets each delivered and rejected event once,
 //! signed (checked with Python's hmac, independently of the server's code); with the receiver
 //! down across a SIGTERM restart and a kill -9, every logged event still arrives once it is
-//! back; a SIGHUP changing the secret and the filter applies to the next POST.
+//! back; a SIGHUP changing the secret and the filter applies to the next POST. The admin API
+//! and page show each target's progress, its POSTs and failures, and send test events.
 
+use crate::api::{ADMIN, ADMIN_PASSWORD, assert_error, basic, call, call_as};
+use crate::panel::{csrf_of, post_form, sign_in};
 use crate::{python, server_with};
-use mailroom_tests::{LineClient, Server, free_port, wait_until};
+use mailroom_tests::{LineClient, Server, free_port, http_request, wait_until};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -32,10 +35,12 @@ impl Request {
     }
 }
 
-/// An HTTP receiver on 127.0.0.1 that records every request and answers 200.
+/// An HTTP receiver on 127.0.0.1 that records every request and answers 200 (or the status
+/// set with [`Receiver::answer`]).
 struct Receiver {
     port: u16,
     got: Arc<Mutex<Vec<Request>>>,
+    status: Arc<AtomicU16>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -46,13 +51,14 @@ impl Receiver {
         listener.set_nonblocking(true).expect("nonblocking");
         let got = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (g, st) = (got.clone(), stop.clone());
+        let status = Arc::new(AtomicU16::new(200));
+        let (g, st, code) = (got.clone(), stop.clone(), status.clone());
         let thread = std::thread::spawn(move || {
             while !st.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (g, st) = (g.clone(), st.clone());
-                        std::thread::spawn(move || serve(stream, &g, &st));
+                        let (g, st, code) = (g.clone(), st.clone(), code.clone());
+                        std::thread::spawn(move || serve(stream, &g, &st, &code));
                     }
                     // Nothing pending: look at the stop flag again shortly.
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -62,9 +68,15 @@ impl Receiver {
         Self {
             port,
             got,
+            status,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Answer every request from now on with `status`.
+    fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
     }
 
     fn requests(&self) -> Vec<Request> {
@@ -98,7 +110,7 @@ impl Drop for Receiver {
 }
 
 /// Answer HTTP/1.1 requests on one connection until it closes or the receiver stops.
-fn serve(stream: TcpStream, got: &Mutex<Vec<Request>>, stop: &AtomicBool) {
+fn serve(stream: TcpStream, got: &Mutex<Vec<Request>>, stop: &AtomicBool, status: &AtomicU16) {
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
@@ -144,10 +156,11 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Request>>, stop: &AtomicBool) {
                 headers,
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
-        if writer
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            .is_err()
-        {
+        let head = format!(
+            "HTTP/1.1 {} Test\r\ncontent-length: 0\r\n\r\n",
+            status.load(Ordering::SeqCst)
+        );
+        if writer.write_all(head.as_bytes()).is_err() {
             return;
         }
     }
@@ -337,4 +350,296 @@ fn with_the_receiver_down_across_restarts_every_event_still_arrives() {
     // In order, each once: nothing was acknowledged while the receiver was down.
     assert_eq!(received, logged.iter().copied().collect::<Vec<_>>());
     assert!(got.iter().all(|r| python_verifies("k", r)));
+}
+
+/// `text` for a URL's query.
+fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The one target `GET /api/v1/webhooks` lists.
+fn the_target(s: &Server) -> serde_json::Value {
+    let a = call(s, "GET", "/api/v1/webhooks", None);
+    assert_eq!(a.status, 200, "{a:?}");
+    let list = a.json().expect("JSON");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    list[0].clone()
+}
+
+fn deliveries(s: &Server, query: &str) -> mailroom_tests::HttpAnswer {
+    call(
+        s,
+        "GET",
+        &format!("/api/v1/webhooks/deliveries?{query}"),
+        None,
+    )
+}
+
+fn tests_received(receiver: &Receiver) -> Vec<Request> {
+    receiver
+        .requests()
+        .into_iter()
+        .filter(|r| r.json()["type"] == "test")
+        .collect()
+}
+
+#[test]
+fn the_api_and_the_page_show_each_target_its_deliveries_and_failures_and_send_test_events() {
+    let receiver = Receiver::start(free_port());
+    let url = format!("http://127.0.0.1:{}/hook", receiver.port);
+    let s = server_with(&format!(
+        "[admin]\nlogin_failure_delay_ms = 10\n\n{}",
+        hook_config(receiver.port, "api-secret", "\"delivered\", \"rejected\"")
+    ));
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users");
+    s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");
+    mail_and_refusal(&s, "first");
+    let sent = ids(&receiver.wait_for(2, &s));
+
+    // Listed with its filter and progress, never its secret.
+    assert!(
+        wait_until(Duration::from_secs(10), || the_target(&s)["backlog"] == 0),
+        "{}",
+        the_target(&s)
+    );
+    let listed = call(&s, "GET", "/api/v1/webhooks", None);
+    assert!(!listed.body.contains("api-secret") && !listed.body.contains("secret"));
+    let t = the_target(&s);
+    assert_eq!(t["url"], url.as_str());
+    assert_eq!(t["events"], serde_json::json!(["delivered", "rejected"]));
+    assert_eq!(t["cursor"], t["last_event_id"]);
+    assert_eq!(t["cursor"].as_i64(), sent.iter().max().copied(), "{t}");
+    assert_eq!(t["last_delivery"]["status"], 200, "{t}");
+    assert_eq!(t["last_delivery"]["delivered"], true);
+    assert_eq!(t["last_failure"], serde_json::Value::Null);
+    assert_eq!(t["consecutive_failures"], 0);
+
+    // Its POSTs, newest first.
+    let q = format!("url={}", query_escape(&url));
+    let d = deliveries(&s, &q);
+    assert_eq!(d.status, 200, "{d:?}");
+    let d = d.json().expect("JSON");
+    let got: Vec<i64> = d
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["event_id"].as_i64().expect("event id"))
+        .collect();
+    assert_eq!(got, sent.iter().rev().copied().collect::<Vec<_>>(), "{d}");
+    for a in d.as_array().expect("array") {
+        assert_eq!(a["delivered"], true, "{a}");
+        assert_eq!(a["status"], 200);
+        assert_eq!(a["attempt"], 1);
+        assert_eq!(a["error"], serde_json::Value::Null);
+    }
+    assert_eq!(d[0]["event_type"], "delivered");
+    assert_eq!(d[1]["event_type"], "rejected");
+    let one = deliveries(&s, &format!("{q}&limit=1"))
+        .json()
+        .expect("JSON");
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    assert_error(&deliveries(&s, &format!("{q}&limit=0")), 400, "limit");
+    assert_error(&deliveries(&s, &format!("{q}&limit=501")), 400, "limit");
+    assert_error(&deliveries(&s, &format!("{q}&limit=many")), 400, "limit");
+    assert_error(&deliveries(&s, "limit=5"), 400, "url is required");
+    assert_error(&deliveries(&s, &format!("{q}&colour=red")), 400, "colour");
+    assert_error(
+        &deliveries(&s, "url=http%3A%2F%2F127.0.0.1%3A1%2Fnope"),
+        404,
+        "no webhook target",
+    );
+
+    // The receiver fails: each try is recorded, the event waits, the target shows failing.
+    receiver.answer(503);
+    mail_and_refusal(&s, "while failing");
+    assert!(
+        wait_until(
+            Duration::from_secs(20),
+            || the_target(&s)["consecutive_failures"].as_u64().unwrap_or(0) >= 2
+        ),
+        "{}",
+        the_target(&s)
+    );
+    let t = the_target(&s);
+    assert_eq!(t["last_failure"]["status"], 503, "{t}");
+    assert_eq!(t["last_failure"]["delivered"], false);
+    assert!(
+        t["last_failure"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("503"),
+        "{t}"
+    );
+    assert!(t["backlog"].as_i64().unwrap_or(0) >= 1, "{t}");
+    let d = deliveries(&s, &q).json().expect("JSON");
+    assert_eq!(d[0]["delivered"], false, "{d}");
+    assert_eq!(
+        d[0]["event_id"], d[1]["event_id"],
+        "the same event retried: {d}"
+    );
+    assert!(d[0]["attempt"].as_u64() > d[1]["attempt"].as_u64(), "{d}");
+
+    // A test event reports the receiver's answer, whatever it is.
+    let failed = call(
+        &s,
+        "POST",
+        "/api/v1/webhooks/test",
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(failed.status, 200, "{failed:?}");
+    let failed = failed.json().expect("JSON");
+    assert_eq!(failed["delivered"], false, "{failed}");
+    assert_eq!(failed["status"], 503);
+    receiver.answer(200);
+    let ok = call(
+        &s,
+        "POST",
+        "/api/v1/webhooks/test",
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let ok = ok.json().expect("JSON");
+    assert_eq!(ok["delivered"], true, "{ok}");
+    assert_eq!(ok["status"], 200);
+    assert_eq!(ok["event_type"], "test");
+    let tests = tests_received(&receiver);
+    assert_eq!(tests.len(), 2, "{tests:#?}");
+    let test = &tests[1];
+    assert_eq!(test.json()["id"], 0);
+    assert_eq!(test.header("X-Mailroom-Event-Id"), Some("0"));
+    assert!(python_verifies("api-secret", test), "{test:?}");
+
+    // Back to healthy: the waiting events go out and the backlog empties; tests are not
+    // deliveries of the log.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let t = the_target(&s);
+            t["backlog"] == 0 && t["consecutive_failures"] == 0
+        }),
+        "{}",
+        the_target(&s)
+    );
+    let d = deliveries(&s, &format!("{q}&limit=500"))
+        .json()
+        .expect("JSON");
+    assert!(
+        d.as_array()
+            .expect("array")
+            .iter()
+            .all(|a| a["event_id"] != 0 && a["event_type"] != "test"),
+        "{d}"
+    );
+    let logged: BTreeSet<i64> = s.event_ids().expect("events").into_iter().collect();
+    let delivered: BTreeSet<i64> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.json()["id"].as_i64().expect("id"))
+        .filter(|id| *id != 0)
+        .collect();
+    assert_eq!(delivered, logged);
+
+    // Bad requests change nothing and send nothing.
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({ "url": url, "secret": "x" }),
+        serde_json::json!({ "url": 5 }),
+    ] {
+        assert_error(
+            &call(&s, "POST", "/api/v1/webhooks/test", Some(bad)),
+            400,
+            "bad JSON body",
+        );
+    }
+    assert_error(
+        &call(
+            &s,
+            "POST",
+            "/api/v1/webhooks/test",
+            Some(serde_json::json!({ "url": " " })),
+        ),
+        400,
+        "url is required",
+    );
+    assert_error(
+        &call(
+            &s,
+            "POST",
+            "/api/v1/webhooks/test",
+            Some(serde_json::json!({ "url": "http://127.0.0.1:1/other" })),
+        ),
+        404,
+        "no webhook target",
+    );
+    let anonymous =
+        http_request(s.ports.admin, "GET", "/api/v1/webhooks", &[], None).expect("HTTP");
+    assert_eq!(anonymous.status, 401, "{anonymous:?}");
+    let wrong = call_as(
+        &s,
+        &basic(ADMIN, "wrong-password"),
+        "POST",
+        "/api/v1/webhooks/test",
+        Some(serde_json::json!({ "url": url })),
+    );
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    assert_eq!(tests_received(&receiver).len(), 2);
+
+    // The page lists the target and its POSTs; its button sends a test event (with the
+    // session's CSRF token only).
+    let (cookie, _) = sign_in(&s);
+    let page = http_request(
+        s.ports.admin,
+        "GET",
+        "/webhooks",
+        &[("Cookie", &cookie)],
+        None,
+    )
+    .expect("HTTP");
+    assert_eq!(page.status, 200);
+    for text in [
+        url.as_str(),
+        "delivered, rejected",
+        "Send test event",
+        "Last POSTs to",
+        "503",
+    ] {
+        assert!(page.body.contains(text), "{text:?} not on the page");
+    }
+    assert!(!page.body.contains("api-secret"));
+    let form = format!("url={}", query_escape(&url));
+    let forged = post_form(&s, &cookie, "/webhooks/test", &format!("csrf=x&{form}"));
+    assert_eq!(forged.status, 403);
+    assert_eq!(tests_received(&receiver).len(), 2);
+    let csrf = csrf_of(&page.body);
+    let sent = post_form(
+        &s,
+        &cookie,
+        "/webhooks/test",
+        &format!("csrf={csrf}&{form}"),
+    );
+    assert_eq!(sent.status, 303, "{sent:?}");
+    let to = sent.header("location").expect("location").to_string();
+    assert!(
+        to.starts_with("/webhooks?ok=test%20event%20delivered"),
+        "{to}"
+    );
+    assert_eq!(tests_received(&receiver).len(), 3);
+    let unknown = post_form(
+        &s,
+        &cookie,
+        "/webhooks/test",
+        &format!("csrf={csrf}&url=http%3A%2F%2F127.0.0.1%3A1%2Fx"),
+    );
+    let to = unknown.header("location").expect("location").to_string();
+    assert!(
+        to.starts_with("/webhooks?error=no%20webhook%20target"),
+        "{to}"
+    );
 }

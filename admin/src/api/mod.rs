@@ -11,6 +11,7 @@ pub(crate) mod queue;
 mod sessions;
 pub(crate) mod system;
 mod tokens;
+pub(crate) mod webhooks;
 
 use crate::error::ApiError;
 use actix_web::web;
@@ -55,11 +56,28 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 "/policy/greylist/{action}",
                 web::post().to(policy::greylist_edit),
             )
+            .route("/webhooks", web::get().to(webhooks::list))
+            .route("/webhooks/deliveries", web::get().to(webhooks::deliveries))
+            .route("/webhooks/test", web::post().to(webhooks::test))
             .route("/reload", web::post().to(system::reload))
             .route("/stats", web::get().to(system::stats))
             .route("/config", web::get().to(system::config))
             .default_service(web::to(not_found)),
     );
+}
+
+/// A `limit` query value: `default` when absent, else a whole number from 1 to `max` (a
+/// clear 400 otherwise, where serde's own error would not name the field).
+pub(crate) fn limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "limit must be a whole number from 1 to {max}, not {raw:?}"
+        ))),
+    }
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, ApiError> {

@@ -116,6 +116,22 @@ fn build() -> Value {
                     "id": id, "name": text, "account": text, "created": id,
                     "last_used": { "type": "integer", "nullable": true },
                     "token": { "type": "string", "description": "the secret; only in the answer that made it" } } },
+                "WebhookAttempt": { "type": "object", "required": ["at", "event_id", "event_type", "delivered", "duration_ms", "attempt"], "properties": {
+                    "at": id, "event_id": { "type": "integer", "description": "the event's id in the log; 0 for a test event" },
+                    "event_type": text, "delivered": { "type": "boolean", "description": "the receiver answered 2xx" },
+                    "status": { "type": "integer", "nullable": true, "description": "the receiver's HTTP status, if it answered" },
+                    "error": { "type": "string", "nullable": true }, "duration_ms": { "type": "integer" },
+                    "attempt": { "type": "integer", "description": "1 for an event's first POST, 2 for its first retry, ..." } } },
+                "Webhook": { "type": "object", "required": ["url", "events", "cursor", "last_event_id", "backlog", "consecutive_failures"], "properties": {
+                    "url": text, "events": { "type": "array", "items": text },
+                    "cursor": { "type": "integer", "description": "the last event id this target has passed" },
+                    "last_event_id": { "type": "integer" },
+                    "backlog": { "type": "integer", "description": "events logged after the cursor" },
+                    "last_delivery": { "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
+                    "last_failure": { "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
+                    "consecutive_failures": { "type": "integer" } } },
+                "WebhookTest": { "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+                    "url": { "type": "string", "description": "a configured target's URL" } } },
                 "NewToken": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": {
                     "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
                 "Stats": { "type": "object", "properties": {
@@ -212,6 +228,24 @@ fn build() -> Value {
             },
             "/api/v1/policy/greylist/delete": greylist_action("Delete a greylist entry: its next attempt starts a new round"),
             "/api/v1/policy/greylist/whitelist": greylist_action("Let a greylist entry through now (it stays passed until quiet for the expiry)"),
+            "/api/v1/webhooks": {
+                "get": { "summary": "Webhook targets: event filter, progress, last delivery and failure (never the secret)",
+                    "responses": responses(&[("200", ok("targets", json!({ "type": "array", "items": schema_ref("Webhook") })))]) }
+            },
+            "/api/v1/webhooks/deliveries": {
+                "get": { "summary": "A target's last POSTs, newest first", "parameters": [
+                        { "name": "url", "in": "query", "required": true, "schema": text, "description": "the target's URL, as configured" },
+                        { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 500 },
+                          "description": "how many (default 50)" }],
+                    "responses": responses(&[("200", ok("attempts", json!({ "type": "array", "items": schema_ref("WebhookAttempt") }))),
+                        ("400", error("no url, or a bad limit")), ("404", error("no target has that URL"))]) }
+            },
+            "/api/v1/webhooks/test": {
+                "post": { "summary": "Send a signed test event (id 0, type test) to a target now; it is not logged",
+                    "requestBody": body(schema_ref("WebhookTest")),
+                    "responses": responses(&[("200", ok("how the receiver answered", schema_ref("WebhookAttempt"))),
+                        ("400", error("bad body")), ("404", error("no target has that URL"))]) }
+            },
             "/api/v1/reload": {
                 "post": { "summary": "Reload the configuration file (as SIGHUP)",
                     "responses": responses(&[("200", ok("the new generation", json!({ "type": "object", "properties": { "config_generation": { "type": "integer" } } }))),

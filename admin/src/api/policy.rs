@@ -18,20 +18,16 @@ const MAX_ROWS: u32 = 500;
 #[serde(deny_unknown_fields)]
 pub(crate) struct Page {
     /// How many, newest first (default 100, at most 500).
-    limit: Option<u32>,
+    limit: Option<String>,
     /// Greylist only: part of the network, sender or recipient.
     q: Option<String>,
 }
 
 impl Page {
     fn limit(&self) -> Result<u32, ApiError> {
-        match self.limit {
-            None => Ok(100),
-            Some(n) if (1..=MAX_ROWS).contains(&n) => Ok(n),
-            Some(n) => Err(ApiError::bad_request(format!(
-                "limit must be 1 to {MAX_ROWS}, not {n}"
-            ))),
-        }
+        let n = super::limit(self.limit.as_deref(), 100, MAX_ROWS as usize)?;
+        // At most MAX_ROWS, so it fits.
+        Ok(u32::try_from(n).unwrap_or(MAX_ROWS))
     }
 }
 

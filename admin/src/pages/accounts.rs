@@ -2,7 +2,7 @@
 //! disable, delete with confirmation).
 
 use super::html::{Notice, bytes, csrf_field, esc, page, seg, table};
-use super::{Form, back, field, html, notice, posted, signed_in};
+use super::{Form, back, failed, field, html, notice, posted, signed_in};
 use crate::context::AdminContext;
 use crate::error::ApiError;
 use actix_web::http::StatusCode;
@@ -118,15 +118,11 @@ pub(super) async fn account_page(
     let account = match ctx.db.run(move |db| db.user_get(&wanted)).await {
         Ok(a) => a,
         Err(e) => {
-            let e = ApiError::from(e);
-            return html(
-                e.status,
-                page(
-                    &address,
-                    who,
-                    Some(&Notice::Error(e.message)),
-                    "<p><a href=\"/accounts\">Accounts</a></p>",
-                ),
+            return failed(
+                &address,
+                who,
+                e,
+                "<p><a href=\"/accounts\">Accounts</a></p>",
             );
         }
     };

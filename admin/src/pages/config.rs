@@ -1,8 +1,8 @@
 //! Config: the running configuration with secrets masked, its generation and load time, and
 //! the reload button (what SIGHUP does, with the validation errors when the file is bad).
 
-use super::html::{Notice, csrf_field, esc, page};
-use super::{Form, back, html, notice, posted, signed_in};
+use super::html::{csrf_field, esc, page, when};
+use super::{Form, back, failed, html, notice, posted, signed_in};
 use crate::api::system;
 use crate::context::AdminContext;
 use actix_web::http::StatusCode;
@@ -17,10 +17,7 @@ pub(super) async fn config_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
     let config = match system::masked_config(&ctx).await {
         Ok(c) => c,
         Err(e) => {
-            return html(
-                e.status,
-                page("Config", who, Some(&Notice::Error(e.message)), ""),
-            );
+            return failed("Config", who, e, "");
         }
     };
     let started = ctx
@@ -32,7 +29,7 @@ pub(super) async fn config_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
         "<p>Generation <b>{}</b>; server started {} (UTC). Secrets are masked.</p>\
          <form method=\"post\" action=\"/config/reload\">{}<button>Reload the configuration file</button> (what SIGHUP does)</form><pre>{}</pre>",
         config["config_generation"],
-        esc(&mail_parser::DateTime::from_timestamp(started).to_rfc3339()),
+        when(started),
         csrf_field(&csrf),
         esc(&serde_json::to_string_pretty(&config["config"]).unwrap_or_default())
     );

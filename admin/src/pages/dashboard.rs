@@ -2,8 +2,8 @@
 //! and the 48-hour chart of mail per hour.
 
 use super::chart;
-use super::html::{Notice, bytes, esc, page};
-use super::{html, notice, signed_in};
+use super::html::{bytes, esc, page};
+use super::{failed, html, notice, signed_in};
 use crate::api::system;
 use crate::context::AdminContext;
 use actix_web::http::StatusCode;
@@ -18,15 +18,7 @@ pub(super) async fn dashboard(req: HttpRequest, ctx: web::Data<AdminContext>) ->
     let stats = match system::gather(&ctx).await {
         Ok(s) => s,
         Err(e) => {
-            return html(
-                e.status,
-                page(
-                    "Dashboard",
-                    Some((&caller.account.address, &csrf)),
-                    Some(&Notice::Error(e.message)),
-                    "",
-                ),
-            );
+            return failed("Dashboard", Some((&caller.account.address, &csrf)), e, "");
         }
     };
     let mut per_protocol: HashMap<String, usize> = HashMap::new();

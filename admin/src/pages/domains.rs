@@ -1,7 +1,7 @@
 //! Domains: the list, add and remove, and each domain's DNS records with the live check.
 
 use super::html::{Notice, csrf_field, esc, page, seg, table};
-use super::{Form, back, field, html, notice, posted, see_other, signed_in};
+use super::{Form, back, failed, field, html, notice, posted, see_other, signed_in};
 use crate::api::domains;
 use crate::context::AdminContext;
 use crate::error::ApiError;
@@ -106,15 +106,7 @@ pub(super) async fn domain_page(
     let records = match domains::dns_view(&ctx, name.clone(), true).await {
         Ok(r) => r,
         Err(e) => {
-            return html(
-                e.status,
-                page(
-                    &name,
-                    who,
-                    Some(&Notice::Error(e.message)),
-                    "<p><a href=\"/domains\">Domains</a></p>",
-                ),
-            );
+            return failed(&name, who, e, "<p><a href=\"/domains\">Domains</a></p>");
         }
     };
     let rows: Vec<Vec<String>> = records

@@ -43,6 +43,7 @@ const NAV: &[(&str, &str)] = &[
     ("/aliases", "Aliases"),
     ("/queue", "Queue"),
     ("/policy", "Policy"),
+    ("/webhooks", "Webhooks"),
     ("/sessions", "Sessions"),
     ("/tokens", "API tokens"),
     ("/config", "Config"),
@@ -152,4 +153,9 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
     }
+}
+
+/// Unix seconds as RFC 3339 UTC, escaped.
+pub(crate) fn when(at: i64) -> String {
+    esc(&mail_parser::DateTime::from_timestamp(at).to_rfc3339())
 }

@@ -18,6 +18,7 @@ mod policy;
 mod queue;
 mod sessions;
 mod tokens;
+mod webhooks;
 
 use crate::auth::{self, Caller, Via};
 use crate::context::AdminContext;
@@ -61,6 +62,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             "/policy/greylist/{action}",
             web::post().to(policy::greylist_edit),
         )
+        .route("/webhooks", web::get().to(webhooks::webhooks_page))
+        .route("/webhooks/test", web::post().to(webhooks::webhook_test))
         .route("/sessions", web::get().to(sessions::sessions_page))
         .route("/sessions/{id}/end", web::post().to(sessions::session_end))
         .route("/tokens", web::get().to(tokens::token_list))
@@ -155,6 +158,20 @@ async fn posted(
         ));
     }
     Ok((caller, csrf))
+}
+
+/// A page titled `title` that could not be made: the error, with the nav and `body`.
+fn failed(
+    title: &str,
+    who: Option<(&str, &str)>,
+    e: impl Into<ApiError>,
+    body: &str,
+) -> HttpResponse {
+    let e = e.into();
+    html(
+        e.status,
+        page(title, who, Some(&Notice::Error(e.message)), body),
+    )
 }
 
 fn forbidden(why: &str) -> HttpResponse {

@@ -1,11 +1,10 @@
 //! Policy: greylist entries (search, delete, whitelist), the recent rejections and why, and
 //! the spam decisions with the rules that fired.
 
-use super::html::{Notice, csrf_field, esc, page, seg, table};
-use super::{Form, back, field, html, notice, posted, signed_in};
+use super::html::{csrf_field, esc, page, seg, table, when};
+use super::{Form, back, failed, field, html, notice, posted, signed_in};
 use crate::api::policy::{GreylistKey, edit_greylist, greylist_action};
 use crate::context::AdminContext;
-use crate::error::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mailroom_shared::msg::GreylistAction;
@@ -14,11 +13,6 @@ use std::collections::HashMap;
 
 /// Rows of each table on the page.
 const ROWS: u32 = 100;
-
-/// Unix seconds as RFC 3339 UTC.
-fn when(at: i64) -> String {
-    esc(&mail_parser::DateTime::from_timestamp(at).to_rfc3339())
-}
 
 /// A JSON field as text (empty when missing or null).
 fn text(v: &Value, key: &str) -> String {
@@ -52,16 +46,7 @@ pub(super) async fn policy_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
     let (grey, rejected, spam) = match read {
         Ok(r) => r,
         Err(e) => {
-            let e = ApiError::from(e);
-            return html(
-                e.status,
-                page(
-                    "Policy",
-                    Some((&caller.account.address, &csrf)),
-                    Some(&Notice::Error(e.message)),
-                    "",
-                ),
-            );
+            return failed("Policy", Some((&caller.account.address, &csrf)), e, "");
         }
     };
     let back_to = format!("/policy?q={}", seg(&q));

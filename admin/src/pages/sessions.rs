@@ -1,6 +1,6 @@
 //! Sessions: the open connections (protocol, peer, account, since) and a way to end one.
 
-use super::html::{csrf_field, esc, page, table};
+use super::html::{csrf_field, esc, page, table, when};
 use super::{Form, back, html, notice, posted, signed_in};
 use crate::context::AdminContext;
 use crate::error::ApiError;
@@ -22,7 +22,7 @@ pub(super) async fn sessions_page(req: HttpRequest, ctx: web::Data<AdminContext>
                 esc(&s.kind.to_string()),
                 esc(&s.peer.to_string()),
                 esc(s.account.as_deref().unwrap_or("")),
-                esc(&mail_parser::DateTime::from_timestamp(s.since as i64).to_rfc3339()),
+                when(s.since as i64),
                 format!(
                     "<form method=\"post\" action=\"/sessions/{}/end\" class=\"inline\">{}<button>End</button></form>",
                     s.session_id,

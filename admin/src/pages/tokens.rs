@@ -1,17 +1,13 @@
 //! API tokens: the list (name, account, made, last used), make one (its secret is shown on
 //! the answer to the form, once, and never put in a URL), and revoke one.
 
-use super::html::{Notice, csrf_field, esc, page, table};
-use super::{Form, back, field, html, notice, posted, signed_in};
+use super::html::{Notice, csrf_field, esc, page, table, when};
+use super::{Form, back, failed, field, html, notice, posted, signed_in};
 use crate::auth::Caller;
 use crate::context::AdminContext;
 use crate::error::ApiError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-
-fn when(at: i64) -> String {
-    esc(&mail_parser::DateTime::from_timestamp(at).to_rfc3339())
-}
 
 /// The page, with `made` (a new token's name and secret) shown above the list.
 async fn render(
@@ -24,16 +20,7 @@ async fn render(
     let tokens = match ctx.db.run(|db| db.token_list()).await {
         Ok(t) => t,
         Err(e) => {
-            let e = ApiError::from(e);
-            return html(
-                e.status,
-                page(
-                    "API tokens",
-                    Some((&caller.account.address, csrf)),
-                    Some(&Notice::Error(e.message)),
-                    "",
-                ),
-            );
+            return failed("API tokens", Some((&caller.account.address, csrf)), e, "");
         }
     };
     let rows: Vec<Vec<String>> = tokens

@@ -11,6 +11,10 @@
 //! where it was), new ones start, and changed secrets or filters apply to the next POST.
 //! Old events that every target has passed are pruned after [`RETENTION`].
 //!
+//! The admin server asks the actor for each target's state ([`ListTargets`]), its last POSTs
+//! ([`RecentDeliveries`]) and to send a signed `test` event at once ([`SendTest`]); a test
+//! event has id 0 (never a logged id), is not logged and does not move the cursor.
+//!
 //! This module must not block: the loops are tasks on this actor's arbiter and wait on the
 //! store and the network only through futures.
 
@@ -31,7 +35,8 @@ use mailroom_store::MailboxStore;
 use mailroom_store::actor::{LastEventId, PruneEvents, SetWebhookCursor, WebhookCursor};
 use tokio::sync::{Notify, watch};
 
-use target::TargetConfig;
+pub(crate) use target::{Attempt, HISTORY, HistoryView};
+use target::{History, TargetConfig};
 
 /// How long delivered events stay in the log.
 pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -42,6 +47,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 struct Running {
     config: watch::Sender<Arc<TargetConfig>>,
     wake: Arc<Notify>,
+    history: Arc<History>,
     task: actix_rt::task::JoinHandle<()>,
 }
 
@@ -150,13 +156,21 @@ impl Webhooks {
         let url = config.url.clone();
         let (tx, rx) = watch::channel(Arc::new(config));
         let wake = Arc::new(Notify::new());
-        let task = actix_rt::spawn(target::run(self.store.clone(), rx, wake.clone(), cursor));
+        let history = Arc::new(History::starting_at(cursor));
+        let task = actix_rt::spawn(target::run(
+            self.store.clone(),
+            rx,
+            wake.clone(),
+            history.clone(),
+            cursor,
+        ));
         tracing::info!(url = %url, cursor, "Webhook target started.");
         self.targets.insert(
             url,
             Running {
                 config: tx,
                 wake,
+                history,
                 task,
             },
         );
@@ -259,5 +273,90 @@ impl Handler<ConfigChanged> for Webhooks {
                 this.handle(Begin(ready), ctx);
             }),
         );
+    }
+}
+
+/// A running target as the admin server shows it (never its secret).
+#[derive(Debug, Clone)]
+pub(crate) struct TargetStatus {
+    pub url: String,
+    /// The event types it wants.
+    pub events: Vec<&'static str>,
+    pub history: HistoryView,
+}
+
+/// Every running target, by URL.
+#[derive(Message)]
+#[rtype(result = "Vec<TargetStatus>")]
+pub(crate) struct ListTargets;
+
+impl Handler<ListTargets> for Webhooks {
+    type Result = Vec<TargetStatus>;
+    fn handle(&mut self, _: ListTargets, _: &mut Context<Self>) -> Vec<TargetStatus> {
+        let mut out: Vec<TargetStatus> = self
+            .targets
+            .iter()
+            .map(|(url, running)| TargetStatus {
+                url: url.clone(),
+                events: running
+                    .config
+                    .borrow()
+                    .kinds
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect(),
+                history: running.history.view(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.url.cmp(&b.url));
+        out
+    }
+}
+
+/// The last `limit` POSTs to `url`, newest first; `None` if no such target runs.
+#[derive(Message)]
+#[rtype(result = "Option<Vec<Attempt>>")]
+pub(crate) struct RecentDeliveries {
+    pub url: String,
+    pub limit: usize,
+}
+
+impl Handler<RecentDeliveries> for Webhooks {
+    type Result = Option<Vec<Attempt>>;
+    fn handle(&mut self, m: RecentDeliveries, _: &mut Context<Self>) -> Self::Result {
+        self.targets
+            .get(&m.url)
+            .map(|running| running.history.recent(m.limit))
+    }
+}
+
+/// POST a signed `test` event to `url` now; the attempt, or `None` if no such target runs.
+#[derive(Message)]
+#[rtype(result = "Option<Attempt>")]
+pub(crate) struct SendTest {
+    pub url: String,
+}
+
+impl Handler<SendTest> for Webhooks {
+    type Result = ResponseFuture<Option<Attempt>>;
+    fn handle(&mut self, m: SendTest, _: &mut Context<Self>) -> Self::Result {
+        let Some(running) = self.targets.get(&m.url) else {
+            return Box::pin(async { None });
+        };
+        let config = running.config.borrow().clone();
+        Box::pin(async move {
+            let timestamp = target::unix_now();
+            let body = serde_json::json!({
+                "id": 0,
+                "timestamp": timestamp,
+                "type": "test",
+                "message": "A test event sent from the mailroom admin panel.",
+            })
+            .to_string();
+            let client = awc::Client::builder().disable_timeout().finish();
+            let (_, attempt) =
+                target::timed_post(&client, &config, 0, "test", body.as_bytes()).await;
+            Some(attempt)
+        })
     }
 }

@@ -4,9 +4,14 @@
 //! targets run their own loops and are not held up. Delivery is at-least-once (a crash
 //! between the receiver's 2xx and the cursor's commit repeats the event); receivers
 //! de-duplicate by `id`.
+//!
+//! Each POST is also written to the target's [`History`] (the last [`HISTORY`] attempts, the
+//! last success and failure, the loop's position), which the admin panel and API read.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actix::Addr;
 use mailroom_shared::Secret;
@@ -25,6 +30,106 @@ const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const IDLE_POLL: Duration = Duration::from_secs(30);
 /// Most of a receiver's reply body read (and dropped), so the connection can be reused.
 const MAX_REPLY_BODY: usize = 64 * 1024;
+/// POST attempts kept per target, newest last; older ones are forgotten.
+pub(crate) const HISTORY: usize = 500;
+/// Longest error text kept for an attempt.
+const MAX_ERROR: usize = 300;
+
+/// One POST to a receiver, as the panel shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct Attempt {
+    /// When it was sent (unix seconds).
+    pub at: i64,
+    /// The event's id in the log (0 for a test event).
+    pub event_id: i64,
+    /// The event's type.
+    pub event_type: &'static str,
+    /// Whether the receiver took it (a 2xx).
+    pub delivered: bool,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why it did not count, if it did not.
+    pub error: Option<String>,
+    /// How long the request took.
+    pub duration_ms: u64,
+    /// 1 for the first POST of this event, 2 for its first retry, …
+    pub attempt: u32,
+}
+
+/// What a target's loop has done: shared with the admin server, which only reads it.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    /// The last id the loop has passed (delivered, or skipped as unwanted).
+    cursor: AtomicI64,
+    log: Mutex<Log>,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    attempts: VecDeque<Attempt>,
+    last_delivered: Option<Attempt>,
+    last_failed: Option<Attempt>,
+    /// Failed POSTs since the last success.
+    failing: u32,
+}
+
+/// A copy of a target's [`History`] at one moment.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoryView {
+    pub cursor: i64,
+    pub last_delivered: Option<Attempt>,
+    pub last_failed: Option<Attempt>,
+    pub failing: u32,
+}
+
+impl History {
+    pub(crate) fn starting_at(cursor: i64) -> Self {
+        Self {
+            cursor: AtomicI64::new(cursor),
+            log: Mutex::default(),
+        }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record(&self, attempt: Attempt) {
+        let mut log = self.log();
+        if attempt.delivered {
+            log.failing = 0;
+            log.last_delivered = Some(attempt.clone());
+        } else {
+            log.failing = log.failing.saturating_add(1);
+            log.last_failed = Some(attempt.clone());
+        }
+        if log.attempts.len() == HISTORY {
+            log.attempts.pop_front();
+        }
+        log.attempts.push_back(attempt);
+    }
+
+    pub(crate) fn view(&self) -> HistoryView {
+        let log = self.log();
+        HistoryView {
+            cursor: self.cursor.load(Ordering::Relaxed),
+            last_delivered: log.last_delivered.clone(),
+            last_failed: log.last_failed.clone(),
+            failing: log.failing,
+        }
+    }
+
+    /// The last `limit` attempts, newest first.
+    pub(crate) fn recent(&self, limit: usize) -> Vec<Attempt> {
+        self.log()
+            .attempts
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+}
 
 /// What a target is, as configured; replaced on reload.
 #[derive(Debug, Clone)]
@@ -44,7 +149,7 @@ impl TargetConfig {
 
 /// Why a POST did not count as delivered.
 #[derive(Debug)]
-enum PostError {
+pub(crate) enum PostError {
     Status(u16),
     Send(String),
 }
@@ -63,6 +168,7 @@ pub(crate) async fn run(
     store: Addr<MailboxStore>,
     mut config: watch::Receiver<Arc<TargetConfig>>,
     wake: Arc<Notify>,
+    history: Arc<History>,
     mut cursor: i64,
 ) {
     let client = awc::Client::builder().disable_timeout().finish();
@@ -98,8 +204,9 @@ pub(crate) async fn run(
             continue;
         }
         for event in events {
-            deliver(&client, &mut config, &event).await;
+            deliver(&client, &mut config, &history, &event).await;
             cursor = event.id;
+            history.cursor.store(cursor, Ordering::Relaxed);
             // Skipped events move the cursor too, but are saved with the next delivered one
             // (or at the end of the batch) rather than one write each.
             if config.borrow().wants(event.data.kind()) {
@@ -114,6 +221,7 @@ pub(crate) async fn run(
 async fn deliver(
     client: &awc::Client,
     config: &mut watch::Receiver<Arc<TargetConfig>>,
+    history: &History,
     event: &EventRecorded,
 ) {
     let body = match serde_json::to_vec(event) {
@@ -124,13 +232,21 @@ async fn deliver(
         }
     };
     let mut backoff = FIRST_BACKOFF;
+    let mut tries = 0u32;
     loop {
         let target = config.borrow().clone();
         if !target.wants(event.data.kind()) {
             return;
         }
-        match post(client, &target, event.id, &body).await {
-            Ok(()) => {
+        tries = tries.saturating_add(1);
+        let (result, attempt) =
+            timed_post(client, &target, event.id, event.data.kind().as_str(), &body).await;
+        history.record(Attempt {
+            attempt: tries,
+            ..attempt
+        });
+        match result {
+            Ok(_) => {
                 tracing::debug!(url = %target.url, id = event.id, "Webhook delivered.");
                 return;
             }
@@ -152,13 +268,54 @@ async fn deliver(
     }
 }
 
-/// One signed POST of `body`; `Ok` only for a 2xx.
+/// [`post`], and the attempt it made (numbered 1).
+pub(crate) async fn timed_post(
+    client: &awc::Client,
+    target: &TargetConfig,
+    id: i64,
+    event_type: &'static str,
+    body: &[u8],
+) -> (Result<u16, PostError>, Attempt) {
+    let at = unix_now();
+    let started = Instant::now();
+    let result = post(client, target, id, body).await;
+    let (status, error) = match &result {
+        Ok(code) => (Some(*code), None),
+        Err(e @ PostError::Status(code)) => (Some(*code), Some(clipped(e.to_string()))),
+        Err(e @ PostError::Send(_)) => (None, Some(clipped(e.to_string()))),
+    };
+    let attempt = Attempt {
+        at,
+        event_id: id,
+        event_type,
+        delivered: result.is_ok(),
+        status,
+        error,
+        duration_ms: started.elapsed().as_millis().try_into().unwrap_or(u64::MAX),
+        attempt: 1,
+    };
+    (result, attempt)
+}
+
+/// `text` cut to [`MAX_ERROR`] bytes (a receiver's error can be long).
+fn clipped(mut text: String) -> String {
+    if text.len() > MAX_ERROR {
+        let mut end = MAX_ERROR;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// One signed POST of `body`; `Ok` (with the status) only for a 2xx.
 async fn post(
     client: &awc::Client,
     target: &TargetConfig,
     id: i64,
     body: &[u8],
-) -> Result<(), PostError> {
+) -> Result<u16, PostError> {
     let timestamp = unix_now();
     let request = client
         .post(&target.url)
@@ -178,7 +335,7 @@ async fn post(
     // Read (and drop) the reply so the connection can carry the next POST.
     let _ = tokio::time::timeout(target.timeout, response.body().limit(MAX_REPLY_BODY)).await;
     if status.is_success() {
-        Ok(())
+        Ok(status.as_u16())
     } else {
         Err(PostError::Status(status.as_u16()))
     }
@@ -212,7 +369,7 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(0.5 + 0.5 * r)
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
@@ -221,6 +378,57 @@ fn unix_now() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attempt(event_id: i64, delivered: bool) -> Attempt {
+        Attempt {
+            at: 1,
+            event_id,
+            event_type: "delivered",
+            delivered,
+            status: Some(if delivered { 200 } else { 500 }),
+            error: (!delivered).then(|| "receiver answered 500".to_string()),
+            duration_ms: 1,
+            attempt: 1,
+        }
+    }
+
+    #[test]
+    fn history_keeps_the_newest_attempts_and_counts_failures_since_the_last_success() {
+        let h = History::starting_at(7);
+        assert_eq!(h.view().cursor, 7);
+        assert!(h.view().last_delivered.is_none() && h.view().last_failed.is_none());
+        for id in 0..(HISTORY as i64 + 10) {
+            h.record(attempt(id, true));
+        }
+        let recent = h.recent(HISTORY + 100);
+        assert_eq!(recent.len(), HISTORY);
+        assert_eq!(recent[0].event_id, HISTORY as i64 + 9);
+        assert_eq!(recent[HISTORY - 1].event_id, 10);
+        assert_eq!(h.recent(3).len(), 3);
+        h.record(attempt(1000, false));
+        h.record(attempt(1000, false));
+        let v = h.view();
+        assert_eq!(v.failing, 2);
+        assert_eq!(v.last_failed.map(|a| a.event_id), Some(1000));
+        assert_eq!(
+            v.last_delivered.map(|a| a.event_id),
+            Some(HISTORY as i64 + 9)
+        );
+        h.record(attempt(1000, true));
+        assert_eq!(h.view().failing, 0);
+        assert!(
+            h.view().last_failed.is_some(),
+            "the last failure stays shown"
+        );
+    }
+
+    #[test]
+    fn long_errors_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_ERROR);
+        let cut = clipped(long);
+        assert!(cut.len() <= MAX_ERROR && cut.chars().all(|c| c == 'é'));
+        assert_eq!(clipped("short".into()), "short");
+    }
 
     #[test]
     fn jitter_stays_between_half_and_all_of_the_delay() {
