@@ -139,6 +139,11 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
+/// Unix seconds as RFC 3339 UTC, escaped.
+pub(crate) fn when(at: i64) -> String {
+    esc(&mail_parser::DateTime::from_timestamp(at).to_rfc3339())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,9 +158,4 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
     }
-}
-
-/// Unix seconds as RFC 3339 UTC, escaped.
-pub(crate) fn when(at: i64) -> String {
-    esc(&mail_parser::DateTime::from_timestamp(at).to_rfc3339())
 }
