@@ -8,8 +8,8 @@
 //! Only addresses of hosted domains get an answer, so the endpoints do not describe this
 //! server as the home of arbitrary domains.
 //!
-//! The advertised ports are the listen ports; a server behind port forwarding would need a
-//! setting for the public ports, which does not exist yet.
+//! The advertised ports are the listen ports, or those of `[admin.public_ports]` for a
+//! server behind port forwarding.
 
 use crate::context::AdminContext;
 use crate::db::AdminDb;
@@ -78,7 +78,8 @@ pub fn endpoints(config: &Config) -> Vec<Endpoint> {
     ]
     .into_iter()
     .filter_map(|kind| {
-        let port = config.listeners.get(kind)?.socket_addrs().first()?.port();
+        let bound = config.listeners.get(kind)?.socket_addrs().first()?.port();
+        let port = config.admin.public_ports.get(kind).unwrap_or(bound);
         Some(Endpoint { kind, port })
     })
     .collect()
@@ -356,6 +357,22 @@ mod tests {
                 (ListenerKind::Imaps, 993),
                 (ListenerKind::Imap, 143),
                 (ListenerKind::Submission, 587)
+            ]
+        );
+    }
+
+    #[test]
+    fn public_ports_replace_the_listen_ports_clients_are_told() {
+        let mut c = config();
+        c.admin.public_ports.imaps = Some(10993);
+        c.admin.public_ports.submission = Some(10587);
+        let kinds: Vec<_> = endpoints(&c).iter().map(|e| (e.kind, e.port)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (ListenerKind::Imaps, 10993),
+                (ListenerKind::Imap, 143),
+                (ListenerKind::Submission, 10587)
             ]
         );
     }

@@ -1,5 +1,6 @@
 //! `[admin]`: how the admin panel and JSON API sign people in and how long that lasts.
 
+use crate::ListenerKind;
 use serde::{Deserialize, Serialize};
 
 /// `[admin]` — all reloadable except `tls`, which applies when the admin listener is bound
@@ -21,6 +22,36 @@ pub struct Admin {
     /// `testing` (the default: senders report but deliver anyway) until the certificate is
     /// one senders trust, then `enforce`; `none` withdraws a published policy.
     pub mta_sts_mode: MtaStsMode,
+    /// The ports clients are told about (autoconfig, autodiscover, the SRV records) where
+    /// they differ from the listen ports, as behind port forwarding.
+    pub public_ports: PublicPorts,
+}
+
+/// `[admin.public_ports]`: a port per client listener; unset ones are the listen port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicPorts {
+    pub imap: Option<u16>,
+    pub imaps: Option<u16>,
+    pub pop3: Option<u16>,
+    pub pop3s: Option<u16>,
+    pub submission: Option<u16>,
+    pub submissions: Option<u16>,
+}
+
+impl PublicPorts {
+    /// The public port set for `kind`, if any.
+    pub fn get(&self, kind: ListenerKind) -> Option<u16> {
+        match kind {
+            ListenerKind::Imap => self.imap,
+            ListenerKind::Imaps => self.imaps,
+            ListenerKind::Pop3 => self.pop3,
+            ListenerKind::Pop3s => self.pop3s,
+            ListenerKind::Submission => self.submission,
+            ListenerKind::Submissions => self.submissions,
+            ListenerKind::Smtp | ListenerKind::Admin => None,
+        }
+    }
 }
 
 /// RFC 8461 §5: what a sender does when TLS to the MX cannot be verified.
@@ -44,6 +75,7 @@ impl Default for Admin {
             session_max_secs: 12 * 3600,
             login_failure_delay_ms: 1000,
             mta_sts_mode: MtaStsMode::default(),
+            public_ports: PublicPorts::default(),
         }
     }
 }

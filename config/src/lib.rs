@@ -20,7 +20,7 @@ mod webhooks;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub use admin::{Admin, MtaStsMode};
+pub use admin::{Admin, MtaStsMode, PublicPorts};
 pub use greylist::{Greylist, Network};
 pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};

@@ -138,6 +138,22 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             "must be at most 60000".into(),
         );
     }
+    for kind in ListenerKind::ALL {
+        let Some(port) = admin.public_ports.get(kind) else {
+            continue;
+        };
+        let key = format!("admin.public_ports.{kind}");
+        if port == 0 {
+            err(&key, "must be a port from 1 to 65535".into());
+        } else if config.listeners.get(kind).is_none() {
+            err(
+                &key,
+                format!(
+                    "is set, but listeners.{kind} is not: clients would be sent to a service this server does not run"
+                ),
+            );
+        }
+    }
     let submission = &config.submission;
     let locks = submission.lockout_failures > 0 || submission.lockout_failures_per_ip > 0;
     if locks && submission.lockout_secs == 0 {
@@ -271,6 +287,24 @@ mod tests {
         ] {
             assert!(k.contains(&want), "{want} missing from {errors:?}");
         }
+    }
+
+    #[test]
+    fn public_ports_are_read_and_checked() {
+        let c = from_toml("[admin.public_ports]\nimaps = 993\nsubmission = 587\n").expect("valid");
+        assert_eq!(c.admin.public_ports.get(ListenerKind::Imaps), Some(993));
+        assert_eq!(c.admin.public_ports.get(ListenerKind::Imap), None);
+        let errors = from_toml(
+            "[listeners]\nimap = \"127.0.0.1:1143\"\n[admin.public_ports]\nimap = 0\npop3s = 995\n",
+        )
+        .expect_err("invalid");
+        let k = keys(&errors);
+        assert!(k.contains(&"admin.public_ports.imap"), "{errors:?}");
+        assert!(k.contains(&"admin.public_ports.pop3s"), "{errors:?}");
+        assert!(
+            from_toml("[admin.public_ports]\nsmtp = 25\n").is_err(),
+            "the MX port is not advertised to clients"
+        );
     }
 
     #[test]

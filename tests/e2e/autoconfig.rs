@@ -1,6 +1,6 @@
 //! Client autoconfiguration over HTTP on the admin listener: Thunderbird's
-//! `config-v1.1.xml` and Outlook's POX autodiscover, for hosted domains only; and the
-//! MTA-STS policy file.
+//! `config-v1.1.xml` and Outlook's POX autodiscover, for hosted domains only, with the listen
+//! ports or the `[admin.public_ports]` set; and the MTA-STS policy file.
 
 use mailroom_tests::http_get;
 use std::io::{Read, Write};
@@ -170,4 +170,30 @@ fn the_mta_sts_policy_is_served_for_hosted_domains_and_follows_a_reload() {
         }),
         "the reload did not change the policy"
     );
+}
+
+#[test]
+fn clients_are_told_the_public_ports_where_they_are_set() {
+    let s = crate::server_with("[admin.public_ports]\nimaps = 993\nsubmission = 587\n");
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users");
+    let p = s.ports;
+    let (status, body) = http_get(
+        p.admin,
+        "/mail/config-v1.1.xml?emailaddress=alice%40example.test",
+    )
+    .expect("get");
+    assert_eq!(status, 200, "{body}");
+    let want: Vec<String> = [993, p.imap, p.pop3s, p.pop3, p.submissions, 587]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(elements(&body, "port"), want);
+    let (status, body) = http_post(
+        p.admin,
+        "/autodiscover/autodiscover.xml",
+        "<Autodiscover><Request><EMailAddress>alice@example.test</EMailAddress></Request></Autodiscover>",
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(elements(&body, "Port"), want);
 }
