@@ -608,7 +608,7 @@ fn the_api_and_the_page_show_each_target_its_deliveries_and_failures_and_send_te
         "delivered, rejected",
         "Send test event",
         "Last POSTs to",
-        "503",
+        "receiver answered 503",
     ] {
         assert!(page.body.contains(text), "{text:?} not on the page");
     }

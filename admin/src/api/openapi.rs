@@ -127,8 +127,8 @@ fn build() -> Value {
                     "cursor": { "type": "integer", "description": "the last event id this target has passed" },
                     "last_event_id": { "type": "integer" },
                     "backlog": { "type": "integer", "description": "events logged after the cursor" },
-                    "last_delivery": { "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
-                    "last_failure": { "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
+                    "last_delivery": { "type": "object", "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
+                    "last_failure": { "type": "object", "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
                     "consecutive_failures": { "type": "integer" } } },
                 "WebhookTest": { "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
                     "url": { "type": "string", "description": "a configured target's URL" } } },

@@ -3,7 +3,7 @@
 //! event sent to one at once. Targets are configured in the file (`[[webhooks]]`), so adding
 //! or removing one is a config change and a reload, not an API call.
 
-use crate::auth::ApiCaller;
+use crate::auth::{ApiCaller, Caller};
 use crate::context::AdminContext;
 use crate::error::ApiError;
 use crate::webhooks::{Attempt, HISTORY, ListTargets, RecentDeliveries, SendTest, TargetStatus};
@@ -123,16 +123,24 @@ pub(crate) struct TestRequest {
     url: String,
 }
 
-/// Send a test event to `url` and say how the receiver answered.
-pub(crate) async fn send_test(ctx: &AdminContext, url: &str) -> Result<Attempt, ApiError> {
+/// Send a test event to `url` for `by` and say how the receiver answered.
+pub(crate) async fn send_test(
+    ctx: &AdminContext,
+    by: &Caller,
+    url: &str,
+) -> Result<Attempt, ApiError> {
     let url = required_url(Some(url))?;
-    ctx.webhooks
+    let attempt = ctx
+        .webhooks
         .send(SendTest {
             url: url.to_string(),
         })
         .await
         .map_err(|e| ApiError::unavailable(format!("webhooks unavailable: {e}")))?
-        .ok_or_else(|| unknown(url))
+        .ok_or_else(|| unknown(url))?;
+    tracing::info!(url = %url, delivered = attempt.delivered, status = attempt.status,
+        by = %by.account.address, "webhook test event sent");
+    Ok(attempt)
 }
 
 pub(crate) async fn test(
@@ -140,8 +148,6 @@ pub(crate) async fn test(
     ctx: web::Data<AdminContext>,
     body: web::Json<TestRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let attempt = send_test(&ctx, &body.url).await?;
-    tracing::info!(url = %body.url, delivered = attempt.delivered,
-        by = %caller.0.account.address, "webhook test event sent");
+    let attempt = send_test(&ctx, &caller.0, &body.url).await?;
     Ok(HttpResponse::Ok().json(attempt))
 }

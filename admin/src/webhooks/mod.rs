@@ -350,7 +350,7 @@ impl Handler<SendTest> for Webhooks {
                 "id": 0,
                 "timestamp": timestamp,
                 "type": "test",
-                "message": "A test event sent from the mailroom admin panel.",
+                "message": "A test event, sent on an admin's request.",
             })
             .to_string();
             let client = awc::Client::builder().disable_timeout().finish();

@@ -109,6 +109,11 @@ impl History {
         log.attempts.push_back(attempt);
     }
 
+    /// The event being retried was dropped (a reload's filter no longer wants it).
+    fn abandoned(&self) {
+        self.log().failing = 0;
+    }
+
     pub(crate) fn view(&self) -> HistoryView {
         let log = self.log();
         HistoryView {
@@ -236,6 +241,10 @@ async fn deliver(
     loop {
         let target = config.borrow().clone();
         if !target.wants(event.data.kind()) {
+            if tries > 0 {
+                // A reload stopped wanting the event it was failing on: no longer failing.
+                history.abandoned();
+            }
             return;
         }
         tries = tries.saturating_add(1);
@@ -414,7 +423,10 @@ mod tests {
             v.last_delivered.map(|a| a.event_id),
             Some(HISTORY as i64 + 9)
         );
-        h.record(attempt(1000, true));
+        h.abandoned();
+        assert_eq!(h.view().failing, 0, "a dropped event is no longer failing");
+        h.record(attempt(1001, false));
+        h.record(attempt(1001, true));
         assert_eq!(h.view().failing, 0);
         assert!(
             h.view().last_failed.is_some(),
