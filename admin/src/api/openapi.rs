@@ -131,7 +131,7 @@ fn build() -> Value {
                     "last_failure": { "type": "object", "allOf": [schema_ref("WebhookAttempt")], "nullable": true },
                     "consecutive_failures": { "type": "integer" } } },
                 "WebhookTest": { "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
-                    "url": { "type": "string", "description": "a configured target's URL" } } },
+                    "url": { "type": "string", "minLength": 1, "description": "a configured target's URL" } } },
                 "NewToken": { "type": "object", "required": ["name"], "additionalProperties": false, "properties": {
                     "name": { "type": "string", "minLength": 1, "maxLength": 100 } } },
                 "Stats": { "type": "object", "properties": {
@@ -234,7 +234,7 @@ fn build() -> Value {
             },
             "/api/v1/webhooks/deliveries": {
                 "get": { "summary": "A target's last POSTs, newest first", "parameters": [
-                        { "name": "url", "in": "query", "required": true, "schema": text, "description": "the target's URL, as configured" },
+                        { "name": "url", "in": "query", "required": true, "schema": { "type": "string", "minLength": 1 }, "description": "the target's URL, as configured" },
                         { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 500 },
                           "description": "how many (default 50)" }],
                     "responses": responses(&[("200", ok("attempts", json!({ "type": "array", "items": schema_ref("WebhookAttempt") }))),
