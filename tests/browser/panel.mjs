@@ -87,7 +87,9 @@ try {
     if (name === 'Webhooks') {
       expect((await text()).includes(env('WEBHOOK_URL')), 'the configured webhook target');
       await page.click('button:has-text("Send test event")');
-      expect((await text()).includes('the test event to'), 'the test result shown');
+      // Failed (nothing listens there) or, had some other test bound the port, answered.
+      const result = await page.textContent('p.notice');
+      expect(result.includes(`test event`) && result.includes(env('WEBHOOK_URL')), 'the test result shown');
       await shot('webhook-tested');
     }
     if (name === 'API tokens') {
