@@ -382,6 +382,11 @@ fn deliveries(s: &Server, query: &str) -> mailroom_tests::HttpAnswer {
     )
 }
 
+/// `POST /api/v1/webhooks/test` with `body`, as the admin.
+fn send_test(s: &Server, body: serde_json::Value) -> mailroom_tests::HttpAnswer {
+    call(s, "POST", "/api/v1/webhooks/test", Some(body))
+}
+
 fn tests_received(receiver: &Receiver) -> Vec<Request> {
     receiver
         .requests()
@@ -488,23 +493,13 @@ fn the_api_and_the_page_show_each_target_its_deliveries_and_failures_and_send_te
     assert!(d[0]["attempt"].as_u64() > d[1]["attempt"].as_u64(), "{d}");
 
     // A test event reports the receiver's answer, whatever it is.
-    let failed = call(
-        &s,
-        "POST",
-        "/api/v1/webhooks/test",
-        Some(serde_json::json!({ "url": url })),
-    );
+    let failed = send_test(&s, serde_json::json!({ "url": url }));
     assert_eq!(failed.status, 200, "{failed:?}");
     let failed = failed.json().expect("JSON");
     assert_eq!(failed["delivered"], false, "{failed}");
     assert_eq!(failed["status"], 503);
     receiver.answer(200);
-    let ok = call(
-        &s,
-        "POST",
-        "/api/v1/webhooks/test",
-        Some(serde_json::json!({ "url": url })),
-    );
+    let ok = send_test(&s, serde_json::json!({ "url": url }));
     assert_eq!(ok.status, 200, "{ok:?}");
     let ok = ok.json().expect("JSON");
     assert_eq!(ok["delivered"], true, "{ok}");
@@ -552,29 +547,15 @@ fn the_api_and_the_page_show_each_target_its_deliveries_and_failures_and_send_te
         serde_json::json!({ "url": url, "secret": "x" }),
         serde_json::json!({ "url": 5 }),
     ] {
-        assert_error(
-            &call(&s, "POST", "/api/v1/webhooks/test", Some(bad)),
-            400,
-            "bad JSON body",
-        );
+        assert_error(&send_test(&s, bad), 400, "bad JSON body");
     }
     assert_error(
-        &call(
-            &s,
-            "POST",
-            "/api/v1/webhooks/test",
-            Some(serde_json::json!({ "url": " " })),
-        ),
+        &send_test(&s, serde_json::json!({ "url": " " })),
         400,
         "url is required",
     );
     assert_error(
-        &call(
-            &s,
-            "POST",
-            "/api/v1/webhooks/test",
-            Some(serde_json::json!({ "url": "http://127.0.0.1:1/other" })),
-        ),
+        &send_test(&s, serde_json::json!({ "url": "http://127.0.0.1:1/other" })),
         404,
         "no webhook target",
     );

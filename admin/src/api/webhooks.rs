@@ -30,13 +30,17 @@ pub(crate) struct Target {
     pub(crate) last_failure: Option<Attempt>,
     /// Failed POSTs since the last success (0 when it is healthy).
     pub(crate) consecutive_failures: u32,
+    /// Its last POSTs, for the page (the API gives them at `/webhooks/deliveries`).
+    #[serde(skip)]
+    pub(crate) recent: Vec<Attempt>,
 }
 
-/// Every running target, with the log's end for the backlog.
-pub(crate) async fn targets(ctx: &AdminContext) -> Result<Vec<Target>, ApiError> {
+/// Every running target, each with its last `recent` POSTs, and the log's end for the
+/// backlog.
+pub(crate) async fn targets(ctx: &AdminContext, recent: usize) -> Result<Vec<Target>, ApiError> {
     let running = ctx
         .webhooks
-        .send(ListTargets)
+        .send(ListTargets { recent })
         .await
         .map_err(|e| ApiError::unavailable(format!("webhooks unavailable: {e}")))?;
     let last = ctx
@@ -58,6 +62,7 @@ fn target(t: TargetStatus, last_event_id: i64) -> Target {
         last_delivery: t.history.last_delivered,
         last_failure: t.history.last_failed,
         consecutive_failures: t.history.failing,
+        recent: t.recent,
     }
 }
 
@@ -65,7 +70,7 @@ pub(crate) async fn list(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(targets(&ctx).await?))
+    Ok(HttpResponse::Ok().json(targets(&ctx, 0).await?))
 }
 
 #[derive(Deserialize)]
@@ -75,22 +80,6 @@ pub(crate) struct DeliveriesQuery {
     url: Option<String>,
     /// How many, newest first (default 50, at most 500).
     limit: Option<String>,
-}
-
-/// The last POSTs to `url`, newest first.
-pub(crate) async fn recent(
-    ctx: &AdminContext,
-    url: &str,
-    limit: usize,
-) -> Result<Vec<Attempt>, ApiError> {
-    ctx.webhooks
-        .send(RecentDeliveries {
-            url: url.to_string(),
-            limit,
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(format!("webhooks unavailable: {e}")))?
-        .ok_or_else(|| unknown(url))
 }
 
 fn unknown(url: &str) -> ApiError {
@@ -113,7 +102,15 @@ pub(crate) async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let url = required_url(q.url.as_deref())?;
     let limit = super::limit(q.limit.as_deref(), DEFAULT_LIMIT, HISTORY)?;
-    let attempts = recent(&ctx, url, limit).await?;
+    let attempts = ctx
+        .webhooks
+        .send(RecentDeliveries {
+            url: url.to_string(),
+            limit,
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(format!("webhooks unavailable: {e}")))?
+        .ok_or_else(|| unknown(url))?;
     Ok(HttpResponse::Ok().json(attempts))
 }
 

@@ -3,7 +3,7 @@
 
 use super::html::{csrf_field, esc, page, table, when};
 use super::{Form, back, failed, field, html, notice, posted, signed_in};
-use crate::api::webhooks::{recent, send_test, targets};
+use crate::api::webhooks::{send_test, targets};
 use crate::context::AdminContext;
 use crate::error::ApiError;
 use crate::webhooks::Attempt;
@@ -41,7 +41,7 @@ pub(super) async fn webhooks_page(req: HttpRequest, ctx: web::Data<AdminContext>
         Err(r) => return r,
     };
     let who = Some((caller.account.address.as_str(), csrf.as_str()));
-    let list = match targets(&ctx).await {
+    let list = match targets(&ctx, RECENT).await {
         Ok(t) => t,
         Err(e) => return failed("Webhooks", who, e, ""),
     };
@@ -93,13 +93,8 @@ pub(super) async fn webhooks_page(req: HttpRequest, ctx: web::Data<AdminContext>
         ));
     }
     for t in &list {
-        let attempts = match recent(&ctx, &t.url, RECENT).await {
-            Ok(a) => a,
-            // Removed by a reload since it was listed.
-            Err(e) if e.status == StatusCode::NOT_FOUND => continue,
-            Err(e) => return failed("Webhooks", who, e, ""),
-        };
-        let rows: Vec<Vec<String>> = attempts
+        let rows: Vec<Vec<String>> = t
+            .recent
             .iter()
             .map(|a| {
                 vec![
@@ -115,7 +110,7 @@ pub(super) async fn webhooks_page(req: HttpRequest, ctx: web::Data<AdminContext>
             .collect();
         body.push_str(&format!("<h2>Last POSTs to {}</h2>", esc(&t.url)));
         if rows.is_empty() {
-            body.push_str("<p>None since the server started.</p>");
+            body.push_str("<p>None since the target started.</p>");
         } else {
             body.push_str(&table(
                 &[

@@ -11,8 +11,8 @@
 //! where it was), new ones start, and changed secrets or filters apply to the next POST.
 //! Old events that every target has passed are pruned after [`RETENTION`].
 //!
-//! The admin server asks the actor for each target's state ([`ListTargets`]), its last POSTs
-//! ([`RecentDeliveries`]) and to send a signed `test` event at once ([`SendTest`]); a test
+//! The admin server asks the actor for every target's state and last POSTs in one snapshot
+//! ([`ListTargets`]), for one target's last POSTs ([`RecentDeliveries`]) and to send a signed `test` event at once ([`SendTest`]); a test
 //! event has id 0 (never a logged id), is not logged and does not move the cursor.
 //!
 //! This module must not block: the loops are tasks on this actor's arbiter and wait on the
@@ -283,16 +283,20 @@ pub(crate) struct TargetStatus {
     /// The event types it wants.
     pub events: Vec<&'static str>,
     pub history: HistoryView,
+    /// Its last POSTs, newest first, as many as asked for.
+    pub recent: Vec<Attempt>,
 }
 
-/// Every running target, by URL.
+/// Every running target, by URL, each with its last `recent` POSTs.
 #[derive(Message)]
 #[rtype(result = "Vec<TargetStatus>")]
-pub(crate) struct ListTargets;
+pub(crate) struct ListTargets {
+    pub recent: usize,
+}
 
 impl Handler<ListTargets> for Webhooks {
     type Result = Vec<TargetStatus>;
-    fn handle(&mut self, _: ListTargets, _: &mut Context<Self>) -> Vec<TargetStatus> {
+    fn handle(&mut self, m: ListTargets, _: &mut Context<Self>) -> Vec<TargetStatus> {
         let mut out: Vec<TargetStatus> = self
             .targets
             .iter()
@@ -306,6 +310,7 @@ impl Handler<ListTargets> for Webhooks {
                     .map(|k| k.as_str())
                     .collect(),
                 history: running.history.view(),
+                recent: running.history.recent(m.recent),
             })
             .collect();
         out.sort_by(|a, b| a.url.cmp(&b.url));

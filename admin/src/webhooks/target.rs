@@ -57,7 +57,7 @@ pub(crate) struct Attempt {
 }
 
 /// What a target's loop has done: shared with the admin server, which only reads it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct History {
     /// The last id the loop has passed (delivered, or skipped as unwanted).
     cursor: AtomicI64,
