@@ -5,6 +5,12 @@
 //! this session announces it: new messages are appended and announced with EXISTS, expunged
 //! ones removed and announced with EXPUNGE — never while a FETCH, STORE or SEARCH by sequence
 //! number runs (RFC 9051 §7.5.1), so a client's numbers stay valid for the whole command.
+//!
+//! Every message enters or changes in `messages` through [`Selected::new`],
+//! [`Selected::apply`] or [`Selected::take_updated`], and the last two announce a keyword
+//! FLAGS has not listed before they write any FETCH, so no FETCH ever carries a keyword
+//! the client was not told of in FLAGS (RFC 3501 §7.2.6). `\Recent` is the store's to give
+//! (see `recent_mark` in the session): a session only records which UIDs it was given.
 
 use std::collections::HashSet;
 
