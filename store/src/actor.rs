@@ -517,6 +517,26 @@ pub struct Changes {
     pub since_modseq: u64,
 }
 
+/// Claim the messages of a mailbox up to `up_to` as `\Recent` for the asking IMAP session
+/// (RFC 3501 §2.3.2: a message is recent in exactly one session, the first to be told of it).
+/// Sent by read-write IMAP4rev1 sessions at SELECT and when new messages reach them. The
+/// writer runs claims one at a time, so of two sessions that race for the same new message
+/// exactly one gets it. Returns the mark before the claim: the caller owns the UIDs in
+/// (returned, `up_to`], none if the returned value is not below `up_to`. Nothing else
+/// changes, so nothing is published.
+///
+/// Errors: `NotFound` if the account does not own the mailbox.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<u32, StoreError>")]
+pub struct ClaimRecent {
+    /// The logged-in account (must own the mailbox).
+    pub account_id: i64,
+    /// The mailbox.
+    pub mailbox_id: i64,
+    /// The highest UID the session knows of.
+    pub up_to: u32,
+}
+
 /// Append an event to the store's log (one that no other write describes: a refusal, a
 /// greylisting, a failed login). Sent by protocol session drivers, without making their
 /// client wait for it. Returns the event with its id; `EventRecorded` is published on the bus
@@ -765,6 +785,7 @@ write_handler!(CreateMailbox, create_mailbox, MailboxInfo);
 write_handler!(DeleteMailbox, delete_mailbox, ());
 write_handler!(RenameMailbox, rename_mailbox, ());
 write_handler!(SetSubscribed, set_subscribed, ());
+write_handler!(ClaimRecent, claim_recent, u32);
 read_handler!(OpenBody, open_body, BodySource);
 write_handler!(RemoveMessages, remove_messages, Vec<u32>);
 write_handler!(RecordEvent, record_event, EventRecorded);

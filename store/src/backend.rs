@@ -16,6 +16,7 @@ use std::sync::Arc;
 use mailroom_shared::events::EventRecorded;
 use mailroom_shared::msg::MailboxChanged;
 
+use crate::actor::ClaimRecent;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
     Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
@@ -96,6 +97,8 @@ pub trait Backend: Send + Sync + 'static {
     fn set_subscribed(&self, m: SetSubscribed) -> StoreFuture<Outcome<()>>;
     /// See [`Changes`].
     fn changes(&self, m: Changes) -> StoreFuture<ChangeSet>;
+    /// See [`ClaimRecent`].
+    fn claim_recent(&self, m: ClaimRecent) -> StoreFuture<Outcome<u32>>;
     /// Group-commit counters so far.
     fn stats(&self) -> StoreStats;
     /// Commit everything submitted before, then close: later writes fail with `Unavailable`.

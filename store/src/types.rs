@@ -237,6 +237,12 @@ pub struct MailboxInfo {
     pub deleted: u32,
     /// Sum of the messages' RFC822.SIZE in octets (STATUS SIZE, RFC 8438).
     pub size: u64,
+    /// The highest UID an IMAP session has already claimed as `\Recent` (RFC 3501 §2.3.2);
+    /// the messages above it are recent to the next read-write session that claims them
+    /// ([`crate::actor::ClaimRecent`]).
+    pub recent_uid: u32,
+    /// Number of messages above [`MailboxInfo::recent_uid`] (STATUS RECENT).
+    pub recent: u32,
 }
 
 /// What changed in a mailbox since a MODSEQ: the answer to [`crate::actor::Changes`], from

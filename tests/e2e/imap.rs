@@ -219,3 +219,104 @@ fn server_with_plaintext() -> Server {
         .expect("users");
     s
 }
+
+/// A raw IMAP client over imaps, logged in as alice, with INBOX selected; the SELECT's
+/// whole answer.
+fn selected_client(s: &Server) -> (LineClient, String) {
+    let ca = ca(s);
+    let mut c = LineClient::connect_tls(s.ports.imaps, &s.hostname, std::path::Path::new(&ca))
+        .expect("imaps");
+    assert!(c.read_line().expect("greeting").starts_with("* OK "));
+    let r = tagged(&mut c, "l LOGIN alice@example.test password-1");
+    assert!(r.contains("l OK "), "{r}");
+    let r = tagged(&mut c, "s SELECT INBOX");
+    assert!(r.ends_with("s OK [READ-WRITE] SELECT completed\r\n"), "{r}");
+    (c, r)
+}
+
+/// Send a command and read its whole answer, up to its tagged status.
+fn tagged(c: &mut LineClient, line: &str) -> String {
+    let tag = format!("{} ", line.split(' ').next().unwrap_or_default());
+    c.send(line).expect("send");
+    c.read_until(|l| l.starts_with(&tag)).expect("answer")
+}
+
+#[test]
+fn two_sessions_get_flags_before_a_new_keyword_and_recent_exactly_once() {
+    let s = users();
+    deliver(&s);
+    let (mut a, selected_a) = selected_client(&s);
+    let (mut b, selected_b) = selected_client(&s);
+    // RFC 3501 §2.3.2: the message is \Recent in the first session to select only.
+    assert!(
+        selected_a.contains("* 1 EXISTS\r\n* 1 RECENT\r\n"),
+        "{selected_a}"
+    );
+    assert!(
+        selected_b.contains("* 1 EXISTS\r\n* 0 RECENT\r\n"),
+        "{selected_b}"
+    );
+    assert!(tagged(&mut a, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS (\\Recent))"));
+    assert!(tagged(&mut b, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS ())"));
+
+    // b idles; a sets a keyword the mailbox never had. RFC 3501 §7.2.6, RFC 9051 §7.3.5: b
+    // gets FLAGS and PERMANENTFLAGS listing it before the FETCH that carries it.
+    assert!(b.cmd("i IDLE").expect("idle").starts_with("+ "));
+    let stored = tagged(&mut a, "x STORE 1 +FLAGS ($Urgent)");
+    let flags = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n";
+    assert!(
+        stored.starts_with(&format!(
+            "{flags}* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent \\*)]"
+        )),
+        "{stored}"
+    );
+    let heard = b.read_until(|l| l.contains(" FETCH ")).expect("update");
+    assert!(heard.starts_with(flags), "{heard}");
+    assert!(heard.contains("* OK [PERMANENTFLAGS ("), "{heard}");
+    assert!(
+        heard.ends_with("* 1 FETCH (UID 1 FLAGS ($Urgent))\r\n"),
+        "{heard}"
+    );
+    b.send("DONE").expect("done");
+    assert!(
+        b.read_until(|l| l.starts_with("i "))
+            .expect("idle end")
+            .starts_with("i OK")
+    );
+
+    // A delivery while both have INBOX selected and idle: both hear of it, and the store
+    // gives the new message to exactly one of them as \Recent, whichever asked first.
+    assert!(a.cmd("i IDLE").expect("idle").starts_with("+ "));
+    assert!(b.cmd("i IDLE").expect("idle").starts_with("+ "));
+    deliver(&s);
+    for c in [&mut a, &mut b] {
+        let heard = c
+            .read_until(|l| l.ends_with(" RECENT\r\n"))
+            .expect("update");
+        assert!(heard.contains("* 2 EXISTS\r\n"), "{heard}");
+        c.send("DONE").expect("done");
+        assert!(
+            c.read_until(|l| l.starts_with("i "))
+                .expect("idle end")
+                .starts_with("i OK")
+        );
+    }
+    let owners: Vec<bool> = [&mut a, &mut b]
+        .into_iter()
+        .map(|c| tagged(c, "f FETCH 2 FLAGS").contains("* 2 FETCH (FLAGS (\\Recent))"))
+        .collect();
+    assert_eq!(owners.iter().filter(|o| **o).count(), 1, "{owners:?}");
+    // SEARCH NEW agrees (RFC 3501 §6.4.4): the owner finds 2, the other nothing.
+    let new: Vec<String> = [&mut a, &mut b]
+        .into_iter()
+        .map(|c| tagged(c, "n SEARCH 2 NEW"))
+        .collect();
+    for (found, owner) in new.iter().zip(&owners) {
+        let want = if *owner {
+            "* SEARCH 2\r\n"
+        } else {
+            "* SEARCH\r\n"
+        };
+        assert!(found.contains(want), "{found}");
+    }
+}

@@ -105,12 +105,17 @@ impl Session {
             for uid in &source {
                 mailbox.remove(*uid, Some(out));
             }
+        }
+        if to.id == mailbox.info.id {
+            // Into the selected mailbox: the new copies are announced (EXISTS) before the
+            // tagged OK, as any other session hears of them (RFC 6851 §3.3, RFC 3501 §7.3.1).
+            mailbox.dirty = true;
+            self.updates(out, true).await;
+        }
+        if moving {
             write::status(out, Some(tag), Status::Ok, None, what);
         } else {
             write::status(out, Some(tag), Status::Ok, Some(&code), what);
-        }
-        if to.id == mailbox.info.id {
-            mailbox.dirty = true;
         }
     }
 }

@@ -173,11 +173,8 @@ impl Session {
                 match answer(done) {
                     Ok(result) => {
                         if let State::Selected { mailbox, .. } = &mut self.state {
-                            for m in result.updated {
-                                if let Some(known) = mailbox.get_mut(m.uid) {
-                                    *known = m;
-                                }
-                            }
+                            // Another session may have added a keyword meanwhile.
+                            mailbox.take_updated(result.updated, out.buffer());
                         }
                         if !items
                             .iter()

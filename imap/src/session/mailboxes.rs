@@ -280,7 +280,8 @@ impl Session {
                 "UNSEEN" => u64::from(info.unseen),
                 "UIDNEXT" => u64::from(info.uidnext),
                 "UIDVALIDITY" => u64::from(info.uidvalidity),
-                "RECENT" => 0,
+                // RFC 3501 §6.3.10: the messages no session has claimed as \Recent yet.
+                "RECENT" => u64::from(info.recent),
                 "DELETED" => u64::from(info.deleted),
                 "SIZE" => info.size,
                 _ => continue,

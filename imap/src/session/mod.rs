@@ -38,7 +38,7 @@ use imap_codec::imap_types::command::{Command, CommandBody};
 use imap_codec::imap_types::mailbox::Mailbox;
 use mailroom_config::Limits;
 use mailroom_shared::net::{AccountGuard, AccountSessions};
-use mailroom_store::actor::Changes;
+use mailroom_store::actor::{Changes, ClaimRecent};
 use mailroom_store::{Account, MailboxStore, StoreError};
 
 use crate::proto::write::{self, Status};
@@ -680,7 +680,16 @@ impl Session {
             })
             .await;
         match answer(asked) {
-            Ok(changes) => mailbox.apply(changes, expunge_ok, rev2, out),
+            Ok(changes) => {
+                let mark = match mailbox.newest_unknown(&changes) {
+                    Some(newest) if !rev2 => {
+                        let unclaimed = changes.mailbox.recent_uid;
+                        recent_mark(&self.store, account.id, mailbox, newest, unclaimed).await
+                    }
+                    _ => u32::MAX,
+                };
+                mailbox.apply(changes, mark, expunge_ok, rev2, out);
+            }
             // The mailbox is gone (deleted by another session): RFC 9051 §7.1.5 lets the
             // server end the session; we say why and keep the connection for the client
             // to select another mailbox.
@@ -728,6 +737,37 @@ impl Session {
     async fn auth_failure_delay(&self) {
         tokio::time::sleep(Duration::from_millis(self.ctx.limits.tarpit_delay_ms)).await;
     }
+}
+
+/// The UID above which the messages up to `newest` are `\Recent` in this session (RFC 3501
+/// §2.3.2: in exactly one session, the first told of them), given the store's mark
+/// `unclaimed` as last read. A read-write session claims them from the store, which runs
+/// claims one at a time and so gives each message to one session only; a read-only one
+/// takes those nobody has claimed, without claiming (RFC 3501 §6.3.2). IMAP4rev2 has no
+/// `\Recent` (RFC 9051 §2.3.2): such sessions neither show nor claim it, so they take it
+/// from no IMAP4rev1 client; they do not call this.
+async fn recent_mark(
+    store: &Addr<MailboxStore>,
+    account_id: i64,
+    mailbox: &Selected,
+    newest: u32,
+    unclaimed: u32,
+) -> u32 {
+    if mailbox.read_only || newest <= unclaimed {
+        return unclaimed;
+    }
+    let claimed = store
+        .send(ClaimRecent {
+            account_id,
+            mailbox_id: mailbox.info.id,
+            up_to: newest,
+        })
+        .await;
+    answer(claimed).unwrap_or_else(|e| {
+        // \Recent is advisory: the command goes on without it.
+        tracing::warn!(error = %e, "could not claim recent messages");
+        u32::MAX
+    })
 }
 
 /// Whether the message is an APPEND (whose literal is a whole message).

@@ -112,7 +112,8 @@ impl Session {
                 let candidate = Candidate {
                     seq,
                     info,
-                    recent: mailbox.recent.contains(&info.uid),
+                    // RFC 9051 §2.3.2: no \Recent in IMAP4rev2.
+                    recent: !rev2 && mailbox.recent.contains(&info.uid),
                     meta: metas.get(&info.uid).map(|m| &**m),
                     header: text.filter(|_| !need.body),
                     raw: text.filter(|_| need.body),

@@ -5,7 +5,7 @@ use mailroom_store::FLAG_SEEN;
 use mailroom_store::actor::{Expunge, Select};
 
 use super::selected::Selected;
-use super::{Session, State, answer, store_error};
+use super::{Session, State, answer, recent_mark, store_error};
 use crate::proto::write::{self, Status};
 
 impl Session {
@@ -54,15 +54,20 @@ impl Session {
             Ok(x) => x,
             Err(e) => return store_error(out, tag, &e),
         };
-        let mailbox = Box::new(Selected::new(info, messages, read_only));
-        let flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-        let keywords = mailbox.keywords().join(" ");
-        let sep = if keywords.is_empty() { "" } else { " " };
-        write::untagged(out, &format!("FLAGS ({flags}{sep}{keywords})"));
+        let mut mailbox = Box::new(Selected::new(info, messages, read_only));
+        if !self.rev2 {
+            // RFC 3501 §2.3.2: SELECT takes the messages no session has had as \Recent, so
+            // that no later session sees them so; EXAMINE shows them without taking them.
+            let newest = mailbox.messages.last().map_or(0, |m| m.uid);
+            let unclaimed = mailbox.info.recent_uid;
+            let mark = recent_mark(&self.store, account.id, &mailbox, newest, unclaimed).await;
+            mailbox.recent_above(mark);
+        }
+        mailbox.write_flags(out);
         write::untagged(out, &format!("{} EXISTS", mailbox.exists()));
         if !self.rev2 {
-            // RFC 3501 §6.3.1 requires RECENT; nothing is recent to a new session.
-            write::untagged(out, "0 RECENT");
+            // RFC 3501 §6.3.1 requires RECENT.
+            write::untagged(out, &format!("{} RECENT", mailbox.recent.len()));
             if let Some(i) = mailbox
                 .messages
                 .iter()
@@ -91,18 +96,7 @@ impl Session {
             Some(&format!("UIDNEXT {}", mailbox.info.uidnext)),
             "predicted next UID",
         );
-        let permanent = if read_only {
-            String::new()
-        } else {
-            format!("{flags} \\*")
-        };
-        write::status(
-            out,
-            None,
-            Status::Ok,
-            Some(&format!("PERMANENTFLAGS ({permanent})")),
-            "flags you can change",
-        );
+        mailbox.write_permanent_flags(out);
         if self.rev2 {
             // RFC 9051 §6.3.2: the LIST response gives the name as the server spells it.
             let mut line = b"* LIST () \"/\" ".to_vec();

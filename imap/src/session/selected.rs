@@ -5,6 +5,12 @@
 //! this session announces it: new messages are appended and announced with EXISTS, expunged
 //! ones removed and announced with EXPUNGE — never while a FETCH, STORE or SEARCH by sequence
 //! number runs (RFC 9051 §7.5.1), so a client's numbers stay valid for the whole command.
+//!
+//! Every message enters or changes in `messages` through [`Selected::new`],
+//! [`Selected::apply`] or [`Selected::take_updated`], and the last two announce a keyword
+//! FLAGS has not listed before they write any FETCH, so no FETCH ever carries a keyword
+//! the client was not told of in FLAGS (RFC 3501 §7.2.6). `\Recent` is the store's to give
+//! (see `recent_mark` in the session): a session only records which UIDs it was given.
 
 use std::collections::HashSet;
 
@@ -12,6 +18,9 @@ use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use mailroom_store::{MailboxInfo, MessageInfo};
 
 use crate::proto::write::{self, Status};
+
+/// The system flags in FLAGS and PERMANENTFLAGS, in the order clients are used to.
+const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 /// A mailbox opened by SELECT or EXAMINE.
 #[derive(Debug)]
@@ -22,9 +31,12 @@ pub(crate) struct Selected {
     pub(crate) read_only: bool,
     /// Messages by ascending UID; index + 1 is the sequence number.
     pub(crate) messages: Vec<MessageInfo>,
-    /// UIDs that are `\Recent` in this session: those that arrived while it had the mailbox
-    /// selected (the store keeps no per-session state, so none are at SELECT).
+    /// UIDs that are `\Recent` in this session (RFC 3501 §2.3.2): the ones it claimed from
+    /// the store at SELECT or when they arrived, or, read-only, the ones no session claimed.
     pub(crate) recent: HashSet<u32>,
+    /// The keywords the client was last told of in FLAGS (RFC 3501 §7.2.6): a FETCH may
+    /// carry no other, so a new one is announced first ([`Selected::learn_keywords`]).
+    pub(crate) flags: Vec<String>,
     /// HIGHESTMODSEQ up to which changes have been taken in.
     pub(crate) modseq: u64,
     /// UIDs expunged in the store but not yet announced (a sequence-number command was
@@ -40,14 +52,92 @@ pub(crate) struct BadSequence;
 
 impl Selected {
     pub(crate) fn new(info: MailboxInfo, messages: Vec<MessageInfo>, read_only: bool) -> Self {
-        Self {
+        let mut selected = Self {
             modseq: info.highestmodseq,
             info,
             read_only,
             messages,
             recent: HashSet::new(),
+            flags: Vec::new(),
             pending_expunges: Vec::new(),
             dirty: false,
+        };
+        selected.flags = selected.keywords();
+        selected
+    }
+
+    /// Make the messages with a UID above `mark` `\Recent` in this session.
+    pub(crate) fn recent_above(&mut self, mark: u32) {
+        let start = self.messages.partition_point(|m| m.uid <= mark);
+        self.recent
+            .extend(self.messages[start..].iter().map(|m| m.uid));
+    }
+
+    /// `* FLAGS (…)`: the system flags and every keyword announced (RFC 9051 §7.3.5).
+    pub(crate) fn write_flags(&self, out: &mut Vec<u8>) {
+        let mut line = format!("FLAGS ({SYSTEM_FLAGS}");
+        for k in &self.flags {
+            line.push(' ');
+            line.push_str(k);
+        }
+        line.push(')');
+        write::untagged(out, &line);
+    }
+
+    /// `* OK [PERMANENTFLAGS (…)]`: all of FLAGS and `\*` (new keywords may be made), or
+    /// nothing in a read-only mailbox (RFC 9051 §7.1).
+    pub(crate) fn write_permanent_flags(&self, out: &mut Vec<u8>) {
+        let mut list = String::new();
+        if !self.read_only {
+            list.push_str(SYSTEM_FLAGS);
+            for k in &self.flags {
+                list.push(' ');
+                list.push_str(k);
+            }
+            list.push_str(" \\*");
+        }
+        write::status(
+            out,
+            None,
+            Status::Ok,
+            Some(&format!("PERMANENTFLAGS ({list})")),
+            "flags you can change",
+        );
+    }
+
+    /// Announce the keywords among `keywords` that FLAGS has not listed yet: FLAGS, then
+    /// PERMANENTFLAGS unless read-only. Call before writing any FETCH that may carry them
+    /// (RFC 3501 §7.2.6, RFC 9051 §7.3.5: FLAGS lists every flag the mailbox uses).
+    pub(crate) fn learn_keywords<'a>(
+        &mut self,
+        keywords: impl IntoIterator<Item = &'a String>,
+        out: &mut Vec<u8>,
+    ) {
+        let before = self.flags.len();
+        for k in keywords {
+            // Flag names are case-insensitive (RFC 9051 §2.3.2).
+            if !self.flags.iter().any(|f| f.eq_ignore_ascii_case(k)) {
+                self.flags.push(k.clone());
+            }
+        }
+        if self.flags.len() == before {
+            return;
+        }
+        self.flags.sort_by_key(|k| k.to_ascii_lowercase());
+        self.write_flags(out);
+        if !self.read_only {
+            self.write_permanent_flags(out);
+        }
+    }
+
+    /// Take in the messages a flag change of this session returned (STORE, FETCH setting
+    /// `\Seen`), announcing new keywords first; they may carry another session's keywords too.
+    pub(crate) fn take_updated(&mut self, updated: Vec<MessageInfo>, out: &mut Vec<u8>) {
+        self.learn_keywords(updated.iter().flat_map(|m| &m.keywords), out);
+        for m in updated {
+            if let Some(known) = self.get_mut(m.uid) {
+                *known = m;
+            }
         }
     }
 
@@ -65,7 +155,7 @@ impl Selected {
     }
 
     /// The message with `uid`.
-    pub(crate) fn get_mut(&mut self, uid: u32) -> Option<&mut MessageInfo> {
+    fn get_mut(&mut self, uid: u32) -> Option<&mut MessageInfo> {
         let i = self.messages.binary_search_by_key(&uid, |m| m.uid).ok()?;
         self.messages.get_mut(i)
     }
@@ -159,12 +249,25 @@ impl Selected {
         }
     }
 
+    /// The UID of the newest message in `changes` that this session does not know yet.
+    pub(crate) fn newest_unknown(&self, changes: &mailroom_store::ChangeSet) -> Option<u32> {
+        let last = self.messages.last().map_or(0, |m| m.uid);
+        changes
+            .changed
+            .last()
+            .map(|m| m.uid)
+            .filter(|&uid| uid > last)
+    }
+
     /// Take in what the store reports changed since `self.modseq`, writing the untagged
-    /// responses for it: new messages (EXISTS, and RECENT for IMAP4rev1), flag changes
-    /// (FETCH FLAGS, with UID), and — when `expunge_ok` — expunges (EXPUNGE), else they wait.
+    /// responses for it: keywords new to FLAGS (FLAGS, PERMANENTFLAGS) before anything that
+    /// carries them, new messages (EXISTS, and RECENT for IMAP4rev1; those above
+    /// `recent_mark` are `\Recent` here), flag changes (FETCH FLAGS, with UID), and — when
+    /// `expunge_ok` — expunges (EXPUNGE), else they wait.
     pub(crate) fn apply(
         &mut self,
         changes: mailroom_store::ChangeSet,
+        recent_mark: u32,
         expunge_ok: bool,
         rev2: bool,
         out: &mut Vec<u8>,
@@ -173,6 +276,7 @@ impl Selected {
         if expunge_ok {
             self.announce_expunges(out);
         }
+        self.learn_keywords(changes.changed.iter().flat_map(|m| &m.keywords), out);
         let before = self.messages.len();
         let mut last_uid = self.messages.last().map_or(0, |m| m.uid);
         for m in changes.changed {
@@ -191,7 +295,9 @@ impl Selected {
                 // we know and not in our list was expunged before we learned of it.
                 None if m.uid > last_uid => {
                     last_uid = m.uid;
-                    self.recent.insert(m.uid);
+                    if m.uid > recent_mark {
+                        self.recent.insert(m.uid);
+                    }
                     self.messages.push(m);
                 }
                 None => {}
@@ -275,6 +381,8 @@ mod tests {
             unseen: 3,
             deleted: 0,
             size: 0,
+            recent_uid: 0,
+            recent: 0,
         }
     }
 
@@ -356,6 +464,7 @@ mod tests {
                 changed: vec![msg(9, mailroom_store::FLAG_SEEN, 8), msg(12, 0, 9)],
                 expunged: vec![3, 7],
             },
+            0,
             true,
             false,
             &mut out,
@@ -377,6 +486,7 @@ mod tests {
                 changed: vec![],
                 expunged: vec![9],
             },
+            0,
             false,
             true,
             &mut out,
@@ -386,6 +496,48 @@ mod tests {
         s.announce_expunges(&mut out);
         assert_eq!(String::from_utf8_lossy(&out), "* 1 EXPUNGE\r\n");
         assert_eq!(s.seq_of(12), Some(1));
+    }
+
+    #[test]
+    fn a_new_keyword_is_announced_before_the_fetch_that_carries_it() {
+        let mut s = mailbox();
+        let mut out = Vec::new();
+        let mut tagged = msg(7, 0, 8);
+        tagged.keywords = vec!["$Work".into()];
+        let mut newer = info();
+        newer.highestmodseq = 8;
+        let changes = |changed| mailroom_store::ChangeSet {
+            mailbox: newer.clone(),
+            changed,
+            expunged: vec![],
+        };
+        s.apply(changes(vec![tagged.clone()]), 0, true, false, &mut out);
+        // RFC 3501 §7.2.6: FLAGS (and PERMANENTFLAGS) first, then the FETCH with $Work.
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n\
+             * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] \
+             flags you can change\r\n* 2 FETCH (UID 7 FLAGS ($Work))\r\n"
+        );
+        // Known now, in any case: no second FLAGS.
+        let mut out = Vec::new();
+        let mut other = msg(9, 0, 9);
+        other.keywords = vec!["$WORK".into()];
+        s.apply(changes(vec![other]), 0, true, false, &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "* 3 FETCH (UID 9 FLAGS ($WORK))\r\n"
+        );
+        // Read-only: FLAGS only, PERMANENTFLAGS stays empty.
+        let mut ro = Selected::new(info(), vec![msg(3, 0, 1)], true);
+        let mut out = Vec::new();
+        let mut first = msg(3, 0, 8);
+        first.keywords = vec!["$x".into()];
+        ro.take_updated(vec![first], &mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $x)\r\n"
+        );
     }
 
     #[test]

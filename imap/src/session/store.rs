@@ -60,11 +60,9 @@ impl Session {
             Ok(r) => r,
             Err(e) => return store_error(out, tag, &e),
         };
-        for m in result.updated {
-            if let Some(known) = mailbox.get_mut(m.uid) {
-                *known = m;
-            }
-        }
+        // RFC 3501 §7.2.6: a keyword new to the mailbox is announced in FLAGS before the
+        // FETCH responses carry it (with .SILENT too: later FETCHes will).
+        mailbox.take_updated(result.updated, out);
         // RFC 9051 §6.4.6: without .SILENT, the new flags of every message named.
         if response == StoreResponse::Answer {
             for (seq, u) in picked {

@@ -28,6 +28,7 @@ mod queue;
 #[cfg(test)]
 mod queue_tests;
 mod reads;
+mod recent;
 mod schema;
 mod spam;
 #[cfg(test)]
@@ -41,6 +42,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
 use rusqlite::Connection;
 
+use crate::actor::ClaimRecent;
 use crate::actor::Submit;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
@@ -553,6 +555,11 @@ impl Backend for SqliteBackend {
         Box::pin(Self::read(pool, move |c| {
             reads::changes(c, m.account_id, m.mailbox_id, m.since_modseq)
         }))
+    }
+
+    fn claim_recent(&self, m: ClaimRecent) -> StoreFuture<Outcome<u32>> {
+        let writer = self.writer.clone();
+        Box::pin(async move { writer.claim_recent(m).await })
     }
 
     fn stats(&self) -> StoreStats {

@@ -26,6 +26,7 @@ use mailroom_shared::metrics::metrics;
 use super::blobs::{BlobStore, INLINE_MAX};
 use super::queue::{RecordOp, SubmitOp};
 use super::{events, greylist, logins, ops, queue, unix_now};
+use crate::actor::ClaimRecent;
 use crate::actor::{
     Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
     SetFlags, SetSubscribed, SetWebhookCursor,
@@ -105,6 +106,7 @@ pub(crate) enum Request {
     DeleteMailbox(DeleteMailbox, Reply<Outcome<()>>),
     RenameMailbox(RenameMailbox, Reply<Outcome<()>>),
     SetSubscribed(SetSubscribed, Reply<Outcome<()>>),
+    ClaimRecent(ClaimRecent, Reply<Outcome<u32>>),
     RemoveMessages(RemoveMessages, Reply<Outcome<Vec<u32>>>),
     SaveGreylist(SaveGreylist, Reply<()>),
     ExpireGreylist(ExpireGreylist, Reply<u64>),
@@ -300,6 +302,10 @@ impl WriterHandle {
         op: SetSubscribed,
     ) -> Result<Outcome<()>, StoreError> {
         self.call(|r| Request::SetSubscribed(op, r)).await
+    }
+
+    pub(crate) async fn claim_recent(&self, op: ClaimRecent) -> Result<Outcome<u32>, StoreError> {
+        self.call(|r| Request::ClaimRecent(op, r)).await
     }
 
     pub(crate) async fn remove_messages(
@@ -634,6 +640,10 @@ fn run_request(
             let r = isolated(tx, isolation, |c| ops::set_subscribed(c, &op));
             held(op, reply, r, Request::SetSubscribed)
         }
+        Request::ClaimRecent(op, reply) => {
+            let r = isolated(tx, isolation, |c| super::recent::claim(c, &op)).map(no_changes);
+            held(op, reply, r, Request::ClaimRecent)
+        }
         Request::RemoveMessages(op, reply) => {
             let r = isolated(tx, isolation, |c| ops::remove_uids(c, fx, &op));
             held(op, reply, r, Request::RemoveMessages)
@@ -773,6 +783,7 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::DeleteMailbox(op, r) => held(op, r, Err(e), Request::DeleteMailbox),
         Request::RenameMailbox(op, r) => held(op, r, Err(e), Request::RenameMailbox),
         Request::SetSubscribed(op, r) => held(op, r, Err(e), Request::SetSubscribed),
+        Request::ClaimRecent(op, r) => held(op, r, Err(e), Request::ClaimRecent),
         Request::RemoveMessages(op, r) => held(op, r, Err(e), Request::RemoveMessages),
         Request::SaveGreylist(op, r) => held(op, r, Err(e), Request::SaveGreylist),
         Request::ExpireGreylist(op, r) => held(op, r, Err(e), Request::ExpireGreylist),

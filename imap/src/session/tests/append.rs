@@ -30,7 +30,11 @@ async fn append_with_flags_and_date() {
     t.cmd("c SELECT Drafts").await;
     let r = t.cmd("d FETCH 1 (FLAGS INTERNALDATE)").await;
     assert!(
-        r.starts_with("* 1 FETCH (FLAGS (\\Draft) INTERNALDATE \"14-Jul-2024 08:00:00 +0000\")"),
+        // RFC 3501 §6.3.11: an appended message is \Recent, here in the first session to
+        // select its mailbox.
+        r.starts_with(
+            "* 1 FETCH (FLAGS (\\Draft \\Recent) INTERNALDATE \"14-Jul-2024 08:00:00 +0000\")"
+        ),
         "{r}"
     );
 }
@@ -78,8 +82,16 @@ async fn literal_limits() {
 async fn appends_to_the_selected_mailbox_announce_exists() {
     let mut t = T::selected(1).await;
     let (r, _) = t.raw(&append("INBOX", " (\\Seen $Label)", MESSAGE)).await;
-    // Our own APPEND shows up as EXISTS before the tagged OK (RFC 9051 §6.3.12).
-    assert!(r.starts_with("* 2 EXISTS\r\n* 1 RECENT\r\n"), "{r}");
+    // Our own APPEND shows up as EXISTS before the tagged OK (RFC 9051 §6.3.12), after the
+    // FLAGS that lists its new keyword (RFC 3501 §7.2.6).
+    assert!(
+        r.starts_with("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Label)\r\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains("\\*)] flags you can change\r\n* 2 EXISTS\r\n* 1 RECENT\r\n"),
+        "{r}"
+    );
     assert!(r.ends_with(" 2] APPEND completed\r\n"), "{r}");
     let r = t.cmd("f FETCH 2 FLAGS").await;
     assert!(r.starts_with("* 2 FETCH (FLAGS (\\Seen $Label"), "{r}");
@@ -152,4 +164,29 @@ async fn append_with_literal_plus_and_utf8_names() {
     t.cmd("c CREATE \"Entwürfe\"").await;
     let (r, _) = t.raw(&append("\"Entwürfe\"", "", MESSAGE)).await;
     assert_eq!(tagged_code(&r), (OK, "APPENDUID".into()));
+}
+
+#[actix_rt::test]
+async fn an_appended_keyword_is_in_flags_before_the_other_session_fetches_it() {
+    let mut a = T::selected(1).await;
+    let mut b = a.other().await;
+    b.cmd("s SELECT INBOX").await;
+    let (r, _) = b.raw(&append("INBOX", " ($Project)", MESSAGE)).await;
+    // The appending session learns of the keyword with its own new message (RFC 3501
+    // §7.2.6): FLAGS before the EXISTS that makes it fetchable.
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    let flags = format!(
+        "* FLAGS ({system} $Project)\r\n\
+         * OK [PERMANENTFLAGS ({system} $Project \\*)] flags you can change\r\n"
+    );
+    assert!(r.starts_with(&format!("{flags}* 2 EXISTS\r\n")), "{r}");
+    // The other session too, before it can FETCH the message (RFC 9051 §7.3.5); the
+    // appending session was told of the message first, so it is not \Recent here.
+    a.s.mailbox_changed();
+    let r = a.cmd("f FETCH 2 FLAGS").await;
+    assert!(r.starts_with(&format!("{flags}* 2 EXISTS\r\n")), "{r}");
+    assert!(
+        r.ends_with("* 2 FETCH (FLAGS ($Project))\r\nf OK FETCH completed\r\n"),
+        "{r}"
+    );
 }

@@ -58,11 +58,13 @@ async fn uid_move_and_copy_to_itself() {
     );
     let r = t.cmd("b COPY 1 INBOX").await;
     assert_eq!(tagged_code(&r), (OK, "COPYUID".into()));
-    // The copy into the selected mailbox is announced at the next command.
-    assert_eq!(
-        t.cmd("c NOOP").await,
-        "* 2 EXISTS\r\n* 1 RECENT\r\nc OK NOOP completed\r\n"
+    // The copy into the selected mailbox is announced before the tagged OK (RFC 3501
+    // §7.3.1), and is \Recent here (RFC 3501 §6.4.7, §2.3.2).
+    assert!(
+        r.starts_with("* 2 EXISTS\r\n* 1 RECENT\r\nb OK [COPYUID "),
+        "{r}"
     );
+    assert_eq!(t.cmd("c NOOP").await, "c OK NOOP completed\r\n");
 }
 
 #[actix_rt::test]
@@ -117,5 +119,54 @@ async fn another_session_sees_the_move() {
     assert_eq!(
         a.cmd("u UID FETCH 2 UID").await,
         "* 1 EXPUNGE\r\n* 1 FETCH (UID 2)\r\nu OK FETCH completed\r\n"
+    );
+}
+
+#[actix_rt::test]
+async fn move_into_the_selected_mailbox_announces_exists() {
+    let mut a = T::selected(2).await;
+    let mut b = a.other().await;
+    b.cmd("s SELECT INBOX").await;
+    let r = a.cmd("m MOVE 1 INBOX").await;
+    // RFC 6851 §3.3, §4.3: COPYUID, the EXPUNGE of the source, and the new message as
+    // EXISTS (RFC 3501 §7.3.1), all before the tagged OK; the copy is \Recent here, where
+    // it arrived first (RFC 3501 §2.3.2).
+    assert!(r.starts_with("* OK [COPYUID "), "{r}");
+    assert!(
+        r.ends_with(
+            " 1 3] moved\r\n* 1 EXPUNGE\r\n* 2 EXISTS\r\n* 1 RECENT\r\nm OK MOVE completed\r\n"
+        ),
+        "{r}"
+    );
+    assert_eq!(
+        a.cmd("f FETCH 1:* UID").await,
+        "* 1 FETCH (UID 2)\r\n* 2 FETCH (UID 3)\r\nf OK FETCH completed\r\n"
+    );
+    // The other session sees the same: one EXPUNGE, one EXISTS, nothing recent.
+    b.s.mailbox_changed();
+    assert_eq!(
+        b.cmd("n NOOP").await,
+        "* 1 EXPUNGE\r\n* 2 EXISTS\r\n* 0 RECENT\r\nn OK NOOP completed\r\n"
+    );
+}
+
+#[actix_rt::test]
+async fn a_copied_keyword_is_in_flags_before_the_target_s_sessions_fetch_it() {
+    let mut a = T::selected(1).await;
+    a.cmd("k STORE 1 +FLAGS.SILENT ($Invoice)").await;
+    let mut b = a.other().await;
+    b.cmd("s SELECT Archive").await;
+    a.cmd("c COPY 1 Archive").await;
+    // RFC 3501 §7.2.6: the keyword the copy brings is in FLAGS before its EXISTS and FETCH.
+    b.s.mailbox_changed();
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    assert_eq!(
+        b.cmd("f FETCH 1 FLAGS").await,
+        format!(
+            "* FLAGS ({system} $Invoice)\r\n\
+             * OK [PERMANENTFLAGS ({system} $Invoice \\*)] flags you can change\r\n\
+             * 1 EXISTS\r\n* 1 RECENT\r\n* 1 FETCH (FLAGS ($Invoice \\Recent))\r\n\
+             f OK FETCH completed\r\n"
+        )
     );
 }

@@ -9,7 +9,9 @@ async fn store_expunge_and_renumbering() {
     let r = t.cmd("a STORE 1:2 +FLAGS (\\Deleted $Work)").await;
     assert_eq!(
         r,
-        "* 1 FETCH (FLAGS (\\Deleted $Work))\r\n* 2 FETCH (FLAGS (\\Deleted $Work))\r\na OK STORE completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] flags you can change\r\n\
+         * 1 FETCH (FLAGS (\\Deleted $Work))\r\n* 2 FETCH (FLAGS (\\Deleted $Work))\r\na OK STORE completed\r\n"
     );
     assert_eq!(
         t.cmd("b UID STORE 2 -FLAGS.SILENT ($Work)").await,

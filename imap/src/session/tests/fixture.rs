@@ -270,13 +270,18 @@ impl T {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// Log in, deliver `n` messages and select INBOX.
+    /// Log in, deliver `n` messages and select INBOX. An earlier session selected it first
+    /// and so had the messages as `\Recent` (RFC 3501 §2.3.2): they are not recent here, and
+    /// only what arrives later is. The tests of `\Recent` itself set up their own sessions.
     pub(super) async fn selected(n: usize) -> T {
         let mut t = lenient().await;
         t.login().await;
         for _ in 0..n {
             t.deliver(MESSAGE).await;
         }
+        let mut earlier = t.other().await;
+        let r = earlier.cmd("s SELECT INBOX").await;
+        assert!(r.contains(&format!("* {n} RECENT\r\n")), "{r}");
         let r = t.cmd("s SELECT INBOX").await;
         assert!(r.ends_with("s OK [READ-WRITE] SELECT completed\r\n"), "{r}");
         t

@@ -77,10 +77,13 @@ async fn flag_changes_and_expunges_together() {
     b.cmd("y STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     b.cmd("z EXPUNGE").await;
     a.s.mailbox_changed();
-    // The expunge renumbers message 3 to 2 before its FETCH is written.
+    // The expunge renumbers message 3 to 2 before its FETCH is written; the keyword is
+    // new to the mailbox, so FLAGS lists it first (RFC 3501 §7.2.6).
     assert_eq!(
         a.cmd("n NOOP").await,
-        "* 1 EXPUNGE\r\n* 2 FETCH (UID 3 FLAGS ($Seen))\r\nn OK NOOP completed\r\n"
+        "* 1 EXPUNGE\r\n* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Seen)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Seen \\*)] flags you can change\r\n\
+         * 2 FETCH (UID 3 FLAGS ($Seen))\r\nn OK NOOP completed\r\n"
     );
 }
 
@@ -95,9 +98,11 @@ async fn rev2_sessions_get_no_recent() {
         a.cmd("n NOOP").await,
         "* 2 EXISTS\r\nn OK NOOP completed\r\n"
     );
+    // The rev2 session took neither message from the rev1 one, which has both as \Recent
+    // (RFC 3501 §2.3.2).
     b.s.mailbox_changed();
     assert_eq!(
         b.cmd("n NOOP").await,
-        "* 2 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
+        "* 2 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n"
     );
 }

@@ -160,3 +160,40 @@ async fn syntax_errors_and_empty_mailbox() {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
 }
+
+#[actix_rt::test]
+async fn recent_new_and_old_follow_the_session_that_owns_the_messages() {
+    let mut a = lenient().await;
+    a.login().await;
+    a.deliver(MESSAGE).await;
+    a.deliver(MESSAGE).await;
+    let mut b = a.other().await;
+    a.cmd("s SELECT INBOX").await;
+    b.cmd("s SELECT INBOX").await;
+    a.cmd("x STORE 1 +FLAGS.SILENT (\\Seen)").await;
+    b.s.mailbox_changed();
+    // RFC 3501 §6.4.4: RECENT, NEW = RECENT UNSEEN, OLD = NOT RECENT; the messages are
+    // recent in the session that selected first only (RFC 3501 §2.3.2).
+    for (key, in_a, in_b) in [
+        ("RECENT", " 1 2", ""),
+        ("NEW", " 2", ""),
+        ("OLD", "", " 1 2"),
+        ("NOT RECENT", "", " 1 2"),
+        ("OR NEW SEEN", " 1 2", " 1"),
+    ] {
+        let want = |found: &str| format!("* SEARCH{found}\r\ns OK SEARCH completed\r\n");
+        assert_eq!(a.cmd(&format!("s SEARCH {key}")).await, want(in_a), "{key}");
+        let r = b.cmd(&format!("s SEARCH {key}")).await;
+        assert!(r.ends_with(&want(in_b)), "{key}: {r}");
+    }
+    // IMAP4rev2 has no \Recent (RFC 9051 §2.3.2): nothing is recent to such a session.
+    let mut c = T::selected_rev2(1).await;
+    c.deliver(MESSAGE).await;
+    c.s.mailbox_changed();
+    c.cmd("n NOOP").await;
+    c.exact(
+        "s SEARCH RECENT",
+        "* ESEARCH (TAG \"s\")\r\ns OK SEARCH completed\r\n",
+    )
+    .await;
+}

@@ -14,7 +14,8 @@ async fn select_reports_the_mailbox() {
     for line in [
         "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n",
         "* 2 EXISTS\r\n",
-        "* 0 RECENT\r\n",
+        // RFC 3501 §2.3.2: the first session to select the mailbox has them as \Recent.
+        "* 2 RECENT\r\n",
         "* OK [UNSEEN 1] first unseen\r\n",
         "* OK [UIDNEXT 3] predicted next UID\r\n",
         "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags you can change\r\n",
@@ -144,4 +145,57 @@ async fn close_and_unselect_take_no_arguments_and_need_a_mailbox() {
     assert_eq!(t.code("c UNSELECT").await.0, OK);
     assert_eq!(t.code("d CLOSE").await.0, BAD);
     assert_eq!(t.code("e UNSELECT").await.0, BAD);
+}
+
+#[actix_rt::test]
+async fn recent_belongs_to_the_first_session_that_selects() {
+    let mut a = lenient().await;
+    a.login().await;
+    a.deliver(MESSAGE).await;
+    a.deliver(MESSAGE).await;
+    let mut b = a.other().await;
+    let mut c = a.other().await;
+    // RFC 3501 §6.3.2: EXAMINE shows what is recent but does not take it away.
+    let r = c.cmd("e EXAMINE INBOX").await;
+    assert!(r.contains("* 2 RECENT\r\n"), "{r}");
+    assert_eq!(
+        c.cmd("f FETCH 1 FLAGS").await,
+        "* 1 FETCH (FLAGS (\\Recent))\r\nf OK FETCH completed\r\n"
+    );
+    // RFC 3501 §2.3.2: the first session to select gets them as \Recent, no later one does.
+    let r = a.cmd("s SELECT INBOX").await;
+    assert!(r.contains("* 2 EXISTS\r\n* 2 RECENT\r\n"), "{r}");
+    let r = b.cmd("s SELECT INBOX").await;
+    assert!(r.contains("* 2 EXISTS\r\n* 0 RECENT\r\n"), "{r}");
+    assert_eq!(
+        a.cmd("f FETCH 1:2 FLAGS").await,
+        "* 1 FETCH (FLAGS (\\Recent))\r\n* 2 FETCH (FLAGS (\\Recent))\r\nf OK FETCH completed\r\n"
+    );
+    assert_eq!(
+        b.cmd("f FETCH 1:2 FLAGS").await,
+        "* 1 FETCH (FLAGS ())\r\n* 2 FETCH (FLAGS ())\r\nf OK FETCH completed\r\n"
+    );
+    // A message that arrives while both have the mailbox selected is recent in the one
+    // told of it first, whichever that is; the other still keeps its own.
+    a.deliver(MESSAGE).await;
+    b.s.mailbox_changed();
+    a.s.mailbox_changed();
+    assert_eq!(
+        b.cmd("n NOOP").await,
+        "* 3 EXISTS\r\n* 1 RECENT\r\nn OK NOOP completed\r\n"
+    );
+    assert_eq!(
+        a.cmd("n NOOP").await,
+        "* 3 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n"
+    );
+    // Reselecting gives nothing back: the claim is the store's, not the session's.
+    let r = a.cmd("t SELECT INBOX").await;
+    assert!(r.contains("* 3 EXISTS\r\n* 0 RECENT\r\n"), "{r}");
+    // The read-only session keeps the two it was shown; the third was claimed before it
+    // heard of it.
+    c.s.mailbox_changed();
+    assert_eq!(
+        c.cmd("n NOOP").await,
+        "* 3 EXISTS\r\n* 2 RECENT\r\nn OK NOOP completed\r\n"
+    );
 }

@@ -15,7 +15,7 @@ async fn every_item() {
     assert_eq!(
         r,
         format!(
-            "* STATUS \"INBOX\" (MESSAGES 2 RECENT 0 UIDNEXT 3 UNSEEN 2 DELETED 0 SIZE {})\r\na OK STATUS completed\r\n",
+            "* STATUS \"INBOX\" (MESSAGES 2 RECENT 2 UIDNEXT 3 UNSEEN 2 DELETED 0 SIZE {})\r\na OK STATUS completed\r\n",
             2 * MESSAGE.len()
         )
     );
@@ -66,5 +66,30 @@ async fn names_follow_the_session_encoding() {
     assert_eq!(
         t.cmd("d STATUS \"Entwürfe\" (MESSAGES)").await,
         "* STATUS \"Entwürfe\" (MESSAGES 0)\r\nd OK STATUS completed\r\n"
+    );
+}
+
+#[actix_rt::test]
+async fn recent_counts_what_no_session_has_claimed() {
+    let mut a = lenient().await;
+    a.login().await;
+    a.deliver(MESSAGE).await;
+    a.deliver(MESSAGE).await;
+    let mut b = a.other().await;
+    let status = "t STATUS INBOX (RECENT MESSAGES)";
+    let reply =
+        |n: u32| format!("* STATUS \"INBOX\" (RECENT {n} MESSAGES 2)\r\nt OK STATUS completed\r\n");
+    // RFC 3501 §6.3.10, §2.3.2: both messages are recent until a session takes them; EXAMINE
+    // does not (RFC 3501 §6.3.2), SELECT in another session does.
+    assert_eq!(b.cmd(status).await, reply(2));
+    a.cmd("e EXAMINE INBOX").await;
+    assert_eq!(b.cmd(status).await, reply(2));
+    a.cmd("s SELECT INBOX").await;
+    assert_eq!(b.cmd(status).await, reply(0));
+    a.deliver(MESSAGE).await;
+    let r = b.cmd("u STATUS INBOX (RECENT)").await;
+    assert_eq!(
+        r,
+        "* STATUS \"INBOX\" (RECENT 1)\r\nu OK STATUS completed\r\n"
     );
 }

@@ -26,7 +26,9 @@ async fn store_forms() {
     // UID STORE answers with the UID (RFC 9051 §6.4.9).
     assert_eq!(
         t.cmd("e UID STORE 2 +FLAGS ($Work)").await,
-        "* 2 FETCH (FLAGS (\\Answered $Work) UID 2)\r\ne OK STORE completed\r\n"
+        "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)\r\n\
+         * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] flags you can change\r\n\
+         * 2 FETCH (FLAGS (\\Answered $Work) UID 2)\r\ne OK STORE completed\r\n"
     );
     let r = t.cmd("f FETCH 1:* FLAGS").await;
     assert_eq!(
@@ -105,4 +107,57 @@ async fn another_session_sees_the_flags() {
         "* 2 FETCH (UID 2 FLAGS (\\Flagged))\r\nn OK NOOP completed\r\n"
     );
     assert_eq!(a.cmd("m NOOP").await, "m OK NOOP completed\r\n");
+}
+
+/// FLAGS and PERMANENTFLAGS with the system flags and `keywords`, as a session announces a
+/// new keyword.
+fn flags_with(keywords: &str) -> String {
+    let system = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    format!(
+        "* FLAGS ({system} {keywords})\r\n\
+         * OK [PERMANENTFLAGS ({system} {keywords} \\*)] flags you can change\r\n"
+    )
+}
+
+#[actix_rt::test]
+async fn a_new_keyword_is_in_flags_before_any_fetch_in_every_session() {
+    let mut a = T::selected(2).await;
+    let mut b = a.other().await;
+    b.cmd("s SELECT INBOX").await;
+    // RFC 3501 §7.2.6, RFC 9051 §7.3.5: FLAGS lists every flag a FETCH may carry, so a new
+    // keyword is announced (with PERMANENTFLAGS) before the FETCH that carries it…
+    assert_eq!(
+        a.cmd("x STORE 1 +FLAGS ($Urgent)").await,
+        format!(
+            "{}* 1 FETCH (FLAGS ($Urgent))\r\nx OK STORE completed\r\n",
+            flags_with("$Urgent")
+        )
+    );
+    // …to the other session as well, before its unsolicited FETCH (RFC 9051 §7.5.2).
+    b.s.mailbox_changed();
+    assert_eq!(
+        b.cmd("n NOOP").await,
+        format!(
+            "{}* 1 FETCH (UID 1 FLAGS ($Urgent))\r\nn OK NOOP completed\r\n",
+            flags_with("$Urgent")
+        )
+    );
+    // Once only; .SILENT still announces a keyword, since later FETCHes carry it.
+    assert_eq!(
+        a.cmd("y STORE 2 +FLAGS ($urgent)").await,
+        "* 2 FETCH (FLAGS ($urgent))\r\ny OK STORE completed\r\n"
+    );
+    assert_eq!(
+        b.cmd("z STORE 2 +FLAGS.SILENT ($Later)").await,
+        format!("{}z OK STORE completed\r\n", flags_with("$Later $Urgent"))
+    );
+    a.s.mailbox_changed();
+    assert_eq!(
+        a.cmd("f FETCH 2 FLAGS").await,
+        format!(
+            "{}* 2 FETCH (UID 2 FLAGS ($Later $urgent))\r\n\
+             * 2 FETCH (FLAGS ($Later $urgent))\r\nf OK FETCH completed\r\n",
+            flags_with("$Later $Urgent")
+        )
+    );
 }

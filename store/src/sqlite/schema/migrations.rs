@@ -354,8 +354,17 @@ CREATE TABLE api_tokens (
 CREATE INDEX api_tokens_account ON api_tokens(account_id);
 ";
 
+/// Version 13: `\Recent` (RFC 3501 §2.3.2) as a fact of the store, so that exactly one IMAP
+/// session gets each message as recent: `recent_uid` is the highest UID a session has
+/// claimed. Messages already there count as claimed: an upgrade does not make a whole
+/// mailbox recent at once.
+const V13: &str = "
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+UPDATE mailboxes SET recent_uid = uidnext - 1;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 
@@ -500,6 +509,33 @@ mod tests {
             counters(&conn);
         }
         assert_eq!(counters(&conn), [(1, 2, 0, 0, 50), (2, 0, 0, 0, 0)]);
+    }
+
+    #[test]
+    fn messages_there_at_upgrade_are_not_recent() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for sql in &MIGRATIONS[..12] {
+            conn.execute_batch(sql).expect("old schema");
+        }
+        conn.pragma_update(None, "user_version", 12)
+            .expect("version");
+        conn.execute_batch(
+            "INSERT INTO domains (id, name) VALUES (1, 'example.test');
+             INSERT INTO accounts (id, domain_id, address, address_key, password_hash, role)
+                 VALUES (1, 1, 'a@example.test', 'a@example.test', 'x', 'user');
+             INSERT INTO mailboxes (id, account_id, name, uidvalidity, uidnext) VALUES
+                 (1, 1, 'INBOX', 1, 8), (2, 1, 'Empty', 2, 1);",
+        )
+        .expect("old rows");
+        migrate(&mut conn).expect("migrate");
+        let marks: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, recent_uid FROM mailboxes ORDER BY id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(marks, [(1, 7), (2, 0)]);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! [`MailboxInfo`], and the completeness of [`Changes`], through the [`Backend`] trait.
 
 use super::*;
-use crate::actor::{Changes, CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed};
+use crate::actor::{
+    Changes, ClaimRecent, CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed,
+};
 use mailroom_shared::msg::{MailboxChange, MailboxChanged};
 
 impl Fixture {
@@ -748,4 +750,52 @@ async fn changes_between_two_steps_see_only_the_second() {
         .await
         .expect("changes");
     assert!(c.changed.is_empty());
+}
+
+#[actix_rt::test]
+async fn recent_is_claimed_once_and_counted_until_then() {
+    let f = fixture();
+    f.deliver(&[f.alice], message(1)).await.expect("deliver");
+    f.deliver(&[f.alice], message(2)).await.expect("deliver");
+    let inbox = f.info("INBOX").await;
+    assert_eq!((inbox.recent_uid, inbox.recent), (0, 2));
+    let claim = |account_id, up_to| ClaimRecent {
+        account_id,
+        mailbox_id: inbox.id,
+        up_to,
+    };
+    // RFC 3501 §2.3.2: the first claim owns UIDs 1:2, a second claim owns nothing.
+    let first = f
+        .store
+        .claim_recent(claim(f.alice, 2))
+        .await
+        .expect("claim");
+    assert_eq!(first.value, 0);
+    assert!(
+        first.changes.is_empty(),
+        "a claim changes nothing to announce"
+    );
+    let again = f
+        .store
+        .claim_recent(claim(f.alice, 2))
+        .await
+        .expect("claim");
+    assert_eq!(again.value, 2);
+    let after = f.info("INBOX").await;
+    assert_eq!((after.recent_uid, after.recent), (2, 0));
+    assert_eq!(after.highestmodseq, inbox.highestmodseq);
+    // A new message is recent again; a claim below the mark does not lower it.
+    f.deliver(&[f.alice], message(3)).await.expect("deliver");
+    assert_eq!(f.info("INBOX").await.recent, 1);
+    let low = f
+        .store
+        .claim_recent(claim(f.alice, 1))
+        .await
+        .expect("claim");
+    assert_eq!(low.value, 2);
+    assert_eq!(f.info("INBOX").await.recent_uid, 2);
+    // Another account cannot claim alice's messages.
+    let r = f.store.claim_recent(claim(f.bob, 3)).await;
+    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
+    assert_eq!(f.info("INBOX").await.recent, 1);
 }
