@@ -295,6 +295,17 @@ pub struct ListMailboxes {
     pub account_id: i64,
 }
 
+/// The names the account subscribes to that have no mailbox: a subscribed mailbox that was
+/// deleted leaves its name subscribed (RFC 9051 §6.3.7), until UNSUBSCRIBE or until a
+/// mailbox of that name is created again (which then carries the subscription). Sorted.
+/// Sent by IMAP sessions (LSUB, LIST with SUBSCRIBED).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<String>, StoreError>")]
+pub struct LostSubscriptions {
+    /// The logged-in account.
+    pub account_id: i64,
+}
+
 /// Open a mailbox: its counters and every message's UID, flags and MODSEQ. Sent by IMAP
 /// sessions (SELECT/EXAMINE) and POP3 sessions (the INBOX, at login).
 #[derive(Message, Debug, Clone)]
@@ -750,6 +761,7 @@ read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(OwnsAddresses, owns_addresses, Vec<bool>);
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
+read_handler!(LostSubscriptions, lost_subscriptions, Vec<String>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, Arc<MessageMeta>)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);

@@ -133,10 +133,19 @@ async fn syntax_errors_are_bad() {
         "a SUBSCRIBE",
         "a UNSUBSCRIBE",
         "a CREATE (x)",
-        // RFC 3501 §5.1.3: "&" must start a valid modified UTF-7 run.
-        "a CREATE &AB",
-        "a RENAME Sent &-&",
     ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
+    }
+    // RFC 3501 §5.1.3: "&" must start a valid modified UTF-7 run; a name that breaks the
+    // rule is well-formed syntax naming a mailbox we cannot have, so NO [CANNOT], not BAD.
+    for line in [
+        "a CREATE &AB",
+        "a RENAME Sent &-&",
+        "a RENAME &AB Sent",
+        "a DELETE &AB",
+        "a SUBSCRIBE &AB",
+        "a UNSUBSCRIBE &AB",
+    ] {
+        assert_eq!(t.code(line).await, (NO, "CANNOT".into()), "{line}");
     }
 }
