@@ -437,7 +437,8 @@ pub struct Expunge {
 /// Create a mailbox (IMAP CREATE, RFC 9051 §6.3.4). Sent by IMAP sessions. The hierarchy
 /// delimiter is `/`; one trailing `/` is ignored and missing superiors are created too
 /// (`a/b/c` also makes `a` and `a/b`). Each new mailbox has a UIDVALIDITY never used before,
-/// UIDNEXT 1, no special use, and is not subscribed. Returns the mailbox as LIST reports it.
+/// UIDNEXT 1, no special use, and is not subscribed unless its name still was from a deleted
+/// mailbox (see [`LostSubscriptions`]). Returns the mailbox as LIST reports it.
 ///
 /// Errors: `Invalid` for a bad name (see [`crate::types::mailbox_name`]); `Exists` if the
 /// name is taken (INBOX in any case is); `NotFound` for an unknown account. Publishes
@@ -452,7 +453,8 @@ pub struct CreateMailbox {
 }
 
 /// Delete a mailbox and its messages (IMAP DELETE, RFC 9051 §6.3.5). Sent by IMAP sessions.
-/// Its inferiors (`name/child`) stay. The messages go as EXPUNGE removes them: their space is
+/// Its inferiors (`name/child`) stay, and so does its subscription (see
+/// [`LostSubscriptions`]). The messages go as EXPUNGE removes them: their space is
 /// credited to the account and bodies no other message uses are removed. One transaction.
 ///
 /// Errors: `Invalid("cannot delete INBOX")`; `NotFound` if the account has no such mailbox.
@@ -493,9 +495,12 @@ pub struct RenameMailbox {
 /// Subscribe to or unsubscribe from a mailbox (IMAP SUBSCRIBE/UNSUBSCRIBE, RFC 9051 §6.3.7,
 /// §6.3.8); seen in [`MailboxInfo::subscribed`]. Sent by IMAP sessions.
 ///
-/// Errors: `NotFound` for a name with no mailbox (RFC 9051 §6.3.7 lets a server check that
-/// the mailbox exists; the flag lives on the mailbox here, so a subscription cannot outlive
-/// it). Publishes `Mailbox` when the flag actually changed.
+/// A subscribed mailbox that is deleted leaves its name subscribed (see
+/// [`LostSubscriptions`]); UNSUBSCRIBE of such a name removes it.
+///
+/// Errors: `NotFound` for SUBSCRIBE to a name with no mailbox (RFC 9051 §6.3.7 lets a server
+/// check that the mailbox exists), and for UNSUBSCRIBE of a name that is neither a mailbox
+/// nor subscribed. Publishes `Mailbox` when the flag of a mailbox actually changed.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct SetSubscribed {

@@ -201,8 +201,8 @@ impl<'a> Tree<'a> {
 /// * `\HasChildren` / `\HasNoChildren` always (RFC 9051 §7.3.1 requires them for rev2; fine
 ///   for rev1 too).
 /// * A name that does not exist but has children is listed when the pattern ends with `%`
-///   and it matches (RFC 3501 §6.3.8), with `\NonExistent` in rev2 (RFC 9051 §7.3.1) and
-///   `\Noselect` in rev1.
+///   and it matches (RFC 3501 §6.3.8), with `\NonExistent` in rev2 (RFC 9051 §7.3.1) and in
+///   an extended LIST with SUBSCRIBED (RFC 5258 §3), else `\Noselect` (rev1).
 /// * Special-use attributes always in rev2 (RFC 9051 §7.3.1), and with the SPECIAL-USE
 ///   selection or return option (RFC 6154 §2).
 /// * `\Subscribed` with the SUBSCRIBED selection or return option (RFC 5258 §3.1, §3.2).
