@@ -48,9 +48,7 @@ pub(crate) fn sent_day(date_header: Option<&str>, internal_date: i64) -> i64 {
 /// zone, which is what SENT* compares.
 pub(crate) fn header_day(text: &str) -> Option<i64> {
     let text = strip_comments(text);
-    let mut words = text
-        .split(|c: char| c == ' ' || c == '\t' || c == ',')
-        .filter(|w| !w.is_empty());
+    let mut words = text.split([' ', '\t', ',']).filter(|w| !w.is_empty());
     let mut first = words.next()?;
     // RFC 5322 §3.3 day-of-week, with or without its comma (obs-day-of-week allows CFWS).
     if DAYS.iter().any(|d| first.eq_ignore_ascii_case(d)) {

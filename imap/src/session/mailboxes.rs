@@ -89,10 +89,11 @@ impl Session {
         let Some(account_id) = self.account_id() else {
             return;
         };
-        let (Some(from), Some(to)) = (
-            self.name_or_no(tag, from, out),
-            self.name_or_no(tag, to, out),
-        ) else {
+        // One tagged answer, even when both names are refused.
+        let Some(from) = self.name_or_no(tag, from, out) else {
+            return;
+        };
+        let Some(to) = self.name_or_no(tag, to, out) else {
             return;
         };
         let done = self

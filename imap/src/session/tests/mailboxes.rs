@@ -142,10 +142,13 @@ async fn syntax_errors_are_bad() {
         "a CREATE &AB",
         "a RENAME Sent &-&",
         "a RENAME &AB Sent",
+        "a RENAME &AB &-&",
         "a DELETE &AB",
         "a SUBSCRIBE &AB",
         "a UNSUBSCRIBE &AB",
     ] {
-        assert_eq!(t.code(line).await, (NO, "CANNOT".into()), "{line}");
+        let r = t.cmd(line).await;
+        assert_eq!(tagged_code(&r), (NO, "CANNOT".into()), "{line}");
+        assert_eq!(r.matches("\r\n").count(), 1, "one tagged answer: {r}");
     }
 }
