@@ -295,6 +295,17 @@ pub struct ListMailboxes {
     pub account_id: i64,
 }
 
+/// The names the account subscribes to that have no mailbox: a subscribed mailbox that was
+/// deleted leaves its name subscribed (RFC 9051 §6.3.7), until UNSUBSCRIBE or until a
+/// mailbox of that name is created again (which then carries the subscription). Sorted.
+/// Sent by IMAP sessions (LSUB, LIST with SUBSCRIBED).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<Vec<String>, StoreError>")]
+pub struct LostSubscriptions {
+    /// The logged-in account.
+    pub account_id: i64,
+}
+
 /// Open a mailbox: its counters and every message's UID, flags and MODSEQ. Sent by IMAP
 /// sessions (SELECT/EXAMINE) and POP3 sessions (the INBOX, at login).
 #[derive(Message, Debug, Clone)]
@@ -426,7 +437,8 @@ pub struct Expunge {
 /// Create a mailbox (IMAP CREATE, RFC 9051 §6.3.4). Sent by IMAP sessions. The hierarchy
 /// delimiter is `/`; one trailing `/` is ignored and missing superiors are created too
 /// (`a/b/c` also makes `a` and `a/b`). Each new mailbox has a UIDVALIDITY never used before,
-/// UIDNEXT 1, no special use, and is not subscribed. Returns the mailbox as LIST reports it.
+/// UIDNEXT 1, no special use, and is not subscribed unless its name still was from a deleted
+/// mailbox (see [`LostSubscriptions`]). Returns the mailbox as LIST reports it.
 ///
 /// Errors: `Invalid` for a bad name (see [`crate::types::mailbox_name`]); `Exists` if the
 /// name is taken (INBOX in any case is); `NotFound` for an unknown account. Publishes
@@ -441,7 +453,8 @@ pub struct CreateMailbox {
 }
 
 /// Delete a mailbox and its messages (IMAP DELETE, RFC 9051 §6.3.5). Sent by IMAP sessions.
-/// Its inferiors (`name/child`) stay. The messages go as EXPUNGE removes them: their space is
+/// Its inferiors (`name/child`) stay, and so does its subscription (see
+/// [`LostSubscriptions`]). The messages go as EXPUNGE removes them: their space is
 /// credited to the account and bodies no other message uses are removed. One transaction.
 ///
 /// Errors: `Invalid("cannot delete INBOX")`; `NotFound` if the account has no such mailbox.
@@ -482,9 +495,12 @@ pub struct RenameMailbox {
 /// Subscribe to or unsubscribe from a mailbox (IMAP SUBSCRIBE/UNSUBSCRIBE, RFC 9051 §6.3.7,
 /// §6.3.8); seen in [`MailboxInfo::subscribed`]. Sent by IMAP sessions.
 ///
-/// Errors: `NotFound` for a name with no mailbox (RFC 9051 §6.3.7 lets a server check that
-/// the mailbox exists; the flag lives on the mailbox here, so a subscription cannot outlive
-/// it). Publishes `Mailbox` when the flag actually changed.
+/// A subscribed mailbox that is deleted leaves its name subscribed (see
+/// [`LostSubscriptions`]); UNSUBSCRIBE of such a name removes it.
+///
+/// Errors: `NotFound` for SUBSCRIBE to a name with no mailbox (RFC 9051 §6.3.7 lets a server
+/// check that the mailbox exists), and for UNSUBSCRIBE of a name that is neither a mailbox
+/// nor subscribed. Publishes `Mailbox` when the flag of a mailbox actually changed.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<(), StoreError>")]
 pub struct SetSubscribed {
@@ -770,6 +786,7 @@ read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(OwnsAddresses, owns_addresses, Vec<bool>);
 read_handler!(ListMailboxes, list_mailboxes, Vec<MailboxInfo>);
+read_handler!(LostSubscriptions, lost_subscriptions, Vec<String>);
 read_handler!(Select, select, (MailboxInfo, Vec<MessageInfo>));
 read_handler!(FetchMeta, fetch_meta, Vec<(MessageInfo, Arc<MessageMeta>)>);
 read_handler!(FetchBody, fetch_body, Arc<[u8]>);

@@ -19,9 +19,10 @@ use mailroom_shared::msg::MailboxChanged;
 use crate::actor::ClaimRecent;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
-    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
-    OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
-    ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
+    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    SetWebhookCursor, WebhookCursor,
 };
 use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
@@ -69,6 +70,8 @@ pub trait Backend: Send + Sync + 'static {
     fn append(&self, m: Append) -> StoreFuture<Outcome<Appended>>;
     /// See [`ListMailboxes`].
     fn list_mailboxes(&self, m: ListMailboxes) -> StoreFuture<Vec<MailboxInfo>>;
+    /// See [`LostSubscriptions`].
+    fn lost_subscriptions(&self, m: LostSubscriptions) -> StoreFuture<Vec<String>>;
     /// See [`Select`].
     fn select(&self, m: Select) -> StoreFuture<(MailboxInfo, Vec<MessageInfo>)>;
     /// See [`FetchMeta`].

@@ -325,6 +325,9 @@ fn envelope(headers: &[Header<'_>], raw: &[u8]) -> Envelope {
 /// RFC 3501 §7.4.2 address list, with group start/end markers.
 fn addresses(header: &Header<'_>, raw: &[u8]) -> Vec<Address> {
     let text = raw_value(header, raw).unwrap_or_default();
+    // mail-parser reports a comment standing alone (`group2: (foo) ;`, `Cc: (none)`) as a
+    // member named by the comment; the header without its comments tells them apart.
+    let bare = strip_comments(&text);
     let groups: Vec<(Option<&str>, &[Addr<'_>])> = match header.value.as_address() {
         Some(MpAddress::List(list)) => vec![(None, list)],
         Some(MpAddress::Group(groups)) => groups
@@ -345,28 +348,86 @@ fn addresses(header: &Header<'_>, raw: &[u8]) -> Vec<Address> {
         out.extend(
             members
                 .iter()
-                .filter_map(|a| mailbox(a, &text, &mut cursor)),
+                .filter_map(|a| mailbox(a, &text, &bare, &mut cursor)),
         );
         out.extend(name.map(|_| Address::default()));
     }
     out
 }
 
-fn mailbox(addr: &Addr<'_>, header_text: &str, cursor: &mut usize) -> Option<Address> {
+/// One ENVELOPE address, or None for an entry that is no mailbox: nothing at all, or only a
+/// comment (RFC 5322 §3.4: `group = display-name ":" [group-list] ";" [CFWS]`, where a
+/// group-list of CFWS alone is an empty group, and §3.2.2: a comment is not part of any
+/// address). `bare` is `header_text` without its comments.
+fn mailbox(addr: &Addr<'_>, header_text: &str, bare: &str, cursor: &mut usize) -> Option<Address> {
     let spec = addr.address.as_deref().filter(|a| !a.is_empty());
     let raw_name = spec.and_then(|spec| raw_phrase(header_text, cursor, spec));
     let name = raw_name.or_else(|| addr.name.as_deref().map(str::to_string));
     let name = name.filter(|n| !n.is_empty());
     let (name, spec) = match spec {
         Some(spec) => (name, spec.to_string()),
-        // A bare word ("To: someone") has no addr-spec: it is the mailbox, without a host.
-        None => (None, name?),
+        // A bare word ("To: someone") has no addr-spec: it is the mailbox, without a host;
+        // a comment ("(someone)") is nothing.
+        None => {
+            let word = name?;
+            if !outside_comments(bare, &word) {
+                return None;
+            }
+            (None, word)
+        }
     };
     let split = spec.rsplit_once('@').filter(|(_, host)| !host.is_empty());
     let (local, host) = split.unwrap_or((spec.trim_end_matches('@'), MISSING_HOST));
     let mut out = Address::default();
     (out.name, out.mailbox, out.host) = (name, Some(local.into()), Some(host.into()));
     Some(out)
+}
+
+/// Does the first word of `name` appear as a word of `bare` (a header value without its
+/// comments, quotes trimmed from its words)?
+fn outside_comments(bare: &str, name: &str) -> bool {
+    let Some(first) = name.split_whitespace().next() else {
+        return false;
+    };
+    bare.split(|c: char| c.is_whitespace() || matches!(c, ',' | ':' | ';' | '<' | '>'))
+        .any(|word| word.trim_matches('"') == first)
+}
+
+/// `text` with its RFC 5322 §3.2.2 comments (nested, with quoted-pairs) each replaced by a
+/// space; quoted strings are kept whole, so a `(` inside quotes starts no comment. An
+/// unclosed comment runs to the end. Never panics.
+pub fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    let mut quoted = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // RFC 5322 §3.2.1 quoted-pair, inside a comment or a quoted string.
+            '\\' if depth > 0 => {
+                chars.next();
+            }
+            '\\' if quoted => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            _ if quoted => out.push(c),
+            '(' => {
+                depth += 1;
+                if depth == 1 {
+                    out.push(' ');
+                }
+            }
+            ')' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Best-effort raw display-name of `spec`, searched from `*cursor` in the unfolded header:
@@ -796,6 +857,59 @@ line two
         assert_eq!(e.to, [start("A Group"), a, q, end.clone(), plain]);
         assert_eq!(e.cc, [start("undisclosed-recipients"), end]);
         assert_eq!(e.bcc, [addr(None, "someone", MISSING_HOST)]);
+    }
+
+    #[test]
+    fn comments_are_not_group_members() {
+        // RFC 3501 §7.4.2 group syntax; RFC 5322 §3.4: a group whose list is only a comment
+        // is empty, and §3.2.2: a comment is no address.
+        let e = meta(
+            "To: g: (c) a@b.example (d), x <y@z.example> ;\n\
+             Cc: group:;, group2: (foo) ;\n\
+             Bcc: (nobody), plain\n\
+             Reply-To: \"q (not a comment)\" <r@s.example>\n\nx",
+        )
+        .envelope;
+        let start = |n: &str| Address {
+            mailbox: Some(n.into()),
+            ..Address::default()
+        };
+        let end = Address::default();
+        assert_eq!(
+            e.cc,
+            [start("group"), end.clone(), start("group2"), end.clone()]
+        );
+        assert_eq!(
+            e.to,
+            [
+                start("g"),
+                addr(Some("c d"), "a", "b.example"),
+                addr(Some("x"), "y", "z.example"),
+                end
+            ]
+        );
+        assert_eq!(e.bcc, [addr(None, "plain", MISSING_HOST)]);
+        assert_eq!(
+            e.reply_to,
+            [addr(Some("q (not a comment)"), "r", "s.example")]
+        );
+    }
+
+    #[test]
+    fn strip_comments_table() {
+        let cases = [
+            ("a (b) c", "a   c"),
+            ("a (b (c) d) e", "a   e"),
+            ("a (b \\) c) d", "a   d"),
+            ("\"x (y)\" z", "\"x (y)\" z"),
+            ("\"x \\\" (y)\" (z)", "\"x \\\" (y)\"  "),
+            ("(open", " "),
+            ("close) x", "close) x"),
+            ("", ""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(strip_comments(text), want, "{text:?}");
+        }
     }
 
     #[test]

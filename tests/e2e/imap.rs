@@ -213,6 +213,76 @@ fn bad_input_gets_bad_and_the_connection_stays() {
     assert!(c.cmd("a5 NOOP").expect("noop").starts_with("a5 OK"));
 }
 
+/// Read a reply up to its tagged line; an error when the server closes first.
+fn tagged(c: &mut LineClient, tag: &str) -> String {
+    let prefix = format!("{tag} ");
+    c.read_until(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|e| panic!("{tag}: {e:#}"))
+}
+
+#[test]
+fn names_that_are_not_modified_utf7_get_no_and_list_answers() {
+    let s = server_with_plaintext();
+    let mut c = LineClient::connect(s.ports.imap).expect("imap");
+    c.read_line().expect("greeting");
+    let r = c
+        .cmd("a LOGIN alice@example.test password-1")
+        .expect("login");
+    assert!(r.starts_with("a OK"), "{r}");
+    // Printable ASCII without wildcards and quoted-specials: "&'+,-" is no valid modified
+    // UTF-7 run (RFC 3501 §5.1.3).
+    let name =
+        "!#$&'+,-.0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz|}~";
+    // More refusals than the session's error budget (20 by default): NO is no error.
+    for i in 0..12 {
+        for (verb, args) in [("SELECT", ""), ("EXAMINE", ""), ("STATUS", " (MESSAGES)")] {
+            c.send(&format!("s{i} {verb} \"{name}\"{args}"))
+                .expect("send");
+            let r = tagged(&mut c, &format!("s{i}"));
+            assert!(
+                r.starts_with(&format!(
+                    "s{i} NO [CANNOT] mailbox name is not valid modified UTF-7"
+                )),
+                "{verb}: {r}"
+            );
+        }
+    }
+    c.send(&format!("c CREATE \"{name}\"")).expect("send");
+    assert!(tagged(&mut c, "c").starts_with("c NO [CANNOT] "));
+    // LIST with such a pattern (quoted, as an atom, as a literal, in a pattern list, as the
+    // reference) answers OK with no names, and the connection stays.
+    for (i, list) in [
+        format!("LIST \"\" \"{name}\""),
+        format!("LIST \"\" {name}"),
+        format!("LIST \"\" {name}*"),
+        format!("LIST \"{name}\" %"),
+        format!("LIST \"\" (\"{name}\" \"x&\")"),
+        format!("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"{name}\" RETURN (CHILDREN)"),
+        format!("LSUB \"\" \"{name}\""),
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.send(&format!("l{i} {list}")).expect("send");
+        let r = tagged(&mut c, &format!("l{i}"));
+        let verb = if list.starts_with("LSUB") {
+            "LSUB"
+        } else {
+            "LIST"
+        };
+        assert_eq!(r, format!("l{i} OK {verb} completed\r\n"), "{list}");
+    }
+    c.send_raw(format!("l9 LIST \"\" {{{}}}\r\n", name.len()).as_bytes())
+        .expect("send");
+    assert!(c.read_line().expect("continuation").starts_with("+ "));
+    c.send(name).expect("literal");
+    assert_eq!(tagged(&mut c, "l9"), "l9 OK LIST completed\r\n");
+    assert!(c.cmd("n NOOP").expect("noop").starts_with("n OK"));
+    c.send("z SELECT INBOX").expect("send");
+    let r = tagged(&mut c, "z");
+    assert!(r.contains("\r\nz OK [READ-WRITE]"), "{r}");
+}
+
 fn server_with_plaintext() -> Server {
     let s = crate::server_with("[security]\nallow_plaintext_auth = true\n");
     s.add_users("example.test", &["alice@example.test"])

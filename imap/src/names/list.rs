@@ -134,16 +134,20 @@ fn order(a: &str, b: &str) -> std::cmp::Ordering {
 /// The account's names, normalized, with what LIST needs to know about each.
 struct Tree<'a> {
     existing: BTreeMap<String, Listed<'a>>,
+    /// Subscribed names with no mailbox (RFC 9051 §6.3.7: a subscription outlives its
+    /// mailbox).
+    lost: BTreeSet<String>,
     /// Names with at least one existing descendant.
     parents: BTreeSet<String>,
-    /// Names with at least one subscribed descendant.
+    /// Names with at least one subscribed descendant, existing or not.
     subscribed_parents: BTreeSet<String>,
 }
 
 impl<'a> Tree<'a> {
-    fn new(mailboxes: &[Listed<'a>]) -> Self {
+    fn new(mailboxes: &[Listed<'a>], lost: &[String]) -> Self {
         let mut tree = Tree {
             existing: BTreeMap::new(),
+            lost: BTreeSet::new(),
             parents: BTreeSet::new(),
             subscribed_parents: BTreeSet::new(),
         };
@@ -157,13 +161,27 @@ impl<'a> Tree<'a> {
             }
             tree.existing.insert(name, *mailbox);
         }
+        for name in lost {
+            let name = normalize(name);
+            for parent in ancestors(&name) {
+                tree.subscribed_parents.insert(parent.to_owned());
+            }
+            if !tree.existing.contains_key(&name) {
+                tree.lost.insert(name);
+            }
+        }
         tree
     }
 
-    /// Existing names and the non-existent ones that have existing descendants.
-    fn names(&self) -> BTreeSet<&str> {
+    /// Existing names and the non-existent ones that have existing descendants; with
+    /// `subscriptions`, also subscribed names without a mailbox and their ancestors.
+    fn names(&self, subscriptions: bool) -> BTreeSet<&str> {
         let mut all: BTreeSet<&str> = self.existing.keys().map(String::as_str).collect();
         all.extend(self.parents.iter().map(String::as_str));
+        if subscriptions {
+            all.extend(self.lost.iter().map(String::as_str));
+            all.extend(self.subscribed_parents.iter().map(String::as_str));
+        }
         all
     }
 
@@ -183,18 +201,22 @@ impl<'a> Tree<'a> {
 /// * `\HasChildren` / `\HasNoChildren` always (RFC 9051 §7.3.1 requires them for rev2; fine
 ///   for rev1 too).
 /// * A name that does not exist but has children is listed when the pattern ends with `%`
-///   and it matches (RFC 3501 §6.3.8), with `\NonExistent` in rev2 (RFC 9051 §7.3.1) and
-///   `\Noselect` in rev1.
+///   and it matches (RFC 3501 §6.3.8), with `\NonExistent` in rev2 (RFC 9051 §7.3.1) and in
+///   an extended LIST with SUBSCRIBED (RFC 5258 §3), else `\Noselect` (rev1).
 /// * Special-use attributes always in rev2 (RFC 9051 §7.3.1), and with the SPECIAL-USE
 ///   selection or return option (RFC 6154 §2).
 /// * `\Subscribed` with the SUBSCRIBED selection or return option (RFC 5258 §3.1, §3.2).
 /// * Selection options narrow the list and combine with AND (RFC 5258 §3.1): SUBSCRIBED lists
 ///   subscribed names only, SPECIAL-USE mailboxes with a special use only.
+/// * SUBSCRIBED also lists the subscribed names in `lost`, which have no mailbox, as
+///   `\NonExistent \Subscribed` (RFC 5258 §3.1, §5 example 2's "Fruit/Peach").
 /// * RECURSIVEMATCH (with SUBSCRIBED) also lists matching names that are not subscribed but
-///   have a subscribed descendant, and gives every listed name with a subscribed descendant
-///   `CHILDINFO ("SUBSCRIBED")` (RFC 5258 §3.1, §4).
+///   have a subscribed descendant (existing or not), and gives every listed name with a
+///   subscribed descendant `CHILDINFO ("SUBSCRIBED")` (RFC 5258 §3.1, §4): a descendant
+///   that exists but is not subscribed gives none.
 pub fn list(
     mailboxes: &[Listed<'_>],
+    lost: &[String],
     reference: &str,
     pattern: &str,
     opts: &ListOptions,
@@ -205,13 +227,20 @@ pub fn list(
     }
     let pattern = canonical(reference, pattern);
     let ends_with_percent = pattern.ends_with('%');
-    let tree = Tree::new(mailboxes);
+    let tree = Tree::new(mailboxes, lost);
     let show_subscribed = opts.select_subscribed || opts.return_subscribed;
     let show_special = rev2 || opts.return_special_use || opts.select_special_use;
     let child_info_wanted = opts.recursive_match && opts.select_subscribed;
+    // RFC 5258 §3: `\NonExistent` (which implies `\Noselect`) in every extended LIST; a plain
+    // IMAP4rev1 LIST keeps RFC 3501's `\Noselect`.
+    let nonexistent = if rev2 || opts.select_subscribed {
+        "\\NonExistent"
+    } else {
+        "\\Noselect"
+    };
 
     let mut out = Vec::new();
-    for name in tree.names() {
+    for name in tree.names(opts.select_subscribed) {
         if !matches_pattern(&pattern, name) {
             continue;
         }
@@ -236,19 +265,24 @@ pub fn list(
                 }
             }
             None => {
+                let subscribed = tree.lost.contains(name);
                 let listed = if opts.select_subscribed {
-                    child_info
+                    // RFC 5258 §3.1: a subscribed name is listed whether or not it exists.
+                    (subscribed && !opts.select_special_use) || child_info
                 } else {
                     // RFC 3501 §6.3.8: with '%' last, matching levels of hierarchy are
                     // returned even when they are not mailboxes. Such a level has no
                     // special use, so the SPECIAL-USE selection never lists it.
-                    ends_with_percent && !opts.select_special_use
+                    ends_with_percent && !opts.select_special_use && tree.parents.contains(name)
                 };
                 if !listed {
                     continue;
                 }
-                attributes.push(if rev2 { "\\NonExistent" } else { "\\Noselect" });
-                attributes.push("\\HasChildren");
+                attributes.push(nonexistent);
+                attributes.push(tree.children(name));
+                if show_subscribed && subscribed {
+                    attributes.push("\\Subscribed");
+                }
             }
         }
         out.push(ListEntry {
@@ -265,6 +299,7 @@ pub fn list(
 /// each name once, INBOX first and then sorted.
 pub fn list_patterns(
     mailboxes: &[Listed<'_>],
+    lost: &[String],
     reference: &str,
     patterns: &[String],
     opts: &ListOptions,
@@ -273,29 +308,37 @@ pub fn list_patterns(
     let mut seen = BTreeSet::new();
     let mut out: Vec<ListEntry> = patterns
         .iter()
-        .flat_map(|p| list(mailboxes, reference, p, opts, rev2))
+        .flat_map(|p| list(mailboxes, lost, reference, p, opts, rev2))
         .filter(|e| seen.insert(e.name.clone()))
         .collect();
     out.sort_by(|a, b| order(&a.name, &b.name));
     out
 }
 
-/// LSUB (RFC 3501 §6.3.9): subscribed names matching `reference` + `pattern`, INBOX first. When
-/// the pattern ends with `%`, a matching name that is not subscribed itself but has a
-/// subscribed descendant is listed with `\Noselect`, as §6.3.9 requires.
-pub fn lsub(mailboxes: &[Listed<'_>], reference: &str, pattern: &str) -> Vec<ListEntry> {
+/// LSUB (RFC 3501 §6.3.9): subscribed names matching `reference` + `pattern`, INBOX first,
+/// including the names in `lost` whose mailbox is gone (§6.3.9: the server must not drop a
+/// name from the subscription list because its mailbox no longer exists). When the pattern
+/// ends with `%`, a matching name that is not subscribed itself but has a subscribed
+/// descendant is listed with `\Noselect`, as §6.3.9 requires.
+pub fn lsub(
+    mailboxes: &[Listed<'_>],
+    lost: &[String],
+    reference: &str,
+    pattern: &str,
+) -> Vec<ListEntry> {
     if pattern.is_empty() {
         return Vec::new();
     }
     let pattern = canonical(reference, pattern);
     let ends_with_percent = pattern.ends_with('%');
-    let tree = Tree::new(mailboxes);
+    let tree = Tree::new(mailboxes, lost);
     let mut names: BTreeSet<&str> = tree
         .existing
         .iter()
         .filter(|(_, m)| m.subscribed)
         .map(|(n, _)| n.as_str())
         .collect();
+    names.extend(tree.lost.iter().map(String::as_str));
     if ends_with_percent {
         names.extend(tree.subscribed_parents.iter().map(String::as_str));
     }
@@ -303,7 +346,8 @@ pub fn lsub(mailboxes: &[Listed<'_>], reference: &str, pattern: &str) -> Vec<Lis
         .into_iter()
         .filter(|name| matches_pattern(&pattern, name))
         .map(|name| {
-            let subscribed = tree.existing.get(name).is_some_and(|m| m.subscribed);
+            let subscribed =
+                tree.existing.get(name).is_some_and(|m| m.subscribed) || tree.lost.contains(name);
             ListEntry {
                 name: name.to_owned(),
                 attributes: if subscribed {
@@ -394,8 +438,8 @@ mod tests {
         }
     }
 
-    /// The names of RFC 5258 §5's examples, adapted: no remote mailboxes, and a
-    /// subscription only exists for an existing mailbox in our store.
+    /// The names of RFC 5258 §5's examples, adapted: no remote mailboxes. "Fruit/Peach" was
+    /// subscribed and then deleted: see [`lost`].
     fn fruit() -> Vec<Listed<'static>> {
         vec![
             mb("INBOX", None, true),
@@ -409,6 +453,11 @@ mod tests {
             mb("Meat/Steak", None, true),
             mb("Sent", Some("\\Sent"), true),
         ]
+    }
+
+    /// RFC 5258 §5: the subscribed "Fruit/Peach" no longer exists.
+    fn lost() -> Vec<String> {
+        vec!["Fruit/Peach".to_owned()]
     }
 
     fn lines(entries: &[ListEntry]) -> Vec<String> {
@@ -425,7 +474,7 @@ mod tests {
     }
 
     fn run(reference: &str, pattern: &str, opts: &ListOptions, rev2: bool) -> Vec<String> {
-        lines(&list(&fruit(), reference, pattern, opts, rev2))
+        lines(&list(&fruit(), &lost(), reference, pattern, opts, rev2))
     }
 
     fn sel(sub: bool, special: bool, recursive: bool) -> ListOptions {
@@ -508,10 +557,24 @@ mod tests {
             [
                 "(\\HasNoChildren \\Subscribed) INBOX",
                 "(\\HasNoChildren \\Subscribed) Fruit/Banana",
+                // RFC 5258 §3.1: a subscribed name that no longer exists is \NonExistent.
+                "(\\NonExistent \\HasNoChildren \\Subscribed) Fruit/Peach",
                 "(\\HasNoChildren \\Subscribed) Meat/Steak",
                 "(\\HasNoChildren \\Sent \\Subscribed) Sent",
                 "(\\HasChildren \\Subscribed) Vegetable",
                 "(\\HasNoChildren \\Subscribed) Vegetable/Broccoli",
+            ]
+        );
+        // The SUBSCRIBED return option alone does not list it (RFC 5258 §5 example 6).
+        let returning = ListOptions {
+            return_subscribed: true,
+            ..ListOptions::default()
+        };
+        assert_eq!(
+            run("", "Fruit/*", &returning, true),
+            [
+                "(\\HasNoChildren) Fruit/Apple",
+                "(\\HasNoChildren \\Subscribed) Fruit/Banana",
             ]
         );
         // Without RECURSIVEMATCH, '%' does not bring in unsubscribed parents.
@@ -538,8 +601,44 @@ mod tests {
                 "(\\HasChildren \\Subscribed) Vegetable CHILDINFO",
             ]
         );
+        // RFC 5258 §3: \NonExistent in an extended LIST, IMAP4rev1 too.
         let rev1 = run("", "%", &sel(true, false, true), false);
-        assert_eq!(rev1[2], "(\\Noselect \\HasChildren) Meat CHILDINFO");
+        assert_eq!(rev1[2], "(\\NonExistent \\HasChildren) Meat CHILDINFO");
+        // RFC 5258 §4: CHILDINFO only for subscribed descendants. Only the deleted, still
+        // subscribed "Fruit/Peach" gives "Fruit" its CHILDINFO here; "Tofu/Soft" exists but
+        // is not subscribed, so "Tofu" is not listed at all.
+        let mut boxes = fruit();
+        boxes.retain(|m| m.name != "Fruit/Banana");
+        boxes.push(mb("Tofu/Soft", None, false));
+        let only_lost = lines(&list(
+            &boxes,
+            &lost(),
+            "",
+            "%",
+            &sel(true, false, true),
+            true,
+        ));
+        assert_eq!(
+            only_lost,
+            [
+                "(\\HasNoChildren \\Subscribed) INBOX",
+                "(\\HasChildren) Fruit CHILDINFO",
+                "(\\NonExistent \\HasChildren) Meat CHILDINFO",
+                "(\\HasNoChildren \\Sent \\Subscribed) Sent",
+                "(\\HasChildren \\Subscribed) Vegetable CHILDINFO",
+            ]
+        );
+        let without = lines(&list(&boxes, &[], "", "%", &sel(true, false, true), true));
+        assert!(!without.iter().any(|l| l.contains("Fruit")), "{without:?}");
+        // A lost name under a parent that does not exist either: both come back.
+        let gone = ["Qux/Bar".to_owned()];
+        assert_eq!(
+            lines(&list(&[], &gone, "", "*", &sel(true, false, true), true)),
+            [
+                "(\\NonExistent \\HasNoChildren) Qux CHILDINFO",
+                "(\\NonExistent \\HasNoChildren \\Subscribed) Qux/Bar",
+            ]
+        );
         // Tofu has no subscribed descendant and is not subscribed: never listed.
         assert!(
             !run("", "*", &sel(true, false, true), true)
@@ -574,7 +673,7 @@ mod tests {
             mb("Unknown", Some("\\Bogus"), false),
             mb("Trash", Some("\\trash"), true),
         ];
-        let got = lines(&list(&boxes, "", "*", &sel(false, true, false), false));
+        let got = lines(&list(&boxes, &[], "", "*", &sel(false, true, false), false));
         assert_eq!(
             got,
             [
@@ -584,7 +683,7 @@ mod tests {
             ]
         );
         // '%' does not bring in the non-existent "Projects" under SPECIAL-USE.
-        let got = lines(&list(&boxes, "", "%", &sel(false, true, false), true));
+        let got = lines(&list(&boxes, &[], "", "%", &sel(false, true, false), true));
         assert_eq!(
             got,
             [
@@ -593,7 +692,7 @@ mod tests {
             ]
         );
         // Both selections: AND.
-        let got = lines(&list(&boxes, "", "*", &sel(true, true, false), true));
+        let got = lines(&list(&boxes, &[], "", "*", &sel(true, true, false), true));
         assert_eq!(got, ["(\\HasNoChildren \\Trash \\Subscribed) Trash"]);
     }
 
@@ -604,7 +703,7 @@ mod tests {
             mb("inbox", None, false),
             mb("inbox/x", None, false),
         ];
-        let got = lines(&list(&boxes, "", "*", &ListOptions::default(), true));
+        let got = lines(&list(&boxes, &[], "", "*", &ListOptions::default(), true));
         assert_eq!(
             got,
             [
@@ -624,6 +723,7 @@ mod tests {
         ];
         let got = lines(&list_patterns(
             &fruit(),
+            &lost(),
             "",
             &patterns,
             &ListOptions::default(),
@@ -637,18 +737,22 @@ mod tests {
                 "(\\HasNoChildren) Vegetable/Corn",
             ]
         );
-        assert!(list_patterns(&fruit(), "", &[], &ListOptions::default(), true).is_empty());
+        assert!(
+            list_patterns(&fruit(), &lost(), "", &[], &ListOptions::default(), true).is_empty()
+        );
     }
 
     #[test]
     fn lsub_table() {
         let boxes = fruit();
-        let run = |r: &str, p: &str| lines(&lsub(&boxes, r, p));
+        let run = |r: &str, p: &str| lines(&lsub(&boxes, &lost(), r, p));
         assert_eq!(
             run("", "*"),
             [
                 "() INBOX",
                 "() Fruit/Banana",
+                // RFC 3501 §6.3.9: a subscribed name stays after its mailbox is deleted.
+                "() Fruit/Peach",
                 "() Meat/Steak",
                 "() Sent",
                 "() Vegetable",
@@ -666,7 +770,7 @@ mod tests {
                 "() Vegetable"
             ]
         );
-        assert_eq!(run("Fruit/", "%"), ["() Fruit/Banana"]);
+        assert_eq!(run("Fruit/", "%"), ["() Fruit/Banana", "() Fruit/Peach"]);
         assert_eq!(run("", "Fruit"), Vec::<String>::new());
         assert_eq!(run("", ""), Vec::<String>::new());
     }

@@ -8,6 +8,7 @@ use imap_codec::imap_types::search::SearchKey;
 use imap_codec::imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
 use mailroom_store::{FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN};
 
+use super::sent;
 use super::text::{self, Needle};
 use super::{Candidate, Needs, Scope};
 
@@ -161,8 +162,8 @@ fn matches_at(key: &SearchKey<'_>, c: &Candidate<'_>, scope: &Scope, depth: usiz
         SearchKey::Before(d) => day(d).is_some_and(|d| unix_day(c.info.internal_date) < d),
         SearchKey::On(d) => day(d).is_some_and(|d| unix_day(c.info.internal_date) == d),
         SearchKey::Since(d) => day(d).is_some_and(|d| unix_day(c.info.internal_date) >= d),
-        // Same for the Date: header, which the store keeps as UTC unix seconds too; a message
-        // without a (parseable) Date: does not match any of these.
+        // RFC 3501 §6.4.4: SENT* compare the Date: header's date in its own zone; without a
+        // usable Date: the INTERNALDATE's (see `sent`).
         SearchKey::SentBefore(d) => sent_day(c).zip(day(d)).is_some_and(|(s, d)| s < d),
         SearchKey::SentOn(d) => sent_day(c).zip(day(d)).is_some_and(|(s, d)| s == d),
         SearchKey::SentSince(d) => sent_day(c).zip(day(d)).is_some_and(|(s, d)| s >= d),
@@ -224,8 +225,11 @@ fn unix_day(secs: i64) -> i64 {
     secs.div_euclid(SECS_PER_DAY)
 }
 
+/// The sent date (days since 1970-01-01) from the Date: text kept in the stored ENVELOPE;
+/// None only when the metadata was not loaded.
 fn sent_day(c: &Candidate<'_>) -> Option<i64> {
-    c.meta?.search.date.map(unix_day)
+    let date = c.meta?.envelope.date.as_deref();
+    Some(sent::sent_day(date, c.info.internal_date))
 }
 
 fn meta_contains(
@@ -485,17 +489,20 @@ UsOpc3Vtw6kgYXR0YWNoZWQsIHZvaWzDoC4=\r\n";
     }
 
     #[test]
-    fn sent_dates_need_a_date_header() {
+    fn sent_dates_are_the_date_header_or_the_internaldate() {
         table(&[
             ("SENTBEFORE 2-Feb-1994", &[1]),
             ("SENTBEFORE 1-Feb-1994", &[]),
+            ("SENTBEFORE 4-Feb-1994", &[1, 2, 3]),
             ("SENTON 1-Feb-1994", &[1]),
             ("SENTON 2-Feb-1994", &[2]),
-            ("SENTSINCE 1-Feb-1994", &[1, 2]),
-            ("SENTSINCE 3-Feb-1994", &[]),
-            // Message 3 has no Date: it matches no SENT* key, so NOT gives it back.
+            // Message 3 has no Date:; RFC 5256 §2.2: its INTERNALDATE (3 Feb) stands in.
+            ("SENTON 3-Feb-1994", &[3]),
+            ("SENTSINCE 1-Feb-1994", &[1, 2, 3]),
+            ("SENTSINCE 3-Feb-1994", &[3]),
+            ("SENTSINCE 4-Feb-1994", &[]),
             ("NOT SENTON 1-Feb-1994", &[2, 3]),
-            ("NOT SENTSINCE 1-Jan-1970", &[3]),
+            ("NOT SENTSINCE 1-Jan-1970", &[]),
         ]);
     }
 

@@ -17,6 +17,7 @@
 mod args;
 mod esearch;
 mod eval;
+mod sent;
 mod text;
 
 #[cfg(test)]

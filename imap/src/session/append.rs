@@ -45,7 +45,7 @@ impl Session {
         let Some(account_id) = self.account_id() else {
             return;
         };
-        let Some(name) = self.name_or_bad(tag, mailbox, out) else {
+        let Some(name) = self.name_or_no(tag, mailbox, out) else {
             return;
         };
         let (bits, keywords) = match split_flags(flags) {

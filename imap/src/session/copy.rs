@@ -20,7 +20,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) {
         self.updates(out, true).await;
-        let Some(name) = self.name_or_bad(tag, target, out) else {
+        let Some(name) = self.name_or_no(tag, target, out) else {
             return;
         };
         let State::Selected { account, mailbox } = &mut self.state else {

@@ -4,7 +4,7 @@
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_codec::imap_types::status::StatusDataItemName;
 use mailroom_store::actor::{
-    CreateMailbox, DeleteMailbox, ListMailboxes, RenameMailbox, SetSubscribed,
+    CreateMailbox, DeleteMailbox, ListMailboxes, LostSubscriptions, RenameMailbox, SetSubscribed,
 };
 use mailroom_store::{MailboxInfo, StoreError};
 
@@ -32,47 +32,30 @@ fn listed(all: &[MailboxInfo]) -> Vec<Listed<'_>> {
 }
 
 impl Session {
-    /// LIST/LSUB's reference and pattern decoded like names, or the BAD written.
-    fn reference_and_pattern(
-        &self,
-        tag: &str,
-        reference: &Mailbox<'_>,
-        pattern: &ListMailbox<'_>,
-        out: &mut Vec<u8>,
-    ) -> Option<(String, String)> {
-        let reference = match reference {
-            Mailbox::Inbox => Ok("INBOX".to_string()),
-            Mailbox::Other(o) => self.pattern(o.as_ref()),
-        };
-        match (reference, self.pattern(pattern_bytes(pattern))) {
-            (Ok(r), Ok(p)) => Some((r, p)),
-            (Err(text), _) | (_, Err(text)) => {
-                write::status(out, Some(tag), Status::Bad, None, &text);
-                None
-            }
+    /// A LIST/LSUB reference or pattern decoded like a mailbox name (RFC 3501 §5.1.3), or
+    /// None when it is not UTF-8 or, for an IMAP4rev1 client, not valid modified UTF-7.
+    /// Patterns are matched against our (UTF-8) names, and no name has an invalid wire
+    /// form, so such a pattern matches nothing: the LIST answers OK with no names rather
+    /// than BAD — its syntax was fine.
+    fn pattern(&self, raw: &[u8]) -> Option<String> {
+        let text = std::str::from_utf8(raw).ok()?;
+        if self.utf8 {
+            Some(text.to_string())
+        } else {
+            names::decode_mutf7(text).ok()
         }
     }
 
-    /// The client's mailbox name, or a BAD written for it.
-    pub(super) fn name_or_bad(
-        &mut self,
-        tag: &str,
-        mailbox: &Mailbox<'_>,
-        out: &mut Vec<u8>,
-    ) -> Option<String> {
-        match self.mailbox_name(mailbox) {
-            Ok(n) => Some(n),
-            Err(text) => {
-                write::status(out, Some(tag), Status::Bad, None, &text);
-                self.count_error(out);
-                None
-            }
+    fn reference(&self, reference: &Mailbox<'_>) -> Option<String> {
+        match reference {
+            Mailbox::Inbox => Some("INBOX".to_string()),
+            Mailbox::Other(o) => self.pattern(o.as_ref()),
         }
     }
 
     pub(super) async fn create(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) {
         let (Some(account_id), Some(name)) =
-            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+            (self.account_id(), self.name_or_no(tag, mailbox, out))
         else {
             return;
         };
@@ -85,7 +68,7 @@ impl Session {
 
     pub(super) async fn delete(&mut self, tag: &str, mailbox: &Mailbox<'_>, out: &mut Vec<u8>) {
         let (Some(account_id), Some(name)) =
-            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+            (self.account_id(), self.name_or_no(tag, mailbox, out))
         else {
             return;
         };
@@ -106,10 +89,11 @@ impl Session {
         let Some(account_id) = self.account_id() else {
             return;
         };
-        let (Some(from), Some(to)) = (
-            self.name_or_bad(tag, from, out),
-            self.name_or_bad(tag, to, out),
-        ) else {
+        // One tagged answer, even when both names are refused.
+        let Some(from) = self.name_or_no(tag, from, out) else {
+            return;
+        };
+        let Some(to) = self.name_or_no(tag, to, out) else {
             return;
         };
         let done = self
@@ -134,7 +118,7 @@ impl Session {
         out: &mut Vec<u8>,
     ) {
         let (Some(account_id), Some(name)) =
-            (self.account_id(), self.name_or_bad(tag, mailbox, out))
+            (self.account_id(), self.name_or_no(tag, mailbox, out))
         else {
             return;
         };
@@ -168,13 +152,23 @@ impl Session {
         }
     }
 
-    /// A reference or pattern from the client, decoded like a mailbox name.
-    fn pattern(&self, raw: &[u8]) -> Result<String, String> {
-        let text = std::str::from_utf8(raw).map_err(|_| "pattern is not UTF-8".to_string())?;
-        if self.utf8 {
-            Ok(text.to_string())
-        } else {
-            names::decode_mutf7(text).map_err(|e| format!("bad pattern: {e}"))
+    /// The subscribed names whose mailbox was deleted (RFC 9051 §6.3.7), when `wanted`.
+    async fn lost_subscriptions(
+        &self,
+        wanted: bool,
+        tag: &str,
+        out: &mut Vec<u8>,
+    ) -> Option<Vec<String>> {
+        if !wanted {
+            return Some(Vec::new());
+        }
+        let account_id = self.account_id()?;
+        match answer(self.store.send(LostSubscriptions { account_id }).await) {
+            Ok(names) => Some(names),
+            Err(e) => {
+                store_error(out, tag, &e);
+                None
+            }
         }
     }
 
@@ -196,15 +190,13 @@ impl Session {
         options: Option<ListOptions>,
         out: &mut Vec<u8>,
     ) {
-        let Some((reference, pattern)) = self.reference_and_pattern(tag, reference, pattern, out)
-        else {
-            return;
-        };
         let mut options = options.unwrap_or_default();
         // RFC 6154 §2: special-use attributes MAY be in every LIST reply; clients that
         // do not ask with RETURN (SPECIAL-USE) find their Sent and Trash that way too.
         options.return_special_use = true;
-        if pattern.is_empty() && options.patterns.is_empty() && options.return_status.is_none() {
+        let raw_pattern = pattern_bytes(pattern);
+        if raw_pattern.is_empty() && options.patterns.is_empty() && options.return_status.is_none()
+        {
             // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and the root.
             write::untagged(out, "LIST (\\Noselect) \"/\" \"\"");
             write::status(out, Some(tag), Status::Ok, None, "LIST completed");
@@ -213,25 +205,29 @@ impl Session {
         let Some(all) = self.mailboxes(tag, out).await else {
             return;
         };
+        let Some(lost) = self
+            .lost_subscriptions(options.select_subscribed, tag, out)
+            .await
+        else {
+            return;
+        };
         let listed = listed(&all);
-        let entries = if options.patterns.is_empty() {
-            names::list(&listed, &reference, &pattern, &options, self.rev2)
+        // RFC 5258 §3: several patterns, each name listed once; the stripped command
+        // carries the first. Patterns that are no name match nothing (see `pattern`).
+        let raw_patterns: Vec<&[u8]> = if options.patterns.is_empty() {
+            vec![raw_pattern]
         } else {
-            // RFC 5258 §3: several patterns, each name listed once.
-            let decoded: Result<Vec<String>, String> = options
-                .patterns
-                .iter()
-                .map(|p| self.pattern(p.as_bytes()))
-                .collect();
-            match decoded {
-                Ok(patterns) => {
-                    names::list_patterns(&listed, &reference, &patterns, &options, self.rev2)
-                }
-                Err(text) => {
-                    write::status(out, Some(tag), Status::Bad, None, &text);
-                    return;
-                }
+            options.patterns.iter().map(|p| p.as_bytes()).collect()
+        };
+        let patterns: Vec<String> = raw_patterns
+            .iter()
+            .filter_map(|p| self.pattern(p))
+            .collect();
+        let entries = match self.reference(reference) {
+            Some(reference) => {
+                names::list_patterns(&listed, &lost, &reference, &patterns, &options, self.rev2)
             }
+            None => Vec::new(),
         };
         for entry in &entries {
             self.list_line("LIST", entry, out);
@@ -252,16 +248,19 @@ impl Session {
         pattern: &ListMailbox<'_>,
         out: &mut Vec<u8>,
     ) {
-        let Some((reference, pattern)) = self.reference_and_pattern(tag, reference, pattern, out)
-        else {
-            return;
-        };
         let Some(all) = self.mailboxes(tag, out).await else {
             return;
         };
+        let Some(lost) = self.lost_subscriptions(true, tag, out).await else {
+            return;
+        };
         let listed = listed(&all);
-        for entry in names::lsub(&listed, &reference, &pattern) {
-            self.list_line("LSUB", &entry, out);
+        let reference = self.reference(reference);
+        let pattern = self.pattern(pattern_bytes(pattern));
+        if let (Some(reference), Some(pattern)) = (reference, pattern) {
+            for entry in names::lsub(&listed, &lost, &reference, &pattern) {
+                self.list_line("LSUB", &entry, out);
+            }
         }
         write::status(out, Some(tag), Status::Ok, None, "LSUB completed");
     }
@@ -308,7 +307,7 @@ impl Session {
             self.count_error(out);
             return;
         }
-        let Some(name) = self.name_or_bad(tag, mailbox, out) else {
+        let Some(name) = self.name_or_no(tag, mailbox, out) else {
             return;
         };
         let Some(all) = self.mailboxes(tag, out).await else {

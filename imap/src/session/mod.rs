@@ -709,7 +709,9 @@ impl Session {
     }
 
     /// A name from the client as our UTF-8 name: modified UTF-7 decoded for IMAP4rev1
-    /// sessions (RFC 3501 §5.1.3), as is after ENABLE IMAP4rev2 / UTF8=ACCEPT.
+    /// sessions (RFC 3501 §5.1.3), as is after ENABLE IMAP4rev2 / UTF8=ACCEPT. The error is
+    /// the text of the `NO [CANNOT]` that refuses the name: the command was well formed (any
+    /// astring is a syntactically valid mailbox), only no mailbox can have this name.
     fn mailbox_name(&self, mailbox: &Mailbox<'_>) -> Result<String, String> {
         let raw = match mailbox {
             Mailbox::Inbox => return Ok("INBOX".into()),
@@ -719,7 +721,27 @@ impl Session {
         if self.utf8 {
             return Ok(text.to_string());
         }
-        crate::names::decode_mutf7(text).map_err(|e| format!("bad mailbox name: {e}"))
+        crate::names::decode_mutf7(text)
+            .map_err(|e| format!("mailbox name is not valid modified UTF-7: {e}"))
+    }
+
+    /// The client's mailbox name, or the `NO [CANNOT]` written for it (see
+    /// [`Session::mailbox_name`]). RFC 3501 §5.1.3 leaves a server free to refuse a name
+    /// that is not valid modified UTF-7; a refusal is NO, not BAD, because the command's
+    /// syntax was right, and it does not count towards the session's error limit.
+    pub(super) fn name_or_no(
+        &self,
+        tag: &str,
+        mailbox: &Mailbox<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<String> {
+        match self.mailbox_name(mailbox) {
+            Ok(n) => Some(n),
+            Err(text) => {
+                write::status(out, Some(tag), Status::No, Some("CANNOT"), &text);
+                None
+            }
+        }
     }
 
     /// Our name as the client must see it (the inverse of [`Session::mailbox_name`]).

@@ -36,12 +36,8 @@ impl Session {
                 account: account.clone(),
             };
         }
-        let name = match self.mailbox_name(mailbox) {
-            Ok(n) => n,
-            Err(text) => {
-                write::status(out, Some(tag), Status::Bad, None, &text);
-                return;
-            }
+        let Some(name) = self.name_or_no(tag, mailbox, out) else {
+            return;
         };
         let opened = self
             .store

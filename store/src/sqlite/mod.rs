@@ -46,9 +46,10 @@ use crate::actor::ClaimRecent;
 use crate::actor::Submit;
 use crate::actor::{
     Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
-    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes, Move,
-    OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent, RemoveMessages, RenameMailbox,
-    ResolveRecipient, Select, SetFlags, SetSubscribed, SetWebhookCursor, WebhookCursor,
+    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
+    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    SetWebhookCursor, WebhookCursor,
 };
 use crate::backend::{Backend, Outcome, StoreFuture};
 use crate::dkim::{DkimKey, DkimKeys};
@@ -396,6 +397,13 @@ impl Backend for SqliteBackend {
         let pool = self.pool.clone();
         Box::pin(Self::read(pool, move |c| {
             reads::list_mailboxes(c, m.account_id)
+        }))
+    }
+
+    fn lost_subscriptions(&self, m: LostSubscriptions) -> StoreFuture<Vec<String>> {
+        let pool = self.pool.clone();
+        Box::pin(Self::read(pool, move |c| {
+            reads::lost_subscriptions(c, m.account_id)
         }))
     }
 

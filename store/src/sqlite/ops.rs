@@ -80,6 +80,11 @@ const MAILBOX_RENAME: &str = "UPDATE mailboxes SET name = ?2 WHERE id = ?1";
 const MAILBOX_MODSEQ: &str = "SELECT highestmodseq FROM mailboxes WHERE id = ?1";
 const MAILBOX_SET_SUBSCRIBED: &str = "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1";
 const MAILBOX_DELETE: &str = "DELETE FROM mailboxes WHERE id = ?1";
+/// Schema version 13: the names a deleted mailbox leaves subscribed.
+const LOST_SUBSCRIPTION_INSERT: &str =
+    "INSERT OR IGNORE INTO lost_subscriptions (account_id, name) VALUES (?1, ?2)";
+const LOST_SUBSCRIPTION_DELETE: &str =
+    "DELETE FROM lost_subscriptions WHERE account_id = ?1 AND name = ?2";
 const MAILBOX_BLOBS: &str = "SELECT blob, size FROM messages WHERE mailbox_id = ?1";
 const MAILBOX_DELETE_MESSAGES: &str = "DELETE FROM messages WHERE mailbox_id = ?1";
 const MAILBOX_UIDS: &str = "SELECT uid FROM messages WHERE mailbox_id = ?1 ORDER BY uid";
@@ -381,7 +386,14 @@ pub(crate) fn delete_mailbox(
     if name == "INBOX" {
         return Err(StoreError::Invalid("cannot delete INBOX".into()));
     }
-    let (id, _) = reads::mailbox_by_name(conn, op.account_id, &name)?;
+    let info = reads::mailbox_info_by_name(conn, op.account_id, &name)?
+        .ok_or_else(|| StoreError::NotFound(format!("mailbox {name}")))?;
+    let id = info.id;
+    // RFC 9051 §6.3.7: the subscription outlives the mailbox (schema version 13).
+    if info.subscribed {
+        conn.prepare_cached(LOST_SUBSCRIPTION_INSERT)?
+            .execute(params![op.account_id, info.name])?;
+    }
     let bodies = conn
         .prepare_cached(MAILBOX_BLOBS)?
         .query_map([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
@@ -476,6 +488,7 @@ pub(crate) fn rename_mailbox(
     for (id, new) in &moving {
         conn.prepare_cached(MAILBOX_RENAME)?
             .execute(params![id, new])?;
+        claim_lost_subscription(conn, op.account_id, *id, new)?;
         let modseq: i64 = conn
             .prepare_cached(MAILBOX_MODSEQ)?
             .query_row([id], |r| r.get(0))?;
@@ -530,16 +543,32 @@ fn rename_inbox(
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox.
-/// RFC 9051 §6.3.7 lets a server check that the mailbox exists; we do (NotFound), because the
-/// flag lives on the mailbox row. Setting the state it already has changes nothing and
-/// announces nothing.
+/// RFC 9051 §6.3.7 lets a server check that the mailbox exists; SUBSCRIBE does (NotFound).
+/// UNSUBSCRIBE also removes a subscription its mailbox's deletion left behind (schema
+/// version 13), else the client could never drop it. Setting the state it already has
+/// changes nothing and announces nothing.
 pub(crate) fn set_subscribed(
     conn: &Connection,
     op: &SetSubscribed,
 ) -> Result<Outcome<()>, StoreError> {
-    let info = reads::mailbox_info_by_name(conn, op.account_id, &op.name)?.ok_or_else(|| {
-        StoreError::NotFound(format!("mailbox {}", canonical_mailbox_name(&op.name)))
-    })?;
+    let name = canonical_mailbox_name(&op.name);
+    let Some(info) = reads::mailbox_info_by_name(conn, op.account_id, &op.name)? else {
+        let dropped = if op.subscribed {
+            0
+        } else {
+            conn.prepare_cached(LOST_SUBSCRIPTION_DELETE)?
+                .execute(params![op.account_id, name])?
+        };
+        if dropped == 0 {
+            return Err(StoreError::NotFound(format!("mailbox {name}")));
+        }
+        // No mailbox, so no session can have it selected: nothing to announce.
+        return Ok(Outcome {
+            value: (),
+            changes: Vec::new(),
+            events: Vec::new(),
+        });
+    };
     let mut changes = Vec::new();
     if info.subscribed != op.subscribed {
         conn.prepare_cached(MAILBOX_SET_SUBSCRIBED)?
@@ -603,7 +632,26 @@ fn insert_mailbox(
         .query_row(params![account_id, name, uidvalidity], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?;
+    claim_lost_subscription(conn, account_id, id, name)?;
     Ok((id, modseq as u64))
+}
+
+/// A mailbox now called `name` takes over a subscription its name kept after an earlier
+/// mailbox of that name was deleted: subscriptions are to names (RFC 9051 §6.3.7).
+fn claim_lost_subscription(
+    conn: &Connection,
+    account_id: i64,
+    mailbox_id: i64,
+    name: &str,
+) -> Result<(), StoreError> {
+    let claimed = conn
+        .prepare_cached(LOST_SUBSCRIPTION_DELETE)?
+        .execute(params![account_id, name])?;
+    if claimed > 0 {
+        conn.prepare_cached(MAILBOX_SET_SUBSCRIBED)?
+            .execute(params![mailbox_id, true])?;
+    }
+    Ok(())
 }
 
 /// RFC 9051 §6.3.4: create the superiors of `name` that do not exist ("a/b/c" needs "a" and

@@ -42,6 +42,8 @@ const MAILBOX_INFO_SELECT: &str = "SELECT b.id, b.name, b.special_use, b.uidvali
      (SELECT count(*) FROM messages m WHERE m.mailbox_id = b.id AND m.uid > b.recent_uid) \
      FROM mailboxes b WHERE b.account_id = ?1";
 const BY_NAME: &str = " AND b.name = ?2";
+const LOST_SUBSCRIPTIONS: &str =
+    "SELECT name FROM lost_subscriptions WHERE account_id = ?1 ORDER BY name";
 const BY_ID: &str = " AND b.id = ?2";
 const IN_CREATION_ORDER: &str = " ORDER BY b.id";
 const MESSAGE_COLUMNS: &str = "uid, flags, keywords, modseq, internal_date, size";
@@ -364,6 +366,16 @@ pub(crate) fn list_mailboxes(
     let sql = format!("{MAILBOX_INFO_SELECT}{IN_CREATION_ORDER}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![account_id], mailbox_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The names the account subscribes to that have no mailbox (schema version 13), sorted.
+pub(crate) fn lost_subscriptions(
+    conn: &Connection,
+    account_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(LOST_SUBSCRIPTIONS)?;
+    let rows = stmt.query_map(params![account_id], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -125,9 +125,10 @@ async fn append_errors() {
         tagged_code(&t.raw(b"d APPEND INBOX {0}\r\n\r\n").await.0).0,
         NO
     );
+    // RFC 3501 §5.1.3: a name that is not valid modified UTF-7 is refused with NO.
     assert_eq!(
-        tagged_code(&t.raw(&append("&Jjo", "", MESSAGE)).await.0).0,
-        BAD
+        tagged_code(&t.raw(&append("&Jjo", "", MESSAGE)).await.0),
+        (NO, "CANNOT".into())
     );
 }
 

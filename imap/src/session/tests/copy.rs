@@ -100,7 +100,8 @@ async fn syntax_errors() {
     ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
-    assert_eq!(t.code("b COPY 1 &Jjo").await.0, BAD);
+    // RFC 3501 §5.1.3: a target that is not valid modified UTF-7 is refused with NO.
+    assert_eq!(t.code("b COPY 1 &Jjo").await, (NO, "CANNOT".into()));
 }
 
 #[actix_rt::test]

@@ -232,3 +232,22 @@ async fn recent_in_rev1_not_in_rev2() {
         "* 1 FETCH (FLAGS ())\r\na OK FETCH completed\r\n"
     );
 }
+
+#[actix_rt::test]
+async fn envelope_groups_hold_no_comments() {
+    let mut t = lenient().await;
+    t.login().await;
+    t.deliver(
+        "From: bob@example.test\r\nTo: list: (nobody here) ;\r\n\
+         Cc: group:;, group2: (foo) ;\r\nSubject: groups\r\n\r\nbody\r\n",
+    )
+    .await;
+    assert_eq!(t.code("s SELECT INBOX").await.0, OK);
+    let r = t.cmd("f FETCH 1 ENVELOPE").await;
+    // RFC 3501 §7.4.2: a group is a start marker (NIL NIL "name" NIL) and an end marker
+    // (NIL NIL NIL NIL) around its members; RFC 5322 §3.4 / §3.2.2: a comment is not a
+    // member, so both groups are empty.
+    let to = "((NIL NIL \"list\" NIL)(NIL NIL NIL NIL))";
+    let cc = "((NIL NIL \"group\" NIL)(NIL NIL NIL NIL)(NIL NIL \"group2\" NIL)(NIL NIL NIL NIL))";
+    assert!(r.contains(&format!(" {to} {cc} NIL NIL NIL)")), "{r}");
+}

@@ -237,3 +237,131 @@ async fn list_syntax_errors() {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
 }
+
+/// Printable ASCII without the list wildcards and the quoted-specials, in order: as a name
+/// it is not valid modified UTF-7 ("&'+,-" is no encoded run).
+const NOT_MUTF7: &str =
+    "!#$&'+,-.0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+
+#[actix_rt::test]
+async fn names_that_are_not_modified_utf7() {
+    // The default error budget (8): refusing such names must not spend it.
+    let mut t = session().await;
+    t.login().await;
+    let q = format!("\"{NOT_MUTF7}\"");
+    // RFC 3501 §5.1.3: the name is well-formed syntax but not valid modified UTF-7, so
+    // commands naming it are refused with NO (the server may refuse such a name), not BAD.
+    for _ in 0..3 {
+        for cmd in [
+            format!("a SELECT {q}"),
+            format!("a EXAMINE {q}"),
+            format!("a STATUS {q} (MESSAGES)"),
+            format!("a CREATE {q}"),
+            format!("a DELETE {q}"),
+            format!("a RENAME INBOX {q}"),
+            format!("a SUBSCRIBE {q}"),
+            format!("a APPEND {q} {{1}}\r\nx"),
+        ] {
+            let r = t.cmd(&cmd).await;
+            assert_eq!(tagged_code(&r), (NO, "CANNOT".into()), "{cmd}");
+            assert!(r.contains("not valid modified UTF-7"), "{r}");
+        }
+    }
+    // RFC 3501 §6.3.8: LIST (and LSUB) with such a pattern or reference is still a valid
+    // command. No name we hold has that wire form, so nothing matches: OK, no lines, and
+    // the session goes on.
+    for cmd in [
+        format!("l LIST \"\" {q}"),
+        format!("l LIST \"\" \"{NOT_MUTF7}*\""),
+        format!("l LIST {q} *"),
+        format!("l LIST \"\" (INBOX {q})"),
+        format!("l LIST (SUBSCRIBED) \"\" {q} RETURN (CHILDREN)"),
+        format!("l LSUB \"\" {q}"),
+    ] {
+        let r = t.cmd(&cmd).await;
+        let kind = if cmd.starts_with("l LSUB") {
+            "LSUB"
+        } else {
+            "LIST"
+        };
+        if cmd.contains("(INBOX ") {
+            assert_eq!(
+                r,
+                "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\nl OK LIST completed\r\n"
+            );
+        } else {
+            assert_eq!(r, format!("l OK {kind} completed\r\n"), "{cmd}");
+        }
+    }
+    let (r, flow) = t.raw(b"n NOOP\r\n").await;
+    assert_eq!(r, "n OK NOOP completed\r\n");
+    assert!(matches!(flow, crate::session::Flow::Continue));
+    // A valid name still works after all that.
+    assert_eq!(t.code("s SELECT INBOX").await.0, OK);
+}
+
+#[actix_rt::test]
+async fn a_deleted_subscribed_mailbox_stays_subscribed() {
+    let mut a = lenient().await;
+    a.login().await;
+    let mut b = a.other().await;
+    for name in ["Fruit/Apple", "Fruit/Peach", "Tofu/Soft"] {
+        assert_eq!(a.code(&format!("c CREATE {name}")).await.0, OK);
+    }
+    assert_eq!(a.code("s SUBSCRIBE Fruit/Peach").await.0, OK);
+    // Another session deletes it.
+    assert_eq!(b.code("d DELETE Fruit/Peach").await.0, OK);
+    // RFC 9051 §6.3.7 / RFC 3501 §6.3.6: the subscription is not removed with the mailbox;
+    // RFC 5258 §3.1 (and §5 example 2's "Fruit/Peach"): LIST (SUBSCRIBED) shows it
+    // \NonExistent.
+    let r = a.cmd("l LIST (SUBSCRIBED) \"\" \"Fruit/*\"").await;
+    assert_eq!(
+        r,
+        "* LIST (\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"Fruit/Peach\"\r\n\
+         l OK LIST completed\r\n"
+    );
+    // RFC 5258 §4: RECURSIVEMATCH gives "Fruit" CHILDINFO for its subscribed (gone) child;
+    // "Tofu" has only an unsubscribed child, so it is not listed at all.
+    a.exact(
+        "m LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\" RETURN (CHILDREN)",
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"INBOX\"\r\n\
+         * LIST (\\HasNoChildren \\Archive \\Subscribed) \"/\" \"Archive\"\r\n\
+         * LIST (\\HasNoChildren \\Drafts \\Subscribed) \"/\" \"Drafts\"\r\n\
+         * LIST (\\HasChildren) \"/\" \"Fruit\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n\
+         * LIST (\\HasNoChildren \\Junk \\Subscribed) \"/\" \"Junk\"\r\n\
+         * LIST (\\HasNoChildren \\Sent \\Subscribed) \"/\" \"Sent\"\r\n\
+         * LIST (\\HasNoChildren \\Trash \\Subscribed) \"/\" \"Trash\"\r\n\
+         m OK LIST completed\r\n",
+    )
+    .await;
+    // The return option alone lists existing mailboxes only (RFC 5258 §5 example 6).
+    let r = a.cmd("r LIST \"\" \"Fruit/*\" RETURN (SUBSCRIBED)").await;
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren) \"/\" \"Fruit/Apple\"\r\nr OK LIST completed\r\n"
+    );
+    // RFC 3501 §6.3.9: LSUB keeps the name too.
+    let r = a.cmd("u LSUB \"\" \"Fruit/*\"").await;
+    assert_eq!(
+        r,
+        "* LSUB () \"/\" \"Fruit/Peach\"\r\nu OK LSUB completed\r\n"
+    );
+    // A new mailbox of that name is subscribed again: subscriptions are to names.
+    assert_eq!(b.code("c CREATE Fruit/Peach").await.0, OK);
+    let r = a.cmd("l LIST (SUBSCRIBED) \"\" \"Fruit/*\"").await;
+    assert_eq!(
+        r,
+        "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"Fruit/Peach\"\r\nl OK LIST completed\r\n"
+    );
+    // Deleted again, then UNSUBSCRIBE removes the name for good (RFC 9051 §6.3.8).
+    assert_eq!(b.code("d DELETE Fruit/Peach").await.0, OK);
+    assert_eq!(a.code("x UNSUBSCRIBE Fruit/Peach").await.0, OK);
+    assert_eq!(
+        a.cmd("l LIST (SUBSCRIBED) \"\" \"Fruit/*\"").await,
+        "l OK LIST completed\r\n"
+    );
+    assert_eq!(
+        a.code("x UNSUBSCRIBE Fruit/Peach").await,
+        (NO, "NONEXISTENT".into())
+    );
+}

@@ -133,10 +133,22 @@ async fn syntax_errors_are_bad() {
         "a SUBSCRIBE",
         "a UNSUBSCRIBE",
         "a CREATE (x)",
-        // RFC 3501 §5.1.3: "&" must start a valid modified UTF-7 run.
-        "a CREATE &AB",
-        "a RENAME Sent &-&",
     ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
+    }
+    // RFC 3501 §5.1.3: "&" must start a valid modified UTF-7 run; a name that breaks the
+    // rule is well-formed syntax naming a mailbox we cannot have, so NO [CANNOT], not BAD.
+    for line in [
+        "a CREATE &AB",
+        "a RENAME Sent &-&",
+        "a RENAME &AB Sent",
+        "a RENAME &AB &-&",
+        "a DELETE &AB",
+        "a SUBSCRIBE &AB",
+        "a UNSUBSCRIBE &AB",
+    ] {
+        let r = t.cmd(line).await;
+        assert_eq!(tagged_code(&r), (NO, "CANNOT".into()), "{line}");
+        assert_eq!(r.matches("\r\n").count(), 1, "one tagged answer: {r}");
     }
 }

@@ -88,7 +88,10 @@ async fn keys_on_flags_sizes_and_headers() {
         ("TEXT Subject", "1 2"),
         ("BEFORE 1-Jan-1990", ""),
         ("SINCE 1-Jan-1990", "1 2"),
-        ("SENTON 8-Feb-1994", "1 2"),
+        // RFC 3501 §6.4.4: the Date: "Mon, 7 Feb 1994 21:52:25 -0800" is the 7th in its own
+        // zone, although that instant is the 8th in UTC.
+        ("SENTON 7-Feb-1994", "1 2"),
+        ("SENTON 8-Feb-1994", ""),
         ("NEW", ""),
         ("OLD", "1 2"),
         ("DELETED", ""),
@@ -196,4 +199,59 @@ async fn recent_new_and_old_follow_the_session_that_owns_the_messages() {
         "* ESEARCH (TAG \"s\")\r\ns OK SEARCH completed\r\n",
     )
     .await;
+}
+
+/// A message with the given Date: line (none when empty).
+fn dated(date: &str) -> String {
+    let date = if date.is_empty() {
+        String::new()
+    } else {
+        format!("Date: {date}\r\n")
+    };
+    format!("From: bob@example.test\r\nSubject: dated\r\n{date}\r\nbody\r\n")
+}
+
+#[actix_rt::test]
+async fn sent_dates_compare_the_date_header_in_its_own_zone() {
+    let mut t = lenient().await;
+    t.login().await;
+    for date in [
+        // 1: the 1st in its zone, the 2nd in UTC.
+        "Tue, 1 Feb 1994 23:30:00 -0500",
+        // 2: the 2nd in its zone, the 1st in UTC.
+        "Wed, 2 Feb 1994 00:30:00 +1400",
+        // 3: RFC 5322 §4.3 obsolete form: two-digit year, zone name, comments.
+        "(day) 1 Feb 94 12:00 EST (obsolete)",
+        // 4, 5: no Date:, and one that is not a date.
+        "",
+        "sometime soon",
+    ] {
+        t.deliver(&dated(date)).await;
+    }
+    assert_eq!(t.code("s SELECT INBOX").await.0, OK);
+    for (key, want) in [
+        // RFC 3501 §6.4.4: SENT* compare "the date of the Date: header", disregarding time
+        // and timezone: the date as written, in the message's own zone.
+        ("SENTON 1-Feb-1994", "1 3"),
+        ("SENTON 2-Feb-1994", "2"),
+        // RFC 5256 §2.2: without a usable Date: the sent date is the INTERNALDATE's
+        // (the fixture delivers at 1994-01-31 08:53:20 UTC).
+        ("SENTON 31-Jan-1994", "4 5"),
+        ("SENTBEFORE 2-Feb-1994", "1 3 4 5"),
+        ("SENTBEFORE 31-Jan-1994", ""),
+        ("SENTSINCE 2-Feb-1994", "2"),
+        ("SENTSINCE 1-Feb-1994", "1 2 3"),
+        ("SENTSINCE 3-Feb-1994", ""),
+        ("NOT SENTON 1-Feb-1994", "2 4 5"),
+        ("SENTSINCE 1-Feb-1994 SENTBEFORE 2-Feb-1994", "1 3"),
+        ("OR SENTON 2-Feb-1994 SENTON 31-Jan-1994", "2 4 5"),
+    ] {
+        let r = t.cmd(&format!("s SEARCH {key}")).await;
+        let sep = if want.is_empty() { "" } else { " " };
+        assert_eq!(
+            r,
+            format!("* SEARCH{sep}{want}\r\ns OK SEARCH completed\r\n"),
+            "{key}"
+        );
+    }
 }

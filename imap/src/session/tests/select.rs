@@ -98,8 +98,10 @@ async fn select_syntax_and_names() {
     t.login().await;
     assert_eq!(t.code("a SELECT").await.0, BAD);
     assert_eq!(t.code("b SELECT INBOX extra").await.0, BAD);
-    // RFC 3501 §5.1.3: a broken modified UTF-7 name is a BAD, not a missing mailbox.
-    assert_eq!(t.code("c SELECT &Jjo").await.0, BAD);
+    // RFC 3501 §5.1.3: a name that is not valid modified UTF-7 is refused with NO: the
+    // command's syntax is fine, only no mailbox can have that name.
+    assert_eq!(t.code("c SELECT &Jjo").await, (NO, "CANNOT".into()));
+    assert_eq!(t.code("c EXAMINE &Jjo").await, (NO, "CANNOT".into()));
     assert_eq!(t.code("d SELECT \"Sent\"").await.0, OK);
     // A literal name is as good as an atom.
     assert_eq!(

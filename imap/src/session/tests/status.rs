@@ -45,10 +45,14 @@ async fn errors() {
         "b STATUS INBOX (BOGUS)",
         "b STATUS INBOX MESSAGES",
         "b STATUS (MESSAGES)",
-        "b STATUS &Jjo (MESSAGES)",
     ] {
         assert_eq!(t.code(line).await.0, BAD, "{line}");
     }
+    // RFC 3501 §5.1.3: a well-formed command naming invalid modified UTF-7 is NO, not BAD.
+    assert_eq!(
+        t.code("c STATUS &Jjo (MESSAGES)").await,
+        (NO, "CANNOT".into())
+    );
 }
 
 #[actix_rt::test]

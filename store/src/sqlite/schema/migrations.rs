@@ -363,8 +363,22 @@ ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 UPDATE mailboxes SET recent_uid = uidnext - 1;
 ";
 
+/// Version 14: subscriptions that outlive their mailbox. A subscription to an existing
+/// mailbox stays the `subscribed` flag on its row; when a subscribed mailbox is deleted its
+/// name moves here, because RFC 3501 §6.3.6 / RFC 9051 §6.3.7 say the server must not drop a
+/// name from the subscription list when the mailbox goes away (LIST (SUBSCRIBED) then shows
+/// it `\NonExistent`, RFC 5258 §3.1). A mailbox created (or renamed) under such a name takes
+/// the subscription back onto its row; UNSUBSCRIBE removes the name.
+const V14: &str = "
+CREATE TABLE lost_subscriptions (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
 
 const GET_VERSION: &str = "PRAGMA user_version";
 

@@ -619,6 +619,61 @@ async fn subscription_flag_is_visible_in_list() {
     );
 }
 
+impl Fixture {
+    async fn lost(&self, account_id: i64) -> Vec<String> {
+        let m = crate::actor::LostSubscriptions { account_id };
+        self.store.lost_subscriptions(m).await.expect("lost")
+    }
+}
+
+#[actix_rt::test]
+async fn a_subscription_outlives_its_mailbox() {
+    let f = fixture();
+    f.create(f.alice, "Old/News").await.expect("create");
+    f.subscribe("Old/News", true).await.expect("subscribe");
+    // RFC 9051 §6.3.7: deleting the mailbox does not remove the name from the subscriptions.
+    f.delete(f.alice, "Old/News").await.expect("delete");
+    assert_eq!(f.lost(f.alice).await, names(&["Old/News"]));
+    assert!(f.lost(f.bob).await.is_empty(), "bob untouched");
+    // A mailbox created under the name takes the subscription back, also as a superior
+    // that CREATE makes on the way.
+    f.create(f.alice, "Old/News/2024").await.expect("create");
+    assert!(f.info("Old/News").await.subscribed);
+    assert!(!f.info("Old/News/2024").await.subscribed);
+    assert!(f.lost(f.alice).await.is_empty());
+    // RENAME onto a lost name does too; the subscription of the renamed mailbox moves
+    // with it, so "Tmp" leaves no lost name behind.
+    f.subscribe("Old/News", true).await.expect("again");
+    f.delete(f.alice, "Old/News").await.expect("delete");
+    f.create(f.alice, "Tmp").await.expect("create");
+    f.subscribe("Tmp", true).await.expect("subscribe");
+    f.rename("Tmp", "Old/News").await.expect("rename");
+    assert!(f.info("Old/News").await.subscribed);
+    assert!(f.lost(f.alice).await.is_empty());
+    // UNSUBSCRIBE removes a lost name (RFC 9051 §6.3.8); SUBSCRIBE still wants a mailbox.
+    f.delete(f.alice, "Old/News").await.expect("delete");
+    assert_eq!(f.lost(f.alice).await, names(&["Old/News"]));
+    assert!(matches!(
+        f.subscribe("Old/News", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        f.subscribe("Old/News", false)
+            .await
+            .expect("unsubscribe")
+            .is_empty()
+    );
+    assert!(f.lost(f.alice).await.is_empty());
+    assert!(matches!(
+        f.subscribe("Old/News", false).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // An unsubscribed mailbox leaves nothing when deleted.
+    f.create(f.alice, "Plain").await.expect("create");
+    f.delete(f.alice, "Plain").await.expect("delete");
+    assert!(f.lost(f.alice).await.is_empty());
+}
+
 #[actix_rt::test]
 async fn deleted_and_size_counters() {
     let f = fixture();
