@@ -107,7 +107,9 @@ pub(crate) fn migrate(config: &mut Config, is_set: impl Fn(&str) -> bool) {
     let s = &config.submission;
     let security = &mut config.security;
     if !is_set("security.auth_failure_delay_ms")
-        && let Some(ms) = s.auth_failure_delay_ms.or(config.admin.login_failure_delay_ms)
+        && let Some(ms) = s
+            .auth_failure_delay_ms
+            .or(config.admin.login_failure_delay_ms)
     {
         security.auth_failure_delay_ms = ms;
     }

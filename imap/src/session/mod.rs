@@ -177,7 +177,6 @@ pub(crate) fn store_error(out: &mut Vec<u8>, tag: &str, e: &StoreError) {
         StoreError::Exists(_) => ("ALREADYEXISTS", e.to_string()),
         StoreError::Invalid(_) | StoreError::UnknownDomain(_) => ("CANNOT", e.to_string()),
         StoreError::QuotaExceeded { .. } => ("OVERQUOTA", e.to_string()),
-        StoreError::LockedOut(_) => ("UNAVAILABLE", e.to_string()),
         StoreError::Unavailable(_) => {
             tracing::warn!(error = %e, "store unavailable");
             (
