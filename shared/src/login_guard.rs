@@ -7,12 +7,12 @@
 //! whoever asks:
 //!
 //! - failures are counted per account and per client IP (in the store, shared by every
-//!   protocol and every node), and past `lockout_failures` / `lockout_failures_per_ip` the
+//!   protocol), and past `lockout_failures` / `lockout_failures_per_ip` the
 //!   account or client is locked out for `lockout_secs`;
 //! - a locked-out login is refused *before* the password is looked at, so the answer is the
 //!   same whether the password was right or not;
 //! - a failure and a lockout refusal both wait `auth_failure_delay_ms` before they are
-//!   answered, so timing does not tell them apart from each other beyond the password check;
+//!   answered: guessing is slowed, and a lockout costs no password hash;
 //! - every failure is an `AuthFailed` event, every new lockout a `LockedOut` event, and every
 //!   attempt and lockout is counted in the metrics.
 //!
