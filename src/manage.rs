@@ -208,12 +208,7 @@ pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::R
     let store = open_store(source)?;
     match action {
         LockoutAction::List => {
-            let s = &config.submission;
-            let policy = LockoutPolicy {
-                account_failures: s.lockout_failures,
-                ip_failures: s.lockout_failures_per_ip,
-                secs: s.lockout_secs,
-            };
+            let policy = LockoutPolicy::from_config(&config);
             for (lockout, active) in store.lockouts(&policy)? {
                 let until = mail_parser::DateTime::from_timestamp(lockout.until).to_rfc3339();
                 println!(
@@ -286,7 +281,10 @@ pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Resul
 pub(crate) fn config(action: ConfigAction) -> anyhow::Result<ExitCode> {
     let ConfigAction::Check { file } = action;
     match load(&ConfigSource::file_only(&file)) {
-        Ok(_) => {
+        Ok(config) => {
+            for d in config.deprecations() {
+                eprintln!("{}: warning: {d}", file.display());
+            }
             println!("{}: valid", file.display());
             Ok(ExitCode::SUCCESS)
         }

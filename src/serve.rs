@@ -47,6 +47,9 @@ fn protocols(store: &actix::Addr<MailboxStore>, policy: Policy, bus: &Bus) -> Pr
 }
 
 async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow::Result<ExitCode> {
+    for d in config.deprecations() {
+        tracing::warn!(key = d.key, replacement = d.replacement, "{d}");
+    }
     // Before anything listens: a client or supervisor that sees a port open may signal us.
     let signals = Signals::install().context("cannot install signal handlers")?;
     let tls = mailroom_shared::tls::acceptor(&config)?;

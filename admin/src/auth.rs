@@ -1,8 +1,7 @@
 //! Who is calling, and may they: HTTP Basic with an admin account's password, a Bearer API
 //! token, or a panel session cookie (whose unsafe requests must also carry its CSRF token).
-//! Passwords are checked by the store (argon2 on its blocking pool) with the same failure
-//! counting and lockouts as the mail protocols, and a failure waits
-//! `[admin] login_failure_delay_ms` before it is answered.
+//! Passwords are checked through the login guard, like those of the mail protocols: the same
+//! failure counting, lockouts and `[security] auth_failure_delay_ms` before a refusal.
 
 use crate::context::AdminContext;
 use crate::error::ApiError;
@@ -15,8 +14,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::future::LocalBoxFuture;
 use mailroom_config::Config;
 use mailroom_shared::Secret;
-use mailroom_store::actor::{Authenticate, LoginAttempt};
-use mailroom_store::{Account, LockoutPolicy, Role, StoreError};
+use mailroom_store::actor::{Authenticate, LoginAttempt, LoginGuard, LoginProtocol, Verdict};
+use mailroom_store::{Account, Role, StoreError};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -180,17 +179,9 @@ fn basic_credentials(encoded: &str) -> Result<(String, String), ApiError> {
     Ok((address.to_string(), password.to_string()))
 }
 
-/// The lockout thresholds of `config` (the submission ones: one policy for every login).
-pub(crate) fn lockout(config: &Config) -> LockoutPolicy {
-    LockoutPolicy {
-        account_failures: config.submission.lockout_failures,
-        ip_failures: config.submission.lockout_failures_per_ip,
-        secs: config.submission.lockout_secs,
-    }
-}
-
-/// Check an admin's password: the account, or 401 (after the failure delay), 403 (not an
-/// admin), 429 (locked out), 503.
+/// Check an admin's password through the login guard: the account, or 401 (after the
+/// guard's delay), 403 (not an admin), 429 (locked out, after the same delay; the password
+/// was not checked), 503.
 pub(crate) async fn sign_in(
     ctx: &AdminContext,
     config: &Config,
@@ -199,35 +190,32 @@ pub(crate) async fn sign_in(
     address: String,
     password: String,
 ) -> Result<Account, ApiError> {
-    let checked = ctx
+    let verdict = ctx
         .store
         .send(Authenticate {
             address,
             password: Secret::new(password),
-            attempt: Some(LoginAttempt {
-                protocol: "admin",
+            attempt: LoginAttempt {
+                protocol: LoginProtocol::Admin,
                 mechanism: mechanism.to_string(),
                 client,
-                lockout: Some(lockout(config)),
-            }),
+            },
+            guard: LoginGuard::from_config(config),
         })
         .await
-        .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
-    match checked {
-        Ok(Some(account)) if account.role == Role::Admin => Ok(account),
-        Ok(Some(account)) => Err(ApiError::new(
+        .unwrap_or_else(|e| Verdict::Unavailable(e.to_string()));
+    match verdict {
+        Verdict::Accepted(account) if account.role == Role::Admin => Ok(account),
+        Verdict::Accepted(account) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("{} is not an admin", account.address),
         )),
-        Ok(None) => {
-            tokio::time::sleep(Duration::from_millis(config.admin.login_failure_delay_ms)).await;
-            Err(unauthorized("wrong address or password"))
-        }
-        Err(StoreError::LockedOut(why)) => Err(ApiError::new(
+        Verdict::Refused => Err(unauthorized("wrong address or password")),
+        Verdict::LockedOut(lockout) => Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            format!("too many failed logins: {why}"),
+            lockout.refusal_text(),
         )),
-        Err(e) => Err(e.into()),
+        Verdict::Unavailable(e) => Err(StoreError::Unavailable(e).into()),
     }
 }
 

@@ -65,7 +65,6 @@ impl From<StoreError> for ApiError {
             StoreError::Exists(_) => StatusCode::CONFLICT,
             StoreError::Invalid(_) | StoreError::UnknownDomain(_) => StatusCode::BAD_REQUEST,
             StoreError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
-            StoreError::LockedOut(_) => StatusCode::TOO_MANY_REQUESTS,
             StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {

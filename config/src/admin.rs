@@ -15,9 +15,9 @@ pub struct Admin {
     pub session_idle_secs: u64,
     /// How long a panel sign-in lasts at most, in seconds.
     pub session_max_secs: u64,
-    /// How long a failed sign-in (panel or API Basic) waits before its answer, in
-    /// milliseconds. The lockouts of `[submission]` apply to the admin too.
-    pub login_failure_delay_ms: u64,
+    /// Deprecated: `security.auth_failure_delay_ms` (the one delay of every login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_failure_delay_ms: Option<u64>,
     /// The mode of the MTA-STS policy served at `/.well-known/mta-sts.txt` (RFC 8461 §5):
     /// `testing` (the default: senders report but deliver anyway) until the certificate is
     /// one senders trust, then `enforce`; `none` withdraws a published policy.
@@ -73,7 +73,7 @@ impl Default for Admin {
             tls: false,
             session_idle_secs: 3600,
             session_max_secs: 12 * 3600,
-            login_failure_delay_ms: 1000,
+            login_failure_delay_ms: None,
             mta_sts_mode: MtaStsMode::default(),
             public_ports: PublicPorts::default(),
         }

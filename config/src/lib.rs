@@ -12,6 +12,7 @@ mod listeners;
 mod load;
 mod outbound;
 mod policy;
+mod security;
 mod spam;
 mod submission;
 mod validate;
@@ -26,6 +27,7 @@ pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
 pub use outbound::{Outbound, RelayPassword};
 pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
+pub use security::{Deprecation, Security};
 pub use spam::{SPAM_RULES, Spam};
 pub use submission::Submission;
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
@@ -41,7 +43,7 @@ pub struct Config {
     pub listeners: Listeners,
     /// Certificate and key for STARTTLS and implicit TLS.
     pub tls: Tls,
-    /// Security switches.
+    /// Security switches and the login guard (failure delay, lockouts).
     pub security: Security,
     /// Limits on every input.
     pub limits: Limits,
@@ -63,7 +65,7 @@ pub struct Config {
     pub dmarc: Dmarc,
     /// DNS block lists.
     pub dnsbl: Dnsbl,
-    /// What submission clients may do; login failure delays and lockouts.
+    /// What submission clients may do.
     pub submission: Submission,
     /// Delivery of outbound mail: MX port, relay, retries, limits.
     pub outbound: Outbound,
@@ -103,14 +105,6 @@ pub struct Tls {
     pub cert: Option<PathBuf>,
     /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
     pub key: Option<PathBuf>,
-}
-
-/// `[security]`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct Security {
-    /// Allows LOGIN/USER/AUTH before TLS; for tests and loopback-only setups.
-    pub allow_plaintext_auth: bool,
 }
 
 /// `[limits]`; all reloadable.

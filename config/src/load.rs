@@ -89,10 +89,11 @@ pub fn load(source: &ConfigSource) -> Result<Config, Vec<ConfigError>> {
     if layers.contains("listeners") {
         defaults.listeners = crate::Listeners::none();
     }
-    let config: Config = Figment::from(Serialized::defaults(defaults))
-        .merge(layers)
+    let mut config: Config = Figment::from(Serialized::defaults(defaults))
+        .merge(layers.clone())
         .extract()
         .map_err(figment_errors)?;
+    crate::security::migrate(&mut config, |key| layers.contains(key));
     let problems = crate::validate::validate(&config);
     if problems.is_empty() {
         Ok(config)

@@ -1,5 +1,6 @@
 //! `[submission]`: what the submission listeners (587 STARTTLS, 465 implicit TLS) allow an
-//! authenticated client, and how they slow down and lock out password guessing.
+//! authenticated client. The login guard's keys that used to be here moved to `[security]`
+//! (see `security.rs`); they are still read for one release.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,16 +8,18 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Submission {
-    /// How long a failed AUTH waits before its 535, in milliseconds (slows guessing down
-    /// without costing the server anything: other sessions go on meanwhile).
-    pub auth_failure_delay_ms: u64,
-    /// Failed logins of one account, within `lockout_secs` of one another, after which it is
-    /// locked for `lockout_secs` (`mailroom lockout clear` lifts it). 0 = never.
-    pub lockout_failures: u32,
-    /// The same for one client IP address (over all the accounts it tries). 0 = never.
-    pub lockout_failures_per_ip: u32,
-    /// How long a lockout lasts, and how long a failure is remembered, in seconds.
-    pub lockout_secs: u64,
+    /// Deprecated: `security.auth_failure_delay_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_failure_delay_ms: Option<u64>,
+    /// Deprecated: `security.lockout_failures`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockout_failures: Option<u32>,
+    /// Deprecated: `security.lockout_failures_per_ip`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockout_failures_per_ip: Option<u32>,
+    /// Deprecated: `security.lockout_secs`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lockout_secs: Option<u64>,
     /// Messages one account may submit per hour (sliding window). 0 = no limit.
     pub max_messages_per_hour: u32,
 }
@@ -24,10 +27,10 @@ pub struct Submission {
 impl Default for Submission {
     fn default() -> Self {
         Self {
-            auth_failure_delay_ms: 1500,
-            lockout_failures: 5,
-            lockout_failures_per_ip: 20,
-            lockout_secs: 900,
+            auth_failure_delay_ms: None,
+            lockout_failures: None,
+            lockout_failures_per_ip: None,
+            lockout_secs: None,
             max_messages_per_hour: 500,
         }
     }

@@ -132,12 +132,6 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             "must be at least admin.session_idle_secs".into(),
         );
     }
-    if admin.login_failure_delay_ms > 60_000 {
-        err(
-            "admin.login_failure_delay_ms",
-            "must be at most 60000".into(),
-        );
-    }
     for kind in ListenerKind::ALL {
         let Some(port) = admin.public_ports.get(kind) else {
             continue;
@@ -154,18 +148,18 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             );
         }
     }
-    let submission = &config.submission;
-    let locks = submission.lockout_failures > 0 || submission.lockout_failures_per_ip > 0;
-    if locks && submission.lockout_secs == 0 {
+    let security = &config.security;
+    let locks = security.lockout_failures > 0 || security.lockout_failures_per_ip > 0;
+    if locks && security.lockout_secs == 0 {
         err(
-            "submission.lockout_secs",
+            crate::security::source_key(config, "security.lockout_secs"),
             "must be greater than 0 while lockouts are on".into(),
         );
     }
     // A minute: longer only holds a session (and a connection slot) for nothing.
-    if submission.auth_failure_delay_ms > 60_000 {
+    if security.auth_failure_delay_ms > 60_000 {
         err(
-            "submission.auth_failure_delay_ms",
+            crate::security::source_key(config, "security.auth_failure_delay_ms"),
             "must be at most 60000".into(),
         );
     }

@@ -6,12 +6,13 @@ use std::fmt;
 
 /// The event kinds a webhook may ask for, as `shared::events::EventKind` names them (this
 /// crate depends on no other mailroom crate; a test there checks that the lists agree).
-pub const WEBHOOK_EVENTS: [&str; 5] = [
+pub const WEBHOOK_EVENTS: [&str; 6] = [
     "delivered",
     "rejected",
     "greylisted",
     "message_moved",
     "auth_failed",
+    "locked_out",
 ];
 
 /// One `[[webhooks]]` entry.

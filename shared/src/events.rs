@@ -23,16 +23,19 @@ pub enum EventKind {
     MessageMoved,
     /// A login failed.
     AuthFailed,
+    /// Failed logins locked an account or a client address out.
+    LockedOut,
 }
 
 impl EventKind {
     /// Every kind, for validating filters.
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::Delivered,
         EventKind::Rejected,
         EventKind::Greylisted,
         EventKind::MessageMoved,
         EventKind::AuthFailed,
+        EventKind::LockedOut,
     ];
 
     /// The name used in configuration and in the `type` field.
@@ -43,6 +46,7 @@ impl EventKind {
             EventKind::Greylisted => "greylisted",
             EventKind::MessageMoved => "message_moved",
             EventKind::AuthFailed => "auth_failed",
+            EventKind::LockedOut => "locked_out",
         }
     }
 
@@ -144,7 +148,7 @@ pub struct MessageMoved {
 /// A failed login.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthFailed {
-    /// `smtp`, `imap` or `pop3`.
+    /// `smtp`, `imap`, `pop3` or `admin`.
     pub protocol: String,
     /// The SASL mechanism or command (`PLAIN`, `LOGIN`, `USER`…).
     pub mechanism: String,
@@ -152,6 +156,25 @@ pub struct AuthFailed {
     pub client: IpAddr,
     /// The user name tried (never the password).
     pub username: String,
+}
+
+/// Failed logins reached a lockout threshold (`[security] lockout_failures` or
+/// `lockout_failures_per_ip`): logins of the account, or from the client, are refused until
+/// `until` on every protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockedOut {
+    /// The protocol of the failure that locked (`smtp`, `imap`, `pop3`, `admin`).
+    pub protocol: String,
+    /// `account` or `ip`.
+    pub scope: String,
+    /// The locked account's address (as counted), or the client IP address.
+    pub target: String,
+    /// Failures counted.
+    pub failures: u32,
+    /// The client whose failure locked.
+    pub client: IpAddr,
+    /// Unix seconds when the lockout ends unless lifted.
+    pub until: i64,
 }
 
 /// What happened, with the fields of its kind.
@@ -163,6 +186,7 @@ pub enum EventData {
     Greylisted(Greylisted),
     MessageMoved(MessageMoved),
     AuthFailed(AuthFailed),
+    LockedOut(LockedOut),
 }
 
 impl EventData {
@@ -174,6 +198,7 @@ impl EventData {
             EventData::Greylisted(_) => EventKind::Greylisted,
             EventData::MessageMoved(_) => EventKind::MessageMoved,
             EventData::AuthFailed(_) => EventKind::AuthFailed,
+            EventData::LockedOut(_) => EventKind::LockedOut,
         }
     }
 }

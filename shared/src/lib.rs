@@ -1,5 +1,5 @@
 //! What every mailroom protocol needs: the event bus, shared messages and delivery events, TLS acceptors,
-//! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the metrics
+//! the login guard, password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the metrics
 //! registry, the reload and
 //! shutdown machinery, and tracing setup.
 //!
@@ -10,6 +10,7 @@ pub mod bus;
 pub mod dns;
 pub mod events;
 pub mod fsutil;
+pub mod login_guard;
 pub mod metrics;
 pub mod msg;
 pub mod net;

@@ -262,6 +262,12 @@ struct AuthLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LockoutLabels {
+    protocol: &'static str,
+    scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TlsLabels {
     listener: &'static str,
     version: &'static str,
@@ -344,6 +350,7 @@ pub struct Metrics {
     messages_received: Family<ListenerLabels, Counter>,
     messages_rejected: Family<ReasonLabels, Counter>,
     auth_attempts: Family<AuthLabels, Counter>,
+    lockouts: Family<LockoutLabels, Counter>,
     tls_handshakes: Family<TlsLabels, Counter>,
     tls_failures: Family<FailureLabels, Counter>,
     recipients: Family<DomainLabels, Counter>,
@@ -370,6 +377,7 @@ impl Metrics {
             messages_received: Family::default(),
             messages_rejected: Family::default(),
             auth_attempts: Family::default(),
+            lockouts: Family::default(),
             tls_handshakes: Family::default(),
             tls_failures: Family::default(),
             recipients: Family::default(),
@@ -442,6 +450,11 @@ impl Metrics {
             "mailroom_auth_attempts",
             "Logins, by protocol, mechanism and result",
             self.auth_attempts.clone(),
+        );
+        r.register(
+            "mailroom_auth_lockouts",
+            "Lockouts begun by failed logins, by the protocol of the failure that began one and by scope (account, ip)",
+            self.lockouts.clone(),
         );
         r.register(
             "mailroom_tls_handshakes",
@@ -603,6 +616,14 @@ impl Metrics {
                 mechanism,
                 result: outcome.as_str(),
             })
+            .inc();
+    }
+
+    /// A failed login on `protocol` locked an account or client out (`scope`: `account`,
+    /// `ip`).
+    pub fn lockout(&self, protocol: &'static str, scope: &'static str) {
+        self.lockouts
+            .get_or_create(&LockoutLabels { protocol, scope })
             .inc();
     }
 

@@ -128,6 +128,9 @@ impl ConfigWatcher {
                 "this key needs a restart; its running value stays until then"
             );
         }
+        for d in config.deprecations() {
+            tracing::warn!(key = d.key, replacement = d.replacement, "{d}");
+        }
         config.server.data_dir = self.current.config.server.data_dir.clone();
         let tls = crate::tls::acceptor(&config).map_err(|e| vec![e.to_string()])?;
         let dns = self

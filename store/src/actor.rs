@@ -17,6 +17,7 @@ use actix::prelude::*;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::events::{EventData, EventRecorded};
+pub use mailroom_shared::login_guard::{LoginAttempt, LoginGuard, LoginProtocol, Verdict};
 use mailroom_shared::metrics::{AuthOutcome, metrics};
 use mailroom_shared::msg::MessageDelivered;
 
@@ -33,8 +34,8 @@ use crate::spam::{
 };
 use crate::sqlite::SqliteBackend;
 use crate::types::{
-    Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, MailboxInfo,
-    MessageInfo, Resolution, StoreStats,
+    Account, Appended, BodySource, ChangeSet, Delivered, FlagOp, FlagsResult, LoginOutcome,
+    MailboxInfo, MessageInfo, Resolution, StoreStats,
 };
 use mailroom_shared::queue::{QueueAdmin, QueueChanged, QueueReply, QueueRequest};
 
@@ -97,68 +98,87 @@ pub struct OwnsAddresses {
     pub addresses: Vec<String>,
 }
 
-/// Check a login. Sent by SMTP submission (AUTH), IMAP (LOGIN/AUTHENTICATE), POP3 (USER/PASS)
-/// and the admin panel. `None` = wrong address or password (deliberately indistinguishable).
+/// Check a login through the login guard. Sent by SMTP submission (AUTH), IMAP
+/// (LOGIN/AUTHENTICATE), POP3 (USER/PASS, AUTH), the admin panel's sign-in and the API's
+/// Basic auth: the only way a password is checked, and it cannot be sent without the
+/// configuration's [`LoginGuard`].
+///
+/// A locked-out account or client is refused without the password being looked at; a
+/// failure is counted (per account and per client IP) and recorded as an `AuthFailed` event,
+/// a failure that reaches a threshold as a `LockedOut` event; both refusals are answered only
+/// after the guard's delay. Every attempt is counted in `mailroom_auth_attempts_total`.
 #[derive(Message, Debug, Clone)]
-#[rtype(result = "Result<Option<Account>, StoreError>")]
+#[rtype(result = "Verdict<Account>")]
 pub struct Authenticate {
     /// The login name, an account address.
     pub address: String,
     /// The password.
     pub password: Secret,
-    /// Who tried, how: a failure is then recorded as an `AuthFailed` event (without the
-    /// password), the same way for every protocol.
-    pub attempt: Option<LoginAttempt>,
-}
-
-/// Where a login came from, for the `AuthFailed` event of a failed [`Authenticate`].
-#[derive(Debug, Clone)]
-pub struct LoginAttempt {
-    /// `smtp`, `imap` or `pop3`.
-    pub protocol: &'static str,
-    /// The SASL mechanism or command (`PLAIN`, `LOGIN`, `USER`…).
-    pub mechanism: String,
-    /// The client's address.
-    pub client: std::net::IpAddr,
-    /// Count failures and refuse logins of locked-out accounts and clients (then answered
-    /// with [`StoreError::LockedOut`], without checking the password); `None` = neither.
-    pub lockout: Option<crate::types::LockoutPolicy>,
+    /// Who tried, how.
+    pub attempt: LoginAttempt,
+    /// The `[security]` policy and delay of the configuration the session runs under.
+    pub guard: LoginGuard,
 }
 
 impl Handler<Authenticate> for MailboxStore {
-    type Result = ResponseFuture<Result<Option<Account>, StoreError>>;
+    type Result = ResponseFuture<Verdict<Account>>;
     fn handle(&mut self, msg: Authenticate, ctx: &mut Context<Self>) -> Self::Result {
-        let failure = msg.attempt.clone().map(|a| {
-            EventData::AuthFailed(mailroom_shared::events::AuthFailed {
-                protocol: a.protocol.into(),
-                mechanism: a.mechanism,
-                client: a.client,
-                username: msg.address.clone(),
-            })
-        });
         let me = ctx.address();
-        let counted = msg
-            .attempt
-            .as_ref()
-            .map(|a| (a.protocol, a.mechanism.clone()));
+        let attempt = msg.attempt.clone();
+        let username = msg.address.clone();
+        let delay = msg.guard.refusal_delay();
         let checked = self.backend.authenticate(msg);
         Box::pin(async move {
-            let account = checked.await;
-            if let Some((protocol, mechanism)) = &counted {
-                let outcome = match &account {
-                    Ok(Some(_)) => AuthOutcome::Success,
-                    Ok(None) => AuthOutcome::Failure,
-                    Err(StoreError::LockedOut(_)) => AuthOutcome::LockedOut,
-                    Err(_) => AuthOutcome::Error,
-                };
-                metrics().auth_attempt(protocol, mechanism, outcome);
+            let protocol = attempt.protocol.as_str();
+            let (verdict, outcome) = match checked.await {
+                Ok(LoginOutcome::Accepted(account)) => {
+                    (Verdict::Accepted(account), AuthOutcome::Success)
+                }
+                Ok(LoginOutcome::Refused { locked }) => {
+                    // Logged without making the client wait any longer.
+                    me.do_send(RecordEvent(EventData::AuthFailed(
+                        mailroom_shared::events::AuthFailed {
+                            protocol: protocol.into(),
+                            mechanism: attempt.mechanism.clone(),
+                            client: attempt.client,
+                            username,
+                        },
+                    )));
+                    for l in locked {
+                        tracing::warn!(
+                            scope = l.scope.as_str(),
+                            target = %l.key,
+                            failures = l.failures,
+                            protocol,
+                            client = %attempt.client,
+                            until = l.until,
+                            "failed logins began a lockout"
+                        );
+                        metrics().lockout(protocol, l.scope.as_str());
+                        me.do_send(RecordEvent(EventData::LockedOut(
+                            mailroom_shared::events::LockedOut {
+                                protocol: protocol.into(),
+                                scope: l.scope.as_str().into(),
+                                target: l.key,
+                                failures: l.failures,
+                                client: attempt.client,
+                                until: l.until,
+                            },
+                        )));
+                    }
+                    (Verdict::Refused, AuthOutcome::Failure)
+                }
+                Ok(LoginOutcome::LockedOut(l)) => (Verdict::LockedOut(l), AuthOutcome::LockedOut),
+                Err(e) => (Verdict::Unavailable(e.to_string()), AuthOutcome::Error),
+            };
+            metrics().auth_attempt(protocol, &attempt.mechanism, outcome);
+            if matches!(verdict, Verdict::Refused | Verdict::LockedOut(_)) {
+                // The same wait for both refusals: it slows guessing down without costing
+                // the server anything (other sessions go on), and a lockout looks like a
+                // failure from the outside.
+                tokio::time::sleep(delay).await;
             }
-            let account = account?;
-            if let (None, Some(event)) = (&account, failure) {
-                // Logged without making the client wait.
-                me.do_send(RecordEvent(event));
-            }
-            Ok(account)
+            verdict
         })
     }
 }
@@ -1209,16 +1229,25 @@ mod tests {
                 .expect("resolve"),
             Resolution::Local(vec![bob])
         );
+        let mut config = mailroom_config::Config::default();
+        config.security.auth_failure_delay_ms = 0;
         let account = store
             .send(Authenticate {
                 address: "bob@later.test".into(),
                 password: pw.clone(),
-                attempt: None,
+                attempt: LoginAttempt {
+                    protocol: LoginProtocol::Smtp,
+                    mechanism: "PLAIN".into(),
+                    client: "192.0.2.1".parse().expect("ip"),
+                },
+                guard: LoginGuard::from_config(&config),
             })
             .await
-            .expect("mailbox")
-            .expect("authenticate");
-        assert_eq!(account.map(|a| a.id), Some(bob));
+            .expect("mailbox");
+        assert!(
+            matches!(&account, Verdict::Accepted(a) if a.id == bob),
+            "{account:?}"
+        );
 
         cli.user_remove("bob@later.test").expect("remove");
         assert_eq!(

@@ -35,8 +35,8 @@ use crate::spam::{
     StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
-    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo,
-    Resolution, StoreStats,
+    Appended, BodySource, ChangeSet, Delivered, FlagsResult, LoginOutcome, MailboxInfo,
+    MessageInfo, Resolution, StoreStats,
 };
 
 /// A boxed, `Send` future resolving to a store result.
@@ -63,7 +63,7 @@ pub trait Backend: Send + Sync + 'static {
     /// See [`OwnsAddresses`].
     fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>>;
     /// See [`Authenticate`].
-    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>>;
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<LoginOutcome>;
     /// See [`Deliver`].
     fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>>;
     /// See [`Append`].

@@ -28,10 +28,6 @@ pub enum StoreError {
         /// The account that is full.
         address: String,
     },
-    /// Too many failed logins: the account or the client address is locked out for a while
-    /// (the text says which and until when); the password was not checked.
-    #[error("too many failed logins: {0}")]
-    LockedOut(String),
     /// The store cannot serve the request now: I/O or SQLite failed, or the writer is gone.
     /// Nothing was changed; the caller may retry later (SMTP `451`).
     #[error("store unavailable: {0}")]

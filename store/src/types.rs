@@ -317,49 +317,18 @@ pub struct FlagsResult {
     pub failed_modified: Vec<u32>,
 }
 
-/// Which counter of failed logins a lockout comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockoutScope {
-    /// One account, whoever tries it.
-    Account,
-    /// One client IP address, whatever accounts it tries.
-    Ip,
-}
+pub use mailroom_shared::login_guard::{Lockout, LockoutPolicy, LockoutScope};
 
-impl LockoutScope {
-    /// The name stored and shown (`account`, `ip`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Account => "account",
-            Self::Ip => "ip",
-        }
-    }
-}
-
-/// When failed logins lock an account or an address out (`[submission]` in the
-/// configuration): after `account_failures` (per account) or `ip_failures` (per client)
-/// failures each within `secs` of the last, for `secs`. A threshold of 0 never locks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    /// Failures of one account.
-    pub account_failures: u32,
-    /// Failures from one client address.
-    pub ip_failures: u32,
-    /// How long a lockout lasts and a failure is remembered.
-    pub secs: u64,
-}
-
-/// A run of failed logins; a lockout while it is at its threshold and `until` is ahead.
+/// What the store found for a guarded login (the `MailboxStore` turns it into the guard's
+/// [`mailroom_shared::login_guard::Verdict`], with its events, metrics and delay).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lockout {
-    /// Account or IP.
-    pub scope: LockoutScope,
-    /// The account's address key, or the IP address as text.
-    pub key: String,
-    /// Failures counted.
-    pub failures: u32,
-    /// Unix seconds when it ends (is forgotten) unless another failure comes.
-    pub until: i64,
+pub enum LoginOutcome {
+    /// The password is right and the account enabled.
+    Accepted(Account),
+    /// Counted as a failure; `locked` are the lockouts this failure began.
+    Refused { locked: Vec<Lockout> },
+    /// Refused without checking the password.
+    LockedOut(Lockout),
 }
 
 /// Group-commit counters.

@@ -16,7 +16,7 @@ fn api_server() -> Server {
 }
 
 fn api_server_with(extra: &str) -> Server {
-    let s = crate::server_with(&format!("[admin]\nlogin_failure_delay_ms = 10\n{extra}"));
+    let s = crate::server_with(&format!("[security]\nauth_failure_delay_ms = 10\n{extra}"));
     s.add_users("example.test", &["user@example.test"])
         .expect("users");
     s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");

@@ -10,6 +10,7 @@ mod greylist;
 mod imap;
 mod imap_clients;
 mod limits;
+mod lockout;
 mod metrics;
 mod outbound;
 mod panel;

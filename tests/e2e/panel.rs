@@ -21,7 +21,7 @@ fn panel_server() -> Server {
 
 fn panel_server_with_hook(url: &str) -> Server {
     let s = crate::server_with(&format!(
-        "[admin]\nlogin_failure_delay_ms = 10\n\n[[webhooks]]\nurl = \"{url}\"\nsecret = \"panel-secret\"\nevents = [\"delivered\"]\n"
+        "[security]\nauth_failure_delay_ms = 10\n\n[[webhooks]]\nurl = \"{url}\"\nsecret = \"panel-secret\"\nevents = [\"delivered\"]\n"
     ));
     s.add_users("example.test", &[]).expect("domain");
     s.add_admin(ADMIN, ADMIN_PASSWORD).expect("admin");
@@ -277,7 +277,7 @@ pub(crate) fn post_form(
 #[test]
 fn greylist_entries_and_api_tokens_are_managed_from_their_pages() {
     let s = crate::server_with(
-        "[admin]\nlogin_failure_delay_ms = 10\n[greylist]\nenabled = true\ndelay_secs = 300\n",
+        "[security]\nauth_failure_delay_ms = 10\n[greylist]\nenabled = true\ndelay_secs = 300\n",
     );
     s.add_users("example.test", &["user@example.test"])
         .expect("domain");

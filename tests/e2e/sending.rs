@@ -62,7 +62,7 @@ fn a_submitted_message_is_signed_by_a_and_verified_by_b() {
     b.add_users("remote.test", &["carol@remote.test"])
         .expect("users on B");
     let a = server_with(&format!(
-        "[outbound]\nmx_port = {}\n[submission]\nauth_failure_delay_ms = 0\n",
+        "[outbound]\nmx_port = {}\n[security]\nauth_failure_delay_ms = 0\n",
         b.ports.smtp
     ));
     a.add_users("example.test", &["alice@example.test"])

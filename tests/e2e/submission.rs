@@ -10,7 +10,7 @@ use std::net::TcpStream;
 /// once and locked after three.
 fn submission_server() -> Server {
     let s = server_with(
-        "[submission]\nauth_failure_delay_ms = 0\nlockout_failures = 3\nlockout_failures_per_ip = 6\nlockout_secs = 600\n",
+        "[security]\nauth_failure_delay_ms = 0\nlockout_failures = 3\nlockout_failures_per_ip = 6\nlockout_secs = 600\n",
     );
     s.add_users("example.test", &["alice@example.test", "bob@example.test"])
         .expect("users");
@@ -232,7 +232,7 @@ fn failed_logins_lock_the_account_until_an_admin_lifts_it() {
         .cmd(&plain_auth("alice@example.test", "password-1"))
         .expect("auth");
     assert!(
-        r.starts_with("454 4.7.0 this account is locked out until "),
+        r.starts_with("454 4.7.0 too many failed logins: this account is locked out until "),
         "{r}"
     );
     // Another connection, same account: still locked; another account is not.
@@ -296,7 +296,7 @@ fn a_guessing_client_is_locked_out_whatever_account_it_tries() {
         .cmd(&plain_auth("alice@example.test", "password-1"))
         .expect("auth");
     assert!(
-        r.starts_with("454 4.7.0 this client address is locked out until "),
+        r.starts_with("454 4.7.0 too many failed logins: this client address is locked out until "),
         "{r}"
     );
     let out = s

@@ -400,7 +400,7 @@ fn the_api_and_the_page_show_each_target_its_deliveries_and_failures_and_send_te
     let receiver = Receiver::start(free_port());
     let url = format!("http://127.0.0.1:{}/hook", receiver.port);
     let s = server_with(&format!(
-        "[admin]\nlogin_failure_delay_ms = 10\n\n{}",
+        "[security]\nauth_failure_delay_ms = 10\n\n{}",
         hook_config(receiver.port, "api-secret", "\"delivered\", \"rejected\"")
     ));
     s.add_users("example.test", &["alice@example.test"])

@@ -5,6 +5,7 @@
 mod accounts;
 mod aliases;
 pub(crate) mod domains;
+pub(crate) mod lockouts;
 pub(crate) mod openapi;
 pub(crate) mod policy;
 pub(crate) mod queue;
@@ -49,6 +50,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::get().to(tokens::list))
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens/{id}", web::delete().to(tokens::remove))
+            .route("/lockouts", web::get().to(lockouts::list))
+            .route("/lockouts/{target}", web::delete().to(lockouts::remove))
             .route("/policy/rejections", web::get().to(policy::rejections))
             .route("/policy/spam", web::get().to(policy::spam))
             .route("/policy/greylist", web::get().to(policy::greylist))

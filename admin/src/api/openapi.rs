@@ -73,7 +73,7 @@ fn build() -> Value {
             "summary": summary, "parameters": [queue_id],
             "responses": responses(&[("200", changed.clone()), ("404", error("no such queued message, or nothing to change"))]) } })
     };
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "mailroom admin API",
@@ -258,7 +258,27 @@ fn build() -> Value {
                 "get": { "summary": "The running configuration, secrets masked", "responses": responses(&[("200", ok("configuration", json!({ "type": "object" })))]) }
             }
         }
-    })
+    });
+    lockouts(&mut doc);
+    doc
+}
+
+/// The lockout operations (apart: one `json!` for the whole document is past the macro's
+/// recursion limit).
+fn lockouts(doc: &mut Value) {
+    doc["components"]["schemas"]["Lockout"] = json!({ "type": "object", "required": ["scope", "target", "failures", "until", "locked"], "properties": {
+        "scope": { "type": "string", "enum": ["account", "ip"] },
+        "target": { "type": "string", "description": "the account's address, or the client IP address" },
+        "failures": { "type": "integer", "minimum": 0 },
+        "until": { "type": "integer", "description": "unix seconds when the run is forgotten, and a lockout ends" },
+        "locked": { "type": "boolean", "description": "whether it refuses logins now" } } });
+    doc["paths"]["/api/v1/lockouts"] = json!({
+        "get": { "summary": "Failed-login runs remembered by the login guard (every protocol), and which lock now",
+            "responses": responses(&[("200", ok("runs, oldest first", json!({ "type": "array", "items": schema_ref("Lockout") })))]) } });
+    doc["paths"]["/api/v1/lockouts/{target}"] = json!({
+        "delete": { "summary": "Lift a lockout (forget the failures) of an account or client IP, on every protocol",
+            "parameters": [path_param("target", json!({ "type": "string", "minLength": 1 }), "an account's address or a client IP address")],
+            "responses": responses(&[("204", json!({ "description": "lifted" })), ("404", error("no failed logins remembered for it"))]) } });
 }
 
 #[cfg(test)]

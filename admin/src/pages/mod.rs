@@ -59,6 +59,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/queue/{id}/{action}", web::post().to(queue::queue_act))
         .route("/policy", web::get().to(policy::policy_page))
         .route(
+            "/policy/lockouts/lift",
+            web::post().to(policy::lockout_lift),
+        )
+        .route(
             "/policy/greylist/{action}",
             web::post().to(policy::greylist_edit),
         )

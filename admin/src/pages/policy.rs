@@ -1,8 +1,10 @@
-//! Policy: greylist entries (search, delete, whitelist), the recent rejections and why, and
-//! the spam decisions with the rules that fired.
+//! Policy: the login guard's lockouts (every protocol's, with a Lift button), greylist
+//! entries (search, delete, whitelist), the recent rejections and why, and the spam
+//! decisions with the rules that fired.
 
 use super::html::{csrf_field, esc, page, seg, table, when};
 use super::{Form, back, failed, field, html, notice, posted, signed_in};
+use crate::api::lockouts;
 use crate::api::policy::{GreylistKey, edit_greylist, greylist_action};
 use crate::context::AdminContext;
 use actix_web::http::StatusCode;
@@ -49,6 +51,30 @@ pub(super) async fn policy_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
             return failed("Policy", Some((&caller.account.address, &csrf)), e, "");
         }
     };
+    let locks = match lockouts::rows(&ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            return failed("Policy", Some((&caller.account.address, &csrf)), e, "");
+        }
+    };
+    let lock_rows: Vec<Vec<String>> = locks
+        .iter()
+        .map(|l| {
+            vec![
+                esc(l.scope),
+                esc(&l.target),
+                l.failures.to_string(),
+                if l.locked { "locked" } else { "counting" }.into(),
+                when(l.until),
+                format!(
+                    "<form method=\"post\" action=\"/policy/lockouts/lift\" class=\"inline\">{}\
+                     <input type=\"hidden\" name=\"target\" value=\"{}\"><button>Lift</button></form>",
+                    csrf_field(&csrf),
+                    esc(&l.target)
+                ),
+            ]
+        })
+        .collect();
     let back_to = format!("/policy?q={}", seg(&q));
     let grey_rows: Vec<Vec<String>> = grey
         .iter()
@@ -120,9 +146,22 @@ pub(super) async fn policy_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
         })
         .collect();
     let body = format!(
-        "<h2>Greylist</h2><form method=\"get\" action=\"/policy\"><label>Search <input name=\"q\" value=\"{}\" \
+        "<h2>Lockouts</h2><p>Failed logins counted by the login guard on every protocol (SMTP, IMAP, \
+         POP3, panel, API); a run that reaches its threshold refuses logins until it ends or is lifted.</p>{}\
+         <h2>Greylist</h2><form method=\"get\" action=\"/policy\"><label>Search <input name=\"q\" value=\"{}\" \
          placeholder=\"network, sender or recipient\"></label> <button>Search</button></form>{}\
          <h2>Recent rejections</h2>{}<h2>Spam decisions</h2>{}",
+        table(
+            &[
+                "Scope",
+                "Account or client",
+                "Failures",
+                "State",
+                "Until (UTC)",
+                ""
+            ],
+            &lock_rows
+        ),
         esc(&q),
         table(
             &[
@@ -202,6 +241,30 @@ pub(super) async fn greylist_edit(
     }
     .await;
     back(&to, done)
+}
+
+/// The Lift button of a lockout: forget its failures on every protocol.
+pub(super) async fn lockout_lift(
+    req: HttpRequest,
+    ctx: web::Data<AdminContext>,
+    form: Form,
+) -> HttpResponse {
+    let caller = match posted(&req, &ctx, &form).await {
+        Ok((caller, _)) => caller,
+        Err(r) => return r,
+    };
+    let target = field(&form, "target").to_string();
+    let done = async {
+        if target.is_empty() {
+            return Err(crate::error::ApiError::bad_request(
+                "no account or client to lift",
+            ));
+        }
+        lockouts::lift(&ctx, &caller.account.address, target.clone()).await?;
+        Ok(format!("lifted the lockout of {target}"))
+    }
+    .await;
+    back("/policy", done)
 }
 
 fn action_done(action: GreylistAction) -> &'static str {

@@ -70,6 +70,7 @@ async fn drive(
             tls: implicit,
             allow_plaintext_auth: config.security.allow_plaintext_auth,
             limits: config.limits.clone(),
+            login_guard: mailroom_shared::login_guard::LoginGuard::from_config(config),
             sessions,
         },
         store,

@@ -2,16 +2,17 @@
 //! RFC 4959; RFC 5161).
 //!
 //! Credentials are checked only over TLS unless `[security] allow_plaintext_auth` is set;
-//! before that LOGIN and AUTHENTICATE get `NO [PRIVACYREQUIRED]` (RFC 9051 §7.1). A failed
-//! login waits the tarpit delay before it answers.
+//! before that LOGIN and AUTHENTICATE get `NO [PRIVACYREQUIRED]` (RFC 9051 §7.1). Every
+//! password goes through the login guard: a wrong one gets `NO [AUTHENTICATIONFAILED]`, a
+//! locked-out account or client `NO [UNAVAILABLE]` (RFC 5530 §3), both after its delay.
 
 use imap_codec::imap_types::auth::AuthMechanism;
 use imap_codec::imap_types::extensions::enable::CapabilityEnable;
 use mailroom_shared::Secret;
 use mailroom_shared::sasl::{self, SaslError};
-use mailroom_store::actor::{Authenticate, LoginAttempt};
+use mailroom_store::actor::{Authenticate, LoginAttempt, LoginProtocol, Verdict};
 
-use super::{Flow, Mode, Session, State, answer};
+use super::{Flow, Mode, Session, State};
 use crate::proto;
 use crate::proto::write::{self, Status};
 
@@ -74,7 +75,8 @@ impl Session {
     }
 
     /// Check `user`'s password, logged in through `mechanism` (`LOGIN` for the command, else
-    /// the SASL mechanism); a failure is recorded as an `AuthFailed` event.
+    /// the SASL mechanism), through the login guard (which counts a failure, records it as an
+    /// `AuthFailed` event and waits its delay before a refusal).
     async fn check_credentials(
         &mut self,
         tag: &str,
@@ -83,21 +85,22 @@ impl Session {
         password: Secret,
         out: &mut Vec<u8>,
     ) {
-        let checked = self
+        let verdict = self
             .store
             .send(Authenticate {
                 address: user,
                 password,
-                attempt: Some(LoginAttempt {
-                    protocol: "imap",
+                attempt: LoginAttempt {
+                    protocol: LoginProtocol::Imap,
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
-                    lockout: None,
-                }),
+                },
+                guard: self.ctx.login_guard,
             })
-            .await;
-        match answer(checked) {
-            Ok(Some(account)) => {
+            .await
+            .unwrap_or_else(|e| Verdict::Unavailable(e.to_string()));
+        match verdict {
+            Verdict::Accepted(account) => {
                 let max = self.ctx.limits.max_sessions_per_account;
                 let Some(place) = self.ctx.sessions.try_acquire(account.id, max) else {
                     // RFC 5530 LIMIT: the account's sessions are at the configured limit.
@@ -117,8 +120,7 @@ impl Session {
                     "logged in",
                 );
             }
-            Ok(None) => {
-                self.auth_failure_delay().await;
+            Verdict::Refused => {
                 write::status(
                     out,
                     Some(tag),
@@ -128,7 +130,19 @@ impl Session {
                 );
                 self.count_error(out);
             }
-            Err(e) => {
+            Verdict::LockedOut(lockout) => {
+                // RFC 5530 §3 UNAVAILABLE: a temporary failure; try later. The password was
+                // not checked, so this answer is the same whether it was right or not.
+                write::status(
+                    out,
+                    Some(tag),
+                    Status::No,
+                    Some("UNAVAILABLE"),
+                    &format!("{}; try later", lockout.refusal_text()),
+                );
+                self.count_error(out);
+            }
+            Verdict::Unavailable(e) => {
                 write::status(
                     out,
                     Some(tag),

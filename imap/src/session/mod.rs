@@ -29,7 +29,6 @@ mod store;
 mod tests;
 
 use std::io;
-use std::time::Duration;
 
 use actix::Addr;
 use imap_codec::CommandCodec;
@@ -76,6 +75,9 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// Limits of the configuration the session was accepted under.
     pub limits: Limits,
+    /// The login guard of that configuration: every LOGIN, AUTHENTICATE, PASS or AUTH goes
+    /// through it (lockouts, and the delay before a refusal).
+    pub login_guard: mailroom_shared::login_guard::LoginGuard,
     /// Logged-in sessions per account, shared by all IMAP sessions of the process.
     pub sessions: AccountSessions,
 }
@@ -175,7 +177,6 @@ pub(crate) fn store_error(out: &mut Vec<u8>, tag: &str, e: &StoreError) {
         StoreError::Exists(_) => ("ALREADYEXISTS", e.to_string()),
         StoreError::Invalid(_) | StoreError::UnknownDomain(_) => ("CANNOT", e.to_string()),
         StoreError::QuotaExceeded { .. } => ("OVERQUOTA", e.to_string()),
-        StoreError::LockedOut(_) => ("UNAVAILABLE", e.to_string()),
         StoreError::Unavailable(_) => {
             tracing::warn!(error = %e, "store unavailable");
             (
@@ -753,11 +754,6 @@ impl Session {
             write::string(&mut out, crate::names::encode_mutf7(name).as_bytes(), false);
         }
         out
-    }
-
-    /// Pause after a failed login, like the other protocols (slows password guessing).
-    async fn auth_failure_delay(&self) {
-        tokio::time::sleep(Duration::from_millis(self.ctx.limits.tarpit_delay_ms)).await;
     }
 }
 

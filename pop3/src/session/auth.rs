@@ -3,13 +3,14 @@
 //!
 //! Credentials are taken only over TLS unless `[security] allow_plaintext_auth` is set;
 //! before that USER, PASS and AUTH get `-ERR [AUTH]` saying why (RFC 3206 §4), and CAPA
-//! does not offer them. A failed login waits the tarpit delay before it answers. APOP needs a
-//! stored shared secret; the store keeps only argon2id hashes, so APOP is never offered.
+//! does not offer them. Every password goes through the login guard: a wrong one gets
+//! `-ERR [AUTH]` (RFC 3206 §4), a locked-out account or client `-ERR [SYS/TEMP]` (RFC 3206
+//! §5), both after its delay. APOP needs a stored shared secret; the store keeps only argon2id hashes, so APOP is never offered.
 
 use mailroom_shared::Secret;
 use mailroom_shared::sasl::{self, SaslError};
 use mailroom_store::Account;
-use mailroom_store::actor::{Authenticate, LoginAttempt, Select};
+use mailroom_store::actor::{Authenticate, LoginAttempt, LoginProtocol, Select, Verdict};
 
 use super::maildrop::Maildrop;
 use super::{Flow, Pending, Session, State, answer};
@@ -170,7 +171,8 @@ impl Session {
     }
 
     /// Check `user`'s password, given through `mechanism` (`USER` for USER/PASS, else the SASL
-    /// mechanism); a failure is recorded as an `AuthFailed` event.
+    /// mechanism), through the login guard (which counts a failure, records it as an
+    /// `AuthFailed` event and waits its delay before a refusal).
     async fn check_credentials(
         &mut self,
         mechanism: &str,
@@ -178,28 +180,37 @@ impl Session {
         password: Secret,
         out: &mut Vec<u8>,
     ) -> Flow {
-        let checked = self
+        let verdict = self
             .store
             .send(Authenticate {
                 address: user,
                 password,
-                attempt: Some(LoginAttempt {
-                    protocol: "pop3",
+                attempt: LoginAttempt {
+                    protocol: LoginProtocol::Pop3,
                     mechanism: mechanism.into(),
                     client: self.ctx.peer,
-                    lockout: None,
-                }),
+                },
+                guard: self.ctx.login_guard,
             })
-            .await;
-        match answer(checked) {
-            Ok(Some(account)) => self.open_maildrop(account, out).await,
-            Ok(None) => {
-                self.auth_failure_delay().await;
+            .await
+            .unwrap_or_else(|e| Verdict::Unavailable(e.to_string()));
+        match verdict {
+            Verdict::Accepted(account) => self.open_maildrop(account, out).await,
+            Verdict::Refused => {
                 // RFC 3206 §4: [AUTH] says the credentials were the problem.
                 out.extend(reply::err_code(AUTH, "invalid credentials"));
                 self.count_error(out)
             }
-            Err(e) => {
+            Verdict::LockedOut(lockout) => {
+                // RFC 3206 §5 SYS/TEMP: a temporary problem, try later; not [AUTH], since the
+                // credentials were not checked (the answer is the same whether they were right).
+                out.extend(reply::err_code(
+                    SYS_TEMP,
+                    &format!("{}; try later", lockout.refusal_text()),
+                ));
+                self.count_error(out)
+            }
+            Verdict::Unavailable(e) => {
                 tracing::warn!(error = %e, "authentication failed on the store");
                 out.extend(reply::err_code(
                     SYS_TEMP,

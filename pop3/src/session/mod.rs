@@ -69,6 +69,9 @@ pub struct Context {
     pub allow_plaintext_auth: bool,
     /// Limits of the configuration the session was accepted under.
     pub limits: Limits,
+    /// The login guard of that configuration: every LOGIN, AUTHENTICATE, PASS or AUTH goes
+    /// through it (lockouts, and the delay before a refusal).
+    pub login_guard: mailroom_shared::login_guard::LoginGuard,
     /// The maildrops held by POP3 sessions of this process (RFC 1939 §8 exclusive lock).
     pub maildrops: Maildrops,
 }
@@ -323,10 +326,5 @@ impl Session {
     fn client_error(&mut self, out: &mut Vec<u8>, text: &str) -> Flow {
         out.extend(reply::err(text));
         self.count_error(out)
-    }
-
-    /// Pause after a failed login, like the other protocols (slows password guessing).
-    async fn auth_failure_delay(&self) {
-        tokio::time::sleep(Duration::from_millis(self.ctx.limits.tarpit_delay_ms)).await;
     }
 }

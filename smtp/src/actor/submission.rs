@@ -1,6 +1,5 @@
-//! The driver's side of submission: checking credentials (with the store's lockouts and a
-//! delay after a failure), asking the store which addresses an account owns, and signing a
-//! submitted message (DKIM) and handing it to the store and the outbound queue.
+//! The driver's side of submission: checking credentials (through the login guard), asking
+//! the store which addresses an account owns, and signing a submitted message (DKIM) and handing it to the store and the outbound queue.
 
 use crate::dkim::{DkimError, DkimSigners};
 use crate::session::{AuthAnswer, Authorization, Login, RemoteRcpt, Submission};
@@ -8,9 +7,11 @@ use actix::Addr;
 use mailroom_config::Config;
 use mailroom_shared::events::EventData;
 use mailroom_shared::sasl::Credentials;
-use mailroom_store::actor::{Authenticate, LoginAttempt, OwnsAddresses, Submit};
+use mailroom_store::actor::{
+    Authenticate, LoginAttempt, LoginGuard, LoginProtocol, OwnsAddresses, Submit, Verdict,
+};
 use mailroom_store::dkim::DkimKeys;
-use mailroom_store::{Delivered, LockoutPolicy, MailboxStore, StoreError};
+use mailroom_store::{Delivered, MailboxStore, StoreError};
 use mailroom_store::{DsnRet, Notify, OutboundRecipient};
 use smtp_proto::{
     MAIL_RET_FULL, MAIL_RET_HDRS, RCPT_NOTIFY_DELAY, RCPT_NOTIFY_FAILURE, RCPT_NOTIFY_NEVER,
@@ -18,10 +19,9 @@ use smtp_proto::{
 };
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Check `credentials`; a refusal is answered only after `[submission]
-/// auth_failure_delay_ms`.
+/// Check `credentials` through the login guard of `config` (lockouts, and the delay before
+/// a refusal, are the guard's).
 pub(super) async fn authenticate(
     store: &Addr<MailboxStore>,
     config: &Config,
@@ -29,40 +29,31 @@ pub(super) async fn authenticate(
     mechanism: &'static str,
     credentials: Credentials,
 ) -> AuthAnswer {
-    let limits = &config.submission;
-    let checked = store
+    let verdict = store
         .send(Authenticate {
             address: credentials.username,
             password: credentials.password,
-            attempt: Some(LoginAttempt {
-                protocol: "smtp",
+            attempt: LoginAttempt {
+                protocol: LoginProtocol::Smtp,
                 mechanism: mechanism.into(),
                 client,
-                lockout: Some(LockoutPolicy {
-                    account_failures: limits.lockout_failures,
-                    ip_failures: limits.lockout_failures_per_ip,
-                    secs: limits.lockout_secs,
-                }),
-            }),
+            },
+            guard: LoginGuard::from_config(config),
         })
         .await
-        .unwrap_or_else(|e| Err(StoreError::Unavailable(e.to_string())));
-    let answer = match checked {
-        Ok(Some(account)) => {
-            return AuthAnswer::Accepted(Login {
-                account_id: account.id,
-                address: account.address,
-            });
-        }
-        Ok(None) => AuthAnswer::Refused,
-        Err(StoreError::LockedOut(why)) => AuthAnswer::LockedOut(why),
-        Err(e) => {
+        .unwrap_or_else(|e| Verdict::Unavailable(e.to_string()));
+    match verdict {
+        Verdict::Accepted(account) => AuthAnswer::Accepted(Login {
+            account_id: account.id,
+            address: account.address,
+        }),
+        Verdict::Refused => AuthAnswer::Refused,
+        Verdict::LockedOut(lockout) => AuthAnswer::LockedOut(lockout.refusal_text()),
+        Verdict::Unavailable(e) => {
             tracing::warn!(error = %e, "credentials could not be checked");
-            return AuthAnswer::Unavailable;
+            AuthAnswer::Unavailable
         }
-    };
-    tokio::time::sleep(Duration::from_millis(limits.auth_failure_delay_ms)).await;
-    answer
+    }
 }
 
 /// Which of `addresses` the account owns.

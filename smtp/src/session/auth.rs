@@ -1,7 +1,7 @@
 //! AUTH (RFC 4954) on the submission listeners: PLAIN (RFC 4616) and LOGIN, only over TLS
 //! (unless `[security] allow_plaintext_auth`), once per session, outside a transaction. The
-//! credentials go to the driver ([`Action::Authenticate`]), which checks them with the store
-//! (and its lockouts) and answers with [`Session::authenticated`].
+//! credentials go to the driver ([`Action::Authenticate`]), which checks them through the
+//! login guard (`mailroom_shared::login_guard`) and answers with [`Session::authenticated`].
 
 use super::{Action, Mode, Role, Session};
 use crate::proto::reply::{self, Reply};
@@ -35,7 +35,8 @@ pub enum AuthAnswer {
     Accepted(Login),
     /// Wrong user name or password (never said which).
     Refused,
-    /// Too many failures: the account or the client is locked out; the text says until when.
+    /// Too many failures: the account or the client is locked out (the password was not
+    /// checked); the text says which and until when.
     LockedOut(String),
     /// The store could not check.
     Unavailable,
@@ -192,7 +193,8 @@ impl Session {
                 Reply::new(235, "2.7.0", "authentication succeeded")
             }
             AuthAnswer::Refused => Reply::new(535, "5.7.8", "authentication credentials invalid"),
-            // RFC 4954 §6: 454 4.7.0 is a temporary authentication failure.
+            // RFC 4954 §6: 454 4.7.0 is a temporary authentication failure; the same whether
+            // or not the password was right, since it was not checked.
             AuthAnswer::LockedOut(why) => Reply::new(454, "4.7.0", format!("{why}; try later")),
             AuthAnswer::Unavailable => Reply::new(
                 454,

@@ -322,3 +322,31 @@ fn the_relay_is_open_only_to_a_logged_in_client() {
     assert!(t.cmd("MAIL FROM:<alice@example.test>").starts_with("530"));
     assert!(t.cmd("RCPT TO:<x@remote.example>").starts_with("503"));
 }
+
+#[test]
+fn a_locked_out_login_gets_454_whatever_the_password() {
+    // RFC 4954 §6: 454 4.7.0 "Temporary authentication failure". The guard refuses a locked
+    // login before the password is looked at, so right and wrong passwords read the same.
+    let mut answers = Vec::new();
+    for password in ["secret", "wrong"] {
+        let mut t = tls();
+        answers.push(t.cmd(&format!(
+            "AUTH PLAIN {}",
+            plain("locked@example.test", password)
+        )));
+        // The session stays usable, unauthenticated.
+        assert_eq!(
+            t.cmd("MAIL FROM:<alice@example.test>"),
+            "530 5.7.0 authentication required\r\n"
+        );
+    }
+    assert_eq!(
+        answers[0],
+        "454 4.7.0 this account is locked out until later; try later\r\n"
+    );
+    assert_eq!(answers[0], answers[1]);
+    // A refusal for a wrong password is the permanent 535 5.7.8 (RFC 4954 §6).
+    let mut t = tls();
+    let r = t.cmd(&format!("AUTH PLAIN {}", plain("alice@example.test", "x")));
+    assert_eq!(r, "535 5.7.8 authentication credentials invalid\r\n");
+}

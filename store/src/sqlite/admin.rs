@@ -564,16 +564,6 @@ impl Admin {
         reads::resolve_recipient(&self.conn, address)
     }
 
-    /// The account if `password` is right. Slow by design (argon2).
-    pub fn authenticate(
-        &self,
-        address: &str,
-        password: &Secret,
-    ) -> Result<Option<Account>, StoreError> {
-        let found = reads::account_with_hash(&self.conn, &address_key(address))?;
-        Ok(reads::check_password(found, password))
-    }
-
     /// Check the blobs: every row's body (in the row or its file) exists, has the recorded size and SHA-256, and the
     /// refcount equals the number of messages using it. Returns one line per problem (empty
     /// = healthy). Reads every body: slow on a big store.

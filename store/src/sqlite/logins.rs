@@ -15,33 +15,50 @@ const FAILURE: &str = "INSERT INTO login_failures (scope, key, failures, first_a
      ON CONFLICT (scope, key) DO UPDATE SET \
        failures = CASE WHEN ?3 - last_at > ?4 THEN 1 ELSE failures + 1 END, \
        first_at = CASE WHEN ?3 - last_at > ?4 THEN ?3 ELSE first_at END, \
-       last_at = ?3";
+       last_at = ?3 \
+     RETURNING failures";
 const GET: &str = "SELECT failures, last_at FROM login_failures WHERE scope = ?1 AND key = ?2";
 const CLEAR: &str = "DELETE FROM login_failures WHERE scope = ?1 AND key = ?2";
 const LIST: &str =
     "SELECT scope, key, failures, last_at FROM login_failures WHERE last_at >= ?1 ORDER BY last_at";
 const FORGET: &str = "DELETE FROM login_failures WHERE last_at < ?1";
 
-/// Count a failed login of `account_key` from `ip` at `now` (unix seconds).
+/// The failures of each counter right after one was counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// The account's run.
+    pub(crate) account: u32,
+    /// The client's run.
+    pub(crate) ip: u32,
+}
+
+/// Count a failed login of `account_key` from `ip` at `now` (unix seconds); the runs'
+/// lengths after it.
 pub(crate) fn record_failure(
     conn: &Connection,
     account_key: &str,
     ip: &str,
     now: i64,
     forget_after: i64,
-) -> Result<(), StoreError> {
+) -> Result<Counts, StoreError> {
     let mut stmt = conn.prepare_cached(FAILURE)?;
-    stmt.execute(params![
-        LockoutScope::Account.as_str(),
-        account_key,
-        now,
-        forget_after
-    ])?;
-    stmt.execute(params![LockoutScope::Ip.as_str(), ip, now, forget_after])?;
+    let account = stmt.query_row(
+        params![
+            LockoutScope::Account.as_str(),
+            account_key,
+            now,
+            forget_after
+        ],
+        |r| r.get(0),
+    )?;
+    let ip = stmt.query_row(
+        params![LockoutScope::Ip.as_str(), ip, now, forget_after],
+        |r| r.get(0),
+    )?;
     // Rows nobody will ask about again; cheap (failures are rare) and keeps the table small.
     conn.prepare_cached(FORGET)?
         .execute([now - forget_after.max(0) - 1])?;
-    Ok(())
+    Ok(Counts { account, ip })
 }
 
 /// Forget the failures of `key` in `scope` (a successful login of the account, or an admin).
@@ -55,7 +72,7 @@ pub(crate) fn clear(conn: &Connection, scope: LockoutScope, key: &str) -> Result
 
 /// The run of `failures` in `scope` last failed at `last_at`, as a [`Lockout`], and whether
 /// it locks at `now` under `policy`.
-fn judge(
+pub(crate) fn judge(
     scope: LockoutScope,
     key: String,
     failures: u32,
@@ -63,10 +80,7 @@ fn judge(
     now: i64,
     policy: &LockoutPolicy,
 ) -> (Lockout, bool) {
-    let max = match scope {
-        LockoutScope::Account => policy.account_failures,
-        LockoutScope::Ip => policy.ip_failures,
-    };
+    let max = policy.threshold(scope);
     let until = last_at.saturating_add(policy.secs as i64);
     let active = max > 0 && failures >= max && until > now;
     (

@@ -64,7 +64,7 @@ use crate::spam::{
     StoredSpamDecision, TrainBayes, Trained,
 };
 use crate::types::{
-    Account, Appended, BodySource, ChangeSet, Delivered, FlagsResult, Lockout, LockoutScope,
+    Appended, BodySource, ChangeSet, Delivered, FlagsResult, LockoutScope, LoginOutcome,
     MailboxInfo, MessageInfo, Resolution, StoreStats,
 };
 use blob_cache::BlobCache;
@@ -107,16 +107,6 @@ fn open_write_connection(db: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
-}
-
-/// What a client is told about a lockout: which kind, and until when (not how many failures).
-fn lockout_text(l: &Lockout) -> String {
-    let what = match l.scope {
-        LockoutScope::Account => "this account is",
-        LockoutScope::Ip => "this client address is",
-    };
-    let until = mail_parser::DateTime::from_timestamp(l.until).to_rfc3339();
-    format!("{what} locked out until {until}")
 }
 
 /// Now, in unix seconds (0 if the clock is before 1970).
@@ -307,52 +297,72 @@ impl Backend for SqliteBackend {
         }))
     }
 
-    fn authenticate(&self, m: Authenticate) -> StoreFuture<Option<Account>> {
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<LoginOutcome> {
         let (pool, writer) = (self.pool.clone(), self.writer.clone());
         Box::pin(async move {
             let key = address_key(&m.address);
-            let guard = m
-                .attempt
-                .as_ref()
-                .and_then(|a| a.lockout.map(|p| (a.client.to_string(), p)));
-            let lookup = (key.clone(), guard.clone());
-            let (found, failed_before) = Self::read(pool, move |c| {
-                let (key, guard) = lookup;
-                if let Some((ip, policy)) = &guard
-                    && let Some(l) = logins::locked(c, &key, ip, unix_now(), policy)?
-                {
-                    return Err(StoreError::LockedOut(lockout_text(&l)));
+            let ip = m.attempt.client.to_string();
+            let policy = *m.guard.policy();
+            let lookup = (key.clone(), ip.clone());
+            let found = Self::read(pool, move |c| {
+                let (key, ip) = lookup;
+                // A locked login is refused before its password is looked at: the answer
+                // cannot depend on it.
+                if let Some(l) = logins::locked(c, &key, &ip, unix_now(), &policy)? {
+                    return Ok(Err(l));
                 }
-                let failed_before = guard.is_some() && logins::has_failures(c, &key)?;
-                Ok((reads::account_with_hash(c, &key)?, failed_before))
+                let failed_before = logins::has_failures(c, &key)?;
+                Ok(Ok((reads::account_with_hash(c, &key)?, failed_before)))
             })
             .await?;
+            let (found, failed_before) = match found {
+                Ok(found) => found,
+                Err(lockout) => return Ok(LoginOutcome::LockedOut(lockout)),
+            };
             // argon2 is slow by design: run it on the blocking pool, and run it even for an
             // unknown address so timing does not reveal which accounts exist.
             let account =
                 tokio::task::spawn_blocking(move || reads::check_password(found, &m.password))
                     .await
                     .map_err(|e| StoreError::Unavailable(format!("password task: {e}")))?;
-            if let Some((ip, policy)) = guard {
-                let update = match &account {
-                    None => Some(LoginUpdate::Failed {
-                        account_key: key,
-                        ip,
-                        forget_after: policy.secs as i64,
-                    }),
+            match account {
+                Some(account) => {
                     // A login that works ends the account's run of failures (not the
                     // client's: one good password must not clear a guesser's record).
-                    Some(_) if failed_before => Some(LoginUpdate::Clear {
-                        scope: LockoutScope::Account,
-                        key,
-                    }),
-                    Some(_) => None,
-                };
-                if let Some(update) = update {
-                    writer.login(update).await?;
+                    if failed_before {
+                        writer
+                            .login(LoginUpdate::Clear {
+                                scope: LockoutScope::Account,
+                                key,
+                            })
+                            .await?;
+                    }
+                    Ok(LoginOutcome::Accepted(account))
+                }
+                None => {
+                    let counts = writer
+                        .login(LoginUpdate::Failed {
+                            account_key: key.clone(),
+                            ip: ip.clone(),
+                            forget_after: policy.secs as i64,
+                        })
+                        .await?
+                        .value;
+                    let now = unix_now();
+                    // Lockouts this failure began: no later failure is counted while one
+                    // holds (the login is refused unchecked), so each is reported once.
+                    let locked = [
+                        (LockoutScope::Account, key, counts.account),
+                        (LockoutScope::Ip, ip, counts.ip),
+                    ]
+                    .into_iter()
+                    .map(|(scope, key, n)| logins::judge(scope, key, n, now, now, &policy))
+                    .filter(|(_, active)| *active)
+                    .map(|(lockout, _)| lockout)
+                    .collect();
+                    Ok(LoginOutcome::Refused { locked })
                 }
             }
-            Ok(account)
         })
     }
 

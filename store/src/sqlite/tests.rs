@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use super::{Admin, DB_FILE, SqliteBackend};
 use crate::actor::{
     Append, Authenticate, Copy, DeleteMailbox, Deliver, Expunge, FetchBody, FetchMeta,
-    ListMailboxes, Move, Select, SetFlags,
+    ListMailboxes, LoginAttempt, LoginGuard, LoginProtocol, Move, Select, SetFlags,
 };
 use crate::backend::Backend;
 use crate::error::StoreError;
@@ -598,29 +598,80 @@ async fn append_then_fetch_meta_and_body() {
     ));
 }
 
+/// A guarded login of `address` with `password` from 192.0.2.7, locking after 2 failures
+/// of an account or 3 of a client.
+fn login(address: &str, password: &str) -> Authenticate {
+    let mut config = mailroom_config::Config::default();
+    config.security.lockout_failures = 2;
+    config.security.lockout_failures_per_ip = 3;
+    config.security.auth_failure_delay_ms = 0;
+    Authenticate {
+        address: address.into(),
+        password: Secret::new(password),
+        attempt: LoginAttempt {
+            protocol: LoginProtocol::Imap,
+            mechanism: "LOGIN".into(),
+            client: "192.0.2.7".parse().expect("ip"),
+        },
+        guard: LoginGuard::from_config(&config),
+    }
+}
+
 #[actix_rt::test]
 async fn authenticate_checks_the_password() {
     let f = fixture();
-    let login = |a: &str, p: &str| Authenticate {
-        address: a.into(),
-        password: Secret::new(p),
-        attempt: None,
-    };
     let ok = f
         .store
         .authenticate(login("Alice@Example.test", "password1"))
         .await;
-    assert_eq!(ok.expect("auth").map(|a| a.id), Some(f.alice));
+    assert!(
+        matches!(&ok, Ok(LoginOutcome::Accepted(a)) if a.id == f.alice),
+        "{ok:?}"
+    );
     let wrong = f
         .store
         .authenticate(login("alice@example.test", "password2"))
         .await;
-    assert_eq!(wrong, Ok(None));
+    assert_eq!(wrong, Ok(LoginOutcome::Refused { locked: vec![] }));
     let nobody = f
         .store
         .authenticate(login("nobody@example.test", "password1"))
         .await;
-    assert_eq!(nobody, Ok(None));
+    assert_eq!(nobody, Ok(LoginOutcome::Refused { locked: vec![] }));
+}
+
+#[actix_rt::test]
+async fn a_locked_account_is_refused_whatever_the_password() {
+    let f = fixture();
+    let first = f.store.authenticate(login("alice@example.test", "x")).await;
+    assert_eq!(first, Ok(LoginOutcome::Refused { locked: vec![] }));
+    // The second failure reaches lockout_failures = 2: the failure reports the lockout.
+    let second = f.store.authenticate(login("alice@example.test", "y")).await;
+    let Ok(LoginOutcome::Refused { locked }) = second else {
+        panic!("{second:?}");
+    };
+    assert_eq!(locked.len(), 1);
+    assert_eq!(
+        (locked[0].scope, locked[0].key.as_str(), locked[0].failures),
+        (LockoutScope::Account, "alice@example.test", 2)
+    );
+    // Now the right password gets the same answer as a wrong one.
+    for password in ["password1", "wrong"] {
+        let r = f
+            .store
+            .authenticate(login("alice@example.test", password))
+            .await;
+        assert!(
+            matches!(&r, Ok(LoginOutcome::LockedOut(l)) if l.scope == LockoutScope::Account),
+            "{password}: {r:?}"
+        );
+    }
+    // The client's third failure (another account) locks the client out for every account.
+    let third = f.store.authenticate(login("bob@example.test", "z")).await;
+    assert!(
+        matches!(&third, Ok(LoginOutcome::Refused { locked }) if locked.iter().any(|l| l.scope == LockoutScope::Ip)),
+        "{third:?}"
+    );
 }
 
 #[actix_rt::test]

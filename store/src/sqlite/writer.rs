@@ -115,7 +115,7 @@ pub(crate) enum Request {
     PruneEvents(PruneEvents, Reply<Outcome<u64>>),
     TrainBayes(TrainBayes, Reply<Outcome<Trained>>),
     RecordSpamDecisions(RecordSpamDecisions, Reply<Outcome<()>>),
-    Login(LoginUpdate, Reply<Outcome<bool>>),
+    Login(LoginUpdate, Reply<Outcome<logins::Counts>>),
     Submit(Box<SubmitOp>, Reply<Outcome<Submitted>>),
     RecordAttempts(RecordOp, Reply<Outcome<()>>),
     QueueAdmin(QueueRequest, Reply<Outcome<QueueReply>>),
@@ -366,7 +366,10 @@ impl WriterHandle {
 
     /// Wait until everything submitted before is committed, then stop the writer.
     /// Closing twice is fine.
-    pub(crate) async fn login(&self, op: LoginUpdate) -> Result<Outcome<bool>, StoreError> {
+    pub(crate) async fn login(
+        &self,
+        op: LoginUpdate,
+    ) -> Result<Outcome<logins::Counts>, StoreError> {
         self.call(|r| Request::Login(op, r)).await
     }
 
@@ -663,11 +666,11 @@ fn run_request(
                         account_key,
                         ip,
                         forget_after,
-                    } => {
-                        logins::record_failure(c, account_key, ip, unix_now(), *forget_after)?;
-                        true
+                    } => logins::record_failure(c, account_key, ip, unix_now(), *forget_after)?,
+                    LoginUpdate::Clear { scope, key } => {
+                        logins::clear(c, *scope, key)?;
+                        logins::Counts::default()
                     }
-                    LoginUpdate::Clear { scope, key } => logins::clear(c, *scope, key)?,
                 };
                 Ok(Outcome {
                     value,

@@ -292,3 +292,130 @@ async fn failed_logins_are_logged_as_auth_failed_without_the_password() {
     assert!(ok.starts_with("c OK"), "{ok}");
     assert_eq!(auth_failures(&t, 3).await.len(), 2);
 }
+
+/// A TLS session under a login guard locking an account after `failures` failed logins,
+/// waiting `delay_ms` before each refusal; a second session on the same store.
+async fn guarded(failures: u32, delay_ms: u64) -> T {
+    let mut c = ctx(true);
+    c.login_guard = guard(failures, delay_ms);
+    t_with_ctx(c, None).await
+}
+
+/// The tagged answer's text after its code, with the end of the lockout cut off (it
+/// depends on the clock).
+fn locked_text(r: &str) -> &str {
+    r.split(" until ").next().unwrap_or(r)
+}
+
+#[actix_rt::test]
+async fn a_locked_account_gets_unavailable_whatever_the_password() {
+    let mut t = guarded(2, 0).await;
+    for tag in ["a", "b"] {
+        let r = t
+            .cmd(&format!("{tag} LOGIN alice@example.test wrong"))
+            .await;
+        assert_eq!(
+            r,
+            format!("{tag} NO [AUTHENTICATIONFAILED] invalid credentials\r\n")
+        );
+    }
+    // RFC 5530 §3 UNAVAILABLE: a temporary failure. The guard refuses before the password is
+    // looked at, so the right password gets exactly the answer a wrong one gets.
+    let right = t.cmd("c LOGIN alice@example.test password-1").await;
+    let wrong = t.cmd("c LOGIN alice@example.test wrong").await;
+    assert_eq!(
+        locked_text(&right),
+        "c NO [UNAVAILABLE] too many failed logins: this account is locked out"
+    );
+    assert!(right.ends_with("Z; try later\r\n"), "{right}");
+    assert_eq!(right, wrong);
+    assert_eq!(tagged_code(&right), (NO, "UNAVAILABLE".into()));
+    // AUTHENTICATE counts on the same account: it is refused alike (RFC 4959 SASL-IR).
+    let sasl = t.cmd(&format!("c AUTHENTICATE PLAIN {PLAIN_IR}")).await;
+    assert_eq!(sasl, right);
+    assert_eq!(t.s.account_id(), None);
+}
+
+#[actix_rt::test]
+async fn authenticate_failures_lock_login_and_a_second_session() {
+    let mut t = guarded(2, 0).await;
+    // base64 of "\0alice@example.test\0nope".
+    let bad = "AGFsaWNlQGV4YW1wbGUudGVzdABub3Bl";
+    let r = t.cmd(&format!("a AUTHENTICATE PLAIN {bad}")).await;
+    assert_eq!(r, "a NO [AUTHENTICATIONFAILED] invalid credentials\r\n");
+    // AUTHENTICATE LOGIN in steps (RFC 9051 §6.2.2): the password line fails too.
+    assert_eq!(t.cmd("b AUTHENTICATE LOGIN").await, "+ VXNlcm5hbWU6\r\n");
+    t.cmd("YWxpY2VAZXhhbXBsZS50ZXN0").await;
+    let r = t.cmd("bm9wZQ==").await;
+    assert_eq!(r, "b NO [AUTHENTICATIONFAILED] invalid credentials\r\n");
+    // Another connection is refused too: the count is the account's, not the session's.
+    let mut c = ctx(true);
+    c.login_guard = guard(2, 0);
+    let mut other = T {
+        s: crate::session::Session::new(c, t.store.clone()),
+        store: t.store.clone(),
+        alice: t.alice,
+        dir: std::sync::Arc::clone(&t.dir),
+    };
+    let r = other.cmd(LOGIN).await;
+    assert!(
+        r.starts_with("a NO [UNAVAILABLE] too many failed logins"),
+        "{r}"
+    );
+}
+
+#[actix_rt::test]
+async fn a_lockout_refusal_waits_the_same_delay_as_a_failure() {
+    let mut t = guarded(1, 250).await;
+    let started = std::time::Instant::now();
+    let r = t.cmd("a LOGIN alice@example.test wrong").await;
+    assert!(r.starts_with("a NO [AUTHENTICATIONFAILED]"), "{r}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+    let started = std::time::Instant::now();
+    let r = t.cmd(LOGIN).await;
+    assert!(r.starts_with("a NO [UNAVAILABLE]"), "{r}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+}
+
+#[actix_rt::test]
+async fn the_failure_that_locks_is_logged_as_locked_out() {
+    use mailroom_shared::events::EventData;
+    use mailroom_store::actor::ReadEvents;
+    let mut t = guarded(1, 0).await;
+    t.cmd("a LOGIN alice@example.test wrong").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let locked = loop {
+        let events = t
+            .store
+            .send(ReadEvents {
+                after: 0,
+                limit: 100,
+            })
+            .await
+            .expect("mailbox")
+            .expect("read events");
+        let locked: Vec<_> = events
+            .into_iter()
+            .filter_map(|e| match e.data {
+                EventData::LockedOut(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        if !locked.is_empty() || std::time::Instant::now() > deadline {
+            break locked;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    assert_eq!(locked.len(), 1, "{locked:?}");
+    let l = &locked[0];
+    assert_eq!(
+        (
+            l.protocol.as_str(),
+            l.scope.as_str(),
+            l.target.as_str(),
+            l.failures
+        ),
+        ("imap", "account", "alice@example.test", 1)
+    );
+    assert_eq!(l.client, t.s.ctx.peer);
+}

@@ -57,6 +57,16 @@ pub(super) fn limits() -> Limits {
     }
 }
 
+/// The login guard of a configuration locking an account after `failures` failed logins
+/// (a client after four times as many) and waiting `delay_ms` before each refusal.
+pub(super) fn guard(failures: u32, delay_ms: u64) -> mailroom_shared::login_guard::LoginGuard {
+    let mut config = mailroom_config::Config::default();
+    config.security.lockout_failures = failures;
+    config.security.lockout_failures_per_ip = failures * 4;
+    config.security.auth_failure_delay_ms = delay_ms;
+    mailroom_shared::login_guard::LoginGuard::from_config(&config)
+}
+
 pub(super) fn ctx(tls: bool) -> Context {
     Context {
         host: "imap.example.test".into(),
@@ -64,6 +74,7 @@ pub(super) fn ctx(tls: bool) -> Context {
         tls,
         allow_plaintext_auth: false,
         limits: limits(),
+        login_guard: guard(5, 0),
         sessions: AccountSessions::default(),
     }
 }

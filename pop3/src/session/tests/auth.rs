@@ -232,11 +232,17 @@ async fn a_second_pop3_session_gets_in_use_until_the_first_ends() {
     t.login().await;
 }
 
-#[actix_rt::test]
-async fn a_failed_login_waits_the_tarpit_delay() {
+/// A TLS session under a login guard locking an account after `failures` failed logins,
+/// waiting `delay_ms` before each refusal.
+async fn guarded(failures: u32, delay_ms: u64) -> T {
     let mut c = ctx(true);
-    c.limits.tarpit_delay_ms = 300;
-    let mut t = t_with_ctx(c).await;
+    c.login_guard = guard(failures, delay_ms);
+    t_with_ctx(c).await
+}
+
+#[actix_rt::test]
+async fn a_failed_login_and_a_lockout_wait_the_guard_delay() {
+    let mut t = guarded(1, 300).await;
     t.cmd("USER alice@example.test").await;
     let started = std::time::Instant::now();
     assert_eq!(
@@ -244,6 +250,72 @@ async fn a_failed_login_waits_the_tarpit_delay() {
         "-ERR [AUTH] invalid credentials\r\n"
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    // Locked now: the refusal waits as long, so timing tells nothing more.
+    t.cmd("USER alice@example.test").await;
+    let started = std::time::Instant::now();
+    let r = t.cmd("PASS password-1").await;
+    assert!(
+        r.starts_with("-ERR [SYS/TEMP] too many failed logins"),
+        "{r}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+}
+
+/// The answer with the end of the lockout cut off (it depends on the clock).
+fn locked_text(r: &str) -> &str {
+    r.split(" until ").next().unwrap_or(r)
+}
+
+#[actix_rt::test]
+async fn a_locked_account_gets_sys_temp_whatever_the_password() {
+    let mut t = guarded(2, 0).await;
+    for _ in 0..2 {
+        t.cmd("USER alice@example.test").await;
+        assert_eq!(
+            t.cmd("PASS nope").await,
+            "-ERR [AUTH] invalid credentials\r\n"
+        );
+    }
+    // RFC 3206 §5 SYS/TEMP: a temporary problem, not [AUTH] (RFC 3206 §4), since the
+    // credentials were not checked: right and wrong passwords get the same answer.
+    t.cmd("USER alice@example.test").await;
+    let right = t.cmd("PASS password-1").await;
+    t.cmd("USER alice@example.test").await;
+    let wrong = t.cmd("PASS nope").await;
+    assert_eq!(
+        locked_text(&right),
+        "-ERR [SYS/TEMP] too many failed logins: this account is locked out"
+    );
+    assert!(right.ends_with("Z; try later\r\n"), "{right}");
+    assert_eq!(right, wrong);
+    // AUTH PLAIN (RFC 5034) is the same account, refused alike; base64 of
+    // "\0alice@example.test\0password-1".
+    let sasl = t
+        .cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABwYXNzd29yZC0x")
+        .await;
+    assert_eq!(sasl, right);
+    assert!(t.s.login().is_none());
+}
+
+#[actix_rt::test]
+async fn auth_failures_lock_user_pass_too() {
+    let mut t = guarded(2, 0).await;
+    // base64 of "\0alice@example.test\0nope".
+    let r = t.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABub3Bl").await;
+    assert_eq!(r, "-ERR [AUTH] invalid credentials\r\n");
+    // AUTH LOGIN in steps (RFC 5034 §4).
+    assert_eq!(t.cmd("AUTH LOGIN").await, "+ VXNlcm5hbWU6\r\n");
+    t.cmd("YWxpY2VAZXhhbXBsZS50ZXN0").await;
+    assert_eq!(
+        t.cmd("bm9wZQ==").await,
+        "-ERR [AUTH] invalid credentials\r\n"
+    );
+    t.cmd("USER alice@example.test").await;
+    let r = t.cmd("PASS password-1").await;
+    assert!(
+        r.starts_with("-ERR [SYS/TEMP] too many failed logins"),
+        "{r}"
+    );
 }
 
 #[actix_rt::test]
