@@ -17,7 +17,8 @@ const MARKS: [&[u8]; 5] = [
 ];
 
 /// The pipelined transaction hidden after the fake end mark.
-const SMUGGLED: &[u8] = b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n\
+const SMUGGLED: &[u8] =
+    b"MAIL FROM:<admin@example.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n\
 Subject: smuggled\r\n\r\nthis must never be stored\r\n.\r\n";
 
 /// The whole client packet: a transaction whose data ends in `mark`, the smuggled one, QUIT.
@@ -89,7 +90,10 @@ fn mx_smuggled_messages_are_never_stored() {
     let inbox = s.inbox("alice@example.test").expect("inbox");
     assert_eq!(inbox.len(), 1);
     let text = String::from_utf8_lossy(&inbox[0]).into_owned();
-    assert!(text.ends_with("Subject: first\r\n\r\nfirst message\r\n"), "{text}");
+    assert!(
+        text.ends_with("Subject: first\r\n\r\nfirst message\r\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -22,7 +22,13 @@ pub fn parse_bdat(line: &[u8]) -> Option<Result<(usize, bool), Rejected>> {
     if !verb.eq_ignore_ascii_case(b"BDAT") || line.get(4).is_some_and(|&b| b != b' ') {
         return None;
     }
-    let syntax = || Rejected(Reply::new(501, "5.5.4", "syntax error, expected: BDAT chunk-size [LAST]"));
+    let syntax = || {
+        Rejected(Reply::new(
+            501,
+            "5.5.4",
+            "syntax error, expected: BDAT chunk-size [LAST]",
+        ))
+    };
     let args = line.get(5..).unwrap_or_default();
     let (size, marker) = match args.iter().position(|&b| b == b' ') {
         Some(sp) => (&args[..sp], Some(&args[sp + 1..])),
@@ -74,10 +80,7 @@ mod tests {
             parse("BDAT 99999999999999999999999"),
             Some(Ok((CHUNK_SIZE_OVERFLOW, false)))
         );
-        assert_eq!(
-            parse("BDAT 99999999999999999999 5 LAST"),
-            Some(Err(501))
-        );
+        assert_eq!(parse("BDAT 99999999999999999999 5 LAST"), Some(Err(501)));
         assert_eq!(
             parse("BDAT 18446744073709551616 LAST"),
             Some(Ok((CHUNK_SIZE_OVERFLOW, true)))

@@ -174,6 +174,9 @@ fn a_read_that_ends_on_a_held_octet() {
     assert_eq!(s.scan(b"\r", &mut sink), Scan::More);
     // The held ".\r" turns out to be a stuffed dot and a CR of the content.
     assert_eq!(s.scan(b"x\r\n.\r", &mut sink), Scan::More);
-    assert_eq!(s.scan(b"\nRSET\r\n", &mut sink), Scan::Ended { consumed: 1 });
+    assert_eq!(
+        s.scan(b"\nRSET\r\n", &mut sink),
+        Scan::Ended { consumed: 1 }
+    );
     assert_eq!(content, b"a\r\n\rx\r\n");
 }

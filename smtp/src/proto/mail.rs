@@ -134,7 +134,11 @@ mod tests {
     #[test]
     fn a_size_that_is_not_a_number_is_a_syntax_error() {
         for bad in ["SIZE=", "SIZE=-1", "SIZE=1k", "SIZE=0x10"] {
-            assert_eq!(take(&format!("MAIL FROM:<a@b.test> {bad}")), Some(Err(501)), "{bad}");
+            assert_eq!(
+                take(&format!("MAIL FROM:<a@b.test> {bad}")),
+                Some(Err(501)),
+                "{bad}"
+            );
         }
     }
 }

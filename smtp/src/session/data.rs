@@ -4,10 +4,10 @@
 
 use super::{Action, Delivery, Mode, Session, Transaction};
 use crate::policy::{Disposition, Inspection, Verdict, strip_our_results, strip_spam_fields};
-use crate::proto::reply::{self, Reply};
-use mailroom_shared::events::{self, Envelope, Stage};
 use crate::proto::bdat::CHUNK_SIZE_OVERFLOW;
 use crate::proto::data_end::{DataEnd, Scan};
+use crate::proto::reply::{self, Reply};
+use mailroom_shared::events::{self, Envelope, Stage};
 
 /// A message being received. Holds at most about `max` octets whatever the client sends.
 pub struct Body {

@@ -1277,7 +1277,10 @@ fn smuggling_end_marks_are_content_and_the_message_is_refused_whole() {
         );
         // In one read, and split inside the mark at every point.
         let at = b"Subject: one\r\n\r\nfirst".len();
-        for split in [vec![]].into_iter().chain((at..=at + mark.len()).map(|i| vec![i])) {
+        for split in [vec![]]
+            .into_iter()
+            .chain((at..=at + mark.len()).map(|i| vec![i]))
+        {
             let (t, out) = data_in_reads(&data, &split);
             let shown = mark.escape_ascii();
             assert_eq!(
@@ -1300,7 +1303,11 @@ fn a_dot_line_right_after_354_is_an_empty_message() {
     assert_eq!(t.delivered.len(), 1);
     // Nothing after the trace fields, whose last line is the Received: date.
     let raw = t.body(0);
-    let last = raw.trim_end_matches("\r\n").rsplit("\r\n").next().unwrap_or("");
+    let last = raw
+        .trim_end_matches("\r\n")
+        .rsplit("\r\n")
+        .next()
+        .unwrap_or("");
     assert!(last.starts_with('\t') && raw.ends_with("\r\n"), "{raw}");
     // A first line starting with a dot is unstuffed (RFC 5321 §4.5.2).
     let (t, _) = data_in_reads(b"..x\r\n.\r\n", &[1, 2, 3]);
@@ -1312,7 +1319,11 @@ fn a_size_too_large_for_any_number_is_refused_at_mail() {
     let mut t = t();
     t.cmd("EHLO c.example.org");
     // RFC 1870 §6.2: 552 5.3.4 for a declared size over the limit, however many digits.
-    for size in ["99999999999999999999999", "18446744073709551616", "1000000000000"] {
+    for size in [
+        "99999999999999999999999",
+        "18446744073709551616",
+        "1000000000000",
+    ] {
         assert_eq!(
             t.cmd(&format!("MAIL FROM:<a@example.org> SIZE={size}")),
             "552 5.3.4 message size exceeds the fixed maximum of 1000 octets\r\n",
@@ -1380,7 +1391,10 @@ fn internationalised_domains_are_valid_under_smtputf8_and_compare_as_a_labels() 
         "250 2.1.5 recipient OK\r\n"
     );
     t.cmd("DATA");
-    assert!(t.send(b"Subject: idn\r\n\r\nhi\r\n.\r\n").starts_with("250 "));
+    assert!(
+        t.send(b"Subject: idn\r\n\r\nhi\r\n.\r\n")
+            .starts_with("250 ")
+    );
     assert_eq!(t.delivered[0].accounts, [5]);
     let raw = t.body(0);
     assert!(
@@ -1398,7 +1412,10 @@ fn internationalised_domains_are_valid_under_smtputf8_and_compare_as_a_labels() 
         "250 2.1.5 recipient OK\r\n"
     );
     // A malformed A-label is not a domain.
-    assert!(t.cmd("RCPT TO:<joran@xn--zz.test>").starts_with("501 5.1.3 "));
+    assert!(
+        t.cmd("RCPT TO:<joran@xn--zz.test>")
+            .starts_with("501 5.1.3 ")
+    );
 }
 
 #[test]

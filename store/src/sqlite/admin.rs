@@ -662,8 +662,14 @@ fn add_role_aliases(tx: &Transaction<'_>, domain_id: i64, domain: &str) -> Resul
     for local in ROLE_ADDRESSES {
         let source = format!("{local}@{domain}");
         let key = address_key(&source);
-        let exists = tx.query_row(ALIAS_EXISTS, [&key], |_| Ok(())).optional()?.is_some()
-            || tx.query_row(ACCOUNT_EXISTS, [&key], |_| Ok(())).optional()?.is_some();
+        let exists = tx
+            .query_row(ALIAS_EXISTS, [&key], |_| Ok(()))
+            .optional()?
+            .is_some()
+            || tx
+                .query_row(ACCOUNT_EXISTS, [&key], |_| Ok(()))
+                .optional()?
+                .is_some();
         if !exists {
             tx.execute(
                 ALIAS_INSERT,

@@ -421,7 +421,10 @@ fn a_new_domain_gets_postmaster_and_abuse_aliases_to_the_first_admin() {
         new_aliases,
         [
             ("abuse@new.test".into(), vec!["root@example.test".into()]),
-            ("postmaster@new.test".into(), vec!["root@example.test".into()]),
+            (
+                "postmaster@new.test".into(),
+                vec!["root@example.test".into()]
+            ),
         ]
     );
     // Removed by hand, it is reported missing again.
