@@ -120,6 +120,15 @@ pub(crate) fn domain(source: &ConfigSource, action: DomainAction) -> anyhow::Res
         DomainAction::Add { name } => {
             let domain = store.domain_add(&name)?;
             println!("added domain {}", domain.name);
+            let missing = store.missing_role_addresses(&domain.name)?;
+            if !missing.is_empty() {
+                // RFC 5321 §4.5.1 (postmaster), RFC 2142 §2 (abuse).
+                eprintln!(
+                    "warning: no account receives mail for {}; add an alias to an account \
+                     (with an admin account, new domains get them automatically)",
+                    missing.join(" and ")
+                );
+            }
         }
         DomainAction::List => {
             for domain in store.domain_list()? {

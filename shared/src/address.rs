@@ -1,11 +1,21 @@
 //! Mail addresses as mailroom stores them: `local@domain`, with the domain lowercased and
 //! checked, and the local part kept as written (RFC 5321 §2.4 lets it be case-sensitive;
 //! lookups compare it case-insensitively, as every mainstream server does).
+//!
+//! Domains have one canonical form everywhere (hosted domains, aliases, accounts, envelope
+//! addresses, greylist triplets): lowercase ASCII, with internationalised labels as IDNA
+//! A-labels (`exämple.org` is `xn--exmple-cua.org`, RFC 5890 §2.3.2.1), so a U-label and its
+//! A-label name the same domain (RFC 6531 §3.3 lets SMTPUTF8 clients send either). Whether a
+//! U-label may appear at all (only with SMTPUTF8) is the protocol's rule, not this module's.
 
 use std::fmt;
 
 /// Longest address accepted (RFC 5321 §4.5.3.1.3: a path is at most 256 octets, with <>).
 pub const MAX_ADDRESS_LEN: usize = 254;
+
+/// RFC 5321 §4.1.1.3: `RCPT TO:<Postmaster>`, with no domain (any case), must be accepted;
+/// it is carried as this word, and the store delivers it to a hosted domain's postmaster.
+pub const POSTMASTER: &str = "postmaster";
 
 /// A checked `local@domain` address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -92,9 +102,26 @@ impl fmt::Display for Address {
     }
 }
 
-/// Check and lowercase a domain name (RFC 1035 §2.3.1 labels; a trailing dot is dropped).
+/// Check a domain name and put it in its canonical form: lowercase, internationalised labels
+/// as A-labels (UTS #46 mapping, then RFC 1035 §2.3.1 labels); a trailing dot is dropped.
 pub fn parse_domain(text: &str) -> Result<String, AddressError> {
-    let name = text.strip_suffix('.').unwrap_or(text).to_ascii_lowercase();
+    let bad = || AddressError::Domain(text.to_string());
+    let name = text.strip_suffix('.').unwrap_or(text);
+    let name = if name.is_ascii() && !has_a_label(name) {
+        name.to_ascii_lowercase()
+    } else {
+        // U-labels become A-labels; A-labels are decoded and checked, so a malformed
+        // `xn--` label is refused rather than stored as a second name of some domain.
+        idna::uts46::Uts46::new()
+            .to_ascii(
+                name.as_bytes(),
+                idna::uts46::AsciiDenyList::STD3,
+                idna::uts46::Hyphens::CheckFirstLast,
+                idna::uts46::DnsLength::Ignore,
+            )
+            .map_err(|_| bad())?
+            .into_owned()
+    };
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -103,9 +130,31 @@ pub fn parse_domain(text: &str) -> Result<String, AddressError> {
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
-        return Err(AddressError::Domain(text.to_string()));
+        return Err(bad());
     }
     Ok(name)
+}
+
+/// Whether an ASCII name has a label in the A-label form (`xn--`, any case).
+fn has_a_label(name: &str) -> bool {
+    name.split('.')
+        .any(|l| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--"))
+}
+
+/// The form in which two addresses compare equal when they name the same mailbox: lowercase,
+/// with the domain canonical (see [`parse_domain`]). Text that is not an address (a null
+/// reverse-path, a bare `postmaster`) is only lowercased.
+pub fn canonical(text: &str) -> String {
+    match Address::parse(text) {
+        Ok(a) => a.to_string().to_lowercase(),
+        Err(_) => text.to_lowercase(),
+    }
+}
+
+/// [`canonical`] for a domain: its canonical form, or, if it is not a valid domain, the text
+/// lowercased without a trailing dot.
+pub fn canonical_domain(text: &str) -> String {
+    parse_domain(text).unwrap_or_else(|_| text.trim_end_matches('.').to_lowercase())
 }
 
 #[cfg(test)]
@@ -163,5 +212,48 @@ mod tests {
     #[test]
     fn utf8_local_parts_are_allowed() {
         assert!(Address::parse("jörg@example.test").is_ok());
+    }
+
+    #[test]
+    fn internationalised_domains_are_kept_as_a_labels() {
+        // RFC 6531 §3.3: a UTF-8 domain is valid in an address; RFC 5890 §2.3.2.1: its
+        // A-label is the same name.
+        let u = Address::parse("jöran@exämple.org").expect("U-label");
+        let a = Address::parse("jöran@XN--EXMPLE-CUA.org").expect("A-label");
+        assert_eq!(u.domain(), "xn--exmple-cua.org");
+        assert_eq!(u, a);
+        assert_eq!(u.to_string(), "jöran@xn--exmple-cua.org");
+        // UTS #46 maps case (and compatibility forms) before encoding.
+        assert_eq!(
+            parse_domain("EXÄMPLE.org.").as_deref(),
+            Ok("xn--exmple-cua.org")
+        );
+        assert_eq!(
+            parse_domain("bücher.例え.テスト").as_deref(),
+            Ok("xn--bcher-kva.xn--r8jz45g.xn--zckzah")
+        );
+        for bad in [
+            "xn--zz.org",
+            "ex ämple.org",
+            "exä_mple.org",
+            "-ä.org",
+            "ä..org",
+            "xn--.org",
+        ] {
+            assert!(parse_domain(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn canonical_forms_compare_equal() {
+        assert_eq!(canonical("Jöran@Exämple.ORG"), "jöran@xn--exmple-cua.org");
+        assert_eq!(
+            canonical("jöran@xn--exmple-cua.org"),
+            "jöran@xn--exmple-cua.org"
+        );
+        assert_eq!(canonical(""), "");
+        assert_eq!(canonical("Postmaster"), "postmaster");
+        assert_eq!(canonical_domain("Exämple.org."), "xn--exmple-cua.org");
+        assert_eq!(canonical_domain("not a domain."), "not a domain");
     }
 }

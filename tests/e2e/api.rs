@@ -373,9 +373,18 @@ fn domains_accounts_and_aliases_round_trip() {
     let list = call(&s, "GET", "/api/v1/aliases", None)
         .json()
         .expect("JSON");
+    // Besides the role aliases every domain gets to the first admin (RFC 5321 §4.5.1,
+    // RFC 2142 §2).
+    let role = |source: &str| json!({ "source": source, "targets": [ADMIN] });
     assert_eq!(
         list,
-        json!([{ "source": "@other.test", "targets": ["carol@other.test"] }])
+        json!([
+            { "source": "@other.test", "targets": ["carol@other.test"] },
+            role("abuse@example.test"),
+            role("abuse@other.test"),
+            role("postmaster@example.test"),
+            role("postmaster@other.test"),
+        ])
     );
     assert_eq!(
         call(&s, "DELETE", "/api/v1/aliases/@other.test", None).status,

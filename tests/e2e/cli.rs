@@ -114,6 +114,13 @@ fn domains_users_and_aliases_while_the_server_runs() {
         "nobody@example.test",
     );
 
+    // The first admin receives the domain's postmaster@ and abuse@ (RFC 5321 §4.5.1,
+    // RFC 2142 §2); an admin may point them elsewhere.
+    assert_eq!(
+        ok(cli(&["alias", "list"], None)),
+        "abuse@example.test\tboss@example.test\npostmaster@example.test\tboss@example.test\n"
+    );
+    ok(cli(&["alias", "remove", "postmaster@example.test"], None));
     ok(cli(
         &[
             "alias",

@@ -131,13 +131,40 @@ pub(super) async fn domain_page(
             ]
         })
         .collect();
+    let role_warning = role_address_warning(&ctx, &name).await;
     let body = format!(
-        "<p>Publish these records in the DNS of <b>{}</b>. The last column is what the configured resolver sees now.</p>{}",
+        "{role_warning}<p>Publish these records in the DNS of <b>{}</b>. The last column is what the configured resolver sees now.</p>{}",
         esc(&name),
         table(&["Purpose", "Name", "Type", "Value", "Live check"], &rows)
     );
     html(
         StatusCode::OK,
         page(&name, who, notice(&req).as_ref(), &body),
+    )
+}
+
+/// A warning naming the role addresses of `domain` that reach nobody (RFC 5321 §4.5.1:
+/// postmaster@ must exist; RFC 2142 §2: abuse@ is where reports go); empty when both do.
+async fn role_address_warning(ctx: &AdminContext, domain: &str) -> String {
+    let d = domain.to_string();
+    let missing = match ctx.db.run(move |db| db.missing_role_addresses(&d)).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(domain, error = %e, "Could not check the role addresses.");
+            return String::new();
+        }
+    };
+    if missing.is_empty() {
+        return String::new();
+    }
+    let list = missing
+        .iter()
+        .map(|a| format!("<code>{}</code>", esc(a)))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    format!(
+        "<p class=\"notice error\" role=\"alert\" id=\"role-addresses\">No account receives mail for {list}. \
+         Every domain needs postmaster@ (RFC 5321 §4.5.1), and abuse@ is where others report \
+         problems (RFC 2142): <a href=\"/aliases\">add an alias</a> to an account.</p>"
     )
 }

@@ -3,10 +3,10 @@
 //! real mail servers retry and most spam engines do not.
 //!
 //! - A triplet is the client's /24 (IPv4) or /64 (IPv6), the reverse-path and the recipient,
-//!   both lowercase. A retry at least `delay_secs` after the first attempt and within
-//!   `retry_window_secs` after that passes; later mail of a passed triplet passes at once
-//!   until it has been quiet for `expire_days`. A triplet not retried in its window starts a
-//!   new round.
+//!   both in their canonical form (lowercase, domains as IDNA A-labels). A retry at least
+//!   `delay_secs` after the first attempt and within `retry_window_secs` after that passes;
+//!   later mail of a passed triplet passes at once until it has been quiet for
+//!   `expire_days`. A triplet not retried in its window starts a new round.
 //! - Never greylisted: configured networks, authenticated sessions (the session does not ask),
 //!   a sender that delivered before from the same network, and — when the caller vouches for
 //!   it with an SPF or DKIM pass — a sender domain that delivered before.
@@ -23,6 +23,7 @@
 
 use actix::prelude::*;
 use mailroom_config::Network;
+use mailroom_shared::address::{canonical, canonical_domain};
 use mailroom_shared::bus::Bus;
 use mailroom_shared::events::{Delivered, EventData, EventRecorded};
 use mailroom_shared::msg::{ConfigChanged, EditGreylist, GreylistAction};
@@ -105,11 +106,12 @@ pub fn client_net(ip: IpAddr) -> String {
     Network::new(ip, prefix).to_string()
 }
 
-/// The domain of a reverse-path, lowercase; `None` for `<>` or an address without `@`.
+/// The domain of a reverse-path, canonical (lowercase, A-labels); `None` for `<>` or an
+/// address without `@`.
 fn sender_domain(sender: &str) -> Option<String> {
     sender
         .rsplit_once('@')
-        .map(|(_, d)| d.trim_end_matches('.').to_lowercase())
+        .map(|(_, d)| canonical_domain(d))
         .filter(|d| !d.is_empty())
 }
 
@@ -203,11 +205,11 @@ impl State {
             return Step::pass();
         }
         let net = client_net(q.client);
-        let sender = q.sender.to_lowercase();
+        let sender = canonical(&q.sender);
         let triplet = Triplet {
             net: net.clone(),
             sender: sender.clone(),
-            recipient: q.recipient.to_lowercase(),
+            recipient: canonical(&q.recipient),
         };
         let mut wanted = Vec::new();
         if !sender.is_empty() {
@@ -217,7 +219,7 @@ impl State {
             });
         }
         if let Some(d) = &q.authenticated_domain {
-            let d = d.trim_end_matches('.').to_lowercase();
+            let d = canonical_domain(d);
             if !d.is_empty() {
                 wanted.push(KnownSender::Domain(d));
             }
@@ -258,12 +260,12 @@ impl State {
             return save;
         }
         let net = client_net(d.client);
-        let sender = d.envelope.mail_from.to_lowercase();
+        let sender = canonical(&d.envelope.mail_from);
         for rcpt in &d.envelope.rcpt_to {
             let triplet = Triplet {
                 net: net.clone(),
                 sender: sender.clone(),
-                recipient: rcpt.to_lowercase(),
+                recipient: canonical(rcpt),
             };
             let old = self.triplets.get(&triplet);
             let state = TripletState {
@@ -611,8 +613,8 @@ impl Handler<EditGreylist> for Greylist {
     fn handle(&mut self, m: EditGreylist, _: &mut Context<Self>) -> Self::Result {
         let t = Triplet {
             net: m.net,
-            sender: m.sender.to_lowercase(),
-            recipient: m.recipient.to_lowercase(),
+            sender: canonical(&m.sender),
+            recipient: canonical(&m.recipient),
         };
         let held = self.state.in_memory(&t);
         let lookup = (held.is_none() && !self.state.all_triplets).then(|| {

@@ -1,6 +1,11 @@
-//! SMTP wire format: command lines to [`Command`]s (smtp-proto's parser) and the reply texts.
-//! No I/O, no state.
+//! SMTP wire format: command lines to [`Command`]s (smtp-proto's parser, except for the
+//! numbers that frame or limit what follows: BDAT's chunk size and MAIL's SIZE), the end of
+//! DATA, and the reply texts. No I/O, no state.
 
+pub mod bdat;
+pub mod data_end;
+pub mod mail;
+pub mod rcpt;
 pub mod reply;
 
 use smtp_proto::{Error as ParseError, Request};
@@ -18,11 +23,39 @@ pub struct Rejected(pub reply::Reply);
 
 /// Parse one command line (without its line ending).
 pub fn parse_command(line: &[u8]) -> Result<Command, Rejected> {
+    if let Some(bdat) = bdat::parse_bdat(line) {
+        let (chunk_size, is_last) = bdat?;
+        return Ok(Request::Bdat {
+            chunk_size,
+            is_last,
+        });
+    }
+    let (line, size) = match mail::take_size(line) {
+        Some(taken) => {
+            let (rest, size) = taken?;
+            (std::borrow::Cow::Owned(rest), Some(size))
+        }
+        None => (std::borrow::Cow::Borrowed(line), None),
+    };
     let mut with_crlf = Vec::with_capacity(line.len() + 2);
-    with_crlf.extend_from_slice(line);
+    with_crlf.extend_from_slice(&line);
     with_crlf.extend_from_slice(b"\r\n");
     match Request::parse(&mut with_crlf.iter()) {
-        Ok(request) => Ok(owned(request)),
+        Ok(request) => {
+            let mut command = owned(request);
+            match &mut command {
+                Request::Mail { from } => {
+                    if let Some(size) = size {
+                        from.size = usize::try_from(size).unwrap_or(usize::MAX);
+                    }
+                }
+                Request::Rcpt { to } if to.address.is_empty() && rcpt::is_postmaster(&line) => {
+                    to.address = mailroom_shared::address::POSTMASTER.to_string();
+                }
+                _ => {}
+            }
+            Ok(command)
+        }
         Err(e) => Err(Rejected(rejection(e))),
     }
 }

@@ -4,16 +4,17 @@
 
 use super::{Action, Delivery, Mode, Session, Transaction};
 use crate::policy::{Disposition, Inspection, Verdict, strip_our_results, strip_spam_fields};
+use crate::proto::bdat::CHUNK_SIZE_OVERFLOW;
+use crate::proto::data_end::{DataEnd, Scan};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::events::{self, Envelope, Stage};
-use smtp_proto::request::receiver::DataReceiver;
 
 /// A message being received. Holds at most about `max` octets whatever the client sends.
 pub struct Body {
     data: Vec<u8>,
     max: u64,
     overflow: bool,
-    receiver: DataReceiver,
+    scanner: DataEnd,
 }
 
 impl std::fmt::Debug for Body {
@@ -31,25 +32,27 @@ impl Body {
             data: Vec::new(),
             max,
             overflow: false,
-            receiver: DataReceiver::new(),
+            scanner: DataEnd::new(),
         }
     }
 
-    /// DATA: take input up to the end-of-data mark; true once it was seen. Only CRLF.CRLF
-    /// ends the data (a bare LF before the dot does not: the SMTP smuggling defence), and
-    /// dot-stuffing is removed (RFC 5321 §4.5.2).
+    /// DATA: take input up to the end-of-data mark; true once it was seen, with `input` left
+    /// at what follows it (pipelined commands). Only CRLF.CRLF ends the data (the SMTP
+    /// smuggling defence, see [`DataEnd`]), and dot-stuffing is removed (RFC 5321 §4.5.2).
     pub(crate) fn ingest_data(&mut self, input: &mut &[u8]) -> bool {
-        let mut bytes = input.iter();
-        let done = if self.overflow {
-            let mut scratch = Vec::new();
-            self.receiver.ingest(&mut bytes, &mut scratch)
-        } else {
-            let done = self.receiver.ingest(&mut bytes, &mut self.data);
-            self.check_size();
-            done
-        };
-        *input = bytes.as_slice();
-        done
+        let mut scanner = std::mem::take(&mut self.scanner);
+        let scan = scanner.scan(input, &mut |content: &[u8]| self.push_chunk(content));
+        self.scanner = scanner;
+        match scan {
+            Scan::More => {
+                *input = &[];
+                false
+            }
+            Scan::Ended { consumed } => {
+                *input = &input[consumed..];
+                true
+            }
+        }
     }
 
     /// BDAT: one chunk's octets, taken as they are.
@@ -105,6 +108,20 @@ impl Session {
     }
 
     pub(super) fn bdat(&mut self, size: usize, last: bool) {
+        if size == CHUNK_SIZE_OVERFLOW {
+            // RFC 3030 §2: chunk-size octets follow the command; a size past any number we
+            // hold cannot be read through, and its octets must not be taken for commands.
+            let max = self.ctx.limits.max_message_size;
+            let r = Reply::new(
+                552,
+                "5.3.4",
+                format!("chunk size exceeds the fixed maximum of {max} octets; closing connection"),
+            );
+            self.reject(Stage::Data, r, None);
+            self.reset_transaction();
+            self.mode = Mode::Closed;
+            return;
+        }
         // RFC 3030 §2: a refused BDAT's chunk is still read (and dropped); its reply comes
         // after the chunk.
         let refusal = match &self.tx {

@@ -75,6 +75,7 @@ impl Session {
             }
         }
         let utf8 = from.flags & MAIL_SMTPUTF8 != 0;
+        let mut address = String::new();
         if !from.address.is_empty() {
             // RFC 6531 §3.4: without SMTPUTF8, addresses are ASCII.
             if !utf8 && !from.address.is_ascii() {
@@ -84,8 +85,13 @@ impl Session {
                     "non-ASCII address needs the SMTPUTF8 parameter",
                 ));
             }
-            if let Err(e) = Address::parse(&from.address) {
-                return Err(Reply::new(553, "5.1.7", format!("bad sender address: {e}")));
+            // RFC 6531 §3.3: the domain may be a U-label; from here on it is its A-label, the
+            // one form that SPF, the greylist and the store compare.
+            match Address::parse(&from.address) {
+                Ok(a) => address = a.to_string(),
+                Err(e) => {
+                    return Err(Reply::new(553, "5.1.7", format!("bad sender address: {e}")));
+                }
             }
         }
         let max = self.ctx.limits.max_message_size;
@@ -99,7 +105,7 @@ impl Session {
             ));
         }
         Ok(Transaction {
-            from: from.address,
+            from: address,
             declared_size,
             utf8,
             binary: from.flags & MAIL_BODY_BINARYMIME != 0,

@@ -3,7 +3,7 @@
 
 use super::{Action, Session};
 use crate::proto::reply::{self, Reply};
-use mailroom_shared::address::Address;
+use mailroom_shared::address::{Address, POSTMASTER};
 use mailroom_shared::events::Stage;
 use mailroom_store::{Resolution, StoreError};
 use smtp_proto::RcptTo;
@@ -28,22 +28,29 @@ impl Session {
             ));
             return None;
         }
-        if let Err(e) = Address::parse(&to.address) {
-            self.respond(Reply::new(
-                501,
-                "5.1.3",
-                format!("bad recipient address: {e}"),
-            ));
-            return None;
-        }
+        let address = if to.address.eq_ignore_ascii_case(POSTMASTER) {
+            // RFC 5321 §4.1.1.3, §4.5.1: <Postmaster> with no domain is always accepted; the
+            // store knows whose it is.
+            POSTMASTER.to_string()
+        } else {
+            // RFC 6531 §3.3: a U-label domain is valid here; it goes on as its A-label.
+            match Address::parse(&to.address) {
+                Ok(a) => a.to_string(),
+                Err(e) => {
+                    self.respond(Reply::new(
+                        501,
+                        "5.1.3",
+                        format!("bad recipient address: {e}"),
+                    ));
+                    return None;
+                }
+            }
+        };
         let size = tx.declared_size;
-        self.resolving = Some(to.address.clone());
+        self.resolving = Some(address.clone());
         // RFC 3461 §4: kept for the outbound queue of a remote recipient.
         self.resolving_dsn = (to.flags, to.orcpt);
-        Some(Action::Resolve {
-            address: to.address,
-            size,
-        })
+        Some(Action::Resolve { address, size })
     }
 }
 

@@ -88,6 +88,12 @@ fn resolve(address: &str) -> Result<Resolution, StoreError> {
         "alice@example.test" | "alice+tag@example.test" | "jörg@example.test" => {
             Ok(Resolution::Local(vec![1]))
         }
+        // The bare <Postmaster> of RFC 5321 §4.1.1.3, as the store resolves it.
+        "postmaster" => Ok(Resolution::Local(vec![2])),
+        // Only the A-label form: the session must have turned a U-label into it.
+        "jöran@xn--exmple-cua.test" | "joran@xn--exmple-cua.test" => {
+            Ok(Resolution::Local(vec![5]))
+        }
         "bob@example.test" => Ok(Resolution::Local(vec![2])),
         "full@example.test" => Ok(Resolution::Local(vec![3])),
         "quota@example.test" => Ok(Resolution::Local(vec![4])),
@@ -1233,4 +1239,195 @@ fn refusals_are_counted_under_their_reason() {
     for (stage, r, want) in cases {
         assert_eq!(reject_reason(stage, &r), want, "{r:?} at {stage:?}");
     }
+}
+
+/// A transaction to alice up to the 354, then `data` in the reads `splits` (offsets).
+fn data_in_reads(data: &[u8], splits: &[usize]) -> (T, String) {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    assert!(t.cmd("DATA").starts_with("354 "));
+    let mut out = String::new();
+    let mut from = 0;
+    for &to in splits.iter().chain([&data.len()]) {
+        out.push_str(&t.send(&data[from..to]));
+        from = to;
+    }
+    (t, out)
+}
+
+#[test]
+fn smuggling_end_marks_are_content_and_the_message_is_refused_whole() {
+    // RFC 5321 §4.1.1.4: only CRLF.CRLF ends the data. Each of these "ends" is content, so
+    // the MAIL/RCPT/DATA after it are part of the one message, which has a bare CR or LF
+    // (RFC 5321 §2.3.8) and is refused whole; the QUIT after the real end runs.
+    for mark in [
+        &b"\r\n.\r\r\n"[..],
+        b"\r\n.\r\r\r\n",
+        b"\n.\n",
+        b"\r.\r\n",
+        b"\n.\r\n",
+        b"\r\n.\n",
+    ] {
+        let mut data = b"Subject: one\r\n\r\nfirst".to_vec();
+        data.extend_from_slice(mark);
+        data.extend_from_slice(
+            b"MAIL FROM:<evil@example.org>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n\
+              Subject: two\r\n\r\nsmuggled\r\n.\r\nQUIT\r\n",
+        );
+        // In one read, and split inside the mark at every point.
+        let at = b"Subject: one\r\n\r\nfirst".len();
+        for split in [vec![]]
+            .into_iter()
+            .chain((at..=at + mark.len()).map(|i| vec![i]))
+        {
+            let (t, out) = data_in_reads(&data, &split);
+            let shown = mark.escape_ascii();
+            assert_eq!(
+                out,
+                "554 5.6.0 message has a bare LF or CR; lines must end with CRLF\r\n\
+                 221 2.0.0 mx.example.test closing connection\r\n",
+                "end mark {shown}, reads split at {split:?}"
+            );
+            assert!(t.delivered.is_empty(), "end mark {shown}");
+            assert!(t.closed);
+        }
+    }
+}
+
+#[test]
+fn a_dot_line_right_after_354_is_an_empty_message() {
+    // The data starts at the start of a line (RFC 5321 §4.1.1.4): "." CRLF ends it at once.
+    let (t, out) = data_in_reads(b".\r\nNOOP\r\n", &[]);
+    assert_eq!(out, "250 2.0.0 OK, stored as 2a.0\r\n250 2.0.0 OK\r\n");
+    assert_eq!(t.delivered.len(), 1);
+    // Nothing after the trace fields, whose last line is the Received: date.
+    let raw = t.body(0);
+    let last = raw
+        .trim_end_matches("\r\n")
+        .rsplit("\r\n")
+        .next()
+        .unwrap_or("");
+    assert!(last.starts_with('\t') && raw.ends_with("\r\n"), "{raw}");
+    // A first line starting with a dot is unstuffed (RFC 5321 §4.5.2).
+    let (t, _) = data_in_reads(b"..x\r\n.\r\n", &[1, 2, 3]);
+    assert!(t.body(0).ends_with("\r\n.x\r\n"), "{}", t.body(0));
+}
+
+#[test]
+fn a_size_too_large_for_any_number_is_refused_at_mail() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // RFC 1870 §6.2: 552 5.3.4 for a declared size over the limit, however many digits.
+    for size in [
+        "99999999999999999999999",
+        "18446744073709551616",
+        "1000000000000",
+    ] {
+        assert_eq!(
+            t.cmd(&format!("MAIL FROM:<a@example.org> SIZE={size}")),
+            "552 5.3.4 message size exceeds the fixed maximum of 1000 octets\r\n",
+            "SIZE={size}"
+        );
+    }
+    // RFC 1870 §3: size-value is digits.
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org> SIZE=12x"),
+        "501 5.5.4 invalid value for parameter SIZE\r\n"
+    );
+    assert_eq!(
+        t.cmd("MAIL FROM:<a@example.org> SIZE=999 BODY=8BITMIME"),
+        "250 2.1.0 sender OK\r\n"
+    );
+}
+
+#[test]
+fn a_bdat_chunk_size_too_large_for_any_number_closes_the_session() {
+    let mut t = t();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    // RFC 3030 §2: chunk-size octets follow; this many cannot be read through, and they must
+    // not be taken for commands (smtp-proto read the size as 999).
+    let out = t.send(b"BDAT 99999999999999999999999\r\nQUIT\r\nNOOP\r\n");
+    assert_eq!(
+        out,
+        "552 5.3.4 chunk size exceeds the fixed maximum of 1000 octets; closing connection\r\n"
+    );
+    assert!(t.closed);
+    assert!(t.delivered.is_empty());
+}
+
+#[test]
+fn rcpt_postmaster_without_a_domain_is_accepted() {
+    let mut t = t();
+    t.ready();
+    // RFC 5321 §4.1.1.3: <Postmaster>, any case, with no domain, must be accepted; the store
+    // says who it is (§4.5.1).
+    assert_eq!(t.cmd("RCPT TO:<Postmaster>"), "250 2.1.5 recipient OK\r\n");
+    assert_eq!(t.cmd("RCPT TO:<postmaster>"), "250 2.1.5 recipient OK\r\n");
+    // The null path is still no recipient.
+    assert!(t.cmd("RCPT TO:<>").starts_with("501 5.1.3 "));
+    t.cmd("DATA");
+    t.send(b"Subject: hello postmaster\r\n\r\nhi\r\n.\r\n");
+    assert_eq!(t.delivered[0].accounts, [2]);
+}
+
+#[test]
+fn internationalised_domains_are_valid_under_smtputf8_and_compare_as_a_labels() {
+    let mut t = t();
+    t.cmd("EHLO c.example.org");
+    // RFC 6531 §3.3: with SMTPUTF8, a domain may be a U-label.
+    assert_eq!(
+        t.cmd("MAIL FROM:<jöran@exämple.org> SMTPUTF8"),
+        "250 2.1.0 sender OK\r\n"
+    );
+    // The store is asked about the A-label form only (RFC 5890 §2.3.2.1: the same name).
+    assert_eq!(
+        t.cmd("RCPT TO:<jöran@exämple.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<jöran@XN--EXMPLE-CUA.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    t.cmd("DATA");
+    assert!(
+        t.send(b"Subject: idn\r\n\r\nhi\r\n.\r\n")
+            .starts_with("250 ")
+    );
+    assert_eq!(t.delivered[0].accounts, [5]);
+    let raw = t.body(0);
+    assert!(
+        raw.starts_with("Return-Path: <jöran@xn--exmple-cua.org>\r\n"),
+        "{raw}"
+    );
+    // RFC 6531 §3.4: without SMTPUTF8, only the A-label may be used.
+    t.cmd("MAIL FROM:<joran@example.org>");
+    assert_eq!(
+        t.cmd("RCPT TO:<joran@exämple.test>"),
+        "553 5.6.7 non-ASCII address needs the SMTPUTF8 parameter\r\n"
+    );
+    assert_eq!(
+        t.cmd("RCPT TO:<joran@xn--exmple-cua.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    // A malformed A-label is not a domain.
+    assert!(
+        t.cmd("RCPT TO:<joran@xn--zz.test>")
+            .starts_with("501 5.1.3 ")
+    );
+}
+
+#[test]
+fn the_greylist_is_asked_about_a_labels() {
+    let mut t = greylisting(&[]);
+    t.cmd("EHLO c.example.org");
+    t.cmd("MAIL FROM:<Jöran@Exämple.org> SMTPUTF8");
+    assert_eq!(
+        t.cmd("RCPT TO:<jöran@exämple.test>"),
+        "250 2.1.5 recipient OK\r\n"
+    );
+    let (_, sender, recipient) = &t.greylist_asked[0];
+    assert_eq!(sender, "Jöran@xn--exmple-cua.org");
+    assert_eq!(recipient, "jöran@xn--exmple-cua.test");
 }

@@ -57,6 +57,8 @@ const SPAM_DECISIONS: &str = "SELECT a.address, d.score, d.action, d.rules, d.at
 const GREYLIST_ENTRIES: &str = "SELECT net, sender, recipient, first_seen, last_seen, passed_at, count \
      FROM greylist_triplets WHERE net LIKE ?1 OR sender LIKE ?1 OR recipient LIKE ?1 \
      ORDER BY last_seen DESC LIMIT ?2";
+const FIRST_ADMIN: &str =
+    "SELECT address FROM accounts WHERE role = 'admin' AND disabled = 0 ORDER BY id LIMIT 1";
 const ENABLED_ADMINS: &str = "SELECT count(*) FROM accounts WHERE role = 'admin' AND disabled = 0";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES (?1, ?2, ?3, ?4, 1)";
@@ -126,20 +128,29 @@ impl Admin {
         tx.execute(DOMAIN_INSERT, [&name])?;
         let id = tx.last_insert_rowid();
         dkim::insert_missing(&tx, id, &keys)?;
+        add_role_aliases(&tx, id, &name)?;
         tx.commit()?;
         Ok(Domain { id, name })
     }
 
+    /// The role addresses of `domain` ([`ROLE_ADDRESSES`]) that reach no account, as
+    /// addresses; the panel warns about them.
+    pub fn missing_role_addresses(&self, domain: &str) -> Result<Vec<String>, StoreError> {
+        let domain = parse_domain(domain).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut missing = Vec::new();
+        for local in ROLE_ADDRESSES {
+            let address = format!("{local}@{domain}");
+            match reads::resolve_recipient(&self.conn, &address)? {
+                Resolution::Local(ids) if !ids.is_empty() => {}
+                _ => missing.push(address),
+            }
+        }
+        Ok(missing)
+    }
+
     /// Every hosted domain, by name.
     pub fn domain_list(&self) -> Result<Vec<Domain>, StoreError> {
-        let mut stmt = self.conn.prepare(DOMAIN_LIST)?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Domain {
-                id: r.get(0)?,
-                name: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        list_domains(&self.conn)
     }
 
     /// The active DKIM keys of `name`, RSA first; `NotFound` if it is not hosted.
@@ -187,6 +198,11 @@ impl Admin {
         let phc = hash_password(password).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tx = self.write()?;
         let domain_id = self.check_new_account(&tx, &address, &key)?;
+        let first_admin = role == Role::Admin
+            && tx
+                .query_row(FIRST_ADMIN, [], |r| r.get::<_, String>(0))
+                .optional()?
+                .is_none();
         tx.execute(
             ACCOUNT_INSERT,
             params![
@@ -200,6 +216,12 @@ impl Admin {
         )?;
         let id = tx.last_insert_rowid();
         create_default_mailboxes(&tx, id)?;
+        if first_admin {
+            // The domains made before there was an admin get their role addresses now.
+            for domain in list_domains(&tx)? {
+                add_role_aliases(&tx, domain.id, &domain.name)?;
+            }
+        }
         tx.commit()?;
         Ok(Account {
             id,
@@ -601,6 +623,51 @@ impl Admin {
         }
         Ok(problems)
     }
+}
+
+/// The addresses every domain should have: `postmaster` (RFC 5321 §4.5.1: required) and
+/// `abuse` (RFC 2142 §2).
+pub const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
+
+fn list_domains(conn: &Connection) -> Result<Vec<Domain>, StoreError> {
+    let mut stmt = conn.prepare(DOMAIN_LIST)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Domain {
+            id: r.get(0)?,
+            name: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A domain's [`ROLE_ADDRESSES`], as aliases to the first enabled admin account, unless they
+/// exist (as an account or an alias); none when there is no admin yet. Run when a domain is
+/// added, and for every domain when the first admin account is made.
+fn add_role_aliases(tx: &Transaction<'_>, domain_id: i64, domain: &str) -> Result<(), StoreError> {
+    let admin: Option<String> = tx.query_row(FIRST_ADMIN, [], |r| r.get(0)).optional()?;
+    let Some(admin) = admin else {
+        return Ok(());
+    };
+    let admin_key = address_key(&admin);
+    for local in ROLE_ADDRESSES {
+        let source = format!("{local}@{domain}");
+        let key = address_key(&source);
+        let exists = tx
+            .query_row(ALIAS_EXISTS, [&key], |_| Ok(()))
+            .optional()?
+            .is_some()
+            || tx
+                .query_row(ACCOUNT_EXISTS, [&key], |_| Ok(()))
+                .optional()?
+                .is_some();
+        if !exists {
+            tx.execute(
+                ALIAS_INSERT,
+                params![domain_id, source, key, admin, admin_key],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// `NotFound` for an update that changed no row.

@@ -371,3 +371,127 @@ fn failed_logins_lock_after_the_threshold_and_are_forgotten_later() {
     assert!(logins::clear(c, LockoutScope::Account, "a@x.test").expect("clear"));
     assert!(!logins::clear(c, LockoutScope::Account, "a@x.test").expect("again"));
 }
+
+#[test]
+fn a_new_domain_gets_postmaster_and_abuse_aliases_to_the_first_admin() {
+    let (_dir, a) = admin();
+    // No admin yet: nothing to point them at, and both are reported missing.
+    a.domain_add("example.test").expect("domain");
+    a.domain_add("old.test").expect("domain");
+    assert_eq!(
+        a.missing_role_addresses("example.test").expect("missing"),
+        ["postmaster@example.test", "abuse@example.test"]
+    );
+    // An existing alias is kept as it is.
+    a.user_add("user@example.test", &pw(), Role::User, None)
+        .expect("user");
+    a.alias_add("abuse@old.test", &targets(&["user@example.test"]))
+        .expect("abuse alias");
+    let user = a.resolve_recipient("user@example.test").expect("user");
+    // The first admin account: the domains made before it get theirs now (RFC 5321 §4.5.1
+    // postmaster, RFC 2142 §2 abuse).
+    let root = a
+        .user_add("root@example.test", &pw(), Role::Admin, None)
+        .expect("admin")
+        .id;
+    a.user_add("second@example.test", &pw(), Role::Admin, None)
+        .expect("second admin");
+    a.domain_add("new.test").expect("domain");
+    let resolve = |s: &str| a.resolve_recipient(s).expect("resolve");
+    for address in [
+        "postmaster@example.test",
+        "abuse@example.test",
+        "postmaster@old.test",
+        "postmaster@new.test",
+        "Abuse@New.test",
+    ] {
+        assert_eq!(resolve(address), Resolution::Local(vec![root]), "{address}");
+    }
+    assert_eq!(resolve("abuse@old.test"), user);
+    for domain in ["example.test", "old.test", "new.test"] {
+        assert_eq!(
+            a.missing_role_addresses(domain).expect("missing"),
+            Vec::<String>::new(),
+            "{domain}"
+        );
+    }
+    let new_aliases: Vec<(String, Vec<String>)> = a
+        .alias_list()
+        .expect("aliases")
+        .into_iter()
+        .filter(|al| al.source.ends_with("@new.test"))
+        .map(|al| (al.source, al.targets))
+        .collect();
+    assert_eq!(
+        new_aliases,
+        [
+            ("abuse@new.test".into(), vec!["root@example.test".into()]),
+            (
+                "postmaster@new.test".into(),
+                vec!["root@example.test".into()]
+            ),
+        ]
+    );
+    // Removed by hand, it is reported missing again.
+    a.alias_remove("abuse@new.test").expect("remove");
+    assert_eq!(
+        a.missing_role_addresses("new.test").expect("missing"),
+        ["abuse@new.test"]
+    );
+}
+
+#[test]
+fn bare_postmaster_is_the_first_domains_postmaster() {
+    let (_dir, a) = admin();
+    let resolve = |s: &str| a.resolve_recipient(s).expect("resolve");
+    // RFC 5321 §4.1.1.3: <Postmaster> with no domain; with no domain hosted, nobody.
+    assert_eq!(resolve("postmaster"), Resolution::UnknownUser);
+    a.domain_add("first.test").expect("domain");
+    a.domain_add("a-second.test").expect("domain");
+    let pm = a
+        .user_add("postmaster@first.test", &pw(), Role::User, None)
+        .expect("postmaster")
+        .id;
+    a.user_add("postmaster@a-second.test", &pw(), Role::User, None)
+        .expect("other postmaster");
+    assert_eq!(resolve("postmaster"), Resolution::Local(vec![pm]));
+    assert_eq!(resolve("PostMaster"), Resolution::Local(vec![pm]));
+}
+
+#[test]
+fn internationalised_domains_are_one_domain_in_either_form() {
+    let (_dir, a) = admin();
+    // RFC 5890 §2.3.2.1: the U-label and the A-label are the same name; stored as A-label.
+    let d = a.domain_add("Exämple.org").expect("U-label");
+    assert_eq!(d.name, "xn--exmple-cua.org");
+    assert_eq!(
+        a.domain_add("xn--exmple-cua.org"),
+        Err(StoreError::Exists("domain xn--exmple-cua.org".into()))
+    );
+    let jo = a
+        .user_add("jöran@exämple.org", &pw(), Role::User, None)
+        .expect("user")
+        .id;
+    a.alias_add("info@xn--exmple-cua.org", &targets(&["jöran@exämple.org"]))
+        .expect("alias");
+    let resolve = |s: &str| a.resolve_recipient(s).expect("resolve");
+    for address in [
+        "jöran@exämple.org",
+        "JÖRAN@EXÄMPLE.ORG",
+        "jöran@xn--exmple-cua.org",
+        "info@exämple.org",
+        "info@XN--EXMPLE-CUA.ORG",
+    ] {
+        assert_eq!(resolve(address), Resolution::Local(vec![jo]), "{address}");
+    }
+    assert_eq!(
+        a.alias_add("info@exämple.org", &targets(&["jöran@exämple.org"])),
+        Err(StoreError::Exists("alias info@xn--exmple-cua.org".into()))
+    );
+    // A login name in either form finds the account.
+    assert!(
+        a.authenticate("jöran@exämple.org", &pw())
+            .expect("auth")
+            .is_some()
+    );
+}

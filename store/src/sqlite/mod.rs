@@ -117,9 +117,10 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The lookup key of an address: lowercase, so lookups ignore case.
+/// The lookup key of an address: lowercase, with the domain as IDNA A-labels, so lookups
+/// ignore case and a U-label domain finds its A-label (RFC 6531 §3.3).
 fn address_key(address: &str) -> String {
-    address.to_lowercase()
+    mailroom_shared::address::canonical(address)
 }
 
 /// The store's key of a body: its lowercase hex SHA-256, as `MessageMoved::blobs` and

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use mailroom_shared::Secret;
-use mailroom_shared::address::Address;
+use mailroom_shared::address::{Address, POSTMASTER};
 use mailroom_shared::password::{hash_password, verify_password};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -21,6 +21,7 @@ use crate::types::{
 pub(crate) const MAX_ALIAS_DEPTH: usize = 5;
 
 const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
+const FIRST_DOMAIN: &str = "SELECT name FROM domains ORDER BY id LIMIT 1";
 const ACCOUNT_QUOTA: &str = "SELECT quota_bytes, used_bytes FROM accounts WHERE id = ?1";
 const ACCOUNT_ID_BY_KEY: &str = "SELECT id FROM accounts WHERE address_key = ?1";
 const ALIAS_TARGETS: &str = "SELECT target FROM aliases WHERE source_key = ?1 ORDER BY target_key";
@@ -196,7 +197,20 @@ pub(crate) fn over_quota(
 
 /// Alias targets on other domains are skipped (the store does not forward), so an alias with
 /// only remote targets resolves to `UnknownUser`.
+///
+/// The bare `postmaster` (RFC 5321 §4.1.1.3, §4.5.1: `RCPT TO:<Postmaster>` with no domain)
+/// is `postmaster@` the first hosted domain (the oldest; domains are made with that alias).
 pub(crate) fn resolve_recipient(conn: &Connection, text: &str) -> Result<Resolution, StoreError> {
+    let postmaster;
+    let text = if text.eq_ignore_ascii_case(POSTMASTER) {
+        let Some(domain) = first_domain(conn)? else {
+            return Ok(Resolution::UnknownUser);
+        };
+        postmaster = format!("{POSTMASTER}@{domain}");
+        postmaster.as_str()
+    } else {
+        text
+    };
     let address = match Address::parse(text) {
         Ok(a) => a,
         Err(e) => return Ok(Resolution::Invalid(e.to_string())),
@@ -316,6 +330,14 @@ pub(crate) fn owns_address(
         }
     }
     Ok(false)
+}
+
+/// The oldest hosted domain, if any.
+pub(crate) fn first_domain(conn: &Connection) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(FIRST_DOMAIN)?
+        .query_row([], |r| r.get(0))
+        .optional()?)
 }
 
 fn domain_exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
