@@ -297,15 +297,15 @@ fn selected_client(s: &Server) -> (LineClient, String) {
     let mut c = LineClient::connect_tls(s.ports.imaps, &s.hostname, std::path::Path::new(&ca))
         .expect("imaps");
     assert!(c.read_line().expect("greeting").starts_with("* OK "));
-    let r = tagged(&mut c, "l LOGIN alice@example.test password-1");
+    let r = exchange(&mut c, "l LOGIN alice@example.test password-1");
     assert!(r.contains("l OK "), "{r}");
-    let r = tagged(&mut c, "s SELECT INBOX");
+    let r = exchange(&mut c, "s SELECT INBOX");
     assert!(r.ends_with("s OK [READ-WRITE] SELECT completed\r\n"), "{r}");
     (c, r)
 }
 
 /// Send a command and read its whole answer, up to its tagged status.
-fn tagged(c: &mut LineClient, line: &str) -> String {
+fn exchange(c: &mut LineClient, line: &str) -> String {
     let tag = format!("{} ", line.split(' ').next().unwrap_or_default());
     c.send(line).expect("send");
     c.read_until(|l| l.starts_with(&tag)).expect("answer")
@@ -326,13 +326,13 @@ fn two_sessions_get_flags_before_a_new_keyword_and_recent_exactly_once() {
         selected_b.contains("* 1 EXISTS\r\n* 0 RECENT\r\n"),
         "{selected_b}"
     );
-    assert!(tagged(&mut a, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS (\\Recent))"));
-    assert!(tagged(&mut b, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS ())"));
+    assert!(exchange(&mut a, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS (\\Recent))"));
+    assert!(exchange(&mut b, "f FETCH 1 FLAGS").contains("* 1 FETCH (FLAGS ())"));
 
     // b idles; a sets a keyword the mailbox never had. RFC 3501 §7.2.6, RFC 9051 §7.3.5: b
     // gets FLAGS and PERMANENTFLAGS listing it before the FETCH that carries it.
     assert!(b.cmd("i IDLE").expect("idle").starts_with("+ "));
-    let stored = tagged(&mut a, "x STORE 1 +FLAGS ($Urgent)");
+    let stored = exchange(&mut a, "x STORE 1 +FLAGS ($Urgent)");
     let flags = "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent)\r\n";
     assert!(
         stored.starts_with(&format!(
@@ -373,13 +373,13 @@ fn two_sessions_get_flags_before_a_new_keyword_and_recent_exactly_once() {
     }
     let owners: Vec<bool> = [&mut a, &mut b]
         .into_iter()
-        .map(|c| tagged(c, "f FETCH 2 FLAGS").contains("* 2 FETCH (FLAGS (\\Recent))"))
+        .map(|c| exchange(c, "f FETCH 2 FLAGS").contains("* 2 FETCH (FLAGS (\\Recent))"))
         .collect();
     assert_eq!(owners.iter().filter(|o| **o).count(), 1, "{owners:?}");
     // SEARCH NEW agrees (RFC 3501 §6.4.4): the owner finds 2, the other nothing.
     let new: Vec<String> = [&mut a, &mut b]
         .into_iter()
-        .map(|c| tagged(c, "n SEARCH 2 NEW"))
+        .map(|c| exchange(c, "n SEARCH 2 NEW"))
         .collect();
     for (found, owner) in new.iter().zip(&owners) {
         let want = if *owner {
