@@ -1,6 +1,6 @@
 //! What every mailroom protocol needs: the event bus, shared messages and delivery events, TLS acceptors,
 //! password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the metrics
-//! registry, the reload and
+//! registry, the budget for message data in memory and the body spool, the reload and
 //! shutdown machinery, and tracing setup.
 //!
 //! This crate knows no protocol and no storage; it depends only on `config`.
@@ -10,6 +10,7 @@ pub mod bus;
 pub mod dns;
 pub mod events;
 pub mod fsutil;
+pub mod inflight;
 pub mod metrics;
 pub mod msg;
 pub mod net;
@@ -21,6 +22,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
+pub mod spool;
 pub mod telemetry;
 pub mod tls;
 

@@ -162,6 +162,10 @@ impl T {
                     self.s.greylisted(verdict);
                 }
                 Action::Pause(_) => self.paused += 1,
+                Action::Load(spool) => {
+                    self.loads += 1;
+                    self.s.loaded(spool.0.into_bytes());
+                }
                 Action::CheckClient { .. } => panic!("no DNSBL in these sessions"),
                 Action::CheckSender {
                     helo, mail_from, ..
