@@ -10,6 +10,7 @@ mod greylist;
 mod imap;
 mod imap_clients;
 mod limits;
+mod memory;
 mod metrics;
 mod outbound;
 mod panel;
