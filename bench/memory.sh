@@ -150,6 +150,8 @@ PEAK_LOAD=$(sort -n "$SAMPLES" | tail -n 1)
 log "all connections closed; waiting 10 s"
 sleep 10
 RSS_AFTER=$(status_kib VmRSS)
+ANON_AFTER=$(status_kib RssAnon)
+FILE_AFTER=$(status_kib RssFile)
 HWM=$(status_kib VmHWM)
 kill "$SAMPLER_PID" 2>/dev/null || true; wait "$SAMPLER_PID" 2>/dev/null || true; SAMPLER_PID=""
 PEAK=$(sort -n "$SAMPLES" | tail -n 1)
@@ -159,7 +161,7 @@ echo
 echo "mailroom VmRSS before:             $(mib "$RSS_BEFORE")"
 echo "mailroom peak VmRSS (100 ms):      $(mib "$PEAK") (during the load: $(mib "$PEAK_LOAD"))"
 echo "mailroom VmHWM:                    $(mib "$HWM")"
-echo "mailroom VmRSS 10 s after closing: $(mib "$RSS_AFTER")"
+echo "mailroom VmRSS 10 s after closing: $(mib "$RSS_AFTER") (anonymous $(mib "$ANON_AFTER"), files $(mib "$FILE_AFTER"))"
 echo "RESULT rss_before_kib=$RSS_BEFORE peak_kib=$PEAK hwm_kib=$HWM after_kib=$RSS_AFTER load_exit=$rc"
 
 ok=1

@@ -102,13 +102,13 @@ async fn drive(
                 pending = 0;
                 allowed = proto::MAX_LINE;
                 if let FragmentInfo::Line {
+                    start,
                     end,
                     announcement: Some(LiteralAnnouncement { mode, length }),
                     ..
                 } = info
                 {
                     let length64 = u64::from(length);
-                    allowed = usize::try_from(length).unwrap_or(usize::MAX);
                     let max = session.max_message();
                     if answered {
                         // More literals of a refused command: dropped as well; a client
@@ -140,7 +140,9 @@ async fn drive(
                         )?;
                         continue;
                     }
-                    if session.spools_literal(so_far, length64) {
+                    // Spooled when the command so far is this one line (no literal before
+                    // it to be read again when the command is fed anew with a stand-in).
+                    if start == 0 && session.spools_literal(so_far, length64) {
                         match Spool::start() {
                             Err(_) => {
                                 session.no_room(so_far, &mut out);
@@ -171,6 +173,8 @@ async fn drive(
                         }
                         continue;
                     }
+                    // Only a literal the fragmentizer reads may make its message longer.
+                    allowed = usize::try_from(length).unwrap_or(usize::MAX);
                     if mode == LiteralMode::Sync {
                         write::continuation(&mut out, "ready for the literal");
                         socket.write_all(&out).await?;
