@@ -173,7 +173,8 @@ fn a_used_up_budget_turns_new_transactions_away() {
         "452 4.3.1 insufficient system resources, try again later\r\n"
     );
     // BDAT (RFC 3030 §2): the chunk is read and dropped, then refused the same way.
-    let r = b.reply("BDAT 5 LAST\r\nhello").expect("bdat");
+    b.send_raw(b"BDAT 5 LAST\r\nhello").expect("bdat");
+    let r = b.read_line().expect("bdat reply");
     assert!(r.starts_with("452 4.3.1 "), "{r}");
 
     // IMAP: a big APPEND gets NO [LIMIT] (RFC 5530 §3) instead of the "+".
@@ -187,5 +188,6 @@ fn a_used_up_budget_turns_new_transactions_away() {
     b.reply("RSET").expect("rset");
     b.reply("MAIL FROM:<b@example.org>").expect("mail");
     b.reply("RCPT TO:<alice@example.test>").expect("rcpt");
-    assert!(b.reply("DATA").expect("data").starts_with("354"));
+    let r = b.reply("DATA").expect("data");
+    assert!(r.starts_with("354"), "{r}");
 }
