@@ -6,6 +6,8 @@
 # env:   SIZE=25000000                      octets per literal / APPEND / DATA
 #        LITERALS=50 APPENDS=50 SMTPS=50    connections per group (all at once)
 #        BUDGET=                            [limits] max_inflight_bytes (default: the server's)
+#        ROUNDS=1                           run the load this many times on the same server
+#                                           (memory after each round: does it accumulate?)
 #        PROFILE=debug|release              which build to run (default debug: no rebuild of
 #                                           the whole tree in release on a small machine)
 #        KEEP=1                             keep the work directory (config, data, logs)
@@ -21,7 +23,8 @@
 #     all at once, while a probe opens a fresh IMAP (LOGIN, NOOP) and SMTP (EHLO) connection
 #     every 500 ms;
 #  5. waits 10 s after the last connection closed and prints: RSS before, peak RSS (the
-#     highest sample and VmHWM), RSS 10 s after, the answers each group got, the probes.
+#     highest sample and VmHWM), RSS 10 s after, the answers each group got, the probes;
+#     steps 4-5 run ROUNDS times.
 # Everything it started is stopped on exit (trap), also on Ctrl-C or failure.
 # Exit status: 0 when the probes were all served and the peak stayed under 256 MiB.
 set -euo pipefail
@@ -34,12 +37,13 @@ APPENDS=${APPENDS:-50}
 SMTPS=${SMTPS:-50}
 BUDGET=${BUDGET:-}
 PROFILE=${PROFILE:-debug}
+ROUNDS=${ROUNDS:-1}
 HOST=127.0.0.1
 USER_ADDR=bench@test.example
 PASS=bench-password
 PEAK_GOAL_KIB=$(( 256 * 1024 ))
 
-for n in SIZE LITERALS APPENDS SMTPS; do
+for n in SIZE LITERALS APPENDS SMTPS ROUNDS; do
   [[ ${!n} =~ ^[0-9]+$ ]] || { echo "bench: $n must be a number" >&2; exit 2; }
 done
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^MAILROOM_' || true)
@@ -139,17 +143,23 @@ SAMPLES=$WORK/rss.samples
   done ) > "$SAMPLES" &
 SAMPLER_PID=$!
 
-log "memory-load: $LITERALS pre-login literals, $APPENDS APPENDs, $SMTPS SMTP DATA of $SIZE octets"
 rc=0
-"$LOAD" --host "$HOST" --imap-port "$IMAP_PORT" --smtp-port "$SMTP_PORT" --user "$USER_ADDR" \
-  --pass "$PASS" --size "$SIZE" --literals "$LITERALS" --appends "$APPENDS" --smtp "$SMTPS" \
-  > "$WORK/load.out" 2> "$WORK/load.err" || rc=$?
-cat "$WORK/load.out"
-head -n 5 "$WORK/load.err" >&2 || true
-PEAK_LOAD=$(sort -n "$SAMPLES" | tail -n 1)
-log "all connections closed; waiting 10 s"
-sleep 10
-RSS_AFTER=$(status_kib VmRSS)
+AFTERS=""
+for round in $(seq "$ROUNDS"); do
+  log "round $round: $LITERALS pre-login literals, $APPENDS APPENDs, $SMTPS SMTP DATA of $SIZE octets"
+  r=0
+  "$LOAD" --host "$HOST" --imap-port "$IMAP_PORT" --smtp-port "$SMTP_PORT" --user "$USER_ADDR" \
+    --pass "$PASS" --size "$SIZE" --literals "$LITERALS" --appends "$APPENDS" --smtp "$SMTPS" \
+    > "$WORK/load-$round.out" 2> "$WORK/load-$round.err" || r=$?
+  [ "$r" = 0 ] || rc=$r
+  cat "$WORK/load-$round.out"
+  head -n 5 "$WORK/load-$round.err" >&2 || true
+  log "round $round: all connections closed; waiting 10 s"
+  sleep 10
+  RSS_AFTER=$(status_kib VmRSS)
+  AFTERS="$AFTERS $RSS_AFTER"
+  echo "mailroom VmRSS 10 s after round $round: $RSS_AFTER KiB"
+done
 ANON_AFTER=$(status_kib RssAnon)
 FILE_AFTER=$(status_kib RssFile)
 HWM=$(status_kib VmHWM)
@@ -159,10 +169,10 @@ PEAK=$(sort -n "$SAMPLES" | tail -n 1)
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo
 echo "mailroom VmRSS before:             $(mib "$RSS_BEFORE")"
-echo "mailroom peak VmRSS (100 ms):      $(mib "$PEAK") (during the load: $(mib "$PEAK_LOAD"))"
+echo "mailroom peak VmRSS (100 ms):      $(mib "$PEAK")"
 echo "mailroom VmHWM:                    $(mib "$HWM")"
 echo "mailroom VmRSS 10 s after closing: $(mib "$RSS_AFTER") (anonymous $(mib "$ANON_AFTER"), files $(mib "$FILE_AFTER"))"
-echo "RESULT rss_before_kib=$RSS_BEFORE peak_kib=$PEAK hwm_kib=$HWM after_kib=$RSS_AFTER load_exit=$rc"
+echo "RESULT rss_before_kib=$RSS_BEFORE peak_kib=$PEAK hwm_kib=$HWM after_kib=$RSS_AFTER after_each_round_kib=${AFTERS# } load_exit=$rc"
 
 ok=1
 [ "$rc" = 0 ] || { echo "bench: a fresh client was not served during the load (see above)" >&2; ok=0; }

@@ -27,7 +27,9 @@ fn imap(s: &Server) -> LineClient {
 
 fn login(s: &Server) -> LineClient {
     let mut c = imap(s);
-    let r = c.cmd("a LOGIN alice@example.test password-1").expect("login");
+    let r = c
+        .cmd("a LOGIN alice@example.test password-1")
+        .expect("login");
     assert!(r.starts_with("a OK "), "{r}");
     c
 }
@@ -136,8 +138,16 @@ fn a_25_mb_message_is_delivered_intact_while_the_connection_stays_small() {
     let mut c = LineClient::connect(s.ports.smtp).expect("smtp");
     c.read_line().expect("greeting");
     c.reply("EHLO client.example.org").expect("ehlo");
-    assert!(c.reply("MAIL FROM:<a@example.org>").expect("mail").starts_with("250"));
-    assert!(c.reply("RCPT TO:<alice@example.test>").expect("rcpt").starts_with("250"));
+    assert!(
+        c.reply("MAIL FROM:<a@example.org>")
+            .expect("mail")
+            .starts_with("250")
+    );
+    assert!(
+        c.reply("RCPT TO:<alice@example.test>")
+            .expect("rcpt")
+            .starts_with("250")
+    );
     assert!(c.reply("DATA").expect("data").starts_with("354"));
     let before = rss(&s);
     c.send_raw(b"Subject: big\r\n\r\n").expect("head");
@@ -184,7 +194,11 @@ fn a_used_up_budget_turns_new_transactions_away() {
     assert!(i.cmd("c NOOP").expect("noop").starts_with("c OK "));
 
     // The transaction under way finishes, and gives its room back.
-    assert!(a.reply("Subject: a\r\n\r\nhi\r\n.").expect("dot").starts_with("250 "));
+    assert!(
+        a.reply("Subject: a\r\n\r\nhi\r\n.")
+            .expect("dot")
+            .starts_with("250 ")
+    );
     b.reply("RSET").expect("rset");
     b.reply("MAIL FROM:<b@example.org>").expect("mail");
     b.reply("RCPT TO:<alice@example.test>").expect("rcpt");

@@ -74,7 +74,11 @@ impl Session {
                     write::status(out, Some(tag), Status::No, Some("LIMIT"), "server busy");
                     return;
                 };
-                match spool.into_bytes() {
+                // A read of up to max_message_size octets: off the session's arbiter.
+                let read = tokio::task::spawn_blocking(move || spool.into_bytes())
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                match read {
                     Ok(data) => (Arc::from(data), Some(held)),
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read a spooled APPEND back");

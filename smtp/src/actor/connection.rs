@@ -191,7 +191,12 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 if let Ok(r) = inflight().budget.reserve(len.saturating_mul(3)).await {
                     held.replace(r);
                 }
-                session.loaded(spool.0.into_bytes());
+                // A read of up to max_message_size octets: off the session's arbiter.
+                let spool = spool.0;
+                let data = tokio::task::spawn_blocking(move || spool.into_bytes())
+                    .await
+                    .unwrap_or_else(|e| Err(io::Error::other(e)));
+                session.loaded(data);
             }
             Action::Inspect(inspection) => {
                 let mut verdict = if checks.auth {

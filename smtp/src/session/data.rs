@@ -18,6 +18,8 @@ pub struct Body {
     overflow: bool,
     /// Writing to the spool failed (disk full…): the transaction ends in 451 4.3.0.
     failed: bool,
+    /// DATA: what one read brought, unstuffed, on its way to the spool (at most a read).
+    unspooled: Vec<u8>,
     receiver: DataReceiver,
 }
 
@@ -38,6 +40,7 @@ impl Body {
             max,
             overflow: false,
             failed: false,
+            unspooled: Vec::new(),
             receiver: DataReceiver::new(),
         })
     }
@@ -69,11 +72,16 @@ impl Body {
     /// dot-stuffing is removed (RFC 5321 §4.5.2).
     pub(crate) fn ingest_data(&mut self, input: &mut &[u8]) -> bool {
         let mut bytes = input.iter();
-        // What one read brought, unstuffed, on its way to the spool.
-        let mut scratch = Vec::new();
-        let done = self.receiver.ingest(&mut bytes, &mut scratch);
-        self.keep(&scratch);
+        let done = self.receiver.ingest(&mut bytes, &mut self.unspooled);
         *input = bytes.as_slice();
+        // The receiver takes back the CR of the final CRLF.CRLF when it sees the LF, maybe in
+        // a later read: the last octet waits here until then.
+        let held = if done { None } else { self.unspooled.pop() };
+        let mut ready = std::mem::take(&mut self.unspooled);
+        self.keep(&ready);
+        ready.clear();
+        ready.extend(held);
+        self.unspooled = ready;
         done
     }
 

@@ -62,7 +62,9 @@ fn parse_options(args: impl IntoIterator<Item = String>) -> Result<Options, Stri
     }
     let get = |k: &str| map.get(k).cloned();
     let num = |k: &str, d: usize| -> Result<usize, String> {
-        get(k).map_or(Ok(d), |v| v.parse().map_err(|_| format!("{k}: not a number")))
+        get(k).map_or(Ok(d), |v| {
+            v.parse().map_err(|_| format!("{k}: not a number"))
+        })
     };
     let port = |k: &str| -> Result<u16, String> {
         get(k)
@@ -136,8 +138,9 @@ impl Conn {
 
 /// A `size`-octet message (headers, then 76-character lines; no line starts with a dot).
 fn message(size: usize) -> Vec<u8> {
-    let mut m = b"From: bench@test.example\r\nTo: bench@test.example\r\nSubject: memory bench\r\n\r\n"
-        .to_vec();
+    let mut m =
+        b"From: bench@test.example\r\nTo: bench@test.example\r\nSubject: memory bench\r\n\r\n"
+            .to_vec();
     let mut i = 0u64;
     while m.len() + LINE_LEN + 2 <= size {
         let line = format!("{i:0>width$}", width = LINE_LEN);
@@ -227,7 +230,13 @@ fn smtp(o: &Options, body: &[u8]) -> io::Result<String> {
 fn probe(o: &Options) -> io::Result<()> {
     let mut c = Conn::open(o.host, o.imap)?;
     c.line()?;
-    c.send(format!("a LOGIN \"{}\" \"{}\"\r\nb NOOP\r\nc LOGOUT\r\n", o.user, o.pass).as_bytes())?;
+    c.send(
+        format!(
+            "a LOGIN \"{}\" \"{}\"\r\nb NOOP\r\nc LOGOUT\r\n",
+            o.user, o.pass
+        )
+        .as_bytes(),
+    )?;
     let login = c.until("a ")?;
     let noop = c.until("b ")?;
     if !login.starts_with("a OK") || !noop.starts_with("b OK") {
@@ -266,7 +275,11 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let tally: Tally = Arc::default();
     let mut threads = Vec::new();
-    for (group, n) in [("literal", o.literals), ("append", o.appends), ("smtp", o.smtps)] {
+    for (group, n) in [
+        ("literal", o.literals),
+        ("append", o.appends),
+        ("smtp", o.smtps),
+    ] {
         for _ in 0..n {
             let (o, body, tally) = (o.clone(), Arc::clone(&body), Arc::clone(&tally));
             threads.push(std::thread::spawn(move || {

@@ -88,7 +88,10 @@ async fn literal_limits() {
     let mut out = Vec::new();
     t.s.no_room(b"d APPEND INBOX {300000}\r\n", &mut out);
     check(&out);
-    assert_eq!(tagged_code(&String::from_utf8_lossy(&out)), (NO, "LIMIT".into()));
+    assert_eq!(
+        tagged_code(&String::from_utf8_lossy(&out)),
+        (NO, "LIMIT".into())
+    );
 }
 
 #[actix_rt::test]
@@ -96,7 +99,9 @@ async fn a_spooled_literal_is_the_message() {
     let mut t = T::selected(1).await;
     let mut body = b"Subject: big\r\n\r\n".to_vec();
     while body.len() < 300_000 {
-        body.extend_from_slice(b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n");
+        body.extend_from_slice(
+            b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n",
+        );
     }
     let mut spool = mailroom_shared::spool::Spool::with(1024, None);
     spool.write(&body).expect("spool");
