@@ -42,7 +42,7 @@ impl Diversion {
 
     /// Take what belongs to the literal from the front of `bytes`; the rest of `bytes`
     /// belongs to the command after it.
-    pub(super) fn take<'a>(mut self, bytes: &'a [u8]) -> io::Result<(Diverted, &'a [u8])> {
+    pub(super) fn take(mut self, bytes: &[u8]) -> io::Result<(Diverted, &[u8])> {
         let n = usize::try_from(*self.left())
             .unwrap_or(usize::MAX)
             .min(bytes.len());
