@@ -62,6 +62,11 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     });
     let bus = Bus::start();
     let data_dir = snapshot.config.server.data_dir.clone();
+    // Bodies too big to keep in memory wait in the store's tmp/ (emptied at open).
+    mailroom_shared::inflight::configure(
+        snapshot.config.limits.max_inflight_bytes,
+        data_dir.join("tmp"),
+    );
     let store = MailboxStore::start_embedded(&data_dir, bus.clone())
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).

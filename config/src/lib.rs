@@ -129,6 +129,10 @@ pub struct Limits {
     pub tarpit_after_errors: u32,
     /// The tarpit's delay per reply, in milliseconds.
     pub tarpit_delay_ms: u64,
+    /// Octets of message data all sessions together may hold in memory (SMTP DATA/BDAT,
+    /// submission, IMAP APPEND); past it new transactions get a temporary failure. Larger
+    /// bodies wait on disk until their turn. Applies at start; a reload does not change it.
+    pub max_inflight_bytes: u64,
 }
 
 impl Default for Limits {
@@ -143,6 +147,7 @@ impl Default for Limits {
             max_sessions_per_account: 20,
             tarpit_after_errors: 5,
             tarpit_delay_ms: 1000,
+            max_inflight_bytes: 128 * 1024 * 1024,
         }
     }
 }

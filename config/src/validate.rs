@@ -58,6 +58,7 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
     let limits = &config.limits;
     for (key, value) in [
         ("limits.max_message_size", limits.max_message_size),
+        ("limits.max_inflight_bytes", limits.max_inflight_bytes),
         ("limits.max_recipients", u64::from(limits.max_recipients)),
         ("limits.max_connections", u64::from(limits.max_connections)),
         (

@@ -1,6 +1,6 @@
 //! What every mailroom protocol needs: the event bus, shared messages and delivery events, TLS acceptors,
 //! the login guard, password hashing, SASL decoding and secrets, addresses, listeners with connection limits, the metrics
-//! registry, the reload and
+//! registry, the budget for message data in memory and the body spool, the reload and
 //! shutdown machinery, and tracing setup.
 //!
 //! This crate knows no protocol and no storage; it depends only on `config`.
@@ -11,6 +11,7 @@ pub mod dns;
 pub mod events;
 pub mod fsutil;
 pub mod login_guard;
+pub mod inflight;
 pub mod metrics;
 pub mod msg;
 pub mod net;
@@ -22,6 +23,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod signals;
 pub mod snapshot;
+pub mod spool;
 pub mod telemetry;
 pub mod tls;
 

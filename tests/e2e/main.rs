@@ -12,6 +12,7 @@ mod imap;
 mod imap_clients;
 mod limits;
 mod lockout;
+mod memory;
 mod metrics;
 mod outbound;
 mod panel;

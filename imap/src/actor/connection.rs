@@ -18,9 +18,11 @@ use mailroom_shared::msg::MailboxChanged;
 use mailroom_shared::net::{
     AccountSessions, Connection, READ_CHUNK, Socket, SocketSink, run_in_span,
 };
+use mailroom_shared::spool::Spool;
 use mailroom_store::MailboxStore;
 use tokio::sync::mpsc;
 
+use super::literal::{self, Diversion, Diverted, divert};
 use super::watchers::{Watchers, Watching};
 use crate::proto::{self, write};
 use crate::session::{Context, Flow, Session};
@@ -87,7 +89,12 @@ async fn drive(
     // line without its LF may not grow without bound (RFC 9051 §4 sets no limit; we do).
     let mut pending: usize = 0;
     let mut allowed: usize = proto::MAX_LINE;
-    let mut refused_literal = false;
+    // A literal taken out of the stream (refused, or an APPEND going to a spool).
+    let mut diversion: Option<Diversion> = None;
+    // The next complete message is (the rest of) a command already answered: drop it.
+    let mut answered = false;
+    // The spooled literal of the message being read, for the session.
+    let mut spooled: Option<Spool> = None;
     let (tx, mut changes) = mpsc::unbounded_channel::<MailboxChanged>();
     let mut watching: Option<Watching> = None;
     loop {
@@ -96,45 +103,99 @@ async fn drive(
                 pending = 0;
                 allowed = proto::MAX_LINE;
                 if let FragmentInfo::Line {
+                    start,
+                    end,
                     announcement: Some(LiteralAnnouncement { mode, length }),
                     ..
                 } = info
                 {
                     let length64 = u64::from(length);
-                    if length64 > session.literal_limit(fz.message_bytes()) {
+                    let max = session.max_message();
+                    if answered {
+                        // More literals of a refused command: dropped as well; a client
+                        // that waits for "+" has had its answer.
                         if mode == LiteralMode::Sync {
-                            // RFC 9051 §7.5: refuse instead of sending "+"; the client then
-                            // does not send the literal.
-                            session.literal_refused(fz.message_bytes(), &mut out);
                             fz.skip_message();
+                            answered = false;
                         } else {
-                            // RFC 7888 §4: a non-synchronizing literal comes anyway; read and
-                            // drop it, then refuse the command.
-                            fz.poison_message();
-                            refused_literal = true;
-                            allowed = usize::try_from(length).unwrap_or(usize::MAX);
+                            diversion =
+                                divert(&mut fz, end, Diversion::Discard { left: length64 }, max)?;
                         }
-                    } else {
-                        allowed = usize::try_from(length).unwrap_or(usize::MAX);
-                        if mode == LiteralMode::Sync {
-                            write::continuation(&mut out, "ready for the literal");
-                            socket.write_all(&out).await?;
-                            out.clear();
+                        continue;
+                    }
+                    if spooled.is_some() && length == 0 {
+                        // The stand-in for the literal that went to the spool.
+                        continue;
+                    }
+                    let so_far = fz.message_bytes();
+                    if length64 > session.literal_limit(so_far) {
+                        session.literal_refused(so_far, &mut out);
+                        refuse(
+                            &mut fz,
+                            end,
+                            mode,
+                            length64,
+                            max,
+                            &mut diversion,
+                            &mut answered,
+                        )?;
+                        continue;
+                    }
+                    // Spooled when the command so far is this one line (no literal before
+                    // it to be read again when the command is fed anew with a stand-in).
+                    if start == 0 && session.spools_literal(so_far, length64) {
+                        match Spool::start() {
+                            Err(_) => {
+                                session.no_room(so_far, &mut out);
+                                refuse(
+                                    &mut fz,
+                                    end,
+                                    mode,
+                                    length64,
+                                    max,
+                                    &mut diversion,
+                                    &mut answered,
+                                )?;
+                            }
+                            Ok(spool) => {
+                                let line = literal::placeholder(&so_far[..end.min(so_far.len())]);
+                                if mode == LiteralMode::Sync {
+                                    write::continuation(&mut out, "ready for the literal");
+                                    socket.write_all(&out).await?;
+                                    out.clear();
+                                }
+                                let d = Diversion::Spool {
+                                    spool,
+                                    left: length64,
+                                    line,
+                                };
+                                diversion = divert(&mut fz, end, d, max)?;
+                            }
                         }
+                        continue;
+                    }
+                    // Only a literal the fragmentizer reads may make its message longer.
+                    allowed = usize::try_from(length).unwrap_or(usize::MAX);
+                    if mode == LiteralMode::Sync {
+                        write::continuation(&mut out, "ready for the literal");
+                        socket.write_all(&out).await?;
+                        out.clear();
                     }
                     continue;
                 }
                 if !fz.is_message_complete() {
                     continue;
                 }
-                if std::mem::take(&mut refused_literal) {
-                    session.literal_refused(fz.message_bytes(), &mut out);
+                if std::mem::take(&mut answered) {
                     continue;
                 }
                 if fz.is_max_message_size_exceeded() {
                     let tag = fz.decode_tag().map(|t| t.as_ref().to_string());
                     session.message_too_long(tag.as_deref(), &mut out);
                     continue;
+                }
+                if let Some(spool) = spooled.take() {
+                    session.attach_literal(spool);
                 }
                 let mut sink = SocketSink {
                     socket: &mut socket,
@@ -183,7 +244,8 @@ async fn drive(
                 }
                 socket.write_all(&out).await?;
                 out.clear();
-                let safe = fz.message_bytes().is_empty();
+                let safe =
+                    fz.message_bytes().is_empty() && diversion.is_none() && spooled.is_none();
                 if safe {
                     // Nothing of a next message is buffered: fresh buffers lose nothing.
                     if std::mem::take(&mut big_message) {
@@ -230,8 +292,21 @@ async fn drive(
                         }
                         Ok(Ok(0)) => return Ok(()),
                         Ok(Ok(n)) => {
-                            pending += n;
-                            fz.enqueue_bytes(&chunk[..n]);
+                            let mut bytes = &chunk[..n];
+                            if let Some(d) = diversion.take() {
+                                let (diverted, rest) = d.take(bytes)?;
+                                bytes = rest;
+                                match diverted {
+                                    Diverted::Reading(d) => diversion = Some(d),
+                                    Diverted::Dropped => {}
+                                    Diverted::Spooled { spool, line } => {
+                                        fz.enqueue_bytes(&line);
+                                        spooled = Some(spool);
+                                    }
+                                }
+                            }
+                            pending += bytes.len();
+                            fz.enqueue_bytes(bytes);
                             // A full read means more is coming (a literal): read bigger.
                             if n == chunk.len() && chunk.len() < READ_CHUNK {
                                 chunk.resize(READ_CHUNK, 0);
@@ -243,4 +318,31 @@ async fn drive(
             }
         }
     }
+}
+
+/// A literal announced in a command that was just refused: a synchronizing one is never sent
+/// (the client got its answer instead of "+"), a non-synchronizing one comes anyway and is
+/// read and dropped as it streams (RFC 7888 §4), never buffered; the rest of the command is
+/// dropped too.
+fn refuse(
+    fz: &mut Fragmentizer,
+    line_end: usize,
+    mode: LiteralMode,
+    length: u64,
+    max_message: u32,
+    diversion: &mut Option<Diversion>,
+    answered: &mut bool,
+) -> io::Result<()> {
+    if mode == LiteralMode::Sync {
+        fz.skip_message();
+        return Ok(());
+    }
+    *diversion = divert(
+        fz,
+        line_end,
+        Diversion::Discard { left: length },
+        max_message,
+    )?;
+    *answered = true;
+    Ok(())
 }

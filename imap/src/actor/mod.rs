@@ -2,6 +2,7 @@
 //! by the connection driver on the arbiter the listener picked.
 
 mod connection;
+mod literal;
 mod watchers;
 
 use actix::Addr;

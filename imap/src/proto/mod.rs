@@ -21,6 +21,12 @@ use imap_codec::imap_types::response::{Data, Response};
 pub const MAX_LINE: usize = 64 * 1024;
 /// Largest literal in any command but APPEND (a LOGIN password, a SEARCH string…).
 pub const MAX_SMALL_LITERAL: u32 = 64 * 1024;
+/// Largest literal before login. LOGIN's user name and password and AUTHENTICATE's
+/// responses are short; RFC 7888 §4 (LITERAL-) allows 4096-octet non-synchronizing literals,
+/// so twice that leaves room for any real client.
+pub const MAX_PRE_AUTH_LITERAL: u32 = 8 * 1024;
+/// Largest command before login, literals included.
+pub const MAX_PRE_AUTH_MESSAGE: usize = 16 * 1024;
 /// Octets of a whole command beyond the APPEND literal (line, flags, date).
 pub const COMMAND_OVERHEAD: u32 = 64 * 1024;
 /// Output buffered before the session asks the driver to write it: a long FETCH streams

@@ -6,6 +6,7 @@ use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::flag::Flag;
 use imap_codec::imap_types::mailbox::Mailbox;
+use mailroom_shared::inflight::inflight;
 use mailroom_store::StoreError;
 use mailroom_store::actor::Append;
 
@@ -55,9 +56,44 @@ impl Session {
                 return;
             }
         };
-        let raw: &[u8] = match &message {
+        let spooled = self.spooled.take();
+        let inline: &[u8] = match &message {
             LiteralOrLiteral8::Literal(l) => l.as_ref(),
             LiteralOrLiteral8::Literal8(l) => &l.data,
+        };
+        // A big literal was streamed to disk by the driver; reading it back takes its share
+        // of the server's budget, waiting its turn: an APPEND under way always finishes.
+        let (raw, _held): (Arc<[u8]>, _) = match spooled {
+            Some(spool) if inline.is_empty() => {
+                // The Vec read back and the Arc made of it exist together for a moment.
+                let Ok(held) = inflight()
+                    .budget
+                    .reserve(spool.len().saturating_mul(2))
+                    .await
+                else {
+                    write::status(out, Some(tag), Status::No, Some("LIMIT"), "server busy");
+                    return;
+                };
+                // A read of up to max_message_size octets: off the session's arbiter.
+                let read = tokio::task::spawn_blocking(move || spool.into_bytes())
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                match read {
+                    Ok(data) => (Arc::from(data), Some(held)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read a spooled APPEND back");
+                        write::status(
+                            out,
+                            Some(tag),
+                            Status::No,
+                            Some("UNAVAILABLE"),
+                            "the message could not be kept, try again later",
+                        );
+                        return;
+                    }
+                }
+            }
+            _ => (Arc::from(inline), None),
         };
         if raw.len() as u64 > self.ctx.limits.max_message_size {
             write::status(
@@ -87,7 +123,7 @@ impl Session {
                 flags: bits,
                 keywords,
                 internal_date: date.map(|d| d.as_ref().timestamp()),
-                raw: Arc::from(raw),
+                raw,
             })
             .await;
         match answer(appended) {

@@ -42,6 +42,7 @@ use mailroom_store::{Account, MailboxStore, StoreError};
 
 use crate::proto::write::{self, Status};
 use crate::proto::{self, CapabilityState};
+use mailroom_shared::spool::Spool;
 use selected::Selected;
 
 /// Where the session writes its output; see [`mailroom_shared::net::Output`].
@@ -131,6 +132,9 @@ pub struct Session {
     errors: u32,
     /// This session's place in `limits.max_sessions_per_account`, once logged in.
     _account_place: Option<AccountGuard>,
+    /// The APPEND literal of the message being handled, when the driver streamed it to a
+    /// spool instead of the command's buffer (the command then carries an empty literal).
+    spooled: Option<Spool>,
 }
 
 /// Commands the RFCs allow in each state (RFC 9051 §6).
@@ -208,6 +212,7 @@ impl Session {
             utf8: false,
             errors: 0,
             _account_place: None,
+            spooled: None,
         }
     }
 
@@ -235,12 +240,48 @@ impl Session {
 
     /// Largest literal the client may send in the message that starts with `so_far`:
     /// APPEND takes a message of up to `max_message_size`, any other command small strings.
+    /// Before login a whole command, literals included, stays under
+    /// [`proto::MAX_PRE_AUTH_MESSAGE`]: LOGIN and AUTHENTICATE need only short strings, and
+    /// nobody unknown may make the server hold more.
     pub fn literal_limit(&self, so_far: &[u8]) -> u64 {
-        if is_append(so_far) && !matches!(self.state, State::NotAuthenticated) {
+        if matches!(self.state, State::NotAuthenticated) {
+            let room = proto::MAX_PRE_AUTH_MESSAGE.saturating_sub(so_far.len());
+            return u64::from(proto::MAX_PRE_AUTH_LITERAL).min(room as u64);
+        }
+        if is_append(so_far) {
             self.ctx.limits.max_message_size
         } else {
             u64::from(proto::MAX_SMALL_LITERAL)
         }
+    }
+
+    /// Whether the literal of `length` octets announced after `so_far` (accepted by
+    /// [`Session::literal_limit`]) is a message big enough to be streamed to a spool rather
+    /// than held in the command's buffer; the driver then hands it over with
+    /// [`Session::attach_literal`].
+    pub fn spools_literal(&self, so_far: &[u8], length: u64) -> bool {
+        !matches!(self.state, State::NotAuthenticated)
+            && is_append(so_far)
+            && length > mailroom_shared::spool::MEMORY_MAX as u64
+    }
+
+    /// The literal of the next message, streamed to `spool`; the message itself carries an
+    /// empty literal in its place.
+    pub fn attach_literal(&mut self, spool: Spool) {
+        self.spooled = Some(spool);
+    }
+
+    /// The server's budget for message data is exhausted (`[limits] max_inflight_bytes`):
+    /// the APPEND that starts with `so_far` is refused for now (RFC 5530 §3: LIMIT).
+    pub fn no_room(&mut self, so_far: &[u8], out: &mut Vec<u8>) {
+        let tag = tag_of(so_far);
+        write::status(
+            out,
+            tag.as_deref(),
+            Status::No,
+            Some("LIMIT"),
+            "the server is busy with other messages, try again later",
+        );
     }
 
     /// Most octets of one client message the driver buffers.
@@ -258,11 +299,13 @@ impl Session {
             // RFC 9051 §7.1: TOOBIG tells the client not to retry the same message.
             write::status(out, tag, Status::No, Some("TOOBIG"), "message too big");
         } else {
+            // RFC 9051 §7.1 TOOBIG; RFC 7888 §4: a non-synchronizing literal over the
+            // limit is answered with a tagged BAD, its octets are read and dropped.
             write::status(
                 out,
                 tag,
                 Status::Bad,
-                None,
+                Some("TOOBIG"),
                 "literal too big for this command",
             );
         }
@@ -358,6 +401,8 @@ impl Session {
             | Mode::SaslLoginUser { .. }
             | Mode::SaslLoginPass { .. }) => self.sasl_response(mode, bytes, out.buffer()).await,
         };
+        // A spooled literal belongs to this message only.
+        self.spooled = None;
         if matches!(self.mode, Mode::Closed) {
             return Ok(Flow::Close);
         }

@@ -13,6 +13,7 @@ use actix::Addr;
 use mail_auth::MessageAuthenticator;
 use mailroom_config::ListenerKind;
 use mailroom_shared::events::EventData;
+use mailroom_shared::inflight::{Reservation, inflight};
 use mailroom_shared::metrics::{
     self, AuthMethod, GreylistVerdict, Protocol, RejectReason, metrics,
 };
@@ -81,6 +82,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
     let mut input: Vec<u8> = Vec::new();
     // When the last input arrived, for the latency of the replies written after it.
     let mut arrived: Option<Instant> = None;
+    // The share of the memory budget of a message read back from its spool, until the
+    // transaction is answered.
+    let mut held: Option<Reservation> = None;
     loop {
         let mut rest: &[u8] = &input;
         let action = session.advance(&mut rest);
@@ -93,6 +97,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
         }
         match action {
             Action::NeedInput => {
+                drop(held.take());
                 io.write_all(&take_replies(&mut session, &mut arrived))
                     .await?;
                 let safe = session.at_safe_point();
@@ -178,6 +183,20 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 ))
                 .await;
                 session.sender_checked(sender);
+            }
+            Action::Load(spool) => {
+                // The message in memory, as read back, then as handed on (trace fields
+                // added, inspection results): about three copies at the worst moment.
+                let len = spool.0.len();
+                if let Ok(r) = inflight().budget.reserve(len.saturating_mul(3)).await {
+                    held.replace(r);
+                }
+                // A read of up to max_message_size octets: off the session's arbiter.
+                let spool = spool.0;
+                let data = tokio::task::spawn_blocking(move || spool.into_bytes())
+                    .await
+                    .unwrap_or_else(|e| Err(io::Error::other(e)));
+                session.loaded(data);
             }
             Action::Inspect(inspection) => {
                 let mut verdict = if checks.auth {

@@ -8,13 +8,18 @@ use crate::proto::bdat::CHUNK_SIZE_OVERFLOW;
 use crate::proto::data_end::{DataEnd, Scan};
 use crate::proto::reply::{self, Reply};
 use mailroom_shared::events::{self, Envelope, Stage};
+use mailroom_shared::inflight::Exhausted;
+use mailroom_shared::spool::Spool;
 
-/// A message being received. Holds at most about `max` octets whatever the client sends.
+/// A message being received, into a [`Spool`]: a bounded buffer in memory, the rest on disk.
+/// Counts at most `max` octets whatever the client sends.
 pub struct Body {
-    data: Vec<u8>,
+    data: Spool,
     max: u64,
     overflow: bool,
     scanner: DataEnd,
+    /// Writing to the spool failed (disk full…): the transaction ends in 451 4.3.0.
+    failed: bool,
 }
 
 impl std::fmt::Debug for Body {
@@ -27,12 +32,36 @@ impl std::fmt::Debug for Body {
 }
 
 impl Body {
-    pub(crate) fn new(max: u64) -> Self {
-        Self {
-            data: Vec::new(),
+    /// A body with its place in the server's memory budget; `Exhausted` when there is none.
+    pub(crate) fn new(max: u64) -> Result<Self, Exhausted> {
+        Ok(Self {
+            data: Spool::start()?,
             max,
             overflow: false,
             scanner: DataEnd::new(),
+            failed: false,
+        })
+    }
+
+    /// Octets received so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.data.len()
+    }
+
+    /// Keep `bytes`, unless the message is already too big (then nothing more is kept).
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.overflow || self.failed {
+            return;
+        }
+        if self.data.len() + bytes.len() as u64 > self.max {
+            self.overflow = true;
+            self.data = Spool::with(0, None);
+            return;
+        }
+        if let Err(e) = self.data.write(bytes) {
+            tracing::warn!(error = %e, "cannot spool a message");
+            self.failed = true;
+            self.data = Spool::with(0, None);
         }
     }
 
@@ -41,7 +70,7 @@ impl Body {
     /// smuggling defence, see [`DataEnd`]), and dot-stuffing is removed (RFC 5321 §4.5.2).
     pub(crate) fn ingest_data(&mut self, input: &mut &[u8]) -> bool {
         let mut scanner = std::mem::take(&mut self.scanner);
-        let scan = scanner.scan(input, &mut |content: &[u8]| self.push_chunk(content));
+        let scan = scanner.scan(input, &mut |content: &[u8]| self.keep(content));
         self.scanner = scanner;
         match scan {
             Scan::More => {
@@ -57,17 +86,7 @@ impl Body {
 
     /// BDAT: one chunk's octets, taken as they are.
     pub(crate) fn push_chunk(&mut self, bytes: &[u8]) {
-        if !self.overflow {
-            self.data.extend_from_slice(bytes);
-            self.check_size();
-        }
-    }
-
-    fn check_size(&mut self) {
-        if self.data.len() as u64 > self.max {
-            self.overflow = true;
-            self.data = Vec::new();
-        }
+        self.keep(bytes);
     }
 }
 
@@ -96,8 +115,11 @@ impl Session {
         if self.chunks.is_some() {
             return self.respond(reply::bad_sequence("DATA cannot follow BDAT"));
         }
+        let Ok(body) = Body::new(self.ctx.limits.max_message_size) else {
+            return self.respond(no_room());
+        };
         Reply::new(354, "", "end data with <CR><LF>.<CR><LF>").write_to(&mut self.out);
-        self.mode = Mode::Data(Body::new(self.ctx.limits.max_message_size));
+        self.mode = Mode::Data(body);
     }
 
     pub(super) fn end_of_data(&mut self) -> Option<Action> {
@@ -131,14 +153,18 @@ impl Session {
             }
             Some(_) => None,
         };
+        let mut refusal = refusal;
+        if refusal.is_none() && self.chunks.is_none() {
+            match Body::new(self.ctx.limits.max_message_size) {
+                Ok(body) => self.chunks = Some(body),
+                Err(Exhausted) => refusal = Some(no_room()),
+            }
+        }
         self.mode = Mode::Bdat {
             left: size,
             last,
             refusal,
         };
-        if self.chunks.is_none() && self.tx.is_some() {
-            self.chunks = Some(Body::new(self.ctx.limits.max_message_size));
-        }
     }
 
     pub(super) fn end_of_chunk(&mut self, last: bool, refusal: Option<Reply>) -> Option<Action> {
@@ -151,7 +177,7 @@ impl Session {
         }
         let body = self.chunks.take()?;
         if !last {
-            let received = body.data.len();
+            let received = body.len();
             self.chunks = Some(body);
             self.respond(Reply::new(
                 250,
@@ -164,9 +190,18 @@ impl Session {
         self.finish(body, check_lines)
     }
 
-    /// The data is complete: refuse it, or ask the store to deliver it.
+    /// The data is complete: refuse it, or (once it is in memory) ask the store to deliver it.
     fn finish(&mut self, body: Body, check_lines: bool) -> Option<Action> {
-        let tx = self.tx.as_ref()?;
+        self.tx.as_ref()?;
+        if body.failed {
+            self.reset_transaction();
+            self.respond(Reply::new(
+                451,
+                "4.3.0",
+                "the message could not be kept, try again later",
+            ));
+            return None;
+        }
         if body.overflow {
             let max = self.ctx.limits.max_message_size;
             let r = Reply::new(
@@ -178,7 +213,41 @@ impl Session {
             self.reset_transaction();
             return None;
         }
-        if check_lines && has_bare_newline(&body.data) {
+        if body.data.on_disk() {
+            self.loading = Some(check_lines);
+            return Some(Action::Load(super::Spooled(body.data)));
+        }
+        match body.data.into_bytes() {
+            Ok(data) => self.finish_bytes(data, check_lines),
+            Err(e) => {
+                self.loaded(Err(e));
+                None
+            }
+        }
+    }
+
+    /// The answer to [`Action::Load`]: the spooled message, read back.
+    pub fn loaded(&mut self, data: std::io::Result<Vec<u8>>) {
+        let check_lines = self.loading.take().unwrap_or(true);
+        match data {
+            Ok(data) => {
+                self.pending = self.finish_bytes(data, check_lines);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a spooled message back");
+                self.reset_transaction();
+                self.respond(Reply::new(
+                    451,
+                    "4.3.0",
+                    "the message could not be kept, try again later",
+                ));
+            }
+        }
+    }
+
+    fn finish_bytes(&mut self, data: Vec<u8>, check_lines: bool) -> Option<Action> {
+        let tx = self.tx.as_ref()?;
+        if check_lines && has_bare_newline(&data) {
             let r = Reply::new(
                 554,
                 "5.6.0",
@@ -189,11 +258,11 @@ impl Session {
             return None;
         }
         if self.login.is_some() {
-            return self.submit_data(body.data);
+            return self.submit_data(data);
         }
         if self.ctx.checks.auth || self.ctx.checks.spam {
             let inspection = Inspection {
-                data: body.data,
+                data,
                 peer: self.ctx.peer,
                 helo: self
                     .helo
@@ -209,7 +278,7 @@ impl Session {
         }
         let accounts = accounts(tx);
         let mut raw = self.trace_fields(tx);
-        raw.extend_from_slice(&body.data);
+        raw.extend_from_slice(&data);
         let event = self.delivered_event(tx, raw.len(), None);
         Some(Action::Deliver(Delivery {
             accounts,
@@ -291,6 +360,16 @@ impl Session {
             event,
         }));
     }
+}
+
+/// RFC 3463 4.3.1 (mail system full): the server's budget for message data in memory
+/// (`[limits] max_inflight_bytes`) has no room for another message now.
+fn no_room() -> Reply {
+    Reply::new(
+        452,
+        "4.3.1",
+        "insufficient system resources, try again later",
+    )
 }
 
 /// The transaction's accounts, each once.

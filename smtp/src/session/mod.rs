@@ -42,6 +42,17 @@ pub enum Role {
     Submission,
 }
 
+/// A message on disk, for [`Action::Load`]. Compared by length: `Action` is compared in
+/// tests, and two spools have no other identity to compare.
+#[derive(Debug)]
+pub struct Spooled(pub mailroom_shared::spool::Spool);
+
+impl PartialEq for Spooled {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.len() == other.0.len()
+    }
+}
+
 /// What the session needs from its driver next.
 #[derive(Debug, PartialEq)]
 pub enum Action {
@@ -83,6 +94,10 @@ pub enum Action {
         /// The reverse-path; empty for `<>`.
         mail_from: String,
     },
+    /// The message went to disk while it arrived: wait for its share of the server's memory
+    /// budget (`mailroom_shared::inflight`), read it back and hand it to [`Session::loaded`];
+    /// keep the share until the transaction's reply is written.
+    Load(Spooled),
     /// After the data: run DKIM, ARC and DMARC on it, then hand it back with the verdict to
     /// [`Session::inspected`].
     Inspect(Inspection),
@@ -250,6 +265,9 @@ pub struct Session {
     checking: Option<Transaction>,
     /// The data was handed out for inspection; the verdict is awaited.
     inspecting: bool,
+    /// The spooled message is being read back ([`Action::Load`]); whether its lines are
+    /// checked (not for BINARYMIME).
+    loading: Option<bool>,
     /// The DSN parameters (NOTIFY bits, ORCPT) of the RCPT being resolved.
     resolving_dsn: (u64, Option<String>),
     /// Submission: the logged-in account.
@@ -283,6 +301,7 @@ impl Session {
             pending: None,
             checking: None,
             inspecting: false,
+            loading: None,
             resolving_dsn: (0, None),
             login: None,
             authenticating: false,
@@ -607,6 +626,7 @@ impl Session {
         self.chunks = None;
         self.checking = None;
         self.inspecting = false;
+        self.loading = None;
         self.authorizing = None;
     }
 

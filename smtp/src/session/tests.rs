@@ -13,6 +13,8 @@ pub(super) struct T {
     pub(super) s: Session,
     delivered: Vec<Delivery>,
     paused: u32,
+    /// Messages read back from their spool ([`Action::Load`]).
+    loads: u32,
     tls_starts: u32,
     closed: bool,
     /// Input left unread when the session asked for TLS (it must be dropped by the driver).
@@ -66,6 +68,7 @@ pub(super) fn with(ctx: Context) -> T {
         s,
         delivered: Vec::new(),
         paused: 0,
+        loads: 0,
         tls_starts: 0,
         closed: false,
         left_at_tls: Vec::new(),
@@ -168,6 +171,10 @@ impl T {
                     self.s.greylisted(verdict);
                 }
                 Action::Pause(_) => self.paused += 1,
+                Action::Load(spool) => {
+                    self.loads += 1;
+                    self.s.loaded(spool.0.into_bytes());
+                }
                 Action::CheckClient { .. } => panic!("no DNSBL in these sessions"),
                 Action::CheckSender {
                     helo, mail_from, ..
@@ -505,6 +512,65 @@ fn size_is_enforced_at_mail_and_during_data() {
     );
     assert!(t.delivered.is_empty());
     assert_eq!(t.cmd("NOOP"), "250 2.0.0 OK\r\n", "the session goes on");
+}
+
+/// A message over the spool's memory part: dot-unstuffed on its way to disk, read back whole
+/// for delivery.
+fn big_message() -> (Vec<u8>, Vec<u8>) {
+    let mut wire = b"Subject: big\r\n\r\n".to_vec();
+    let mut stored = wire.clone();
+    let mut i = 0;
+    while wire.len() < 3 * mailroom_shared::spool::MEMORY_MAX {
+        // RFC 5321 §4.5.2: a leading dot is doubled on the wire.
+        wire.extend_from_slice(format!("..line {i} starts with a dot\r\n").as_bytes());
+        stored.extend_from_slice(format!(".line {i} starts with a dot\r\n").as_bytes());
+        i += 1;
+    }
+    (wire, stored)
+}
+
+fn big_limits() -> T {
+    let mut c = ctx(Role::Mx);
+    c.limits.max_message_size = 1 << 20;
+    with(c)
+}
+
+#[test]
+fn a_big_data_message_is_spooled_and_delivered_whole() {
+    let (mut wire, stored) = big_message();
+    wire.extend_from_slice(b".\r\n");
+    let mut t = big_limits();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    t.cmd("DATA");
+    let mut out = String::new();
+    for chunk in wire.chunks(64 * 1024) {
+        out.push_str(&t.send(chunk));
+    }
+    assert!(out.starts_with("250 2.0.0 "), "{out}");
+    assert_eq!(t.loads, 1, "read back from its spool");
+    assert!(t.delivered[0].raw.ends_with(&stored));
+}
+
+#[test]
+fn a_big_bdat_message_is_spooled_and_delivered_whole() {
+    let (_, stored) = big_message();
+    let mut t = big_limits();
+    t.ready();
+    t.cmd("RCPT TO:<alice@example.test>");
+    let (a, b) = stored.split_at(stored.len() / 2);
+    let mut packet = format!("BDAT {}\r\n", a.len()).into_bytes();
+    packet.extend_from_slice(a);
+    assert_eq!(
+        t.send(&packet),
+        format!("250 2.0.0 {} octets received\r\n", a.len())
+    );
+    let mut packet = format!("BDAT {} LAST\r\n", b.len()).into_bytes();
+    packet.extend_from_slice(b);
+    let out = t.send(&packet);
+    assert!(out.starts_with("250 2.0.0 "), "{out}");
+    assert_eq!(t.loads, 1);
+    assert!(t.delivered[0].raw.ends_with(&stored));
 }
 
 #[test]

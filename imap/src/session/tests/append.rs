@@ -42,20 +42,31 @@ async fn append_with_flags_and_date() {
 #[actix_rt::test]
 async fn literal_limits() {
     let mut t = session().await;
+    // Before login only short strings: LOGIN and AUTHENTICATE need no more, and nobody
+    // unknown may make the server hold more (RFC 7888 §4 allows LITERAL- clients 4096).
+    let pre = u64::from(crate::proto::MAX_PRE_AUTH_LITERAL);
+    assert_eq!(t.s.literal_limit(b"a LOGIN {5}"), pre);
+    // Not authenticated yet: an APPEND literal is as small as any other.
+    assert_eq!(t.s.literal_limit(b"a APPEND INBOX {5}"), pre);
+    assert!(!t.s.spools_literal(b"a APPEND INBOX {5}", 1 << 20));
+    // The whole command is bounded too, not only each literal.
+    let long = vec![b'x'; crate::proto::MAX_PRE_AUTH_MESSAGE - 100];
+    assert_eq!(t.s.literal_limit(&long), 100);
+    assert_eq!(t.s.literal_limit(&vec![b'x'; 20_000]), 0);
+    t.login().await;
     assert_eq!(
         t.s.literal_limit(b"a LOGIN {5}"),
         u64::from(crate::proto::MAX_SMALL_LITERAL)
     );
-    // Not authenticated yet: an APPEND literal is as small as any other.
-    assert_eq!(
-        t.s.literal_limit(b"a APPEND INBOX {5}"),
-        u64::from(crate::proto::MAX_SMALL_LITERAL)
-    );
-    t.login().await;
     assert_eq!(
         t.s.literal_limit(b"a APPEND INBOX {5}"),
         limits().max_message_size
     );
+    // Big messages go to a spool; small ones and other commands stay in the buffer.
+    let spool_max = mailroom_shared::spool::MEMORY_MAX as u64;
+    assert!(t.s.spools_literal(b"a APPEND INBOX {5}", spool_max + 1));
+    assert!(!t.s.spools_literal(b"a APPEND INBOX {5}", spool_max));
+    assert!(!t.s.spools_literal(b"a SEARCH TEXT {5}", spool_max + 1));
     let mut out = Vec::new();
     t.s.literal_refused(b"a APPEND INBOX {99999999}\r\n", &mut out);
     assert_eq!(
@@ -66,16 +77,48 @@ async fn literal_limits() {
         tagged_code(&String::from_utf8_lossy(&out)),
         (NO, "TOOBIG".into())
     );
+    // RFC 9051 §7.1 TOOBIG; RFC 7888 §4: an over-long non-synchronizing literal gets a BAD.
     let mut out = Vec::new();
     t.s.literal_refused(b"b LOGIN {99999999}\r\n", &mut out);
     assert_eq!(
         String::from_utf8_lossy(&out),
-        "b BAD literal too big for this command\r\n"
+        "b BAD [TOOBIG] literal too big for this command\r\n"
     );
     let mut out = Vec::new();
     t.s.message_too_long(Some("c"), &mut out);
     check(&out);
     assert_eq!(out, b"c BAD [TOOBIG] command too long\r\n");
+    // RFC 5530 §3: LIMIT when the server's budget for message data is used up.
+    let mut out = Vec::new();
+    t.s.no_room(b"d APPEND INBOX {300000}\r\n", &mut out);
+    check(&out);
+    assert_eq!(
+        tagged_code(&String::from_utf8_lossy(&out)),
+        (NO, "LIMIT".into())
+    );
+}
+
+#[actix_rt::test]
+async fn a_spooled_literal_is_the_message() {
+    let mut t = T::selected(1).await;
+    let mut body = b"Subject: big\r\n\r\n".to_vec();
+    while body.len() < 300_000 {
+        body.extend_from_slice(
+            b"0123456789012345678901234567890123456789012345678901234567890123456789\r\n",
+        );
+    }
+    let mut spool = mailroom_shared::spool::Spool::with(1024, None);
+    spool.write(&body).expect("spool");
+    assert!(spool.on_disk());
+    // The driver replaced the literal by an empty one and attached the spool.
+    t.s.attach_literal(spool);
+    let r = t.raw(b"a APPEND INBOX {0+}\r\n\r\n").await.0;
+    assert!(r.contains("a OK [APPENDUID "), "{r}");
+    let r = t.cmd("b FETCH 2 RFC822.SIZE").await;
+    assert!(r.contains(&format!("RFC822.SIZE {}", body.len())), "{r}");
+    // A spool belongs to one message: the next empty APPEND is refused as empty.
+    let r = t.raw(b"c APPEND INBOX {0+}\r\n\r\n").await.0;
+    assert!(r.starts_with("c NO "), "{r}");
 }
 
 #[actix_rt::test]
