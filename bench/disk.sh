@@ -274,7 +274,7 @@ for col, name in ((2, "allocated (du -sB1)"), (1, "apparent (du -sb)")):
     for floor in (1, max(1, mail_total // 100)):
         ratio, r = worst(col, floor)
         if r:
-            print(f"max ratio mailroom/Dovecot, {name}, samples with >= {floor / MB:.1f} MB of mail: "
+            print(f"max ratio mailroom/Dovecot, {name}, samples with >= {floor / MB:.2f} MB of mail: "
                   f"{ratio:.2f} (at {r[5]} messages, {r[0] / MB:.1f} MB of mail: {r[col] / MB:.1f} MB "
                   f"vs {dovecot_at(r[0], col) / MB:.1f} MB, WAL {r[3] / MB:.1f} MB)")
 print(f"after the run, allocated: mailroom {mr_after[1] / MB:.1f} MB, Dovecot {dc_after[1] / MB:.1f} MB, "
