@@ -364,6 +364,8 @@ pub struct Metrics {
     command_seconds: Histograms<ProtocolLabels>,
     store_commit_seconds: Histogram,
     store_batch_size: Histogram,
+    store_wal_bytes: Gauge,
+    store_wal_checkpoints: Family<ResultLabels, Counter>,
 }
 
 impl Metrics {
@@ -390,6 +392,8 @@ impl Metrics {
             command_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             store_commit_seconds: latency_histogram(),
             store_batch_size: batch_histogram(),
+            store_wal_bytes: Gauge::default(),
+            store_wal_checkpoints: Family::default(),
         };
         m.register()
     }
@@ -413,6 +417,11 @@ impl Metrics {
             let _ = self.delivery_attempts.get_or_create(&ResultLabels {
                 result: result.as_str(),
             });
+        }
+        for result in ["done", "busy"] {
+            let _ = self
+                .store_wal_checkpoints
+                .get_or_create(&ResultLabels { result });
         }
         for p in Protocol::ALL {
             let _ = self.command_seconds.get_or_create(&ProtocolLabels {
@@ -511,6 +520,18 @@ impl Metrics {
             "mailroom_store_batch_size",
             "Requests in one store commit",
             self.store_batch_size.clone(),
+        );
+        r.register(
+            "mailroom_store_wal_bytes",
+            "Size of the SQLite write-ahead log file (mailroom.db-wal), as the store writer \
+             last saw it",
+            self.store_wal_bytes.clone(),
+        );
+        r.register(
+            "mailroom_store_wal_checkpoints",
+            "Checkpoints the store writer ran because the WAL passed its limit, by result \
+             (done: the WAL was reset; busy: a reader still needed it, retried later)",
+            self.store_wal_checkpoints.clone(),
         );
         self
     }
@@ -686,6 +707,21 @@ impl Metrics {
         self.store_batch_size.observe(size as f64);
     }
 
+    /// The store's write-ahead log is `bytes` long now.
+    pub fn set_store_wal_bytes(&self, bytes: u64) {
+        self.store_wal_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// The store writer ran a checkpoint to bound the WAL; `reset` says whether it completed
+    /// (the WAL starts over) or a reader kept it from completing.
+    pub fn store_wal_checkpoint(&self, reset: bool) {
+        let result = if reset { "done" } else { "busy" };
+        self.store_wal_checkpoints
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
     // What the dashboard reads.
 
     /// Sessions open now on the listeners of `protocol`.
@@ -809,6 +845,10 @@ mod tests {
         m.set_queue_messages(3);
         m.command_took(Protocol::Pop3, Duration::from_millis(2));
         m.store_commit(5, Duration::from_millis(3));
+        m.set_store_wal_bytes(4_194_304);
+        m.store_wal_checkpoint(true);
+        m.store_wal_checkpoint(true);
+        m.store_wal_checkpoint(false);
         let text = m.encode();
         assert_eq!(
             sample(&text, r#"mailroom_connections_total{listener="imap"}"#),
@@ -851,6 +891,21 @@ mod tests {
             Some(0.0)
         );
         assert_eq!(sample(&text, "mailroom_store_batch_size_sum"), Some(5.0));
+        assert_eq!(sample(&text, "mailroom_store_wal_bytes"), Some(4_194_304.0));
+        assert_eq!(
+            sample(
+                &text,
+                r#"mailroom_store_wal_checkpoints_total{result="done"}"#
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                r#"mailroom_store_wal_checkpoints_total{result="busy"}"#
+            ),
+            Some(1.0)
+        );
         assert_eq!(m.messages_received_total(), 2);
         assert_eq!(m.messages_rejected_total(), 2);
         assert_eq!(m.messages_sent_total(), 1);

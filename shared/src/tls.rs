@@ -80,12 +80,23 @@ fn self_signed(data_dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tl
         return Ok((cert, key));
     }
     let fail = |e: &dyn std::fmt::Display| TlsError::SelfSigned(e.to_string());
-    std::fs::create_dir_all(&dir).map_err(|e| fail(&e))?;
+    crate::fsutil::create_private_dir(data_dir).map_err(|e| fail(&e))?;
+    crate::fsutil::create_private_dir(&dir).map_err(|e| fail(&e))?;
     let made =
         rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(|e| fail(&e))?;
-    crate::fsutil::write_durably(&key, made.signing_key.serialize_pem().as_bytes(), 0o600)
-        .map_err(|e| fail(&e))?;
-    crate::fsutil::write_durably(&cert, made.cert.pem().as_bytes(), 0o644).map_err(|e| fail(&e))?;
+    crate::fsutil::write_durably(
+        &key,
+        made.signing_key.serialize_pem().as_bytes(),
+        crate::fsutil::PRIVATE_FILE_MODE,
+    )
+    .map_err(|e| fail(&e))?;
+    // Public, but everything under the data directory is 0600 (one rule, checked at start).
+    crate::fsutil::write_durably(
+        &cert,
+        made.cert.pem().as_bytes(),
+        crate::fsutil::PRIVATE_FILE_MODE,
+    )
+    .map_err(|e| fail(&e))?;
     tracing::info!(cert = %cert.display(), "made a self-signed certificate");
     Ok((cert, key))
 }

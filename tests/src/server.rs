@@ -112,6 +112,9 @@ pub struct Server {
     /// The server's DNS: `[dns] nameservers` points here unless `extra` has its own `[dns]`,
     /// so no test waits on (or reaches) a real resolver. Empty until a test adds records.
     pub dns: crate::DnsServer,
+    /// The file mode creation mask the server process starts with (`sh -c 'umask …; exec …'`);
+    /// `None`: the test process's own.
+    pub umask: Option<u32>,
 }
 
 impl Server {
@@ -123,6 +126,20 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment variables for the server process.
     pub fn start_with_env(bin: &str, extra: &str, env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_inner(bin, extra, env, None)
+    }
+
+    /// Like [`Server::start`], the server process started under `umask`.
+    pub fn start_with_umask(bin: &str, extra: &str, umask: u32) -> Result<Self> {
+        Self::start_inner(bin, extra, &[], Some(umask))
+    }
+
+    fn start_inner(
+        bin: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+        umask: Option<u32>,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let mut server = Self {
             bin: PathBuf::from(bin),
@@ -135,6 +152,7 @@ impl Server {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            umask,
         };
         // A port handed out here can still be taken by another process, or as the source port
         // of some connection, before the server binds it: then start over on fresh ports.
@@ -232,7 +250,17 @@ impl Server {
             .create(true)
             .append(true)
             .open(self.dir.path().join("stdout.log"))?;
-        let child = Command::new(&self.bin)
+        let mut command = match self.umask {
+            Some(mask) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("umask {mask:03o}; exec \"$0\" \"$@\""))
+                    .arg(&self.bin);
+                sh
+            }
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")

@@ -88,7 +88,7 @@ pub struct Admin {
 impl Admin {
     /// Open the store in `data_dir`, creating the directory and applying migrations.
     pub fn open(data_dir: &Path) -> Result<Admin, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
+        super::secure_data_dir(data_dir)?;
         let mut conn = open_write_connection(&data_dir.join(DB_FILE))?;
         schema::migrations::migrate(&mut conn)?;
         dkim::backfill(&mut conn)?;

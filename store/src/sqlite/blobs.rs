@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_lc_rs::digest::{SHA256, digest};
-use mailroom_shared::fsutil::sync_dir;
+use mailroom_shared::fsutil::{PRIVATE_FILE_MODE, create_private_dir, sync_dir};
 use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::StoreError;
 
 /// Bodies are private to the server.
-const FILE_MODE: u32 = 0o600;
+const FILE_MODE: u32 = PRIVATE_FILE_MODE;
 
 /// Largest body kept in its database row. A file costs two fsyncs of its own (the file, then
 /// its directory) that no group commit can share; a row rides on the batch's one commit.
@@ -89,13 +89,10 @@ impl BlobStore {
     pub(crate) fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let blobs = data_dir.join("blobs");
         let tmp = data_dir.join("tmp");
-        fs::create_dir_all(&tmp)?;
-        fs::create_dir_all(&blobs)?;
+        create_private_dir(&tmp)?;
+        create_private_dir(&blobs)?;
         for i in 0..=255u8 {
-            let dir = blobs.join(format!("{i:02x}"));
-            if !dir.is_dir() {
-                fs::create_dir(&dir)?;
-            }
+            create_private_dir(&blobs.join(format!("{i:02x}")))?;
         }
         sync_dir(&blobs)?;
         sync_dir(data_dir)?;

@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use deadpool_sqlite::{Hook, HookError, Pool, Runtime};
+use mailroom_shared::fsutil;
 use rusqlite::Connection;
 
 use crate::actor::ClaimRecent;
@@ -93,6 +94,9 @@ const READ_POOL_SIZE: usize = 8;
 /// Open a connection that may write: WAL so readers never block the writer, FULL sync so
 /// every COMMIT is on disk before it returns, and enforced foreign keys.
 fn open_write_connection(db: &Path) -> Result<Connection, StoreError> {
+    // Made here, 0600, before SQLite would make it with the umask's mode: the -wal and -shm
+    // files SQLite creates beside it take the database file's mode.
+    fsutil::create_private_file(db)?;
     let conn = Connection::open(db)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
@@ -107,6 +111,14 @@ fn open_write_connection(db: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Create the data directory 0700, or tighten an existing one (see
+/// [`fsutil::secure_data_dir`]); a path that cannot be made private stops the open.
+fn secure_data_dir(data_dir: &Path) -> Result<(), StoreError> {
+    fsutil::secure_data_dir(data_dir)
+        .map(drop)
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 /// Now, in unix seconds (0 if the clock is before 1970).
@@ -153,8 +165,8 @@ impl SqliteBackend {
     /// Blocks for as long as that takes; call it at startup. The read pool needs a tokio
     /// runtime when it is first used, not here.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let lock = std::fs::File::create(data_dir.join(LOCK_FILE))?;
+        secure_data_dir(data_dir)?;
+        let lock = fsutil::create_private_file(&data_dir.join(LOCK_FILE))?;
         lock.try_lock().map_err(|_| {
             StoreError::Unavailable(format!(
                 "another mailroom server is using {}",

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Savepoint, Transaction, TransactionBehavior};
@@ -47,6 +47,28 @@ const CHECKPOINT: &str = "PRAGMA wal_checkpoint(TRUNCATE)";
 const PASSIVE_CHECKPOINT: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 /// How often the checkpointer folds the WAL back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The WAL size past which the writer, after a commit, checkpoints it and starts it over.
+///
+/// The PASSIVE checkpoints of [`Checkpointer`] copy frames back but never start the WAL over:
+/// only a writer that finds every frame copied AND no reader left on the WAL does, and under
+/// continuous writes (and reads) that moment never comes, so the file grew without end
+/// (hundreds of MB beside a database a tenth of that) until shutdown. The writer's TRUNCATE
+/// checkpoint waits, briefly, for the readers to leave the WAL, then empties the file. (A
+/// RESTART checkpoint leaves the start-over to the next commit, which skips it without waiting
+/// when a reader has come back meanwhile: in tests the WAL still reached 33 MB that way.)
+/// `journal_size_limit` cuts back a WAL that SQLite starts over by itself.
+pub(crate) const WAL_LIMIT: u64 = 4 << 20;
+/// How long the writer's TRUNCATE checkpoint waits for readers to leave the WAL (and for
+/// another connection's write, the admin CLI's) before giving up until [`WAL_RETRY_AFTER`].
+/// Every client behind the writer waits too, but only when the WAL is past its limit and
+/// something holds it.
+const WAL_RESTART_WAIT: Duration = Duration::from_secs(1);
+/// After a TRUNCATE that something kept from completing, commits go on this long before the
+/// next attempt; the pause doubles after each failed attempt, up to [`WAL_RETRY_MAX`], so that
+/// a passing hold is retried soon and a long reader costs the writer little of its time.
+const WAL_RETRY_AFTER: Duration = Duration::from_millis(100);
+const WAL_RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// A body already written to its blob file, ready to be referenced.
 #[derive(Debug, Clone)]
@@ -168,16 +190,30 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     // Each op's savepoint journal stays in memory: a batch whose journal outgrew SQLite's
     // spill threshold otherwise made, wrote and deleted a temporary file every commit.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    let checkpointer = match conn.path().filter(|p| !p.is_empty()) {
-        Some(db) => Some(Checkpointer::spawn(std::path::PathBuf::from(db))?),
-        None => None, // an in-memory database has no WAL
+    // A WAL started over is cut back to this size instead of keeping its high-water mark.
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
+    // SQLite runs one checkpoint at a time and fails the second at once, busy handler or not:
+    // the checkpointer's PASSIVE runs and the writer's TRUNCATE take turns on this lock.
+    let turn = Arc::new(Mutex::new(()));
+    let (checkpointer, wal) = match conn.path().filter(|p| !p.is_empty()) {
+        Some(db) => (
+            Some(Checkpointer::spawn(
+                std::path::PathBuf::from(db),
+                turn.clone(),
+            )?),
+            Some(WalBound::new(
+                std::path::PathBuf::from(format!("{db}-wal")),
+                turn,
+            )),
+        ),
+        None => (None, None), // an in-memory database has no WAL
     };
     let (tx, rx) = mpsc::channel();
     let counters = Arc::new(Counters::default());
     let thread_counters = counters.clone();
     std::thread::Builder::new()
         .name("mailroom-store-writer".into())
-        .spawn(move || run(conn, rx, &blobs, &thread_counters, checkpointer))?;
+        .spawn(move || run(conn, rx, &blobs, &thread_counters, checkpointer, wal))?;
     Ok(WriterHandle { tx, counters })
 }
 
@@ -189,7 +225,7 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn spawn(db: std::path::PathBuf) -> Result<Self, StoreError> {
+    fn spawn(db: std::path::PathBuf, turn: Arc<Mutex<()>>) -> Result<Self, StoreError> {
         let conn = Connection::open(&db)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         // The checkpoint syncs the database file before the WAL may be reused.
@@ -201,6 +237,7 @@ impl Checkpointer {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(CHECKPOINT_EVERY)
                 {
+                    let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
                     if let Err(e) = conn.query_row(PASSIVE_CHECKPOINT, [], |_| Ok(())) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; retrying later.");
                     }
@@ -433,6 +470,7 @@ fn run(
     blobs: &BlobStore,
     counters: &Counters,
     checkpointer: Option<Checkpointer>,
+    mut wal: Option<WalBound>,
 ) {
     count_queue(&conn);
     let close_reply = loop {
@@ -454,6 +492,9 @@ fn run(
         }
         if !batch.is_empty() {
             run_batch(&mut conn, batch, blobs, counters);
+            if let Some(wal) = &mut wal {
+                wal.after_commit(&conn);
+            }
         }
         if close.is_some() {
             break close;
@@ -465,6 +506,9 @@ fn run(
     // Fold the WAL back into the database so the files at rest are just mailroom.db.
     if let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(())) {
         tracing::warn!(error = %e, "Final WAL checkpoint failed; the WAL will be replayed at next open.");
+    }
+    if let Some(wal) = &wal {
+        metrics().set_store_wal_bytes(wal.size());
     }
     let result = conn.close().map_err(|(_, e)| StoreError::from(e));
     if let Some(reply) = close_reply {
@@ -505,6 +549,84 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     for p in pending {
         p.finish(&commit);
     }
+}
+
+/// Keeps the WAL near [`WAL_LIMIT`]: after each commit the writer looks at the file's size
+/// (one `stat`), publishes it as `mailroom_store_wal_bytes`, and when it is past the limit runs
+/// a TRUNCATE checkpoint. The writer is the only writer, so nothing new enters the WAL while it
+/// runs; readers are short (one closure on a pooled connection), so waiting for them is short.
+struct WalBound {
+    path: std::path::PathBuf,
+    /// No TRUNCATE before this instant (set after one that readers kept from completing).
+    quiet_until: Option<Instant>,
+    /// The pause after the next failed attempt.
+    backoff: Duration,
+    /// Taken while checkpointing, shared with the [`Checkpointer`].
+    turn: Arc<Mutex<()>>,
+}
+
+impl WalBound {
+    fn new(path: std::path::PathBuf, turn: Arc<Mutex<()>>) -> Self {
+        Self {
+            path,
+            quiet_until: None,
+            backoff: WAL_RETRY_AFTER,
+            turn,
+        }
+    }
+
+    fn back_off(&mut self) {
+        self.quiet_until = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(WAL_RETRY_MAX);
+    }
+
+    /// The WAL file's size now; 0 when it does not exist.
+    fn size(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn after_commit(&mut self, conn: &Connection) {
+        let size = self.size();
+        metrics().set_store_wal_bytes(size);
+        if size <= WAL_LIMIT || self.quiet_until.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        // Waits for a PASSIVE run in progress, which leaves this one less to copy.
+        let restarted = {
+            let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+            restart_wal(conn)
+        };
+        match restarted {
+            Ok(true) => {
+                self.quiet_until = None;
+                self.backoff = WAL_RETRY_AFTER;
+                metrics().store_wal_checkpoint(true);
+            }
+            Ok(false) => {
+                self.back_off();
+                metrics().store_wal_checkpoint(false);
+                tracing::debug!(
+                    wal_bytes = size,
+                    "A reader kept the WAL from starting over; retrying later."
+                );
+            }
+            Err(e) => {
+                self.back_off();
+                tracing::warn!(error = %e, wal_bytes = size, "WAL checkpoint failed; retrying later.");
+            }
+        }
+    }
+}
+
+/// Copy every WAL frame into the database, wait (at most [`WAL_RESTART_WAIT`]) until no
+/// reader uses the WAL, and truncate it to nothing. `Ok(false)`: a reader (or another
+/// connection's checkpoint) was still busy; nothing is lost, the WAL just grows on.
+fn restart_wal(conn: &Connection) -> Result<bool, StoreError> {
+    conn.busy_timeout(WAL_RESTART_WAIT)?;
+    // Columns: busy (1 when it could not finish), WAL frames, frames checkpointed.
+    let result = conn.query_row(CHECKPOINT, [], |r| r.get::<_, i64>(0));
+    conn.busy_timeout(super::BUSY_TIMEOUT)?;
+    Ok(result? == 0)
 }
 
 /// Set `mailroom_queue_messages` from the queue table; one indexed count, after a commit that
