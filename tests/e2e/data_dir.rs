@@ -168,6 +168,7 @@ fn a_wider_data_dir_is_tightened_at_start() {
     chmod(&data, 0o755);
     chmod(&data.join("mailroom.db"), 0o644);
     chmod(&data.join("blobs"), 0o755);
+    std::fs::create_dir_all(data.join("blobs/ab")).expect("fan-out dir");
     chmod(&data.join("blobs/ab"), 0o777);
     chmod(&key, 0o644);
     s.spawn().expect("restart");

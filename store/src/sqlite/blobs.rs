@@ -84,16 +84,14 @@ impl BlobStore {
         }
     }
 
-    /// Create the layout (all 256 fan-out directories up front, so that writing a body never
-    /// has to make a directory durable) and empty `tmp/` of files left by a crash.
+    /// Create the layout and empty `tmp/` of files left by a crash. The 256 fan-out
+    /// directories are made as bodies first need them (see [`BlobStore::write_new`]): made up
+    /// front they cost a megabyte of disk before the first message.
     pub(crate) fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let blobs = data_dir.join("blobs");
         let tmp = data_dir.join("tmp");
         create_private_dir(&tmp)?;
         create_private_dir(&blobs)?;
-        for i in 0..=255u8 {
-            create_private_dir(&blobs.join(format!("{i:02x}")))?;
-        }
         sync_dir(&blobs)?;
         sync_dir(data_dir)?;
         for entry in fs::read_dir(&tmp)? {
@@ -116,6 +114,17 @@ impl BlobStore {
             return Err(io::Error::other(format!("`{hash}` is not a blob name")));
         }
         Ok(self.blobs.join(&hash[..2]))
+    }
+
+    /// Make `hash`'s fan-out directory if it is missing, durably (its entry in `blobs/`
+    /// synced) before a body is renamed into it: at most 256 times in a store's life.
+    fn fan_out_dir(&self, hash: &str) -> io::Result<()> {
+        let dir = self.dir(hash)?;
+        if dir.is_dir() {
+            return Ok(());
+        }
+        create_private_dir(&dir)?;
+        sync_dir(&self.blobs)
     }
 
     /// Where the file of `hash` lives.
@@ -155,6 +164,7 @@ impl BlobStore {
     }
 
     fn write_new(&self, path: &Path, hash: &str, raw: &[u8]) -> Result<(), StoreError> {
+        self.fan_out_dir(hash)?;
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self.tmp.join(format!("{hash}.{}.{n}", std::process::id()));
         let written = (|| {
@@ -213,7 +223,12 @@ impl BlobStore {
         let mut removed = 0;
         for i in 0..=255u8 {
             let prefix = format!("{i:02x}");
-            for entry in fs::read_dir(self.blobs.join(&prefix))? {
+            // Fan-out directories are made when first needed: a missing one holds nothing.
+            let entries = match fs::read_dir(self.blobs.join(&prefix)) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                entries => entries?,
+            };
+            for entry in entries {
                 let entry = entry?;
                 let name = entry.file_name();
                 let hash = format!("{prefix}{}", name.to_string_lossy());

@@ -58,7 +58,18 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// RESTART checkpoint leaves the start-over to the next commit, which skips it without waiting
 /// when a reader has come back meanwhile: in tests the WAL still reached 33 MB that way.)
 /// `journal_size_limit` cuts back a WAL that SQLite starts over by itself.
-pub(crate) const WAL_LIMIT: u64 = 4 << 20;
+///
+/// The limit grows with the database ([`wal_limit`]): a fixed few MiB of WAL would be most of
+/// the data directory while it holds little mail, and checkpointing more often than that
+/// costs a sync each time.
+pub(crate) const WAL_LIMIT_MIN: u64 = 1 << 20;
+pub(crate) const WAL_LIMIT_MAX: u64 = 16 << 20;
+
+/// The WAL size past which the writer checkpoints, for a database of `db_bytes`: a sixteenth
+/// of it, within [`WAL_LIMIT_MIN`]..=[`WAL_LIMIT_MAX`].
+pub(crate) fn wal_limit(db_bytes: u64) -> u64 {
+    (db_bytes / 16).clamp(WAL_LIMIT_MIN, WAL_LIMIT_MAX)
+}
 /// How long the writer's TRUNCATE checkpoint waits for readers to leave the WAL (and for
 /// another connection's write, the admin CLI's) before giving up until [`WAL_RETRY_AFTER`].
 /// Every client behind the writer waits too, but only when the WAL is past its limit and
@@ -191,7 +202,7 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     // spill threshold otherwise made, wrote and deleted a temporary file every commit.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // A WAL started over is cut back to this size instead of keeping its high-water mark.
-    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT as i64)?;
+    conn.pragma_update(None, "journal_size_limit", WAL_LIMIT_MIN as i64)?;
     // SQLite runs one checkpoint at a time and fails the second at once, busy handler or not:
     // the checkpointer's PASSIVE runs and the writer's TRUNCATE take turns on this lock.
     let turn = Arc::new(Mutex::new(()));
@@ -551,7 +562,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     }
 }
 
-/// Keeps the WAL near [`WAL_LIMIT`]: after each commit the writer looks at the file's size
+/// Keeps the WAL near [`wal_limit`]: after each commit the writer looks at the file's size
 /// (one `stat`), publishes it as `mailroom_store_wal_bytes`, and when it is past the limit runs
 /// a TRUNCATE checkpoint. The writer is the only writer, so nothing new enters the WAL while it
 /// runs; readers are short (one closure on a pooled connection), so waiting for them is short.
@@ -580,6 +591,13 @@ impl WalBound {
         self.backoff = (self.backoff * 2).min(WAL_RETRY_MAX);
     }
 
+    /// The checkpoint threshold for the database as it is now (one more `stat`, only once
+    /// the WAL is past the smallest limit).
+    fn limit(&self) -> u64 {
+        let db = self.path.with_extension("db");
+        wal_limit(std::fs::metadata(db).map(|m| m.len()).unwrap_or(0))
+    }
+
     /// The WAL file's size now; 0 when it does not exist.
     fn size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
@@ -588,7 +606,10 @@ impl WalBound {
     fn after_commit(&mut self, conn: &Connection) {
         let size = self.size();
         metrics().set_store_wal_bytes(size);
-        if size <= WAL_LIMIT || self.quiet_until.is_some_and(|t| Instant::now() < t) {
+        if size <= WAL_LIMIT_MIN
+            || size <= self.limit()
+            || self.quiet_until.is_some_and(|t| Instant::now() < t)
+        {
             return;
         }
         // Waits for a PASSIVE run in progress, which leaves this one less to copy.
