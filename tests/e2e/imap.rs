@@ -200,10 +200,11 @@ fn bad_input_gets_bad_and_the_connection_stays() {
         c.cmd("a2 SELECT INBOX").expect("state").trim_end(),
         "a2 BAD SELECT is not allowed in this state"
     );
-    // A literal too big for LOGIN is refused before the client sends it (no "+").
+    // A literal too big for LOGIN is refused before the client sends it (no "+"), with the
+    // TOOBIG response code (RFC 9051 §7.1, RFC 7888 §4).
     assert_eq!(
         c.cmd("a3 LOGIN {99999999}").expect("refused").trim_end(),
-        "a3 BAD literal too big for this command"
+        "a3 BAD [TOOBIG] literal too big for this command"
     );
     // A synchronising literal within limits gets "+", then the command runs.
     c.send("a4 LOGIN {18}").expect("send");
