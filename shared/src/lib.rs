@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod bus;
+pub mod civil;
 pub mod dns;
 pub mod events;
 pub mod fsutil;

@@ -181,15 +181,8 @@ pub fn public_key(algorithm: DkimAlgorithm, key: &DkimPrivateKey) -> Result<Vec<
 
 /// The proleptic Gregorian year of Unix time `secs` (UTC), for selectors.
 pub fn year_of(secs: i64) -> i64 {
-    // Howard Hinnant's civil_from_days: shift the epoch to 0000-03-01 so leap days fall last.
-    let days = secs.div_euclid(86_400) + 719_468;
-    let era = days.div_euclid(146_097);
-    let doe = days - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(month <= 2)
+    use mailroom_shared::civil::{SECS_PER_DAY, civil_from_days};
+    civil_from_days(secs.div_euclid(SECS_PER_DAY)).0
 }
 
 /// The active DKIM keys of `domain` (any case, a trailing dot ignored), RSA first; empty if
