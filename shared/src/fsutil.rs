@@ -95,7 +95,12 @@ pub fn secure_data_dir(dir: &Path) -> io::Result<usize> {
 }
 
 fn secure_tree(path: &Path, tightened: &mut usize) -> io::Result<()> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| refuse(path, "cannot stat", &e))?;
+    // A path that is gone by the time it is looked at (a WAL or temp file removed by a store
+    // closing, or by another mailroom command) has no mode left to fix.
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        meta => meta.map_err(|e| refuse(path, "cannot stat", &e))?,
+    };
     let kind = meta.file_type();
     if kind.is_symlink() {
         return Ok(());
@@ -107,7 +112,11 @@ fn secure_tree(path: &Path, tightened: &mut usize) -> io::Result<()> {
     };
     let mode = meta.mode() & 0o7777;
     if mode & 0o077 != 0 {
-        std::fs::set_permissions(path, Permissions::from_mode(want)).map_err(|e| {
+        match std::fs::set_permissions(path, Permissions::from_mode(want)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            set => set,
+        }
+        .map_err(|e| {
             io::Error::new(
                 e.kind(),
                 format!(
@@ -132,7 +141,10 @@ fn secure_tree(path: &Path, tightened: &mut usize) -> io::Result<()> {
         }
     }
     if kind.is_dir() {
-        let entries = std::fs::read_dir(path).map_err(|e| refuse(path, "cannot read", &e))?;
+        let entries = match std::fs::read_dir(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            entries => entries.map_err(|e| refuse(path, "cannot read", &e))?,
+        };
         for entry in entries {
             let entry = entry.map_err(|e| refuse(path, "cannot read", &e))?;
             secure_tree(&entry.path(), tightened)?;
@@ -177,6 +189,15 @@ mod tests {
         assert_eq!(mode(&file), 0o600);
         create_private_dir(&data.join("sub")).expect("sub");
         assert_eq!(mode(&data.join("sub")), 0o700);
+    }
+
+    #[test]
+    fn a_path_gone_before_it_is_looked_at_is_skipped() {
+        // A store closing removes its WAL while the next open walks the directory.
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut tightened = 0;
+        secure_tree(&tmp.path().join("mailroom.db-wal"), &mut tightened).expect("skipped");
+        assert_eq!(tightened, 0);
     }
 
     #[test]
