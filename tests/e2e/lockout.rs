@@ -429,7 +429,7 @@ fn guessing_on_every_protocol_locks_the_account_on_all_of_them() {
     assert_eq!(again.status, 404, "{again:?}");
 
     // The panel's Policy page lists it and lifts it, with the session's CSRF token only.
-    let cookie = panel_cookie(&s, "boss@example.test");
+    let cookie = crate::panel::sign_in_as(&s, "boss@example.test", ADMIN_PASSWORD).0;
     let port = s.ports.admin;
     let page = http_request(port, "GET", "/policy", &[("Cookie", &cookie)], None).expect("HTTP");
     assert_eq!(page.status, 200, "{page:?}");
@@ -474,25 +474,6 @@ fn guessing_on_every_protocol_locks_the_account_on_all_of_them() {
         );
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
-}
-
-/// Sign in to the panel as `admin`: the session cookie (`name=value`).
-fn panel_cookie(s: &Server, admin: &str) -> String {
-    let body = format!(
-        "address={}&password={ADMIN_PASSWORD}",
-        admin.replace('@', "%40")
-    );
-    let a = http_request(
-        s.ports.admin,
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        Some(&body),
-    )
-    .expect("HTTP");
-    assert_eq!(a.status, 303, "{a:?}");
-    let set = a.header("set-cookie").expect("a cookie");
-    set.split(';').next().unwrap_or_default().to_string()
 }
 
 #[test]

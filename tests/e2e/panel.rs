@@ -30,10 +30,12 @@ fn panel_server_with_hook(url: &str) -> Server {
 
 /// Sign in over HTTP: the session cookie (`name=value`) and the whole Set-Cookie line.
 pub(crate) fn sign_in(s: &Server) -> (String, String) {
-    let body = format!(
-        "address={}&password={ADMIN_PASSWORD}",
-        ADMIN.replace('@', "%40")
-    );
+    sign_in_as(s, ADMIN, ADMIN_PASSWORD)
+}
+
+/// Sign in over HTTP as `admin` with `password`: as [`sign_in`].
+pub(crate) fn sign_in_as(s: &Server, admin: &str, password: &str) -> (String, String) {
+    let body = format!("address={}&password={password}", admin.replace('@', "%40"));
     let a = http_request(
         s.ports.admin,
         "POST",
