@@ -11,12 +11,16 @@
 #        PROFILE=debug|release              which build to run (default debug: no rebuild of
 #                                           the whole tree in release on a small machine)
 #        KEEP=1                             keep the work directory (config, data, logs)
+#        WATCH=0                            after the last round, go on printing RSS and the
+#                                           server's thread count every 5 s for WATCH seconds
 #
 # What it does:
 #  1. builds mailroom and the client (tests/src/bin/memory-load.rs);
 #  2. starts mailroom on free loopback ports (imap + smtp + admin), data in a fresh directory
 #     under target/, one domain and user;
 #  3. samples the server's VmRSS and VmHWM (/proc/PID/status) every 100 ms;
+#     after a few warm-up logins (which make the fixed argon2 buffers, one per core), the
+#     baseline RSS is taken;
 #  4. runs `memory-load`: LITERALS IMAP connections announcing `a LOGIN {999999999+}` before
 #     login and streaming SIZE octets of it, APPENDS logged-in IMAP connections each APPENDing
 #     a SIZE-octet message, SMTPS SMTP connections each sending a SIZE-octet message with DATA,
@@ -38,12 +42,13 @@ SMTPS=${SMTPS:-50}
 BUDGET=${BUDGET:-}
 PROFILE=${PROFILE:-debug}
 ROUNDS=${ROUNDS:-1}
+WATCH=${WATCH:-0}
 HOST=127.0.0.1
 USER_ADDR=bench@test.example
 PASS=bench-password
 PEAK_GOAL_KIB=$(( 256 * 1024 ))
 
-for n in SIZE LITERALS APPENDS SMTPS ROUNDS; do
+for n in SIZE LITERALS APPENDS SMTPS ROUNDS WATCH; do
   [[ ${!n} =~ ^[0-9]+$ ]] || { echo "bench: $n must be a number" >&2; exit 2; }
 done
 while read -r v; do unset "$v"; done < <(compgen -e | grep '^MAILROOM_' || true)
@@ -133,6 +138,15 @@ printf '%s\n' "$PASS" | "$MAILROOM" --config "$CONF" user add "$USER_ADDR" --pas
 
 status_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$SERVER_PID/status"; }
 sleep 1
+RSS_START=$(status_kib VmRSS)
+# Password checks run in a fixed set of reused argon2 buffers (shared/src/password.rs: one
+# 19 MiB buffer per core, made on first use and kept). A few logins at once make them all
+# before the baseline, so that "after" minus "before" is what the load left behind.
+CORES=$(nproc)
+"$LOAD" --host "$HOST" --imap-port "$IMAP_PORT" --smtp-port "$SMTP_PORT" --user "$USER_ADDR" \
+  --pass "$PASS" --size 1000 --literals 0 --appends "$(( CORES * 2 ))" --smtp 0 > "$WORK/warmup.out" 2>&1 \
+  || { echo "bench: warm-up logins failed:" >&2; cat "$WORK/warmup.out" >&2; exit 1; }
+sleep 1
 RSS_BEFORE=$(status_kib VmRSS)
 
 # ---- sampling and load ----------------------------------------------------------------------
@@ -157,8 +171,14 @@ for round in $(seq "$ROUNDS"); do
   log "round $round: all connections closed; waiting 10 s"
   sleep 10
   RSS_AFTER=$(status_kib VmRSS)
+  echo "mailroom threads 10 s after round $round: $(status_kib Threads)"
   AFTERS="$AFTERS $RSS_AFTER"
   echo "mailroom VmRSS 10 s after round $round: $RSS_AFTER KiB"
+done
+WATCH=${WATCH:-0}
+for (( t = 5; t <= WATCH; t += 5 )); do
+  sleep 5
+  echo "mailroom $(( t + 10 )) s after: VmRSS $(status_kib VmRSS) KiB, RssAnon $(status_kib RssAnon) KiB, threads $(status_kib Threads)"
 done
 ANON_AFTER=$(status_kib RssAnon)
 FILE_AFTER=$(status_kib RssFile)
@@ -168,11 +188,12 @@ PEAK=$(sort -n "$SAMPLES" | tail -n 1)
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo
-echo "mailroom VmRSS before:             $(mib "$RSS_BEFORE")"
+echo "mailroom VmRSS at start:           $(mib "$RSS_START")"
+echo "mailroom VmRSS before (after $(( CORES * 2 )) warm-up logins made the $CORES argon2 buffers): $(mib "$RSS_BEFORE")"
 echo "mailroom peak VmRSS (100 ms):      $(mib "$PEAK")"
 echo "mailroom VmHWM:                    $(mib "$HWM")"
 echo "mailroom VmRSS 10 s after closing: $(mib "$RSS_AFTER") (anonymous $(mib "$ANON_AFTER"), files $(mib "$FILE_AFTER"))"
-echo "RESULT rss_before_kib=$RSS_BEFORE peak_kib=$PEAK hwm_kib=$HWM after_kib=$RSS_AFTER after_each_round_kib=${AFTERS# } load_exit=$rc"
+echo "RESULT rss_start_kib=$RSS_START rss_before_kib=$RSS_BEFORE peak_kib=$PEAK hwm_kib=$HWM after_kib=$RSS_AFTER after_each_round_kib=${AFTERS# } load_exit=$rc"
 
 ok=1
 [ "$rc" = 0 ] || { echo "bench: a fresh client was not served during the load (see above)" >&2; ok=0; }
