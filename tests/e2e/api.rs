@@ -461,14 +461,22 @@ fn api_tokens_act_as_their_admin_until_revoked() {
 fn the_queue_can_be_listed_held_released_retried_and_deleted() {
     // A relay that refuses connections: the message stays queued, deferred.
     let s = api_server_with("[outbound]\nrelay = \"127.0.0.1:9\"\n");
-    let id = s
-        .enqueue(
-            "user@example.test",
-            "user@example.test",
-            &["far@remote.invalid"],
-            "Subject: q\r\n\r\nbody\r\n",
-        )
-        .expect("enqueue");
+    let sent = mailroom_tests::submit(
+        s.ports.submission,
+        &s.hostname,
+        &s.self_signed_cert(),
+        "user@example.test",
+        "password-1",
+        "user@example.test",
+        &["far@remote.invalid"],
+        "From: user@example.test\r\nSubject: q\r\n\r\nbody\r\n",
+    )
+    .expect("submission");
+    assert!(sent.starts_with("250"), "{sent}");
+    let queued = call(&s, "GET", "/api/v1/queue", None).json().expect("JSON");
+    let id = queued[0]["message_id"]
+        .as_i64()
+        .expect("the queued message");
     let held = call(&s, "POST", &format!("/api/v1/queue/{id}/hold"), None);
     assert_eq!(held.status, 200, "{held:?}");
     assert_eq!(held.json().expect("JSON")["changed"], 1);
