@@ -453,7 +453,8 @@ impl Server {
         Ok(secret)
     }
 
-    /// Every array element of `GET path?…&after=ID` pages of the event log, oldest first.
+    /// The whole event log (`query` narrows it, e.g. `&type=delivered`), oldest first, read
+    /// page by page with `after`.
     fn events(&self, query: &str) -> Result<Vec<serde_json::Value>> {
         let mut all = Vec::new();
         let mut after = 0;

@@ -11,7 +11,7 @@ use crate::context::AdminContext;
 use crate::error::ApiError;
 use actix_web::{HttpResponse, web};
 use mailroom_store::actor::{FetchMeta, ListMailboxes, RemoveMessages, Select};
-use mailroom_store::mime::Address;
+use mailroom_store::mime::{Address, MessageMeta};
 use mailroom_store::{
     FLAG_ANSWERED, FLAG_DELETED, FLAG_DRAFT, FLAG_FLAGGED, FLAG_SEEN, MailboxInfo, MessageInfo,
     StoreError,
@@ -104,20 +104,15 @@ fn address_view(a: &Address) -> Option<AddressView> {
     })
 }
 
-fn message_view(
-    info: MessageInfo,
-    meta: Option<&mailroom_store::mime::MessageMeta>,
-) -> MessageView {
+fn message_view(info: MessageInfo, meta: &MessageMeta) -> MessageView {
     MessageView {
         uid: info.uid,
         size: info.size,
         flags: flag_names(info.flags, info.keywords),
         internal_date: info.internal_date,
         modseq: info.modseq,
-        subject: meta.and_then(|m| m.envelope.subject.clone()),
-        from: meta
-            .map(|m| m.envelope.from.iter().filter_map(address_view).collect())
-            .unwrap_or_default(),
+        subject: meta.envelope.subject.clone(),
+        from: meta.envelope.from.iter().filter_map(address_view).collect(),
     }
 }
 
@@ -186,7 +181,7 @@ pub(crate) async fn messages(
     // is left out, as it is gone.
     let views: Vec<MessageView> = metas
         .into_iter()
-        .map(|(m, meta)| message_view(m, Some(&meta)))
+        .map(|(m, meta)| message_view(m, &meta))
         .collect();
     Ok(HttpResponse::Ok().json(views))
 }
