@@ -423,11 +423,21 @@ impl Server {
         }
         const ADMIN: &str = "harness@mailroom-harness.test";
         const PASSWORD: &str = "harness-password-1";
-        let out = self.cli(&["domain", "add", "mailroom-harness.test"], None)?;
-        if !out.status.success() {
-            bail!("domain add: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        self.add_admin(ADMIN, PASSWORD)?;
+        // Each step may have been done by an earlier call that failed at a later one.
+        let made_or_there = |args: &[&str], stdin: Option<&str>| -> Result<()> {
+            let out = self.cli(args, stdin)?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() && !stderr.contains("already exists") {
+                eprintln!("harness: {}: {stderr}", args.join(" "));
+                bail!("{}: {stderr}", args.join(" "));
+            }
+            Ok(())
+        };
+        made_or_there(&["domain", "add", "mailroom-harness.test"], None)?;
+        made_or_there(
+            &["user", "add", ADMIN, "--admin", "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        )?;
         let basic = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}:{PASSWORD}"))
