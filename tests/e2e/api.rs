@@ -461,14 +461,22 @@ fn api_tokens_act_as_their_admin_until_revoked() {
 fn the_queue_can_be_listed_held_released_retried_and_deleted() {
     // A relay that refuses connections: the message stays queued, deferred.
     let s = api_server_with("[outbound]\nrelay = \"127.0.0.1:9\"\n");
-    let id = s
-        .enqueue(
-            "user@example.test",
-            "user@example.test",
-            &["far@remote.invalid"],
-            "Subject: q\r\n\r\nbody\r\n",
-        )
-        .expect("enqueue");
+    let sent = mailroom_tests::submit(
+        s.ports.submission,
+        &s.hostname,
+        &s.self_signed_cert(),
+        "user@example.test",
+        "password-1",
+        "user@example.test",
+        &["far@remote.invalid"],
+        "From: user@example.test\r\nSubject: q\r\n\r\nbody\r\n",
+    )
+    .expect("submission");
+    assert!(sent.starts_with("250"), "{sent}");
+    let queued = call(&s, "GET", "/api/v1/queue", None).json().expect("JSON");
+    let id = queued[0]["message_id"]
+        .as_i64()
+        .expect("the queued message");
     let held = call(&s, "POST", &format!("/api/v1/queue/{id}/hold"), None);
     assert_eq!(held.status, 200, "{held:?}");
     assert_eq!(held.json().expect("JSON")["changed"], 1);
@@ -922,4 +930,132 @@ fn greylist_entries_are_whitelisted_and_deleted() {
         .json()
         .expect("JSON");
     assert_eq!(gone, json!([]));
+}
+
+/// The JSON array of a 200 answer.
+fn array_of(answer: &HttpAnswer) -> Vec<Value> {
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer
+        .json()
+        .expect("JSON")
+        .as_array()
+        .expect("array")
+        .clone()
+}
+
+#[test]
+fn the_event_log_is_paged_by_id_and_filtered_by_type() {
+    let s = api_server();
+    // Two failed logins, then a delivery: three events of two types, in that order.
+    for _ in 0..2 {
+        let refused = imap_login(&s, "user@example.test", "wrong-password");
+        assert!(refused.starts_with("a NO"), "{refused}");
+    }
+    let mut c = LineClient::connect(s.ports.smtp).expect("smtp");
+    c.read_line().expect("greeting");
+    c.reply("EHLO client.example.org").expect("EHLO");
+    for (line, code) in [
+        ("MAIL FROM:<sender@example.org>", "250"),
+        ("RCPT TO:<user@example.test>", "250"),
+        ("DATA", "354"),
+        ("Subject: logged\r\n\r\nbody\r\n.", "250"),
+    ] {
+        let reply = c.reply(line).expect("SMTP");
+        assert!(reply.starts_with(code), "{line}: {reply}");
+    }
+    // Events are logged without making the client wait: poll until all three are there.
+    let mut all = Vec::new();
+    assert!(
+        mailroom_tests::wait_until(std::time::Duration::from_secs(10), || {
+            all = array_of(&call(&s, "GET", "/api/v1/events", None));
+            all.len() == 3
+        }),
+        "{all:?}"
+    );
+    let types: Vec<&str> = all
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["auth_failed", "auth_failed", "delivered"]);
+    let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().expect("id")).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(all.iter().all(|e| e["timestamp"].is_i64()), "{all:?}");
+    assert_eq!(
+        all[2]["recipients"],
+        json!(["user@example.test"]),
+        "{}",
+        all[2]
+    );
+
+    // Paging: after an id, and at most `limit`.
+    let page = |query: &str| array_of(&call(&s, "GET", &format!("/api/v1/events?{query}"), None));
+    assert_eq!(page(&format!("after={}", ids[0])), all[1..]);
+    assert_eq!(page("limit=1"), all[..1]);
+    assert!(page(&format!("after={}", ids[2])).is_empty());
+    // By type, with paging within the type.
+    assert_eq!(page("type=auth_failed"), all[..2]);
+    assert_eq!(
+        page(&format!("type=auth_failed&after={}", ids[0])),
+        all[1..2]
+    );
+    assert_eq!(page("type=delivered&limit=1"), all[2..]);
+    assert!(page("type=locked_out").is_empty());
+
+    assert_error(
+        &call(&s, "GET", "/api/v1/events?type=nonsense", None),
+        400,
+        "type must be one of",
+    );
+    assert_error(
+        &call(&s, "GET", "/api/v1/events?after=-1", None),
+        400,
+        "after must be",
+    );
+    assert_error(
+        &call(&s, "GET", "/api/v1/events?limit=0", None),
+        400,
+        "limit must be",
+    );
+    assert_error(
+        &call(&s, "GET", "/api/v1/events?since=1", None),
+        400,
+        "bad query",
+    );
+}
+
+#[test]
+fn an_accounts_classifier_totals_start_at_zero_and_need_an_account() {
+    let s = api_server();
+    let totals = call(
+        &s,
+        "GET",
+        "/api/v1/accounts/user@example.test/classifier",
+        None,
+    );
+    assert_eq!(totals.status, 200, "{totals:?}");
+    assert_eq!(
+        totals.json().expect("JSON"),
+        json!({ "account": "user@example.test", "trained_spam": 0, "trained_ham": 0 })
+    );
+    assert_error(
+        &call(
+            &s,
+            "GET",
+            "/api/v1/accounts/nobody@example.test/classifier",
+            None,
+        ),
+        404,
+        "nobody@example.test",
+    );
+    assert_eq!(
+        call_as(
+            &s,
+            &basic("user@example.test", "password-1"),
+            "GET",
+            "/api/v1/accounts/user@example.test/classifier",
+            None
+        )
+        .status,
+        403
+    );
 }

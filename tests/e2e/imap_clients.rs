@@ -184,7 +184,7 @@ fn offlineimap_syncs_a_mailbox_both_ways() {
     // against the certificate's names, so the server is `localhost` (its self-signed
     // certificate then names it) and offlineimap trusts exactly that certificate file.
     // Plain-text LOGIN is allowed only for `search_inbox`'s check afterwards.
-    let s = match Server::start_with_env(
+    let mut s = match Server::start_with_env(
         BIN,
         "[security]\nallow_plaintext_auth = true\n",
         &[("MAILROOM_SERVER__HOSTNAME", "localhost")],
@@ -192,6 +192,8 @@ fn offlineimap_syncs_a_mailbox_both_ways() {
         Ok(s) => s,
         Err(e) => panic!("{e:#}"),
     };
+    // The name the server runs under, whose certificate the harness's own reads trust.
+    s.hostname = "localhost".into();
     s.add_users("example.test", &["alice@example.test"])
         .expect("users");
     let sent: Vec<String> = (1..=2)

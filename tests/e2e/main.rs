@@ -2,6 +2,7 @@
 //! it over sockets, signals and its command line.
 
 mod api;
+mod api_messages;
 mod auth;
 mod autoconfig;
 mod cli;

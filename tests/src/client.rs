@@ -67,6 +67,25 @@ impl LineClient {
         Ok(line)
     }
 
+    /// Read one line as bytes, CRLF included (a message may hold any octet); empty means
+    /// the server closed.
+    pub fn read_line_bytes(&mut self) -> Result<Vec<u8>> {
+        let mut line = Vec::new();
+        self.stream
+            .read_until(b'\n', &mut line)
+            .context("reading a reply")?;
+        Ok(line)
+    }
+
+    /// Read exactly `n` octets (an IMAP literal).
+    pub fn read_exact_bytes(&mut self, n: usize) -> Result<Vec<u8>> {
+        let mut bytes = vec![0; n];
+        self.stream
+            .read_exact(&mut bytes)
+            .with_context(|| format!("reading {n} octets"))?;
+        Ok(bytes)
+    }
+
     /// Read lines until one matches `done` (e.g. an SMTP line whose 4th octet is a space).
     pub fn read_until(&mut self, done: impl Fn(&str) -> bool) -> Result<String> {
         let mut all = String::new();

@@ -1,11 +1,14 @@
 //! The end-to-end harness: starts the real `mailroom` binary on ephemeral loopback ports with
 //! a temporary data directory, waits until its listeners accept, and gives tests helpers to
-//! run CLI commands, send signals and talk to each port (plain or TLS).
+//! run CLI commands, send signals and talk to each port (plain or TLS). It sees the server only
+//! as its users and operators do: through its protocols (mailboxes are read over IMAP), its admin
+//! API and its command line, never its database or files, so the tests hold for any store engine.
 //!
 //! It never sleeps and hopes: every wait polls for a condition under a deadline.
 
 mod client;
 pub mod dns;
+mod imap_reader;
 mod server;
 mod submit;
 

@@ -1,8 +1,10 @@
 //! Starting and stopping the server under test.
 
+use crate::HttpAnswer;
 use anyhow::{Context, Result, bail};
-use rusqlite::OptionalExtension;
+use base64::Engine as _;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -115,6 +117,11 @@ pub struct Server {
     /// The file mode creation mask the server process starts with (`sh -c 'umask …; exec …'`);
     /// `None`: the test process's own.
     pub umask: Option<u32>,
+    /// The passwords the harness gave accounts, by lowercase address, for reading their
+    /// mailboxes over IMAP.
+    passwords: Mutex<HashMap<String, String>>,
+    /// The harness admin's API token, once made (see [`Server::api`]).
+    api_token: Mutex<Option<String>>,
 }
 
 impl Server {
@@ -153,6 +160,8 @@ impl Server {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             umask,
+            passwords: Mutex::default(),
+            api_token: Mutex::default(),
         };
         // A port handed out here can still be taken by another process, or as the source port
         // of some connection, before the server binds it: then start over on fresh ports.
@@ -323,89 +332,56 @@ impl Server {
         status
     }
 
-    /// The messages in `address`'s INBOX, oldest first, read from the data directory
-    /// (read-only: the server keeps running).
+    /// The messages in `address`'s INBOX, oldest first, read over IMAP as the account (see
+    /// [`Server::mailbox`]).
     pub fn inbox(&self, address: &str) -> Result<Vec<Vec<u8>>> {
         self.mailbox(address, "INBOX")
     }
 
-    /// The messages in `address`'s mailbox `name`, oldest first (see [`Server::inbox`]).
+    /// The messages in `address`'s mailbox `name`, oldest first, read over IMAP (implicit
+    /// TLS, read-only EXAMINE, `BODY.PEEK[]`) with the password the harness gave the account
+    /// ([`Server::add_users`], [`Server::add_admin`], `user add|passwd` through
+    /// [`Server::cli`], or [`Server::remember_password`]).
     pub fn mailbox(&self, address: &str, name: &str) -> Result<Vec<Vec<u8>>> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let mut stmt = db.prepare(
-            "SELECT m.blob, b.data FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id \
-             JOIN accounts a ON a.id = x.account_id JOIN blobs b ON b.sha256 = m.blob \
-             WHERE lower(a.address) = lower(?1) AND x.name = ?2 ORDER BY m.uid",
-        )?;
-        let rows: Vec<(String, Option<Vec<u8>>)> = stmt
-            .query_map([address, name], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        // Small bodies live in their blob row, larger ones in a file named by the hash.
-        rows.into_iter()
-            .map(|(h, data)| match data {
-                Some(data) => Ok(data),
-                None => {
-                    let path = self.data_dir().join("blobs").join(&h[..2]).join(&h[2..]);
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))
-                }
+        let password = self.password_of(address)?;
+        let ca = self.self_signed_cert();
+        crate::imap_reader::read_mailbox(
+            &crate::imap_reader::ImapLogin {
+                port: self.ports.imaps,
+                hostname: &self.hostname,
+                ca_pem: &ca,
+                address,
+                password: &password,
+            },
+            name,
+        )
+    }
+
+    /// The certificate the server made for itself (no `[tls]` configured), which the
+    /// harness's TLS clients trust.
+    pub fn self_signed_cert(&self) -> PathBuf {
+        self.data_dir()
+            .join(format!("tls/{}.selfsigned.crt", self.hostname))
+    }
+
+    /// Tell the harness `address`'s password (for an account made some other way, e.g.
+    /// through the API), so that [`Server::mailbox`] can log in as it.
+    pub fn remember_password(&self, address: &str, password: &str) {
+        self.passwords
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(address.to_lowercase(), password.to_string());
+    }
+
+    fn password_of(&self, address: &str) -> Result<String> {
+        self.passwords
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&address.to_lowercase())
+            .cloned()
+            .with_context(|| {
+                format!("the harness knows no password of {address}: make it with add_users, add_admin or cli, or remember_password")
             })
-            .collect()
-    }
-
-    /// The ids in the store's event log, ascending.
-    pub fn event_ids(&self) -> Result<Vec<i64>> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let mut stmt = db.prepare("SELECT id FROM events ORDER BY id")?;
-        let rows = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    /// The single number a read-only `query` answers (e.g. a `count(*)`).
-    pub fn sql_count(&self, query: &str) -> Result<i64> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        Ok(db.query_row(query, [], |r| r.get(0))?)
-    }
-
-    /// Put a message into the outbound queue directly in the database, as a submission by
-    /// `account` (whose Inbox gets the DSNs) would: for tests of delivery that do not need the
-    /// submission listener. The running server picks it up at its next poll (about a second).
-    /// Returns the queue message id.
-    pub fn enqueue(&self, account: &str, sender: &str, to: &[&str], body: &str) -> Result<i64> {
-        let db = rusqlite::Connection::open(self.data_dir().join("mailroom.db"))?;
-        db.busy_timeout(Duration::from_secs(10))?;
-        let tx = db.unchecked_transaction()?;
-        let account_id: i64 = tx.query_row(
-            "SELECT id FROM accounts WHERE address_key = ?1",
-            [account.to_lowercase()],
-            |r| r.get(0),
-        )?;
-        let id: i64 = tx.query_row(
-            "INSERT INTO queue_messages (account_id, sender, created, size, body) \
-             VALUES (?1, ?2, unixepoch(), ?3, ?4) RETURNING id",
-            rusqlite::params![account_id, sender, body.len() as i64, body.as_bytes()],
-            |r| r.get(0),
-        )?;
-        for rcpt in to {
-            let domain = rcpt.rsplit_once('@').map_or("", |(_, d)| d).to_lowercase();
-            tx.execute(
-                "INSERT INTO queue_recipients (message_id, address, domain, status, next_attempt, notify) \
-                 VALUES (?1, ?2, ?3, 'queued', 0, 12)",
-                rusqlite::params![id, rcpt, domain],
-            )?;
-        }
-        tx.commit()?;
-        Ok(id)
     }
 
     /// Whether `address`'s INBOX holds exactly `n` messages within `deadline` (polled).
@@ -415,50 +391,123 @@ impl Server {
         })
     }
 
+    /// An admin API request (`/api/v1/…`) as the harness's own admin, by Bearer token. The
+    /// admin (`harness@mailroom-harness.test`, in a domain of its own) and its token are made
+    /// at the first call, so a test that never calls this sees no trace of them.
+    pub fn api(&self, method: &str, path: &str, body: Option<&str>) -> Result<HttpAnswer> {
+        let token = self.api_token()?;
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![("Authorization", bearer.as_str())];
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        crate::http_request(self.ports.admin, method, path, &headers, body)
+    }
+
+    /// `GET path` through [`Server::api`]: the JSON of a 200 answer, else an error.
+    pub fn api_get(&self, path: &str) -> Result<serde_json::Value> {
+        let answer = self.api("GET", path, None)?;
+        if answer.status != 200 {
+            bail!("GET {path}: {} {}", answer.status, answer.body);
+        }
+        answer.json()
+    }
+
+    fn api_token(&self) -> Result<String> {
+        let mut token = self
+            .api_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = token.as_ref() {
+            return Ok(t.clone());
+        }
+        const ADMIN: &str = "harness@mailroom-harness.test";
+        const PASSWORD: &str = "harness-password-1";
+        // Each step may have been done by an earlier call that failed at a later one.
+        let made_or_there = |args: &[&str], stdin: Option<&str>| -> Result<()> {
+            let out = self.cli(args, stdin)?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() && !stderr.contains("already exists") {
+                eprintln!("harness: {}: {stderr}", args.join(" "));
+                bail!("{}: {stderr}", args.join(" "));
+            }
+            Ok(())
+        };
+        made_or_there(&["domain", "add", "mailroom-harness.test"], None)?;
+        made_or_there(
+            &["user", "add", ADMIN, "--admin", "--password-stdin"],
+            Some(&format!("{PASSWORD}\n")),
+        )?;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{ADMIN}:{PASSWORD}"))
+        );
+        let made = crate::http_request(
+            self.ports.admin,
+            "POST",
+            "/api/v1/tokens",
+            &[
+                ("Authorization", basic.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(r#"{"name":"harness"}"#),
+        )?;
+        if made.status != 201 {
+            bail!("making the harness's API token: {made:?}");
+        }
+        let secret = made.json()?["token"]
+            .as_str()
+            .context("no token in the answer")?
+            .to_string();
+        *token = Some(secret.clone());
+        Ok(secret)
+    }
+
+    /// The whole event log (`query` narrows it, e.g. `&type=delivered`), oldest first, read
+    /// page by page with `after`.
+    fn events(&self, query: &str) -> Result<Vec<serde_json::Value>> {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.api_get(&format!("/api/v1/events?after={after}&limit=1000{query}"))?;
+            let page = page.as_array().context("events are an array")?.clone();
+            let Some(last) = page.last() else {
+                return Ok(all);
+            };
+            after = last["id"].as_i64().context("an event id")?;
+            all.extend(page);
+        }
+    }
+
+    /// The ids in the server's event log, ascending (`GET /api/v1/events`).
+    pub fn event_ids(&self) -> Result<Vec<i64>> {
+        self.events("")?
+            .iter()
+            .map(|e| e["id"].as_i64().context("an event id"))
+            .collect()
+    }
+
+    /// The logged events of `kind`, oldest first (`GET /api/v1/events?type=`): each with its
+    /// id, timestamp, type and the type's fields.
+    pub fn events_of(&self, kind: &str) -> Result<Vec<serde_json::Value>> {
+        self.events(&format!("&type={kind}"))
+    }
+
+    /// The outbound queue, one row per recipient still queued or held (`GET /api/v1/queue`):
+    /// sender, recipient, status, attempts, last_error ….
+    pub fn queue(&self) -> Result<Vec<serde_json::Value>> {
+        Ok(self
+            .api_get("/api/v1/queue")?
+            .as_array()
+            .context("the queue is an array")?
+            .clone())
+    }
+
     /// How many messages `address`'s spam classifier was trained on: (spam, ham).
     pub fn bayes_trained(&self, address: &str) -> Result<(i64, i64)> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let counts = db
-            .query_row(
-                "SELECT t.spam, t.ham FROM bayes_totals t JOIN accounts a ON a.id = t.account_id \
-                 WHERE a.address_key = lower(?1)",
-                [address],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(counts.unwrap_or((0, 0)))
-    }
-
-    /// The bodies (JSON) of the logged events of `kind`, oldest first.
-    pub fn events_of(&self, kind: &str) -> Result<Vec<serde_json::Value>> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let mut stmt = db.prepare("SELECT body FROM events WHERE kind = ?1 ORDER BY id")?;
-        let bodies: Vec<String> = stmt
-            .query_map([kind], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(bodies
-            .iter()
-            .map(|b| serde_json::from_str(b))
-            .collect::<Result<_, _>>()?)
-    }
-
-    /// Every stored body: its SHA-256 and how many messages refer to it.
-    pub fn blobs(&self) -> Result<Vec<(String, i64)>> {
-        let db = rusqlite::Connection::open_with_flags(
-            self.data_dir().join("mailroom.db"),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let mut stmt = db.prepare("SELECT sha256, refcount FROM blobs ORDER BY sha256")?;
-        let rows = stmt
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        let v = self.api_get(&format!("/api/v1/accounts/{address}/classifier"))?;
+        let count = |k: &str| v[k].as_i64().with_context(|| format!("{k} in {v}"));
+        Ok((count("trained_spam")?, count("trained_ham")?))
     }
 
     /// Add `domain` and, for each address, an account with password `password-1`.
@@ -491,15 +540,26 @@ impl Server {
         Ok(())
     }
 
-    /// Run a CLI subcommand against this server's config, feeding `stdin` if given.
+    /// Run a CLI subcommand against this server's config, feeding `stdin` if given. The
+    /// password of a successful `user add|passwd ADDRESS --password-stdin` is remembered for
+    /// [`Server::mailbox`].
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
-        run_cli(
+        let out = run_cli(
             &self.bin,
             Some(&self.config_path()),
             self.dir.path(),
             args,
             stdin,
-        )
+        )?;
+        if let (["user", "add" | "passwd", address, ..], Some(text), true) =
+            (args, stdin, out.status.success())
+            && args.contains(&"--password-stdin")
+        {
+            // The CLI takes the first line as the password.
+            let password = text.lines().next().unwrap_or_default();
+            self.remember_password(address, password);
+        }
+        Ok(out)
     }
 }
 

@@ -4,8 +4,11 @@
 
 mod accounts;
 mod aliases;
+mod classifier;
 pub(crate) mod domains;
+mod events;
 pub(crate) mod lockouts;
+mod messages;
 pub(crate) mod openapi;
 pub(crate) mod policy;
 pub(crate) mod queue;
@@ -40,6 +43,23 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
             .route("/accounts/{address}", web::get().to(accounts::get))
             .route("/accounts/{address}", web::patch().to(accounts::change))
             .route("/accounts/{address}", web::delete().to(accounts::remove))
+            .route(
+                "/accounts/{address}/classifier",
+                web::get().to(classifier::get),
+            )
+            .route(
+                "/accounts/{address}/mailboxes",
+                web::get().to(messages::mailboxes),
+            )
+            .route(
+                "/accounts/{address}/mailboxes/{name}/messages",
+                web::get().to(messages::messages),
+            )
+            .route(
+                "/accounts/{address}/mailboxes/{name}/messages/{uid}",
+                web::delete().to(messages::remove),
+            )
+            .route("/events", web::get().to(events::list))
             .route("/aliases", web::get().to(aliases::list))
             .route("/aliases", web::post().to(aliases::create))
             .route("/aliases/{source}", web::delete().to(aliases::remove))

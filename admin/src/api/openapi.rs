@@ -260,6 +260,8 @@ fn build() -> Value {
         }
     });
     lockouts(&mut doc);
+    mailboxes(&mut doc);
+    events(&mut doc);
     doc
 }
 
@@ -279,6 +281,67 @@ fn lockouts(doc: &mut Value) {
         "delete": { "summary": "Lift a lockout (forget the failures) of an account or client IP, on every protocol",
             "parameters": [path_param("target", json!({ "type": "string", "minLength": 1 }), "an account's address or a client IP address")],
             "responses": responses(&[("204", json!({ "description": "lifted" })), ("404", error("no failed logins remembered for it"))]) } });
+}
+
+/// An account's mailboxes and messages, and its classifier's training.
+fn mailboxes(doc: &mut Value) {
+    let text = json!({ "type": "string" });
+    let address = path_param("address", text.clone(), "an account's address");
+    let mailbox = path_param("name", text, "a mailbox name (`INBOX` in any case)");
+    let uid = path_param(
+        "uid",
+        json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX }),
+        "the message's UID",
+    );
+    let count = json!({ "type": "integer", "minimum": 0 });
+    doc["components"]["schemas"]["Mailbox"] = json!({ "type": "object",
+        "required": ["name", "uidvalidity", "uidnext", "highestmodseq", "subscribed", "exists", "unseen", "size"], "properties": {
+        "name": { "type": "string" },
+        "special_use": { "type": "string", "nullable": true, "description": "RFC 6154 attribute, e.g. \\Sent" },
+        "uidvalidity": count, "uidnext": count, "highestmodseq": count, "subscribed": { "type": "boolean" },
+        "exists": count, "unseen": count, "size": { "type": "integer", "minimum": 0, "description": "octets" } } });
+    doc["components"]["schemas"]["Message"] = json!({ "type": "object",
+        "required": ["uid", "size", "flags", "internal_date", "modseq", "from"], "properties": {
+        "uid": count, "size": { "type": "integer", "minimum": 0, "description": "octets (RFC822.SIZE)" },
+        "flags": { "type": "array", "items": { "type": "string" }, "description": "system flags, then keywords" },
+        "internal_date": { "type": "integer", "description": "unix seconds" },
+        "modseq": count,
+        "subject": { "type": "string", "nullable": true },
+        "from": { "type": "array", "items": { "type": "object", "required": ["address"], "properties": {
+            "name": { "type": "string", "nullable": true }, "address": { "type": "string" } } } } } });
+    doc["paths"]["/api/v1/accounts/{address}/mailboxes"] = json!({
+        "get": { "summary": "An account's mailboxes with their counters", "parameters": [address],
+            "responses": responses(&[("200", ok("mailboxes", json!({ "type": "array", "items": schema_ref("Mailbox") }))),
+                ("400", error("not an address")), ("404", error("no such account"))]) } });
+    doc["paths"]["/api/v1/accounts/{address}/mailboxes/{name}/messages"] = json!({
+        "get": { "summary": "A mailbox's messages by ascending UID: size, flags, date, subject and senders", "parameters": [address, mailbox],
+            "responses": responses(&[("200", ok("messages", json!({ "type": "array", "items": schema_ref("Message") }))),
+                ("400", error("not an address")), ("404", error("no such account or mailbox"))]) } });
+    doc["paths"]["/api/v1/accounts/{address}/mailboxes/{name}/messages/{uid}"] = json!({
+        "delete": { "summary": "Remove a message now, whatever its flags; IMAP sessions on the mailbox see EXPUNGE", "parameters": [address, mailbox, uid],
+            "responses": responses(&[("204", json!({ "description": "removed" })),
+                ("400", error("not an address, or a bad UID")), ("404", error("no such account, mailbox or message"))]) } });
+    doc["paths"]["/api/v1/accounts/{address}/classifier"] = json!({
+        "get": { "summary": "How many messages the account's spam classifier was trained on", "parameters": [address],
+            "responses": responses(&[("200", ok("its totals", json!({ "type": "object", "required": ["account", "trained_spam", "trained_ham"], "properties": {
+                "account": { "type": "string" }, "trained_spam": count, "trained_ham": count } }))),
+                ("400", error("not an address")), ("404", error("no such account"))]) } });
+}
+
+/// The event log.
+fn events(doc: &mut Value) {
+    let kinds: Vec<&str> = mailroom_shared::events::EventKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    doc["paths"]["/api/v1/events"] = json!({
+        "get": { "summary": "The event log (what webhooks are sent), oldest first", "parameters": [
+                { "name": "after", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 0 }, "description": "only events with ids above this" },
+                { "name": "limit", "in": "query", "required": false, "schema": { "type": "integer", "minimum": 1, "maximum": 1000 }, "description": "how many at most (default 100)" },
+                { "name": "type", "in": "query", "required": false, "schema": { "type": "string", "enum": kinds }, "description": "only events of this type" } ],
+            "responses": responses(&[("200", ok("events: id, timestamp, type and the type's fields", json!({ "type": "array", "items": { "type": "object",
+                "required": ["id", "timestamp", "type"], "properties": { "id": { "type": "integer" }, "timestamp": { "type": "integer" }, "type": { "type": "string" } } } }))),
+                ("400", error("bad after, limit or type"))]) } });
 }
 
 #[cfg(test)]

@@ -346,6 +346,28 @@ async fn a_550_bounces_into_the_owners_inbox() {
 }
 
 #[actix_rt::test]
+async fn a_550_to_a_null_sender_is_not_bounced() {
+    let w = world();
+    let script = Shared::default();
+    script
+        .lock()
+        .expect("lock")
+        .rcpt
+        .insert("nobody@remote.test".into(), VecDeque::from([550]));
+    let port = fake_server(script.clone()).await;
+    let (store, _queue) = start(&w, port, 3600);
+    let mut bounce = submission(w.alice, &["nobody@remote.test"]);
+    bounce.sender = String::new();
+    store.send(bounce).await.expect("mailbox").expect("submit");
+    until("the failed recipient leaves the queue", async || {
+        queue_len(&store).await == 0
+    })
+    .await;
+    // RFC 3461 §6.2, RFC 5321 §6.1: never a DSN about a message with a null sender.
+    assert!(inbox(&store, w.alice).await.is_empty());
+}
+
+#[actix_rt::test]
 async fn expiry_fails_the_message_with_a_dsn() {
     let w = world();
     let script = Shared::default();
