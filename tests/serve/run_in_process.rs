@@ -1,0 +1,124 @@
+//! `mailroom::run` called in this process on free loopback ports with a temporary data
+//! directory: mail delivered over SMTP is fetched over IMAP, and the shutdown future makes
+//! `run` drain and return `Ok`.
+
+use mailroom_config::ConfigSource;
+use mailroom_tests::{LineClient, free_ports, run_cli, wait_until};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// A config file in `dir` for SMTP on `smtp` and IMAP on `imap` only.
+fn write_config(dir: &Path, smtp: u16, imap: u16) -> std::path::PathBuf {
+    let path = dir.join("mailroom.toml");
+    let text = format!(
+        "[server]\nhostname = \"mail.example.test\"\ndata_dir = \"{data}\"\ndrain_timeout_secs = 5\n\n\
+         [listeners]\nsmtp = \"127.0.0.1:{smtp}\"\nimap = \"127.0.0.1:{imap}\"\n\n\
+         [dns]\nnameservers = [\"127.0.0.1:9\"]\ntimeout_ms = 200\n\n\
+         [spam]\nenabled = false\n\n[greylist]\nenabled = false\n\n\
+         [security]\nallow_plaintext_auth = true\n",
+        data = dir.join("data").display(),
+    );
+    std::fs::write(&path, text).expect("config");
+    path
+}
+
+#[test]
+fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
+    mailroom_shared::tls::install_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ports = free_ports(2);
+    let (smtp_port, imap_port) = (ports[0], ports[1]);
+    let config_path = write_config(dir.path(), smtp_port, imap_port);
+    // The account, made before the server starts (the command line opens the store itself).
+    for (args, stdin) in [
+        (vec!["domain", "add", "example.test"], None),
+        (
+            vec!["user", "add", "alice@example.test", "--password-stdin"],
+            Some("password-1\n"),
+        ),
+    ] {
+        let out = run_cli(
+            Path::new(crate::BIN),
+            Some(&config_path),
+            dir.path(),
+            &args,
+            stdin,
+        )
+        .expect("cli");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    }
+
+    let source = ConfigSource::file_only(&config_path);
+    let config = mailroom_config::load(&source).expect("valid config");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        actix_rt::System::new().block_on(mailroom::run(
+            mailroom::ServeConfig {
+                config,
+                source,
+                hangups: None,
+            },
+            async {
+                let _ = stopped.await;
+                "the test"
+            },
+        ))
+    });
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            [smtp_port, imap_port]
+                .iter()
+                .all(|&p| TcpStream::connect(("127.0.0.1", p)).is_ok())
+        }),
+        "the listeners did not come up"
+    );
+
+    let mut smtp = LineClient::connect(smtp_port).expect("smtp");
+    assert!(smtp.read_line().expect("greeting").starts_with("220 "));
+    assert!(
+        smtp.reply("EHLO client.test")
+            .expect("ehlo")
+            .starts_with("250")
+    );
+    assert!(
+        smtp.reply("MAIL FROM:<bob@sender.test>")
+            .expect("mail")
+            .starts_with("250")
+    );
+    assert!(
+        smtp.reply("RCPT TO:<alice@example.test>")
+            .expect("rcpt")
+            .starts_with("250")
+    );
+    assert!(smtp.reply("DATA").expect("data").starts_with("354"));
+    smtp.send_raw(b"Subject: in process\r\n\r\nhello from run\r\n.\r\n")
+        .expect("body");
+    let accepted = smtp.read_line().expect("accepted");
+    assert!(accepted.starts_with("250 "), "{accepted}");
+    assert!(smtp.reply("QUIT").expect("quit").starts_with("221"));
+
+    let mut imap = LineClient::connect(imap_port).expect("imap");
+    assert!(imap.read_line().expect("greeting").starts_with("* OK"));
+    let done = |tag: &'static str| move |l: &str| l.starts_with(tag);
+    imap.send("a LOGIN alice@example.test password-1")
+        .expect("login");
+    let login = imap.read_until(done("a ")).expect("login");
+    assert!(login.contains("a OK"), "{login}");
+    imap.send("b SELECT INBOX").expect("select");
+    let select = imap.read_until(done("b ")).expect("select");
+    assert!(select.contains("* 1 EXISTS"), "{select}");
+    imap.send("c FETCH 1 BODY[TEXT]").expect("fetch");
+    let fetch = imap.read_until(done("c ")).expect("fetch");
+    assert!(fetch.contains("hello from run"), "{fetch}");
+    assert!(fetch.contains("c OK"), "{fetch}");
+    imap.send("d LOGOUT").expect("logout");
+
+    stop.send(()).expect("run is still waiting");
+    let outcome = server.join().expect("the server thread");
+    assert!(outcome.is_ok(), "run failed: {outcome:?}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", smtp_port)).is_err(),
+        "the SMTP listener is closed once run has returned"
+    );
+}
