@@ -3,7 +3,10 @@
 //! configuration, owns the process signals and turns outcomes into exit statuses.
 //!
 //! Exit statuses of `mailroom serve`: 0 after a drain (SIGTERM/SIGINT); 1 when the server
-//! cannot start (bad configuration, a port taken…).
+//! cannot start (bad configuration, a port taken…); 74 (`EX_IOERR`) when the store's storage
+//! failed while it ran (database file removed or replaced, persistent I/O errors) and 70
+//! (`EX_SOFTWARE`) when the store's own code failed (its writer thread panicked): in both
+//! cases after a drain, and so that a supervisor restarts it.
 
 mod manage;
 

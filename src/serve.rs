@@ -4,6 +4,11 @@
 //!
 //! `run` is the only wiring of the server: `main` and the tests both call it, so no test
 //! rebuilds the wiring by hand.
+//!
+//! A store that fails fatally (see `mailroom_store::fatal`) ends the serving the same way the
+//! shutdown future does, with the same drain; `run` then returns
+//! [`ServeError::StoreFailed`], so that the process exits non-zero and a supervisor restarts
+//! it, instead of a server that answers "unavailable" forever.
 
 use mailroom_config::{Config, ConfigSource, ListenerKind};
 use mailroom_shared::bus::Bus;
@@ -20,7 +25,8 @@ use mailroom_smtp::outbound::{OutboundQueue, StopQueue};
 use mailroom_smtp::policy::greylist::Greylist;
 use mailroom_smtp::policy::spam::SpamScorer;
 use mailroom_store::StoreError;
-use mailroom_store::actor::{Flush, MailboxStore};
+use mailroom_store::actor::{Flush, MailboxStore, WatchFatal};
+use mailroom_store::fatal::Fatal;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +63,9 @@ pub enum ServeError {
         /// Why.
         source: StoreError,
     },
+    /// The store failed while the server ran; the server drained and stopped.
+    #[error("the store failed: {0}")]
+    StoreFailed(Fatal),
 }
 
 impl ServeError {
@@ -67,10 +76,14 @@ impl ServeError {
         }
     }
 
-    /// The process exit status for this failure: 1 for a server that could not start.
+    /// The process exit status for this failure (sysexits.h): 1 for a server that could not
+    /// start; for a store that failed while running, 74 (`EX_IOERR`) when its storage failed
+    /// and 70 (`EX_SOFTWARE`) when its own code did.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Start { .. } | Self::OpenStore { .. } => 1,
+            Self::StoreFailed(Fatal::Io(_)) => 74,
+            Self::StoreFailed(Fatal::Software(_)) => 70,
         }
     }
 }
@@ -130,6 +143,10 @@ pub async fn run(
             source,
         }
     })?;
+    let mut store_failure = store
+        .send(WatchFatal)
+        .await
+        .map_err(|e| ServeError::start("store", e))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
     let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
@@ -207,11 +224,17 @@ pub async fn run(
             let _ = watcher.send(Reload).await;
         }
     };
-    let signal = tokio::select! {
-        signal = shutdown => signal,
+    let failed = tokio::select! {
+        signal = shutdown => {
+            tracing::info!(signal, "shutting down: no longer accepting connections");
+            None
+        }
+        fatal = store_failure.failed() => {
+            tracing::error!(cause = %fatal, "The store failed; stopping the server so that it can be restarted.");
+            Some(fatal)
+        }
         never = reloads => match never {},
     };
-    tracing::info!(signal, "shutting down: no longer accepting connections");
     let _ = listeners.send(CloseAll).await;
     let _ = admin.send(mailroom_admin::StopAdmin).await;
 
@@ -241,5 +264,8 @@ pub async fn run(
     }
     arbiters.stop_all();
     tracing::info!("stopped");
-    Ok(())
+    match failed {
+        None => Ok(()),
+        Some(fatal) => Err(ServeError::StoreFailed(fatal)),
+    }
 }
