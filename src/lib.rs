@@ -3,6 +3,7 @@
 //! tests call it in-process with a future of their own. Nothing here parses a command line
 //! or installs signal handlers: that is `main`'s.
 
+pub mod control_file;
 mod serve;
 
 pub use serve::{ServeConfig, ServeError, run};

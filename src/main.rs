@@ -9,6 +9,7 @@
 //! cases after a drain, and so that a supervisor restarts it.
 
 mod manage;
+mod remote;
 
 use anyhow::anyhow;
 use clap::{Parser, Subcommand};

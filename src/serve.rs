@@ -182,7 +182,7 @@ pub async fn run(
         .map_err(|e| ServeError::start("listeners", e))?;
     let watcher =
         ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
-    let admin = mailroom_admin::AdminServer::start(
+    let (admin, control) = mailroom_admin::AdminServer::start(
         &snapshot,
         mailroom_admin::AdminDeps {
             watcher: watcher.clone(),
@@ -211,6 +211,14 @@ pub async fn run(
             println!("mailroom: admin listening on http://{addr}/");
         }
     }
+    // Last, so that the command line finds the file only once the server takes orders.
+    crate::control_file::ControlFile {
+        addr: control.addr,
+        secret: control.secret,
+    }
+    .write(&data_dir)
+    .map_err(|e| ServeError::start("control file", e))?;
+    let control_file = crate::control_file::RemoveOnDrop(crate::control_file::path(&data_dir));
     println!("mailroom: data in {}, ready", data_dir.display());
 
     let reloads = async {
@@ -237,6 +245,8 @@ pub async fn run(
     };
     let _ = listeners.send(CloseAll).await;
     let _ = admin.send(mailroom_admin::StopAdmin).await;
+    // The server takes no more orders: the command line must not find it any longer.
+    drop(control_file);
 
     let open = tracker.open();
     tracing::info!(open, "asking sessions to finish");

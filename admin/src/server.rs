@@ -2,8 +2,12 @@
 //! when a reload changes them (the new server starts first; the old one stops gracefully only
 //! once the new one listens). `ConfigWatcher` asks for the move as part of the reload, so a
 //! failure here refuses the whole reload.
+//!
+//! Beside it, always and on a loopback port that never moves, the control listener
+//! ([`crate::control`]) serves the JSON API to the command line of the same host.
 
 use crate::context::{AdminContext, AdminDeps};
+use crate::control::{ControlAccess, ControlOnly, ControlSecret};
 use crate::db::AdminDb;
 use crate::{api, autoconfig, health, mta_sts};
 use actix::prelude::*;
@@ -20,6 +24,8 @@ pub struct AdminServer {
     context: web::Data<AdminContext>,
     addrs: Vec<SocketAddr>,
     handle: Option<ServerHandle>,
+    /// The control listener's server.
+    control: Option<ServerHandle>,
 }
 
 fn admin_addrs(snapshot: &Snapshot) -> Vec<SocketAddr> {
@@ -33,25 +39,59 @@ fn admin_addrs(snapshot: &Snapshot) -> Vec<SocketAddr> {
 }
 
 impl AdminServer {
-    /// Bind the admin listener of `snapshot` (if any), start serving, and join the
-    /// watcher's reloads.
-    pub fn start(snapshot: &Snapshot, deps: AdminDeps) -> std::io::Result<Addr<Self>> {
+    /// Bind the admin listener of `snapshot` (if any) and the control listener, start
+    /// serving, and join the watcher's reloads. Also returns how the command line reaches
+    /// the control listener.
+    pub fn start(
+        snapshot: &Snapshot,
+        deps: AdminDeps,
+    ) -> std::io::Result<(Addr<Self>, ControlAccess)> {
         let db = AdminDb::open(&snapshot.config.server.data_dir)
             .map_err(|e| std::io::Error::other(format!("cannot open the store: {e}")))?;
         let watcher = deps.watcher.clone();
-        let context = web::Data::new(AdminContext::new(deps, db));
+        let control = ControlSecret::generate()
+            .ok_or_else(|| std::io::Error::other("no randomness for the control secret"))?;
+        let secret = control.secret().clone();
+        let context = web::Data::new(AdminContext::new(deps, db, control));
         let addrs = admin_addrs(snapshot);
         let handle = serve(&addrs, snapshot, watcher.clone(), context.clone())?;
+        let (control, control_addr) = serve_control(context.clone())?;
         let addr = Self {
             watcher: watcher.clone(),
             context,
             addrs,
             handle,
+            control: Some(control),
         }
         .start();
         watcher.do_send(AttachHttp(addr.clone().recipient()));
-        Ok(addr)
+        let access = ControlAccess {
+            addr: control_addr,
+            secret,
+        };
+        Ok((addr, access))
     }
+}
+
+/// The control listener: the JSON API alone, plain HTTP on a free loopback port.
+fn serve_control(context: web::Data<AdminContext>) -> std::io::Result<(ServerHandle, SocketAddr)> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(ControlOnly)
+            .app_data(context.clone())
+            .configure(api::routes)
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    tracing::info!(listener = "control", %addr, "listening");
+    Ok((handle, addr))
 }
 
 fn serve(
@@ -143,9 +183,9 @@ pub struct StopAdmin;
 impl Handler<StopAdmin> for AdminServer {
     type Result = ResponseFuture<()>;
     fn handle(&mut self, _: StopAdmin, _: &mut Context<Self>) -> Self::Result {
-        let handle = self.handle.take();
+        let handles = [self.handle.take(), self.control.take()];
         Box::pin(async move {
-            if let Some(handle) = handle {
+            for handle in handles.into_iter().flatten() {
                 handle.stop(true).await;
             }
         })

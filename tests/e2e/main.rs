@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod autoconfig;
 mod cli;
+mod cli_running;
 mod data_dir;
 mod dns_records;
 mod envelope;
