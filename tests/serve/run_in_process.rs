@@ -1,6 +1,6 @@
 //! `mailroom::run` called in this process on free loopback ports with a temporary data
 //! directory: mail delivered over SMTP is fetched over IMAP, and the shutdown future makes
-//! `run` drain and return `Ok`.
+//! `run` drain and return `Ok`; a store that fails makes it return `StoreFailed` by itself.
 
 use mailroom_config::ConfigSource;
 use mailroom_tests::{LineClient, free_ports, run_cli, wait_until};
@@ -23,13 +23,22 @@ fn write_config(dir: &Path, smtp: u16, imap: u16) -> std::path::PathBuf {
     path
 }
 
-#[test]
-fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
+/// `run` on its own thread with alice@example.test (password `password-1`) on SMTP and IMAP
+/// ports of its own, once both accept.
+struct InProcess {
+    dir: tempfile::TempDir,
+    smtp: u16,
+    imap: u16,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: std::thread::JoinHandle<Result<(), mailroom::ServeError>>,
+}
+
+fn start() -> InProcess {
     mailroom_shared::tls::install_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let ports = free_ports(2);
-    let (smtp_port, imap_port) = (ports[0], ports[1]);
-    let config_path = write_config(dir.path(), smtp_port, imap_port);
+    let (smtp, imap) = (ports[0], ports[1]);
+    let config_path = write_config(dir.path(), smtp, imap);
     // The account, made before the server starts (the command line opens the store itself).
     for (args, stdin) in [
         (vec!["domain", "add", "example.test"], None),
@@ -67,13 +76,23 @@ fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
     });
     assert!(
         wait_until(Duration::from_secs(30), || {
-            [smtp_port, imap_port]
+            [smtp, imap]
                 .iter()
                 .all(|&p| TcpStream::connect(("127.0.0.1", p)).is_ok())
         }),
         "the listeners did not come up"
     );
+    InProcess {
+        dir,
+        smtp,
+        imap,
+        stop,
+        server,
+    }
+}
 
+/// Send one message to alice over SMTP: the answer to its data.
+fn deliver(smtp_port: u16, text: &str) -> String {
     let mut smtp = LineClient::connect(smtp_port).expect("smtp");
     assert!(smtp.read_line().expect("greeting").starts_with("220 "));
     assert!(
@@ -92,11 +111,22 @@ fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
             .starts_with("250")
     );
     assert!(smtp.reply("DATA").expect("data").starts_with("354"));
-    smtp.send_raw(b"Subject: in process\r\n\r\nhello from run\r\n.\r\n")
+    smtp.send_raw(format!("Subject: in process\r\n\r\n{text}\r\n.\r\n").as_bytes())
         .expect("body");
-    let accepted = smtp.read_line().expect("accepted");
+    smtp.read_line().expect("answer")
+}
+
+#[test]
+fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
+    let InProcess {
+        dir: _dir,
+        smtp: smtp_port,
+        imap: imap_port,
+        stop,
+        server,
+    } = start();
+    let accepted = deliver(smtp_port, "hello from run");
     assert!(accepted.starts_with("250 "), "{accepted}");
-    assert!(smtp.reply("QUIT").expect("quit").starts_with("221"));
 
     let mut imap = LineClient::connect(imap_port).expect("imap");
     assert!(imap.read_line().expect("greeting").starts_with("* OK"));
@@ -121,4 +151,25 @@ fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
         TcpStream::connect(("127.0.0.1", smtp_port)).is_err(),
         "the SMTP listener is closed once run has returned"
     );
+}
+
+#[test]
+fn run_returns_store_failed_when_the_database_file_is_replaced() {
+    let running = start();
+    let db = running.dir.path().join("data").join("mailroom.db");
+    std::fs::rename(&db, running.dir.path().join("moved.db")).expect("move the database");
+    std::fs::create_dir(&db).expect("a directory in its place");
+    let answer = deliver(running.smtp, "not into a moved database");
+    assert!(answer.starts_with("451 "), "{answer}");
+
+    // It stops by itself: the shutdown future is never resolved.
+    let outcome = running.server.join().expect("the server thread");
+    match outcome {
+        Err(e @ mailroom::ServeError::StoreFailed(_)) => {
+            assert_eq!(e.exit_code(), 74);
+            assert!(e.to_string().contains("was replaced"), "{e}");
+        }
+        other => panic!("expected StoreFailed, got {other:?}"),
+    }
+    drop(running.stop);
 }
