@@ -1,11 +1,12 @@
-//! The control listener: the JSON API on a loopback port of its own, for the `mailroom`
-//! command line of the same host while the server runs, so that its changes go through the
-//! server (and are heard by IMAP IDLE sessions and the rest) instead of beside it.
+//! The command line's access to the running server: the JSON API, for the `mailroom` command
+//! line of the same host, so that its changes go through the server (and are heard by IMAP
+//! IDLE sessions and the rest) instead of beside it.
 //!
-//! It is always on, whether or not `listeners.admin` is, and never moves on reload. Its one
-//! credential is a random secret made at each start, which `mailroom::run` leaves in the data
-//! directory (0600) for the command line; it acts as an admin, only from a loopback address,
-//! and is compared in constant time. The control listener takes no other credential.
+//! It is the admin listener when that listens on loopback (or the wildcard) without TLS;
+//! otherwise a control listener of its own on a free loopback port, which serves only the
+//! API and takes no credential but the control secret. The control secret is random, made at
+//! each start, and left by `mailroom::run` in the data directory (0600) for the command line;
+//! it acts as an admin, only from a loopback address, and is compared in constant time.
 
 use crate::auth::Caller;
 use crate::sessions::{random_token, same_secret};

@@ -3,8 +3,9 @@
 //! once the new one listens). `ConfigWatcher` asks for the move as part of the reload, so a
 //! failure here refuses the whole reload.
 //!
-//! Beside it, always and on a loopback port that never moves, the control listener
-//! ([`crate::control`]) serves the JSON API to the command line of the same host.
+//! The command line of the same host reaches the JSON API through the admin listener when it
+//! listens on loopback without TLS (the usual case), else through a control listener of its
+//! own on a free loopback port ([`crate::control`]).
 
 use crate::context::{AdminContext, AdminDeps};
 use crate::control::{ControlAccess, ControlOnly, ControlSecret};
@@ -24,7 +25,7 @@ pub struct AdminServer {
     context: web::Data<AdminContext>,
     addrs: Vec<SocketAddr>,
     handle: Option<ServerHandle>,
-    /// The control listener's server.
+    /// The control listener's server, when the admin listener cannot serve the command line.
     control: Option<ServerHandle>,
 }
 
@@ -39,9 +40,9 @@ fn admin_addrs(snapshot: &Snapshot) -> Vec<SocketAddr> {
 }
 
 impl AdminServer {
-    /// Bind the admin listener of `snapshot` (if any) and the control listener, start
-    /// serving, and join the watcher's reloads. Also returns how the command line reaches
-    /// the control listener.
+    /// Bind the admin listener of `snapshot` (if any) and, if the command line cannot use it,
+    /// the control listener; start serving, and join the watcher's reloads. Also returns how
+    /// the command line reaches the server.
     pub fn start(
         snapshot: &Snapshot,
         deps: AdminDeps,
@@ -55,13 +56,22 @@ impl AdminServer {
         let context = web::Data::new(AdminContext::new(deps, db, control));
         let addrs = admin_addrs(snapshot);
         let handle = serve(&addrs, snapshot, watcher.clone(), context.clone())?;
-        let (control, control_addr) = serve_control(context.clone())?;
+        let tls = snapshot.config.admin.tls;
+        let (control, control_addr) = match addrs.iter().find_map(|a| loopback_of(*a, tls)) {
+            // No port of our own: one bound at random could be one a neighbour was about to
+            // bind (the test harness hands out free ports that way).
+            Some(addr) => (None, addr),
+            None => {
+                let (handle, addr) = serve_control(context.clone())?;
+                (Some(handle), addr)
+            }
+        };
         let addr = Self {
             watcher: watcher.clone(),
             context,
             addrs,
             handle,
-            control: Some(control),
+            control,
         }
         .start();
         watcher.do_send(AttachHttp(addr.clone().recipient()));
@@ -70,6 +80,27 @@ impl AdminServer {
             secret,
         };
         Ok((addr, access))
+    }
+}
+
+/// Where the command line reaches the admin listener bound at `addr`: itself if it is a
+/// loopback address, the same port on loopback if it is the wildcard; `None` if it is another
+/// host's address or speaks TLS (the command line speaks plain HTTP, on loopback only).
+fn loopback_of(addr: SocketAddr, tls: bool) -> Option<SocketAddr> {
+    if tls {
+        return None;
+    }
+    let ip = addr.ip();
+    if ip.is_loopback() {
+        Some(addr)
+    } else if ip.is_unspecified() {
+        let local = match ip {
+            std::net::IpAddr::V4(_) => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            std::net::IpAddr::V6(_) => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        Some(SocketAddr::new(local, addr.port()))
+    } else {
+        None
     }
 }
 
@@ -189,5 +220,27 @@ impl Handler<StopAdmin> for AdminServer {
                 handle.stop(true).await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_of;
+
+    #[test]
+    fn the_command_line_uses_a_plain_admin_listener_it_can_reach_on_loopback() {
+        let at = |s: &str| s.parse().expect("addr");
+        assert_eq!(
+            loopback_of(at("127.0.0.1:8080"), false),
+            Some(at("127.0.0.1:8080"))
+        );
+        assert_eq!(
+            loopback_of(at("0.0.0.0:8080"), false),
+            Some(at("127.0.0.1:8080"))
+        );
+        assert_eq!(loopback_of(at("[::]:8080"), false), Some(at("[::1]:8080")));
+        assert_eq!(loopback_of(at("[::1]:8080"), false), Some(at("[::1]:8080")));
+        assert_eq!(loopback_of(at("192.0.2.7:8080"), false), None);
+        assert_eq!(loopback_of(at("127.0.0.1:8443"), true), None, "TLS");
     }
 }

@@ -113,18 +113,23 @@ fn lockout_clear_through_the_running_server_lifts_a_lockout_made_over_imap() {
     assert!(answer.starts_with("a OK"), "{answer}");
 }
 
-#[test]
-fn the_control_listener_takes_only_its_secret() {
-    let s = guarded();
-    let (url, secret) = control_file(&s).expect("control file");
-    let port: u16 = url
-        .trim_start_matches("http://127.0.0.1:")
+/// The port of the control file's url.
+fn control_port(s: &Server) -> u16 {
+    let (url, _) = control_file(s).expect("control file");
+    url.trim_start_matches("http://127.0.0.1:")
         .trim_end_matches('/')
         .parse()
-        .expect("port");
+        .expect("port")
+}
+
+#[test]
+fn a_plain_loopback_admin_listener_serves_the_cli_and_takes_the_secret_from_loopback() {
+    let s = guarded();
+    assert_eq!(control_port(&s), s.ports.admin, "no port of its own");
+    let (_, secret) = control_file(&s).expect("control file");
     let get = |auth: &str| {
         http_request(
-            port,
+            s.ports.admin,
             "GET",
             "/api/v1/domains",
             &[("Authorization", auth)],
@@ -139,6 +144,40 @@ fn the_control_listener_takes_only_its_secret() {
     wrong.pop();
     wrong.push(if secret.ends_with('A') { 'B' } else { 'A' });
     assert_eq!(get(&format!("Bearer {wrong}")).status, 401);
+}
+
+#[test]
+fn behind_a_tls_admin_listener_a_control_listener_takes_only_the_secret() {
+    let s = crate::server_with("[admin]\ntls = true\n");
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users through the control listener");
+    let port = control_port(&s);
+    assert_ne!(port, s.ports.admin);
+    assert!(
+        s.log()
+            .lines()
+            .any(|l| l.contains("account created") && l.contains("alice@example.test")),
+        "the server made the account:\n{}",
+        s.log()
+    );
+    let (_, secret) = control_file(&s).expect("control file");
+    let get = |auth: &str| {
+        http_request(
+            port,
+            "GET",
+            "/api/v1/accounts",
+            &[("Authorization", auth)],
+            None,
+        )
+        .expect("http")
+    };
+    let answer = get(&format!("Bearer {secret}"));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        answer.body.contains("alice@example.test"),
+        "{}",
+        answer.body
+    );
     // An admin's own password is for the admin listener, not this one.
     s.add_admin("boss@example.test", "boss-password-1")
         .expect("admin");
@@ -147,16 +186,7 @@ fn the_control_listener_takes_only_its_secret() {
         "boss@example.test:boss-password-1",
     );
     assert_eq!(get(&format!("Basic {basic}")).status, 401);
-    // On the admin listener it is an admin credential too, from loopback (as here) only.
-    let panel = http_request(
-        s.ports.admin,
-        "GET",
-        "/api/v1/domains",
-        &[("Authorization", &format!("Bearer {secret}"))],
-        None,
-    )
-    .expect("http");
-    assert_eq!(panel.status, 200, "the API from loopback: {}", panel.body);
+    assert_eq!(get("Bearer not-the-secret").status, 401);
 }
 
 #[test]
