@@ -91,31 +91,6 @@ fn start() -> InProcess {
     }
 }
 
-/// Send one message to alice over SMTP: the answer to its data.
-fn deliver(smtp_port: u16, text: &str) -> String {
-    let mut smtp = LineClient::connect(smtp_port).expect("smtp");
-    assert!(smtp.read_line().expect("greeting").starts_with("220 "));
-    assert!(
-        smtp.reply("EHLO client.test")
-            .expect("ehlo")
-            .starts_with("250")
-    );
-    assert!(
-        smtp.reply("MAIL FROM:<bob@sender.test>")
-            .expect("mail")
-            .starts_with("250")
-    );
-    assert!(
-        smtp.reply("RCPT TO:<alice@example.test>")
-            .expect("rcpt")
-            .starts_with("250")
-    );
-    assert!(smtp.reply("DATA").expect("data").starts_with("354"));
-    smtp.send_raw(format!("Subject: in process\r\n\r\n{text}\r\n.\r\n").as_bytes())
-        .expect("body");
-    smtp.read_line().expect("answer")
-}
-
 #[test]
 fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
     let InProcess {
@@ -125,7 +100,7 @@ fn run_delivers_over_smtp_serves_over_imap_and_returns_ok_at_shutdown() {
         stop,
         server,
     } = start();
-    let accepted = deliver(smtp_port, "hello from run");
+    let accepted = crate::try_deliver(smtp_port, "hello from run").expect("delivery");
     assert!(accepted.starts_with("250 "), "{accepted}");
 
     let mut imap = LineClient::connect(imap_port).expect("imap");
@@ -159,8 +134,11 @@ fn run_returns_store_failed_when_the_database_file_is_replaced() {
     let db = running.dir.path().join("data").join("mailroom.db");
     std::fs::rename(&db, running.dir.path().join("moved.db")).expect("move the database");
     std::fs::create_dir(&db).expect("a directory in its place");
-    let answer = deliver(running.smtp, "not into a moved database");
-    assert!(answer.starts_with("451 "), "{answer}");
+    // Not acknowledged: 451, or no session at all if a background write of the server found
+    // the failure first and it is already stopping.
+    if let Ok(answer) = crate::try_deliver(running.smtp, "not into a moved database") {
+        assert!(answer.starts_with("451 "), "{answer}");
+    }
 
     // It stops by itself: the shutdown future is never resolved.
     let outcome = running.server.join().expect("the server thread");

@@ -3,7 +3,7 @@
 //! forever). The fault is a real one, made from outside: the database file is moved away and
 //! a directory put in its place, which SQLite in WAL mode does not notice by itself.
 
-use mailroom_tests::{LineClient, Server};
+use mailroom_tests::Server;
 use std::time::Duration;
 
 #[test]
@@ -15,32 +15,14 @@ fn a_replaced_database_file_stops_the_server_with_exit_status_74() {
     std::fs::rename(&db, s.data_dir().join("mailroom.db.moved")).expect("move the database");
     std::fs::create_dir(&db).expect("a directory in its place");
 
-    // The next write is refused, not acknowledged into a file nobody will read again.
-    let mut smtp = LineClient::connect(s.ports.smtp).expect("smtp");
-    assert!(smtp.read_line().expect("greeting").starts_with("220 "));
-    assert!(
-        smtp.reply("EHLO client.test")
-            .expect("ehlo")
-            .starts_with("250")
-    );
-    assert!(
-        smtp.reply("MAIL FROM:<bob@sender.test>")
-            .expect("mail")
-            .starts_with("250")
-    );
-    assert!(
-        smtp.reply("RCPT TO:<alice@example.test>")
-            .expect("rcpt")
-            .starts_with("250")
-    );
-    assert!(smtp.reply("DATA").expect("data").starts_with("354"));
-    smtp.send_raw(b"Subject: lost?\r\n\r\nnot into a moved database\r\n.\r\n")
-        .expect("body");
-    let answer = smtp.read_line().expect("answer");
-    assert!(
-        answer.starts_with("451 "),
-        "a temporary failure, not 250: {answer}"
-    );
+    // The next write is refused, not acknowledged into a file nobody will read again (or the
+    // server, which a background write of its own may have told first, is already stopping).
+    if let Ok(answer) = crate::try_deliver(s.ports.smtp, "not into a moved database") {
+        assert!(
+            answer.starts_with("451 "),
+            "a temporary failure, not 250: {answer}"
+        );
+    }
 
     let status = s
         .wait_exit(Duration::from_secs(20))
