@@ -1,11 +1,19 @@
-//! The `mailroom` binary: the command line and the wiring of the server's parts. Logic lives
-//! in the crates; this file only parses arguments, loads the configuration and starts things
-//! in dependency order.
+//! The `mailroom` binary: the command line. Logic lives in the crates and the wiring of the
+//! server in the library's [`mailroom::run`]; this file parses arguments, loads the
+//! configuration, owns the process signals and turns outcomes into exit statuses.
+//!
+//! Exit statuses of `mailroom serve`: 0 after a drain (SIGTERM/SIGINT); 1 when the server
+//! cannot start (bad configuration, a port taken…); 74 (`EX_IOERR`) when the store's storage
+//! failed while it ran (database file removed or replaced, persistent I/O errors) and 70
+//! (`EX_SOFTWARE`) when the store's own code failed (its writer thread panicked): in both
+//! cases after a drain, and so that a supervisor restarts it.
 
 mod manage;
-mod serve;
+mod remote;
 
+use anyhow::anyhow;
 use clap::{Parser, Subcommand};
+use mailroom_config::ConfigSource;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -82,7 +90,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let source = mailroom_config::ConfigSource::discover(cli.config.as_deref());
     let result = match cli.command {
-        Command::Serve => serve::run(source),
+        Command::Serve => serve(source),
         Command::Domain { action } => manage::domain(&source, action),
         Command::User { action } => manage::user(&source, action),
         Command::Alias { action } => manage::alias(&source, action),
@@ -97,4 +105,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mailroom serve`: the library's [`mailroom::run`] under the process's signals.
+fn serve(source: ConfigSource) -> anyhow::Result<ExitCode> {
+    let config = mailroom_config::load(&source)
+        .map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
+    actix_rt::System::new().block_on(async move {
+        // Before anything listens: a client or supervisor that sees a port open may signal us.
+        let signals = mailroom_shared::signals::Signals::install()
+            .map_err(|e| anyhow!("cannot install signal handlers: {e}"))?;
+        let (hangups, termination) = signals.split();
+        let settings = mailroom::ServeConfig {
+            config,
+            source,
+            hangups: Some(hangups),
+        };
+        match mailroom::run(settings, termination.wait()).await {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(e) => {
+                eprintln!("mailroom: {e}");
+                Ok(ExitCode::from(e.exit_code()))
+            }
+        }
+    })
 }

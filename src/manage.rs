@@ -1,7 +1,8 @@
-//! The management subcommands: they work on the configured data directory directly, also
-//! while the server runs (the store is safe for several processes, and the server reads
-//! accounts and routing from it on every use).
+//! The management subcommands. While a server runs on the configured data directory (its
+//! control file is there and it answers), they go to that server's API ([`crate::remote`]),
+//! so that its sessions hear of every change; otherwise they open the store directly.
 
+use crate::remote;
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use mailroom_config::{ConfigSource, load};
@@ -101,7 +102,7 @@ fn open_store(source: &ConfigSource) -> anyhow::Result<Admin> {
     Admin::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
 }
 
-fn read_password() -> anyhow::Result<Secret> {
+pub(crate) fn read_password() -> anyhow::Result<Secret> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
@@ -115,6 +116,9 @@ fn read_password() -> anyhow::Result<Secret> {
 }
 
 pub(crate) fn domain(source: &ConfigSource, action: DomainAction) -> anyhow::Result<ExitCode> {
+    if let Some(server) = remote::Server::find(source)? {
+        return remote::domain(&server, action);
+    }
     let store = open_store(source)?;
     match action {
         DomainAction::Add { name } => {
@@ -150,6 +154,9 @@ pub(crate) fn domain(source: &ConfigSource, action: DomainAction) -> anyhow::Res
 }
 
 pub(crate) fn user(source: &ConfigSource, action: UserAction) -> anyhow::Result<ExitCode> {
+    if let Some(server) = remote::Server::find(source)? {
+        return remote::user(&server, action);
+    }
     let store = open_store(source)?;
     match action {
         UserAction::Add {
@@ -189,6 +196,9 @@ pub(crate) fn user(source: &ConfigSource, action: UserAction) -> anyhow::Result<
 }
 
 pub(crate) fn alias(source: &ConfigSource, action: AliasAction) -> anyhow::Result<ExitCode> {
+    if let Some(server) = remote::Server::find(source)? {
+        return remote::alias(&server, action);
+    }
     let store = open_store(source)?;
     match action {
         AliasAction::Add { source, targets } => {
@@ -213,6 +223,9 @@ pub(crate) fn alias(source: &ConfigSource, action: AliasAction) -> anyhow::Resul
 }
 
 pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::Result<ExitCode> {
+    if let Some(server) = remote::Server::find(source)? {
+        return remote::lockout(&server, action);
+    }
     let config = load(source).map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
     let store = open_store(source)?;
     match action {
@@ -243,6 +256,9 @@ pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::R
 
 pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Result<ExitCode> {
     use mailroom_shared::queue::{QueueReply, QueueRequest};
+    if let Some(server) = remote::Server::find(source)? {
+        return remote::queue(&server, action);
+    }
     let store = open_store(source)?;
     let (request, verb, id) = match action {
         QueueAction::List => (QueueRequest::List, "", 0),

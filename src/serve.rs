@@ -1,32 +1,91 @@
-//! `mailroom serve`: start the actors in dependency order, wait for SIGTERM/SIGINT, then
-//! drain in phases: stop accepting, let sessions finish their command and say goodbye
-//! (bounded by `server.drain_timeout_secs`), flush the store, exit 0.
+//! [`run`]: start the actors in dependency order, serve until the shutdown future resolves,
+//! then drain in phases: stop accepting, let sessions finish their command and say goodbye
+//! (bounded by `server.drain_timeout_secs`), flush the store, return `Ok`.
+//!
+//! `run` is the only wiring of the server: `main` and the tests both call it, so no test
+//! rebuilds the wiring by hand.
+//!
+//! A store that fails fatally (see `mailroom_store::fatal`) ends the serving the same way the
+//! shutdown future does, with the same drain; `run` then returns
+//! [`ServeError::StoreFailed`], so that the process exits non-zero and a supervisor restarts
+//! it, instead of a server that answers "unavailable" forever.
 
-use anyhow::{Context as _, anyhow};
-use mailroom_config::{ConfigSource, ListenerKind};
+use mailroom_config::{Config, ConfigSource, ListenerKind};
 use mailroom_shared::bus::Bus;
 use mailroom_shared::net::{
     Apply, Arbiters, Bound, CloseAll, ConnectionTracker, ListenerSet, Protocol, Protocols,
 };
 use mailroom_shared::reload::ConfigWatcher;
+use mailroom_shared::reload::Reload;
 use mailroom_shared::shutdown::drain_signal;
-use mailroom_shared::signals::Signals;
+use mailroom_shared::signals::Hangups;
 use mailroom_shared::snapshot::Snapshot;
 use mailroom_smtp::Policy;
 use mailroom_smtp::outbound::{OutboundQueue, StopQueue};
 use mailroom_smtp::policy::greylist::Greylist;
 use mailroom_smtp::policy::spam::SpamScorer;
-use mailroom_store::actor::{Flush, MailboxStore};
-use std::process::ExitCode;
+use mailroom_store::StoreError;
+use mailroom_store::actor::{Flush, MailboxStore, WatchFatal};
+use mailroom_store::fatal::Fatal;
+use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
 
-pub(crate) fn run(source: ConfigSource) -> anyhow::Result<ExitCode> {
-    let config = mailroom_config::load(&source)
-        .map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
-    actix_rt::System::new().block_on(serve(config, source))
+/// What [`run`] starts the server with.
+pub struct ServeConfig {
+    /// The validated configuration.
+    pub config: Config,
+    /// Where it came from: a reload (SIGHUP, the admin's button) reads these sources again.
+    pub source: ConfigSource,
+    /// SIGHUPs to turn into reloads; `None` when nobody sends any (tests).
+    pub hangups: Option<Hangups>,
+}
+
+/// Why [`run`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A part of the server could not start (a port taken, a bad certificate…).
+    #[error("{part}: {reason}")]
+    Start {
+        /// Which part, as the configuration or the log names it.
+        part: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The store could not be opened.
+    #[error("cannot open the store in {}: {source}", dir.display())]
+    OpenStore {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        source: StoreError,
+    },
+    /// The store failed while the server ran; the server drained and stopped.
+    #[error("the store failed: {0}")]
+    StoreFailed(Fatal),
+}
+
+impl ServeError {
+    fn start(part: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::Start {
+            part,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The process exit status for this failure (sysexits.h): 1 for a server that could not
+    /// start; for a store that failed while running, 74 (`EX_IOERR`) when its storage failed
+    /// and 70 (`EX_SOFTWARE`) when its own code did.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Start { .. } | Self::OpenStore { .. } => 1,
+            Self::StoreFailed(Fatal::Io(_)) => 74,
+            Self::StoreFailed(Fatal::Software(_)) => 70,
+        }
+    }
 }
 
 fn protocols(store: &actix::Addr<MailboxStore>, policy: Policy, bus: &Bus) -> Protocols {
@@ -46,14 +105,25 @@ fn protocols(store: &actix::Addr<MailboxStore>, policy: Policy, bus: &Bus) -> Pr
     .collect()
 }
 
-async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow::Result<ExitCode> {
+/// Serve with `settings` until `shutdown` resolves (with the name of what asked, for the
+/// log), then drain and return `Ok`. Must run inside an actix System; the caller installs
+/// any signal handlers before calling (a supervisor that sees a port open may signal at
+/// once).
+pub async fn run(
+    settings: ServeConfig,
+    shutdown: impl Future<Output = &'static str>,
+) -> Result<(), ServeError> {
+    let ServeConfig {
+        config,
+        source,
+        hangups,
+    } = settings;
     for d in config.deprecations() {
         tracing::warn!(key = d.key, replacement = d.replacement, "{d}");
     }
-    // Before anything listens: a client or supervisor that sees a port open may signal us.
-    let signals = Signals::install().context("cannot install signal handlers")?;
-    let tls = mailroom_shared::tls::acceptor(&config)?;
-    let dns = mailroom_shared::dns::Dns::build(&config.dns).map_err(|e| anyhow!(e))?;
+    let tls = mailroom_shared::tls::acceptor(&config).map_err(|e| ServeError::start("tls", e))?;
+    let dns =
+        mailroom_shared::dns::Dns::build(&config.dns).map_err(|e| ServeError::start("dns", e))?;
     let snapshot = Arc::new(Snapshot {
         generation: 1,
         config: Arc::new(config),
@@ -67,8 +137,16 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
         snapshot.config.limits.max_inflight_bytes,
         data_dir.join("tmp"),
     );
-    let store = MailboxStore::start_embedded(&data_dir, bus.clone())
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
+    let store = MailboxStore::start_embedded(&data_dir, bus.clone()).map_err(|source| {
+        ServeError::OpenStore {
+            dir: data_dir.clone(),
+            source,
+        }
+    })?;
+    let mut store_failure = store
+        .send(WatchFatal)
+        .await
+        .map_err(|e| ServeError::start("store", e))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
     let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
@@ -84,7 +162,7 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     // server's life: the bus keeps only weak references.
     let webhooks = mailroom_admin::Webhooks::start(&snapshot.config, store.clone(), &bus)
         .await
-        .map_err(|e| anyhow!(e))?;
+        .map_err(|e| ServeError::start("webhooks", e))?;
 
     let (drain_switch, draining) = drain_signal();
     let tracker = ConnectionTracker::default();
@@ -99,11 +177,12 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     .start();
     listeners
         .send(Apply(snapshot.clone()))
-        .await?
-        .map_err(|e| anyhow!(e))?;
+        .await
+        .map_err(|e| ServeError::start("listeners", e))?
+        .map_err(|e| ServeError::start("listeners", e))?;
     let watcher =
         ConfigWatcher::new(source, snapshot.clone(), listeners.clone(), bus.clone()).start();
-    let admin = mailroom_admin::AdminServer::start(
+    let (admin, control) = mailroom_admin::AdminServer::start(
         &snapshot,
         mailroom_admin::AdminDeps {
             watcher: watcher.clone(),
@@ -113,14 +192,18 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
             webhooks: webhooks.clone(),
         },
     )
-    .context("listeners.admin: cannot listen")?;
+    .map_err(|e| ServeError::start("listeners.admin", format!("cannot listen: {e}")))?;
 
     // Subscribed to ConfigChanged and QueueChanged (a submission queued mail). Started once
     // the listeners and the admin server are up, so that a failed start leaves no delivery (or its store reads)
     // in flight; whatever the last run left in the queue is picked up at once.
     let outbound = OutboundQueue::start_on(&bus, store.clone(), snapshot.clone())
-        .context("cannot set up TLS for outbound delivery")?;
-    for (kind, addr) in listeners.send(Bound).await? {
+        .map_err(|e| ServeError::start("outbound", format!("cannot set up TLS: {e}")))?;
+    let bound = listeners
+        .send(Bound)
+        .await
+        .map_err(|e| ServeError::start("listeners", e))?;
+    for (kind, addr) in bound {
         println!("mailroom: {kind} listening on {addr}");
     }
     if let Some(addrs) = &snapshot.config.listeners.admin {
@@ -128,12 +211,42 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
             println!("mailroom: admin listening on http://{addr}/");
         }
     }
+    // Last, so that the command line finds the file only once the server takes orders.
+    crate::control_file::ControlFile {
+        addr: control.addr,
+        secret: control.secret,
+    }
+    .write(&data_dir)
+    .map_err(|e| ServeError::start("control file", e))?;
+    let control_file = crate::control_file::RemoveOnDrop(crate::control_file::path(&data_dir));
     println!("mailroom: data in {}, ready", data_dir.display());
 
-    let signal = signals.wait_for_shutdown(watcher.clone()).await;
-    tracing::info!(signal, "shutting down: no longer accepting connections");
+    let reloads = async {
+        let Some(mut hangups) = hangups else {
+            return std::future::pending::<std::convert::Infallible>().await;
+        };
+        loop {
+            hangups.next().await;
+            tracing::info!("SIGHUP: reloading the configuration");
+            // The outcome is logged by the watcher itself.
+            let _ = watcher.send(Reload).await;
+        }
+    };
+    let failed = tokio::select! {
+        signal = shutdown => {
+            tracing::info!(signal, "shutting down: no longer accepting connections");
+            None
+        }
+        fatal = store_failure.failed() => {
+            tracing::error!(cause = %fatal, "The store failed; stopping the server so that it can be restarted.");
+            Some(fatal)
+        }
+        never = reloads => match never {},
+    };
     let _ = listeners.send(CloseAll).await;
     let _ = admin.send(mailroom_admin::StopAdmin).await;
+    // The server takes no more orders: the command line must not find it any longer.
+    drop(control_file);
 
     let open = tracker.open();
     tracing::info!(open, "asking sessions to finish");
@@ -161,5 +274,8 @@ async fn serve(config: mailroom_config::Config, source: ConfigSource) -> anyhow:
     }
     arbiters.stop_all();
     tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
+    match failed {
+        None => Ok(()),
+        Some(fatal) => Err(ServeError::StoreFailed(fatal)),
+    }
 }

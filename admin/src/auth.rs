@@ -4,6 +4,7 @@
 //! failure counting, lockouts and `[security] auth_failure_delay_ms` before a refusal.
 
 use crate::context::AdminContext;
+use crate::control::ControlOnly;
 use crate::error::ApiError;
 use crate::sessions::{COOKIE, Lifetimes, LoginSession, same_secret};
 use actix_web::dev::Payload;
@@ -73,12 +74,23 @@ async fn api_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
         .await
         .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
     let config = &snapshot.config;
+    let control_only = req.app_data::<ControlOnly>().is_some();
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value
             .to_str()
             .map_err(|_| unauthorized("the Authorization header is not text"))?;
         let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
         let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("bearer")
+            && let Some(caller) = ctx.control.caller(rest, client_ip(req))
+        {
+            return Ok(caller);
+        }
+        if control_only {
+            return Err(unauthorized(
+                "the control listener takes only the control secret",
+            ));
+        }
         return if scheme.eq_ignore_ascii_case("basic") {
             let (address, password) = basic_credentials(rest)?;
             let account = sign_in(&ctx, config, client_ip(req), "basic", address, password).await?;
@@ -100,6 +112,11 @@ async fn api_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
                 "unsupported authorization scheme {scheme:?}: use Basic or Bearer"
             )))
         };
+    }
+    if control_only {
+        return Err(unauthorized(
+            "the control listener takes only the control secret",
+        ));
     }
     let Some(caller) = session_caller(req, &ctx, config).await? else {
         return Err(unauthorized(

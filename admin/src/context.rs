@@ -2,6 +2,7 @@
 //! API), the configuration watcher, the connection tracker, the greylist, the webhook
 //! targets, and the panel's sign-ins.
 
+use crate::control::ControlSecret;
 use crate::db::AdminDb;
 use crate::sessions::LoginSessions;
 use crate::webhooks::Webhooks;
@@ -44,10 +45,12 @@ pub(crate) struct AdminContext {
     pub started: Instant,
     /// The same, on the wall clock.
     pub started_at: SystemTime,
+    /// The command line's credential on the control listener ([`crate::control`]).
+    pub control: ControlSecret,
 }
 
 impl AdminContext {
-    pub(crate) fn new(deps: AdminDeps, db: AdminDb) -> Self {
+    pub(crate) fn new(deps: AdminDeps, db: AdminDb, control: ControlSecret) -> Self {
         Self {
             watcher: deps.watcher,
             store: deps.store,
@@ -58,6 +61,7 @@ impl AdminContext {
             logins: LoginSessions::default(),
             started: Instant::now(),
             started_at: SystemTime::now(),
+            control,
         }
     }
 

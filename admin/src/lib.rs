@@ -10,6 +10,7 @@ mod api;
 mod auth;
 pub mod autoconfig;
 mod context;
+mod control;
 mod db;
 pub mod dns_records;
 mod error;
@@ -22,5 +23,6 @@ mod sessions;
 pub mod webhooks;
 
 pub use context::AdminDeps;
+pub use control::ControlAccess;
 pub use server::{AdminServer, StopAdmin};
 pub use webhooks::Webhooks;

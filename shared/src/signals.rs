@@ -1,11 +1,10 @@
-//! The one place that owns process signals: SIGHUP becomes a [`Reload`] request and
-//! SIGTERM/SIGINT end [`Signals::wait_for_shutdown`], which `main` follows with the drain.
+//! The one place that owns process signals. `main` installs them and splits them in two:
+//! [`Hangups`] (SIGHUP, each one a reload request) and [`Termination`] (SIGTERM/SIGINT, the
+//! shutdown future that `mailroom::run` is given). Nothing else listens for signals.
 //!
 //! Install the handlers before binding any listener: from then on a signal is queued, not
 //! fatal, even if it arrives before the server is ready to act on it.
 
-use crate::reload::{ConfigWatcher, Reload};
-use actix::Addr;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Installed handlers for SIGHUP, SIGTERM and SIGINT.
@@ -25,18 +24,43 @@ impl Signals {
         })
     }
 
-    /// Turn SIGHUPs into reloads until SIGTERM or SIGINT arrives, then return its name.
-    pub async fn wait_for_shutdown(mut self, watcher: Addr<ConfigWatcher>) -> &'static str {
-        loop {
-            tokio::select! {
-                _ = self.hup.recv() => {
-                    tracing::info!("SIGHUP: reloading the configuration");
-                    // The outcome is logged by the watcher itself.
-                    let _ = watcher.send(Reload).await;
-                }
-                _ = self.term.recv() => return "SIGTERM",
-                _ = self.int.recv() => return "SIGINT",
-            }
+    /// The reload requests and the shutdown request, to be handed out separately.
+    pub fn split(self) -> (Hangups, Termination) {
+        (
+            Hangups(self.hup),
+            Termination {
+                term: self.term,
+                int: self.int,
+            },
+        )
+    }
+}
+
+/// SIGHUPs, each a request to reload the configuration.
+pub struct Hangups(Signal);
+
+impl Hangups {
+    /// Resolves at the next SIGHUP.
+    pub async fn next(&mut self) {
+        // `None` only if the signal driver is gone, i.e. the runtime is ending.
+        if self.0.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// SIGTERM and SIGINT: the request to drain and stop.
+pub struct Termination {
+    term: Signal,
+    int: Signal,
+}
+
+impl Termination {
+    /// Resolves at the first SIGTERM or SIGINT, with its name.
+    pub async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
         }
     }
 }

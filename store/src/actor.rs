@@ -642,6 +642,19 @@ pub struct Stats;
 #[rtype(result = "Result<(), StoreError>")]
 pub struct Flush;
 
+/// A watch on the engine's fatal failures (see [`crate::fatal`]). Sent once by
+/// `mailroom::run`, which stops the server when the watch fires.
+#[derive(Message, Debug, Clone, Default)]
+#[rtype(result = "crate::fatal::FatalWatch")]
+pub struct WatchFatal;
+
+impl Handler<WatchFatal> for MailboxStore {
+    type Result = MessageResult<WatchFatal>;
+    fn handle(&mut self, _: WatchFatal, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.backend.fatal())
+    }
+}
+
 /// Remove the given messages from a mailbox in one transaction, whatever their flags: the
 /// POP3 UPDATE state (RFC 1939 §6) after QUIT. Sent by POP3 sessions. UIDs that are no
 /// longer there are ignored. Like [`Expunge`], the removals are remembered for QRESYNC, the

@@ -106,6 +106,11 @@ pub trait Backend: Send + Sync + 'static {
     fn stats(&self) -> StoreStats;
     /// Commit everything submitted before, then close: later writes fail with `Unavailable`.
     fn flush(&self) -> StoreFuture<()>;
+    /// See [`crate::actor::WatchFatal`]. An engine that has nothing fatal to report keeps
+    /// the default, a watch that never fires.
+    fn fatal(&self) -> crate::fatal::FatalWatch {
+        crate::fatal::FatalWatch::never()
+    }
     /// See [`OpenBody`].
     fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
     /// See [`RemoveMessages`].

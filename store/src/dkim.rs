@@ -131,15 +131,20 @@ impl DkimKey {
     /// 255 octets, because one character-string of a TXT record cannot be longer (RFC 1035
     /// §3.3.14); verifiers join them (RFC 6376 §3.6.2.2).
     pub fn zone_record(&self) -> Result<String, StoreError> {
-        let value = self.txt_value()?;
-        // The value is ASCII (tags and base64), so splitting at any octet is safe.
-        let strings: Vec<String> = value
-            .as_bytes()
-            .chunks(255)
-            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
-            .collect();
-        Ok(format!("{} IN TXT {}", self.dns_name(), strings.join(" ")))
+        Ok(txt_zone_line(&self.dns_name(), &self.txt_value()?))
     }
+}
+
+/// A TXT record for `owner` (absolute, with its trailing dot) in zone-file form, as
+/// [`DkimKey::zone_record`] writes it; also for a record read back through the API.
+pub fn txt_zone_line(owner: &str, value: &str) -> String {
+    // The value is ASCII (tags and base64), so splitting at any octet is safe.
+    let strings: Vec<String> = value
+        .as_bytes()
+        .chunks(255)
+        .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+        .collect();
+    format!("{owner} IN TXT {}", strings.join(" "))
 }
 
 /// A new private key of `algorithm`. RSA-2048 takes tens to hundreds of milliseconds: call it

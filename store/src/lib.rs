@@ -26,6 +26,7 @@ pub mod actor;
 pub mod backend;
 pub mod dkim;
 pub mod error;
+pub mod fatal;
 pub mod greylist;
 pub mod mime;
 pub mod outbound;

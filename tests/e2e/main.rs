@@ -6,6 +6,7 @@ mod api_messages;
 mod auth;
 mod autoconfig;
 mod cli;
+mod cli_running;
 mod data_dir;
 mod dns_records;
 mod envelope;

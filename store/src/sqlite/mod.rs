@@ -21,6 +21,7 @@ mod blobs;
 mod dkim;
 mod events;
 mod greylist;
+mod health;
 mod local_reads;
 mod logins;
 mod ops;
@@ -595,6 +596,10 @@ impl Backend for SqliteBackend {
 
     fn stats(&self) -> StoreStats {
         self.writer.stats()
+    }
+
+    fn fatal(&self) -> crate::fatal::FatalWatch {
+        self.writer.fatal()
     }
 
     fn flush(&self) -> StoreFuture<()> {

@@ -11,6 +11,10 @@
 //! After the COMMIT it deletes the files of bodies that lost their last reference. That is
 //! safe because only this thread creates or deletes blob rows, and it re-creates a missing
 //! file whenever it creates a row ([`BlobStore::ensure`]).
+//!
+//! A failure it cannot come back from (its thread panics, the database file is gone, I/O
+//! errors persist: see [`super::health`]) raises the store's [`FatalAlarm`], so the server
+//! stops instead of answering "unavailable" forever.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +28,7 @@ use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::metrics::metrics;
 
 use super::blobs::{BlobStore, INLINE_MAX};
+use super::health::Health;
 use super::queue::{RecordOp, SubmitOp};
 use super::{events, greylist, logins, ops, queue, unix_now};
 use crate::actor::ClaimRecent;
@@ -33,6 +38,7 @@ use crate::actor::{
 };
 use crate::backend::Outcome;
 use crate::error::StoreError;
+use crate::fatal::{FatalAlarm, FatalWatch, fatal_channel};
 use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::outbound::Submitted;
 use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
@@ -189,6 +195,7 @@ pub(crate) struct BatchEffects {
 pub(crate) struct WriterHandle {
     tx: mpsc::Sender<Request>,
     counters: Arc<Counters>,
+    fatal: FatalWatch,
 }
 
 /// Start the writer thread on `conn`.
@@ -219,13 +226,28 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
         ),
         None => (None, None), // an in-memory database has no WAL
     };
+    let health = Health::new(
+        conn.path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::Path::new),
+    );
     let (tx, rx) = mpsc::channel();
     let counters = Arc::new(Counters::default());
     let thread_counters = counters.clone();
+    let (alarm, fatal) = fatal_channel();
     std::thread::Builder::new()
         .name("mailroom-store-writer".into())
-        .spawn(move || run(conn, rx, &blobs, &thread_counters, checkpointer, wal))?;
-    Ok(WriterHandle { tx, counters })
+        .spawn(move || {
+            let parts = (&*blobs, &*thread_counters, &alarm);
+            alarm.watch_thread("the store writer thread", || {
+                run(conn, rx, parts, checkpointer, wal, health)
+            })
+        })?;
+    Ok(WriterHandle {
+        tx,
+        counters,
+        fatal,
+    })
 }
 
 /// The thread that checkpoints the WAL every [`CHECKPOINT_EVERY`] (PASSIVE: it copies what no
@@ -270,6 +292,11 @@ fn closed() -> StoreError {
 }
 
 impl WriterHandle {
+    /// The watch on this writer's fatal failures.
+    pub(crate) fn fatal(&self) -> FatalWatch {
+        self.fatal.clone()
+    }
+
     fn submit<T>(
         &self,
         make: impl FnOnce(Reply<T>) -> Request,
@@ -478,10 +505,10 @@ impl<O: Send, T: Send> Pending for Held<O, T> {
 fn run(
     mut conn: Connection,
     rx: mpsc::Receiver<Request>,
-    blobs: &BlobStore,
-    counters: &Counters,
+    (blobs, counters, alarm): (&BlobStore, &Counters, &FatalAlarm),
     checkpointer: Option<Checkpointer>,
     mut wal: Option<WalBound>,
+    mut health: Health,
 ) {
     count_queue(&conn);
     let close_reply = loop {
@@ -502,9 +529,22 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, batch, blobs, counters);
-            if let Some(wal) = &mut wal {
-                wal.after_commit(&conn);
+            // Committing into a database file that is no longer at its path would lose every
+            // write acknowledged from now on: refuse them instead.
+            if let Err(fatal) = health.check_file() {
+                let error = StoreError::Unavailable(fatal.to_string());
+                for request in batch {
+                    fail(request, &error).finish(&Err(error.clone()));
+                }
+                alarm.raise(fatal);
+            } else {
+                run_batch(&mut conn, batch, blobs, counters, &mut health);
+                if let Some(fatal) = health.verdict() {
+                    alarm.raise(fatal);
+                }
+                if let Some(wal) = &mut wal {
+                    wal.after_commit(&conn);
+                }
             }
         }
         if close.is_some() {
@@ -528,16 +568,22 @@ fn run(
     tracing::info!("Store writer stopped.");
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, counters: &Counters) {
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Request>,
+    blobs: &BlobStore,
+    counters: &Counters,
+    health: &mut Health,
+) {
     let started = Instant::now();
     let size = batch.len();
     counters.ops.fetch_add(size as u64, Ordering::Relaxed);
     // Almost no batch has a failing op, and a savepoint per op costs a copy of every page the
     // op touches: run the ops straight in the transaction, and only when one fails roll the
     // whole attempt back and run the batch again with a savepoint per op.
-    let (pending, effects, commit) = match attempt(conn, batch, blobs, Isolation::Direct) {
+    let (pending, effects, commit) = match attempt(conn, batch, blobs, Isolation::Direct, health) {
         Attempt::Done(done) => done,
-        Attempt::Retry(batch) => match attempt(conn, batch, blobs, Isolation::Savepoint) {
+        Attempt::Retry(batch) => match attempt(conn, batch, blobs, Isolation::Savepoint, health) {
             Attempt::Done(done) => done,
             Attempt::Retry(_) => unreachable!("savepoint isolation never asks for a retry"),
         },
@@ -685,12 +731,14 @@ fn attempt(
     batch: Vec<Request>,
     blobs: &BlobStore,
     isolation: Isolation,
+    health: &mut Health,
 ) -> Attempt {
     let mut effects = BatchEffects::default();
     let mut pending: Vec<Box<dyn Pending>> = Vec::with_capacity(batch.len());
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
+            health.failed(&e);
             let error = StoreError::from(e);
             let failed = batch.into_iter().map(|r| fail(r, &error)).collect();
             return Attempt::Done((failed, effects, Err(error)));
@@ -712,7 +760,16 @@ fn attempt(
             return Attempt::Retry(again);
         }
     }
-    let commit = tx.commit().map_err(StoreError::from);
+    let commit = match tx.commit() {
+        Ok(()) => {
+            health.committed();
+            Ok(())
+        }
+        Err(e) => {
+            health.failed(&e);
+            Err(StoreError::from(e))
+        }
+    };
     Attempt::Done((pending, effects, commit))
 }
 
@@ -1050,7 +1107,7 @@ mod tests {
             ),
             Request::Deliver(deliver(vec![alice, bob], "three"), r4),
         ];
-        run_batch(&mut conn, batch, &blobs, &counters);
+        run_batch(&mut conn, batch, &blobs, &counters, &mut Health::new(None));
 
         let uids = |r: Result<Outcome<Vec<Delivered>>, StoreError>| {
             r.expect("delivered")
