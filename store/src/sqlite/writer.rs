@@ -26,15 +26,15 @@ use mailroom_shared::metrics::metrics;
 use super::blobs::{BlobStore, INLINE_MAX};
 use super::queue::{RecordOp, SubmitOp};
 use super::{events, greylist, logins, ops, queue, unix_now};
-use crate::actor::ClaimRecent;
-use crate::actor::{
-    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
-    SetFlags, SetSubscribed, SetWebhookCursor,
-};
-use crate::backend::Outcome;
+use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::outbound::Submitted;
+use crate::requests::ClaimRecent;
+use crate::requests::{
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
+    SetFlags, SetSubscribed, SetWebhookCursor,
+};
 use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
 use crate::types::{Appended, Delivered, FlagsResult, LockoutScope, MailboxInfo, StoreStats};
 use mailroom_shared::queue::{QueueReply, QueueRequest};

@@ -1,11 +1,13 @@
-//! The backend trait: what a storage engine must do for the [`MailboxStore`] actor. The
-//! embedded engine is [`crate::sqlite::SqliteBackend`]; a PostgreSQL one can follow.
+//! The engine API: what a storage engine does for the [`MailboxStore`] actor, as one trait per
+//! role. The embedded engine (`sqlite/`) implements them all; a PostgreSQL one can follow.
+//! [`crate::open`] picks the engine from the configuration.
 //!
 //! Every method returns a `Send` future that does its blocking work elsewhere (a writer
 //! thread, a connection pool, the blocking pool), so the actor can hand it back as a
 //! `ResponseFuture` without blocking its arbiter. Writes return an [`Outcome`] listing the
-//! mailboxes they changed; the actor publishes those events, which keeps the backend free of
-//! the bus and guarantees the events go out only after the change is durable.
+//! mailboxes they changed and the events they logged; the actor publishes those, which keeps
+//! the engines free of the bus and guarantees the events go out only after the change is
+//! durable.
 //!
 //! [`MailboxStore`]: crate::actor::MailboxStore
 
@@ -15,21 +17,22 @@ use std::sync::Arc;
 
 use mailroom_shared::events::EventRecorded;
 use mailroom_shared::msg::MailboxChanged;
+use mailroom_shared::queue::{QueueReply, QueueRequest};
 
-use crate::actor::ClaimRecent;
-use crate::actor::{
-    Append, Authenticate, Changes, CheckRecipient, Copy, CreateMailbox, DeleteMailbox, Deliver,
-    Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
-    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
-    SetWebhookCursor, WebhookCursor,
-};
 use crate::dkim::{DkimKey, DkimKeys};
 use crate::error::StoreError;
 use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
 };
 use crate::mime::MessageMeta;
+use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
+use crate::requests::{
+    Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
+    Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
+    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
+    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    SetWebhookCursor, Submit, WebhookCursor,
+};
 use crate::spam::{
     BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
     StoredSpamDecision, TrainBayes, Trained,
@@ -53,17 +56,21 @@ pub struct Outcome<T> {
     pub events: Vec<EventRecorded>,
 }
 
-/// A storage engine. All writes of one engine are ordered and durable when their future
-/// resolves `Ok`.
-pub trait Backend: Send + Sync + 'static {
-    /// See [`ResolveRecipient`].
-    fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
-    /// See [`CheckRecipient`].
-    fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)>;
-    /// See [`OwnsAddresses`].
-    fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>>;
-    /// See [`Authenticate`].
-    fn authenticate(&self, m: Authenticate) -> StoreFuture<LoginOutcome>;
+impl<T> Outcome<T> {
+    /// A write that changed no mailbox and logged nothing.
+    pub fn quiet(value: T) -> Self {
+        Outcome {
+            value,
+            changes: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Mailboxes and their messages: delivery, APPEND, selection, fetches, flags, copies, moves,
+/// expunges and the mailbox tree. All writes of one engine are ordered and durable when their
+/// future resolves `Ok`.
+pub trait Mailboxes: Send + Sync + 'static {
     /// See [`Deliver`].
     fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>>;
     /// See [`Append`].
@@ -82,6 +89,8 @@ pub trait Backend: Send + Sync + 'static {
     fn fetch_bodies(&self, m: FetchBodies) -> StoreFuture<Vec<(u32, Arc<[u8]>)>>;
     /// See [`FetchHeaders`].
     fn fetch_headers(&self, m: FetchHeaders) -> StoreFuture<Vec<(u32, Arc<[u8]>)>>;
+    /// See [`OpenBody`].
+    fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
     /// See [`SetFlags`].
     fn set_flags(&self, m: SetFlags) -> StoreFuture<Outcome<FlagsResult>>;
     /// See [`Copy`].
@@ -90,6 +99,8 @@ pub trait Backend: Send + Sync + 'static {
     fn move_messages(&self, m: Move) -> StoreFuture<Outcome<Vec<(u32, u32)>>>;
     /// See [`Expunge`].
     fn expunge(&self, m: Expunge) -> StoreFuture<Outcome<Vec<u32>>>;
+    /// See [`RemoveMessages`].
+    fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>>;
     /// See [`CreateMailbox`].
     fn create_mailbox(&self, m: CreateMailbox) -> StoreFuture<Outcome<MailboxInfo>>;
     /// See [`DeleteMailbox`].
@@ -102,22 +113,35 @@ pub trait Backend: Send + Sync + 'static {
     fn changes(&self, m: Changes) -> StoreFuture<ChangeSet>;
     /// See [`ClaimRecent`].
     fn claim_recent(&self, m: ClaimRecent) -> StoreFuture<Outcome<u32>>;
-    /// Group-commit counters so far.
-    fn stats(&self) -> StoreStats;
-    /// Commit everything submitted before, then close: later writes fail with `Unavailable`.
-    fn flush(&self) -> StoreFuture<()>;
-    /// See [`OpenBody`].
-    fn open_body(&self, m: OpenBody) -> StoreFuture<BodySource>;
-    /// See [`RemoveMessages`].
-    fn remove_messages(&self, m: RemoveMessages) -> StoreFuture<Outcome<Vec<u32>>>;
-    /// See [`LoadGreylist`].
-    fn load_greylist(&self, m: LoadGreylist) -> StoreFuture<GreylistRows>;
-    /// See [`LookupGreylist`].
-    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup>;
-    /// See [`SaveGreylist`].
-    fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()>;
-    /// See [`ExpireGreylist`].
-    fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64>;
+}
+
+/// Accounts, domains and aliases as the protocols see them: recipients, sender addresses,
+/// logins.
+pub trait Directory: Send + Sync + 'static {
+    /// See [`ResolveRecipient`].
+    fn resolve_recipient(&self, m: ResolveRecipient) -> StoreFuture<Resolution>;
+    /// See [`CheckRecipient`].
+    fn check_recipient(&self, m: CheckRecipient) -> StoreFuture<(Resolution, Vec<i64>)>;
+    /// See [`OwnsAddresses`].
+    fn owns_addresses(&self, m: OwnsAddresses) -> StoreFuture<Vec<bool>>;
+    /// See [`Authenticate`]: the password check and the failed-login counters.
+    fn authenticate(&self, m: Authenticate) -> StoreFuture<LoginOutcome>;
+}
+
+/// The outbound queue.
+pub trait Queue: Send + Sync + 'static {
+    /// See [`Submit`].
+    fn submit(&self, m: Submit) -> StoreFuture<Outcome<Submitted>>;
+    /// See [`DueQueue`].
+    fn due_queue(&self, m: DueQueue) -> StoreFuture<Vec<QueuedMessage>>;
+    /// See [`RecordAttempts`].
+    fn record_attempts(&self, m: RecordAttempts) -> StoreFuture<Outcome<()>>;
+    /// See [`mailroom_shared::queue::QueueAdmin`].
+    fn queue_admin(&self, m: QueueRequest) -> StoreFuture<Outcome<QueueReply>>;
+}
+
+/// The event log and the webhook cursors.
+pub trait EventLog: Send + Sync + 'static {
     /// See [`RecordEvent`].
     fn record_event(&self, m: RecordEvent) -> StoreFuture<Outcome<EventRecorded>>;
     /// See [`ReadEvents`].
@@ -130,6 +154,19 @@ pub trait Backend: Send + Sync + 'static {
     fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>>;
     /// See [`PruneEvents`].
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>>;
+}
+
+/// What the inbound policy keeps: greylist triplets, the spam filter's counts and decisions,
+/// hosted domains and DKIM keys.
+pub trait PolicyState: Send + Sync + 'static {
+    /// See [`LoadGreylist`].
+    fn load_greylist(&self, m: LoadGreylist) -> StoreFuture<GreylistRows>;
+    /// See [`LookupGreylist`].
+    fn lookup_greylist(&self, m: LookupGreylist) -> StoreFuture<GreylistLookup>;
+    /// See [`SaveGreylist`].
+    fn save_greylist(&self, m: SaveGreylist) -> StoreFuture<()>;
+    /// See [`ExpireGreylist`].
+    fn expire_greylist(&self, m: ExpireGreylist) -> StoreFuture<u64>;
     /// See [`ReadBayes`].
     fn read_bayes(&self, m: ReadBayes) -> StoreFuture<Vec<(i64, BayesCounts)>>;
     /// See [`TrainBayes`].
@@ -138,24 +175,24 @@ pub trait Backend: Send + Sync + 'static {
     fn record_spam_decisions(&self, m: RecordSpamDecisions) -> StoreFuture<Outcome<()>>;
     /// See [`FetchSpamDecision`].
     fn fetch_spam_decision(&self, m: FetchSpamDecision) -> StoreFuture<Option<StoredSpamDecision>>;
+    /// See [`FetchBlob`].
+    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
     /// See [`HostedDomains`].
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>>;
     /// See [`DkimKeys`].
     fn dkim_keys(&self, m: DkimKeys) -> StoreFuture<Vec<DkimKey>>;
-    /// See [`FetchBlob`].
-    fn fetch_blob(&self, m: FetchBlob) -> StoreFuture<Arc<[u8]>>;
-    /// See [`crate::actor::Submit`].
-    fn submit(&self, m: crate::actor::Submit) -> StoreFuture<Outcome<crate::outbound::Submitted>>;
-    /// See [`crate::outbound::DueQueue`].
-    fn due_queue(
-        &self,
-        m: crate::outbound::DueQueue,
-    ) -> StoreFuture<Vec<crate::outbound::QueuedMessage>>;
-    /// See [`crate::outbound::RecordAttempts`].
-    fn record_attempts(&self, m: crate::outbound::RecordAttempts) -> StoreFuture<Outcome<()>>;
-    /// See [`mailroom_shared::queue::QueueAdmin`].
-    fn queue_admin(
-        &self,
-        m: mailroom_shared::queue::QueueRequest,
-    ) -> StoreFuture<Outcome<mailroom_shared::queue::QueueReply>>;
 }
+
+/// Counters and the orderly end.
+pub trait Lifecycle: Send + Sync + 'static {
+    /// Group-commit counters so far.
+    fn stats(&self) -> StoreStats;
+    /// Commit everything submitted before, then close: later writes fail with `Unavailable`.
+    fn flush(&self) -> StoreFuture<()>;
+}
+
+/// An engine: every role. Implemented for anything that has them all; the actor holds one
+/// as `Arc<dyn Engine>`.
+pub trait Engine: Mailboxes + Directory + Queue + EventLog + PolicyState + Lifecycle {}
+
+impl<T: Mailboxes + Directory + Queue + EventLog + PolicyState + Lifecycle> Engine for T {}
