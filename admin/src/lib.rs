@@ -10,7 +10,6 @@ mod api;
 mod auth;
 pub mod autoconfig;
 mod context;
-mod db;
 pub mod dns_records;
 mod error;
 mod health;

@@ -4,7 +4,6 @@
 //! failure here refuses the whole reload.
 
 use crate::context::{AdminContext, AdminDeps};
-use crate::db::AdminDb;
 use crate::{api, autoconfig, health, mta_sts};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
@@ -36,10 +35,8 @@ impl AdminServer {
     /// Bind the admin listener of `snapshot` (if any), start serving, and join the
     /// watcher's reloads.
     pub fn start(snapshot: &Snapshot, deps: AdminDeps) -> std::io::Result<Addr<Self>> {
-        let db = AdminDb::open(&snapshot.config.server.data_dir)
-            .map_err(|e| std::io::Error::other(format!("cannot open the store: {e}")))?;
         let watcher = deps.watcher.clone();
-        let context = web::Data::new(AdminContext::new(deps, db));
+        let context = web::Data::new(AdminContext::new(deps));
         let addrs = admin_addrs(snapshot);
         let handle = serve(&addrs, snapshot, watcher.clone(), context.clone())?;
         let addr = Self {

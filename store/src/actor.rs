@@ -28,6 +28,7 @@ use crate::greylist::{
 };
 use crate::mime::MessageMeta;
 use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
+use crate::requests::QueueCommand;
 use crate::spam::{
     BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
     StoredSpamDecision, TrainBayes, Trained,
@@ -132,9 +133,9 @@ impl Handler<Submit> for MailboxStore {
     }
 }
 
-impl Handler<QueueAdmin> for MailboxStore {
-    type Result = ResponseFuture<Result<QueueReply, String>>;
-    fn handle(&mut self, msg: QueueAdmin, _: &mut Context<Self>) -> Self::Result {
+impl Handler<QueueCommand> for MailboxStore {
+    type Result = ResponseFuture<Result<QueueReply, StoreError>>;
+    fn handle(&mut self, msg: QueueCommand, _: &mut Context<Self>) -> Self::Result {
         let bus = self.bus.clone();
         let wakes = matches!(
             msg.0,
@@ -142,12 +143,20 @@ impl Handler<QueueAdmin> for MailboxStore {
         );
         let done = self.write(self.engine.queue_admin(msg.0));
         Box::pin(async move {
-            let reply = done.await.map_err(|e| e.to_string())?;
+            let reply = done.await?;
             if wakes {
                 bus.publish(QueueChanged);
             }
             Ok(reply)
         })
+    }
+}
+
+impl Handler<QueueAdmin> for MailboxStore {
+    type Result = ResponseFuture<Result<QueueReply, String>>;
+    fn handle(&mut self, msg: QueueAdmin, ctx: &mut Context<Self>) -> Self::Result {
+        let done = self.handle(QueueCommand(msg.0), ctx);
+        Box::pin(async move { done.await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -275,6 +284,8 @@ macro_rules! write_handler {
     };
 }
 
+mod accounts;
+
 read_handler!(ResolveRecipient, resolve_recipient, Resolution);
 read_handler!(CheckRecipient, check_recipient, (Resolution, Vec<i64>));
 read_handler!(OwnsAddresses, owns_addresses, Vec<bool>);
@@ -356,7 +367,7 @@ impl Handler<Flush> for MailboxStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sqlite::Admin;
+    use crate::admin::StoreAdmin;
     use crate::types::Role;
     use mailroom_shared::Secret;
     use mailroom_shared::bus::Publish;
@@ -394,26 +405,28 @@ mod tests {
     }
 
     /// A store with alice (password `password1`) whose events a [`Sink`] collects.
-    fn with_alice_and_sink() -> (tempfile::TempDir, i64, Bus, Addr<Sink>, Addr<MailboxStore>) {
+    async fn with_alice_and_sink() -> (tempfile::TempDir, i64, Bus, Addr<Sink>, Addr<MailboxStore>)
+    {
         let dir = tempfile::tempdir().expect("tempdir");
-        let admin = Admin::open(dir.path()).expect("admin");
-        admin.domain_add("example.test").expect("domain");
-        let pw = Secret::new("password1");
-        let alice = admin
-            .user_add("alice@example.test", &pw, Role::User, None)
-            .expect("alice")
-            .id;
         let bus = Bus::start();
         let sink = Sink::default().start();
         bus.subscribe(sink.clone().recipient::<MailboxChanged>());
         bus.subscribe(sink.clone().recipient::<MessageDelivered>());
         let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
+        let admin = StoreAdmin::new(store.clone());
+        admin.domain_add("example.test").await.expect("domain");
+        let pw = Secret::new("password1");
+        let alice = admin
+            .user_add("alice@example.test", &pw, Role::User, None)
+            .await
+            .expect("alice")
+            .id;
         (dir, alice, bus, sink, store)
     }
 
     #[actix_rt::test]
     async fn a_local_twin_serves_from_this_arbiter_and_publishes_the_same() {
-        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink().await;
         let twin = local_twin(&store).await;
         assert!(twin != store, "a twin is an actor of its own");
         assert!(
@@ -469,7 +482,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn deliver_publishes_after_it_is_durable() {
-        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink().await;
 
         let resolved = store
             .send(ResolveRecipient {
@@ -479,6 +492,8 @@ mod tests {
             .expect("mailbox")
             .expect("resolve");
         assert_eq!(resolved, Resolution::Local(vec![alice]));
+        // The domain and alice were written through the same writer before.
+        let before = store.send(Stats).await.expect("mailbox").expect("stats");
         let raw: Arc<[u8]> = Arc::from(&b"Subject: hi\r\n\r\nhello\r\n"[..]);
         let delivered = store
             .send(Deliver {
@@ -525,7 +540,11 @@ mod tests {
             .expect("body");
         assert_eq!(&*body, &*raw);
         let stats = store.send(Stats).await.expect("mailbox").expect("stats");
-        assert_eq!((stats.ops, stats.commits), (1, 1));
+        assert_eq!(
+            (stats.ops - before.ops, stats.commits - before.commits),
+            (1, 1),
+            "one op, one commit for the delivery"
+        );
         store.send(Flush).await.expect("mailbox").expect("flush");
     }
 
@@ -533,7 +552,7 @@ mod tests {
     /// also `Expunged` for INBOX, whose sessions then learn the UIDs from `Changes`.
     #[actix_rt::test]
     async fn mailbox_management_publishes_its_changes() {
-        let (_dir, alice, bus, sink, store) = with_alice_and_sink();
+        let (_dir, alice, bus, sink, store) = with_alice_and_sink().await;
         let ask = |name: &str| Select {
             account_id: alice,
             name: name.into(),
@@ -667,8 +686,8 @@ mod tests {
         store.send(Flush).await.expect("mailbox").expect("flush");
     }
 
-    /// The CLI changes accounts through its own connection while the server runs; the running
-    /// store must see those changes at once, without a restart or a cache to expire.
+    /// The CLI changes accounts through its own engine, opened beside the running server; the
+    /// running store must see those changes at once, without a restart or a cache to expire.
     #[actix_rt::test]
     async fn changes_made_by_another_connection_are_seen_at_once() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -686,8 +705,11 @@ mod tests {
             Resolution::NotOurDomain
         );
 
-        let cli = Admin::open(dir.path()).expect("second connection");
-        cli.domain_add("later.test").expect("domain");
+        let mut cli_config = mailroom_config::Config::default();
+        cli_config.server.data_dir = dir.path().to_path_buf();
+        let cli_engine = crate::open_beside_server(&cli_config).expect("beside the server");
+        let cli = StoreAdmin::new(MailboxStore::start_with(cli_engine, Bus::start()));
+        cli.domain_add("later.test").await.expect("domain");
         assert_eq!(
             resolve("bob@later.test")
                 .await
@@ -698,6 +720,7 @@ mod tests {
         let pw = Secret::new("password1");
         let bob = cli
             .user_add("bob@later.test", &pw, Role::User, None)
+            .await
             .expect("bob")
             .id;
         assert_eq!(
@@ -727,7 +750,7 @@ mod tests {
             "{account:?}"
         );
 
-        cli.user_remove("bob@later.test").expect("remove");
+        cli.user_remove("bob@later.test").await.expect("remove");
         assert_eq!(
             resolve("bob@later.test")
                 .await

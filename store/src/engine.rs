@@ -27,6 +27,12 @@ use crate::greylist::{
 use crate::mime::MessageMeta;
 use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
 use crate::requests::{
+    AddAlias, AddDomain, ChangeAccount, ClearLockout, CreateToken, DeleteToken, DomainDkim,
+    GetAccount, GreylistEntries, HourlyCounts, ListAccounts, ListAliases, ListDomains,
+    ListLockouts, ListTokens, MissingRoleAddresses, NewAccount, NewPassword, RecentEvents,
+    RemoveAccount, RemoveAlias, RemoveDomain, Sizes, SpamDecisions, TokenAccount, VerifyBodies,
+};
+use crate::requests::{
     Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
     Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
     LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
@@ -36,6 +42,10 @@ use crate::requests::{
 use crate::spam::{
     BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
     StoredSpamDecision, TrainBayes, Trained,
+};
+use crate::types::{
+    Account, Alias, ApiToken, Domain, GreylistEntry, HourCount, Lockout, SpamDecisionRow,
+    StoreSizes,
 };
 use crate::types::{
     Appended, BodySource, ChangeSet, Delivered, FlagsResult, LoginOutcome, MailboxInfo,
@@ -128,6 +138,67 @@ pub trait Directory: Send + Sync + 'static {
     fn authenticate(&self, m: Authenticate) -> StoreFuture<LoginOutcome>;
 }
 
+/// The management of the directory: domains, accounts, aliases, API tokens, lockouts. Sent
+/// by the panel, the API and the CLI through the actor, like every other write.
+pub trait Accounts: Send + Sync + 'static {
+    /// See [`AddDomain`].
+    fn add_domain(&self, m: AddDomain) -> StoreFuture<Outcome<Domain>>;
+    /// See [`RemoveDomain`].
+    fn remove_domain(&self, m: RemoveDomain) -> StoreFuture<Outcome<()>>;
+    /// See [`ListDomains`].
+    fn list_domains(&self, m: ListDomains) -> StoreFuture<Vec<Domain>>;
+    /// See [`DomainDkim`].
+    fn domain_dkim(&self, m: DomainDkim) -> StoreFuture<Vec<DkimKey>>;
+    /// See [`MissingRoleAddresses`].
+    fn missing_role_addresses(&self, m: MissingRoleAddresses) -> StoreFuture<Vec<String>>;
+    /// See [`crate::requests::AddAccount`]; the password is already hashed.
+    fn add_account(&self, m: NewAccount) -> StoreFuture<Outcome<Account>>;
+    /// See [`crate::requests::SetPassword`]; the password is already hashed.
+    fn set_password(&self, m: NewPassword) -> StoreFuture<Outcome<()>>;
+    /// See [`GetAccount`].
+    fn get_account(&self, m: GetAccount) -> StoreFuture<Account>;
+    /// See [`ListAccounts`].
+    fn list_accounts(&self, m: ListAccounts) -> StoreFuture<Vec<Account>>;
+    /// See [`ChangeAccount`].
+    fn change_account(&self, m: ChangeAccount) -> StoreFuture<Outcome<Account>>;
+    /// See [`RemoveAccount`]. Returns the account as it was.
+    fn remove_account(&self, m: RemoveAccount) -> StoreFuture<Outcome<Account>>;
+    /// See [`AddAlias`].
+    fn add_alias(&self, m: AddAlias) -> StoreFuture<Outcome<Alias>>;
+    /// See [`ListAliases`].
+    fn list_aliases(&self, m: ListAliases) -> StoreFuture<Vec<Alias>>;
+    /// See [`RemoveAlias`].
+    fn remove_alias(&self, m: RemoveAlias) -> StoreFuture<Outcome<()>>;
+    /// See [`CreateToken`].
+    fn create_token(&self, m: CreateToken) -> StoreFuture<Outcome<(ApiToken, String)>>;
+    /// See [`ListTokens`].
+    fn list_tokens(&self, m: ListTokens) -> StoreFuture<Vec<ApiToken>>;
+    /// See [`DeleteToken`].
+    fn delete_token(&self, m: DeleteToken) -> StoreFuture<Outcome<()>>;
+    /// See [`TokenAccount`].
+    fn token_account(&self, m: TokenAccount) -> StoreFuture<Outcome<Option<Account>>>;
+    /// See [`ListLockouts`].
+    fn list_lockouts(&self, m: ListLockouts) -> StoreFuture<Vec<(Lockout, bool)>>;
+    /// See [`ClearLockout`].
+    fn clear_lockout(&self, m: ClearLockout) -> StoreFuture<Outcome<()>>;
+}
+
+/// What the dashboard and the policy pages show, and the store's self-check. Reads only.
+pub trait Reports: Send + Sync + 'static {
+    /// See [`HourlyCounts`].
+    fn hourly_counts(&self, m: HourlyCounts) -> StoreFuture<Vec<HourCount>>;
+    /// See [`Sizes`].
+    fn sizes(&self, m: Sizes) -> StoreFuture<StoreSizes>;
+    /// See [`RecentEvents`].
+    fn recent_events(&self, m: RecentEvents) -> StoreFuture<Vec<(i64, i64, String)>>;
+    /// See [`SpamDecisions`].
+    fn spam_decisions(&self, m: SpamDecisions) -> StoreFuture<Vec<SpamDecisionRow>>;
+    /// See [`GreylistEntries`].
+    fn greylist_entries(&self, m: GreylistEntries) -> StoreFuture<Vec<GreylistEntry>>;
+    /// See [`VerifyBodies`].
+    fn verify_bodies(&self, m: VerifyBodies) -> StoreFuture<Vec<String>>;
+}
+
 /// The outbound queue.
 pub trait Queue: Send + Sync + 'static {
     /// See [`Submit`].
@@ -193,6 +264,12 @@ pub trait Lifecycle: Send + Sync + 'static {
 
 /// An engine: every role. Implemented for anything that has them all; the actor holds one
 /// as `Arc<dyn Engine>`.
-pub trait Engine: Mailboxes + Directory + Queue + EventLog + PolicyState + Lifecycle {}
+pub trait Engine:
+    Mailboxes + Directory + Accounts + Queue + EventLog + PolicyState + Reports + Lifecycle
+{
+}
 
-impl<T: Mailboxes + Directory + Queue + EventLog + PolicyState + Lifecycle> Engine for T {}
+impl<T> Engine for T where
+    T: Mailboxes + Directory + Accounts + Queue + EventLog + PolicyState + Reports + Lifecycle
+{
+}

@@ -25,6 +25,7 @@
 //! its [`StoreError`] to their replies.
 
 pub mod actor;
+mod admin;
 pub mod dkim;
 pub mod engine;
 pub mod error;
@@ -34,12 +35,12 @@ mod open;
 pub mod outbound;
 pub mod requests;
 pub mod spam;
-pub mod sqlite;
+mod sqlite;
 pub mod types;
 
 pub use actor::MailboxStore;
+pub use admin::StoreAdmin;
 pub use error::StoreError;
-pub use open::{open, start};
+pub use open::{open, open_beside_server, start};
 pub use outbound::{DsnRet, Notify, OutboundRecipient, Submitted};
-pub use sqlite::Admin;
 pub use types::*;

@@ -25,6 +25,14 @@ pub fn start(config: &Config, bus: Bus) -> Result<Addr<MailboxStore>, StoreError
     Ok(MailboxStore::start_with(open(config)?, bus))
 }
 
+/// Like [`open`], for the CLI: when a server already holds the data directory, open beside
+/// it instead of failing (the engine then leaves body files and the WAL to the server).
+pub fn open_beside_server(config: &Config) -> Result<Arc<dyn Engine>, StoreError> {
+    Ok(Arc::new(SqliteBackend::open_beside_server(
+        &config.server.data_dir,
+    )?))
+}
+
 /// The embedded engine (SQLite and body files) in `data_dir`.
 pub(crate) fn embedded(data_dir: &Path) -> Result<Arc<dyn Engine>, StoreError> {
     Ok(Arc::new(SqliteBackend::open(data_dir)?))

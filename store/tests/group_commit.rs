@@ -7,27 +7,23 @@ use futures_util::future::join_all;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_store::actor::{Deliver, Select, Stats};
-use mailroom_store::{Admin, MailboxStore, Role};
+use mailroom_store::{MailboxStore, Role, StoreAdmin};
 
 const DELIVERIES: usize = 50;
 
 #[actix_rt::test]
 async fn fifty_concurrent_deliveries_share_commits() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
-    let pw = Secret::new("password1");
-    let accounts: Vec<i64> = ["a", "b"]
-        .iter()
-        .map(|u| {
-            let address = format!("{u}@example.test");
-            admin
-                .user_add(&address, &pw, Role::User, None)
-                .expect("user")
-                .id
-        })
-        .collect();
     let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await.expect("domain");
+    let pw = Secret::new("password1");
+    let mut accounts = Vec::new();
+    for u in ["a", "b"] {
+        let address = format!("{u}@example.test");
+        let account = admin.user_add(&address, &pw, Role::User, None).await;
+        accounts.push(account.expect("user").id);
+    }
 
     let sends = (0..DELIVERIES).map(|i| {
         let raw = format!("Subject: message {i}\r\n\r\n{}\r\n", "x".repeat(2000 + i));

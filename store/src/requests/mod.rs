@@ -6,22 +6,26 @@
 //! their value types (in [`crate::outbound`], [`crate::spam`], [`crate::greylist`],
 //! [`crate::dkim`]); [`queue`] and [`policy`] gather them.
 
+pub mod accounts;
 pub mod directory;
 pub mod events;
 pub mod mail;
 pub mod policy;
 pub mod queue;
+pub mod reports;
 
 use actix::Message;
 
 use crate::error::StoreError;
 use crate::types::StoreStats;
 
+pub use accounts::*;
 pub use directory::*;
 pub use events::*;
 pub use mail::*;
 pub use policy::*;
 pub use queue::*;
+pub use reports::*;
 
 /// Group-commit counters. Sent by the admin panel (/metrics) and tests.
 #[derive(Message, Debug, Clone, Default)]

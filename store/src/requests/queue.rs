@@ -47,3 +47,9 @@ impl std::fmt::Debug for Submit {
             .finish()
     }
 }
+
+/// An outbound queue command (list, retry, delete, hold, release) from the CLI or the panel,
+/// with the store's error; [`QueueAdmin`] is the same with the error as text.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<QueueReply, StoreError>")]
+pub struct QueueCommand(pub QueueRequest);

@@ -8,16 +8,18 @@
 //! tmp/                         bodies being written; emptied at open
 //! ```
 //! Writes go through the one writer thread ([`writer`]), which group-commits them; reads use a
-//! pool of read-only connections ([`reads`]); the admin CLI uses its own short transactions
-//! ([`admin`]), safe next to a running server.
+//! pool of read-only connections ([`reads`]). The directory (domains, accounts, aliases,
+//! tokens) is written the same way ([`directory`]).
 //!
 //! One server process per data directory: the orphan sweep at open assumes no other process
 //! writes blobs.
 
-pub mod admin;
 mod api_tokens;
 mod blob_cache;
 mod blobs;
+mod directory;
+#[cfg(test)]
+mod directory_tests;
 mod dkim;
 mod events;
 mod greylist;
@@ -31,6 +33,8 @@ mod recent;
 mod roles;
 mod schema;
 mod spam;
+#[cfg(test)]
+mod test_admin;
 #[cfg(test)]
 mod tests;
 mod writer;
@@ -47,9 +51,10 @@ use crate::error::StoreError;
 use crate::mime::{self, MessageMeta};
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
-use writer::{Body, WriterHandle};
+use writer::{Body, Tenancy, WriterHandle};
 
-pub use admin::Admin;
+#[cfg(test)]
+pub(crate) use test_admin::Admin;
 
 /// File name of the metadata database inside the data directory.
 pub const DB_FILE: &str = "mailroom.db";
@@ -125,9 +130,9 @@ pub struct SqliteBackend {
     blobs: Arc<BlobStore>,
     headers: Arc<BlobCache<[u8]>>,
     metas: Arc<BlobCache<MessageMeta>>,
-    /// Held for the backend's life: the orphan sweep at open and the writer's file deletions
-    /// are only safe with one server per data directory.
-    _lock: std::fs::File,
+    /// Held for the backend's life (locked when this process owns the directory): the orphan
+    /// sweep at open and the writer's file deletions are only safe with one owner.
+    lock: Arc<std::fs::File>,
 }
 
 /// The lock file a running server holds in its data directory.
@@ -140,35 +145,59 @@ impl SqliteBackend {
     /// Blocks for as long as that takes; call it at startup. The read pool needs a tokio
     /// runtime when it is first used, not here.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_as(data_dir, false)
+    }
+
+    /// Like [`SqliteBackend::open`], but when a server holds `data_dir` already, open beside
+    /// it as a guest instead of failing: for the CLI, whose few directory writes SQLite's
+    /// locking keeps apart from the server's. A guest neither sweeps nor deletes body files
+    /// nor checkpoints the WAL; those stay the server's.
+    pub fn open_beside_server(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_as(data_dir, true)
+    }
+
+    fn open_as(data_dir: &Path, may_be_guest: bool) -> Result<Self, StoreError> {
         secure_data_dir(data_dir)?;
         let lock = fsutil::create_private_file(&data_dir.join(LOCK_FILE))?;
-        lock.try_lock().map_err(|_| {
-            StoreError::Unavailable(format!(
-                "another mailroom server is using {}",
-                data_dir.display()
-            ))
-        })?;
+        let tenancy = match lock.try_lock() {
+            Ok(()) => Tenancy::Owner,
+            Err(_) if may_be_guest => Tenancy::Guest,
+            Err(_) => {
+                return Err(StoreError::Unavailable(format!(
+                    "another mailroom server is using {}",
+                    data_dir.display()
+                )));
+            }
+        };
         let db = data_dir.join(DB_FILE);
         let mut conn = open_write_connection(&db)?;
         schema::migrations::migrate(&mut conn)?;
         // Domains created before DKIM keys existed (or by an older mailroom) get theirs now,
         // so that everything the submission path signs for has a key.
         dkim::backfill(&mut conn)?;
-        let blobs = Arc::new(BlobStore::open(data_dir)?);
-        // No writer runs yet, so nothing can be between "file written" and "row committed".
-        let removed = blobs.sweep_orphans(&conn)?;
-        if removed > 0 {
-            tracing::info!(removed, "Removed unreferenced blob files.");
-        }
+        let blobs = match tenancy {
+            Tenancy::Owner => {
+                let blobs = Arc::new(BlobStore::open(data_dir)?);
+                // No writer runs yet, so nothing can be between "file written" and "row
+                // committed".
+                let removed = blobs.sweep_orphans(&conn)?;
+                if removed > 0 {
+                    tracing::info!(removed, "Removed unreferenced blob files.");
+                }
+                blobs
+            }
+            // The owner may be writing bodies into tmp/ right now.
+            Tenancy::Guest => Arc::new(BlobStore::at(data_dir)),
+        };
         let pool = read_pool(&db)?;
-        let writer = writer::spawn(conn, blobs.clone())?;
+        let writer = writer::spawn(conn, blobs.clone(), tenancy)?;
         Ok(Self {
             writer,
             pool,
             blobs,
             headers: Arc::new(BlobCache::new(blob_cache::HEADER_BYTES)),
             metas: Arc::new(BlobCache::new(blob_cache::META_BYTES)),
-            _lock: lock,
+            lock: Arc::new(lock),
         })
     }
 

@@ -24,6 +24,7 @@ use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::metrics::metrics;
 
 use super::blobs::{BlobStore, INLINE_MAX};
+use super::directory::{self, DirectoryDone, DirectoryOp};
 use super::queue::{RecordOp, SubmitOp};
 use super::{events, greylist, logins, ops, queue, unix_now};
 use crate::engine::Outcome;
@@ -152,6 +153,7 @@ pub(crate) enum Request {
     Submit(Box<SubmitOp>, Reply<Outcome<Submitted>>),
     RecordAttempts(RecordOp, Reply<Outcome<()>>),
     QueueAdmin(QueueRequest, Reply<Outcome<QueueReply>>),
+    Directory(Box<DirectoryOp>, Reply<Outcome<DirectoryDone>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -191,8 +193,23 @@ pub(crate) struct WriterHandle {
     counters: Arc<Counters>,
 }
 
+/// Whether this process owns the data directory (a server) or works beside a server that
+/// does (the CLI while the server runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tenancy {
+    /// Checkpoints the WAL and deletes the files of bodies that lost their last row.
+    Owner,
+    /// Leaves both to the owner: it may be about to reference a body this process saw
+    /// unreferenced, and its next start sweeps unreferenced files.
+    Guest,
+}
+
 /// Start the writer thread on `conn`.
-pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHandle, StoreError> {
+pub(crate) fn spawn(
+    conn: Connection,
+    blobs: Arc<BlobStore>,
+    tenancy: Tenancy,
+) -> Result<WriterHandle, StoreError> {
     // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold: the
     // batch waits while pages are copied and the database file is synced, and so does every
     // client behind it. A thread of its own checkpoints instead, beside the writer (WAL lets
@@ -206,7 +223,10 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     // SQLite runs one checkpoint at a time and fails the second at once, busy handler or not:
     // the checkpointer's PASSIVE runs and the writer's TRUNCATE take turns on this lock.
     let turn = Arc::new(Mutex::new(()));
-    let (checkpointer, wal) = match conn.path().filter(|p| !p.is_empty()) {
+    let db_path = conn
+        .path()
+        .filter(|p| !p.is_empty() && tenancy == Tenancy::Owner);
+    let (checkpointer, wal) = match db_path {
         Some(db) => (
             Some(Checkpointer::spawn(
                 std::path::PathBuf::from(db),
@@ -224,7 +244,16 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     let thread_counters = counters.clone();
     std::thread::Builder::new()
         .name("mailroom-store-writer".into())
-        .spawn(move || run(conn, rx, &blobs, &thread_counters, checkpointer, wal))?;
+        .spawn(move || {
+            run(
+                conn,
+                rx,
+                &blobs,
+                &thread_counters,
+                (checkpointer, wal),
+                tenancy,
+            )
+        })?;
     Ok(WriterHandle { tx, counters })
 }
 
@@ -412,8 +441,13 @@ impl WriterHandle {
         self.call(|r| Request::QueueAdmin(op, r)).await
     }
 
-    /// Wait until everything submitted before is committed, then stop the writer.
-    /// Closing twice is fine.
+    pub(crate) async fn directory(
+        &self,
+        op: DirectoryOp,
+    ) -> Result<Outcome<DirectoryDone>, StoreError> {
+        self.call(|r| Request::Directory(Box::new(op), r)).await
+    }
+
     pub(crate) async fn login(
         &self,
         op: LoginUpdate,
@@ -421,6 +455,8 @@ impl WriterHandle {
         self.call(|r| Request::Login(op, r)).await
     }
 
+    /// Wait until everything submitted before is committed, then stop the writer.
+    /// Closing twice is fine.
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
         match self.submit(Request::Close) {
             Ok(rx) => rx.await.unwrap_or(Ok(())),
@@ -480,8 +516,8 @@ fn run(
     rx: mpsc::Receiver<Request>,
     blobs: &BlobStore,
     counters: &Counters,
-    checkpointer: Option<Checkpointer>,
-    mut wal: Option<WalBound>,
+    (checkpointer, mut wal): (Option<Checkpointer>, Option<WalBound>),
+    tenancy: Tenancy,
 ) {
     count_queue(&conn);
     let close_reply = loop {
@@ -502,7 +538,7 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, batch, blobs, counters);
+            run_batch(&mut conn, batch, blobs, counters, tenancy);
             if let Some(wal) = &mut wal {
                 wal.after_commit(&conn);
             }
@@ -514,8 +550,11 @@ fn run(
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop();
     }
-    // Fold the WAL back into the database so the files at rest are just mailroom.db.
-    if let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(())) {
+    // Fold the WAL back into the database so the files at rest are just mailroom.db (the
+    // owner's job: a guest would wait for the owner's readers).
+    if tenancy == Tenancy::Owner
+        && let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(()))
+    {
         tracing::warn!(error = %e, "Final WAL checkpoint failed; the WAL will be replayed at next open.");
     }
     if let Some(wal) = &wal {
@@ -528,7 +567,13 @@ fn run(
     tracing::info!("Store writer stopped.");
 }
 
-fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, counters: &Counters) {
+fn run_batch(
+    conn: &mut Connection,
+    batch: Vec<Request>,
+    blobs: &BlobStore,
+    counters: &Counters,
+    tenancy: Tenancy,
+) {
     let started = Instant::now();
     let size = batch.len();
     counters.ops.fetch_add(size as u64, Ordering::Relaxed);
@@ -556,7 +601,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Request>, blobs: &BlobStore, coun
     }
     // Unlinking is cheap (no fsync needed: a file that survives a crash is swept at open),
     // and doing it before the replies lets a caller rely on the file being gone.
-    remove_orphans(conn, blobs, &effects.maybe_orphaned);
+    if tenancy == Tenancy::Owner {
+        remove_orphans(conn, blobs, &effects.maybe_orphaned);
+    }
     for p in pending {
         p.finish(&commit);
     }
@@ -889,6 +936,10 @@ fn run_request(
             let r = isolated(tx, isolation, |c| queue::admin(c, &op)).map(no_changes);
             held(op, reply, r, Request::QueueAdmin)
         }
+        Request::Directory(op, reply) => {
+            let r = isolated(tx, isolation, |c| directory::apply(c, fx, &op)).map(no_changes);
+            held(op, reply, r, Request::Directory)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
@@ -942,6 +993,7 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::Submit(op, r) => held(op, r, Err(e), Request::Submit),
         Request::RecordAttempts(op, r) => held(op, r, Err(e), Request::RecordAttempts),
         Request::QueueAdmin(op, r) => held(op, r, Err(e), Request::QueueAdmin),
+        Request::Directory(op, r) => held(op, r, Err(e), Request::Directory),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }
@@ -1050,7 +1102,7 @@ mod tests {
             ),
             Request::Deliver(deliver(vec![alice, bob], "three"), r4),
         ];
-        run_batch(&mut conn, batch, &blobs, &counters);
+        run_batch(&mut conn, batch, &blobs, &counters, Tenancy::Owner);
 
         let uids = |r: Result<Outcome<Vec<Delivered>>, StoreError>| {
             r.expect("delivered")
@@ -1078,7 +1130,7 @@ mod tests {
         let mut conn = open_write_connection(&dir.path().join(DB_FILE)).expect("conn");
         crate::sqlite::schema::migrations::migrate(&mut conn).expect("migrate");
         let blobs = Arc::new(BlobStore::open(dir.path()).expect("blobs"));
-        let handle = spawn(conn, blobs).expect("spawn");
+        let handle = spawn(conn, blobs, Tenancy::Owner).expect("spawn");
         let gone = Expunge {
             account_id: 1,
             mailbox_id: 1,
