@@ -224,18 +224,6 @@ impl Actor for MailboxStore {
 }
 
 impl MailboxStore {
-    /// Open the embedded store (SQLite + blob files) in `data_dir` and start the actor on the
-    /// current arbiter. Must be called inside a running actix System. Blocks while the
-    /// database opens and migrates (startup only). Same as [`crate::start`] with a
-    /// configuration whose data directory is `data_dir`.
-    pub fn start_embedded(
-        data_dir: &std::path::Path,
-        bus: Bus,
-    ) -> Result<Addr<MailboxStore>, StoreError> {
-        let engine = crate::open::embedded(data_dir)?;
-        Ok(Self::start_with(engine, bus))
-    }
-
     /// Start the actor over an engine (see [`crate::open`]).
     pub fn start_with(engine: Arc<dyn Engine>, bus: Bus) -> Addr<MailboxStore> {
         MailboxStore { engine, bus }.start()
@@ -367,7 +355,6 @@ impl Handler<Flush> for MailboxStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::StoreAdmin;
     use crate::types::Role;
     use mailroom_shared::Secret;
     use mailroom_shared::bus::Publish;
@@ -413,12 +400,22 @@ mod tests {
         bus.subscribe(sink.clone().recipient::<MailboxChanged>());
         bus.subscribe(sink.clone().recipient::<MessageDelivered>());
         let store = MailboxStore::start_embedded(dir.path(), bus.clone()).expect("start");
-        let admin = StoreAdmin::new(store.clone());
-        admin.domain_add("example.test").await.expect("domain");
-        let pw = Secret::new("password1");
-        let alice = admin
-            .user_add("alice@example.test", &pw, Role::User, None)
+        store
+            .send(crate::requests::AddDomain {
+                name: "example.test".into(),
+            })
             .await
+            .expect("mailbox")
+            .expect("domain");
+        let alice = store
+            .send(crate::requests::AddAccount {
+                address: "alice@example.test".into(),
+                password: Secret::new("password1"),
+                role: Role::User,
+                quota: None,
+            })
+            .await
+            .expect("mailbox")
             .expect("alice")
             .id;
         (dir, alice, bus, sink, store)
@@ -683,81 +680,6 @@ mod tests {
             ]
         );
         assert!(changed.iter().all(|c| c.account_id == alice));
-        store.send(Flush).await.expect("mailbox").expect("flush");
-    }
-
-    /// The CLI changes accounts through its own engine, opened beside the running server; the
-    /// running store must see those changes at once, without a restart or a cache to expire.
-    #[actix_rt::test]
-    async fn changes_made_by_another_connection_are_seen_at_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("start");
-        let resolve = |address: &str| {
-            store.send(ResolveRecipient {
-                address: address.into(),
-            })
-        };
-        assert_eq!(
-            resolve("bob@later.test")
-                .await
-                .expect("mailbox")
-                .expect("resolve"),
-            Resolution::NotOurDomain
-        );
-
-        let mut cli_config = mailroom_config::Config::default();
-        cli_config.server.data_dir = dir.path().to_path_buf();
-        let cli_engine = crate::open_beside_server(&cli_config).expect("beside the server");
-        let cli = StoreAdmin::new(MailboxStore::start_with(cli_engine, Bus::start()));
-        cli.domain_add("later.test").await.expect("domain");
-        assert_eq!(
-            resolve("bob@later.test")
-                .await
-                .expect("mailbox")
-                .expect("resolve"),
-            Resolution::UnknownUser
-        );
-        let pw = Secret::new("password1");
-        let bob = cli
-            .user_add("bob@later.test", &pw, Role::User, None)
-            .await
-            .expect("bob")
-            .id;
-        assert_eq!(
-            resolve("bob@later.test")
-                .await
-                .expect("mailbox")
-                .expect("resolve"),
-            Resolution::Local(vec![bob])
-        );
-        let mut config = mailroom_config::Config::default();
-        config.security.auth_failure_delay_ms = 0;
-        let account = store
-            .send(Authenticate {
-                address: "bob@later.test".into(),
-                password: pw.clone(),
-                attempt: LoginAttempt {
-                    protocol: LoginProtocol::Smtp,
-                    mechanism: "PLAIN".into(),
-                    client: "192.0.2.1".parse().expect("ip"),
-                },
-                guard: LoginGuard::from_config(&config),
-            })
-            .await
-            .expect("mailbox");
-        assert!(
-            matches!(&account, Verdict::Accepted(a) if a.id == bob),
-            "{account:?}"
-        );
-
-        cli.user_remove("bob@later.test").await.expect("remove");
-        assert_eq!(
-            resolve("bob@later.test")
-                .await
-                .expect("mailbox")
-                .expect("resolve"),
-            Resolution::UnknownUser
-        );
         store.send(Flush).await.expect("mailbox").expect("flush");
     }
 }

@@ -33,6 +33,20 @@ pub fn open_beside_server(config: &Config) -> Result<Arc<dyn Engine>, StoreError
     )?))
 }
 
+impl MailboxStore {
+    /// Open the embedded store (SQLite + blob files) in `data_dir` and start the actor on the
+    /// current arbiter. Must be called inside a running actix System. Blocks while the
+    /// database opens and migrates (startup only). Same as [`crate::start`] with a
+    /// configuration whose data directory is `data_dir`.
+    pub fn start_embedded(
+        data_dir: &std::path::Path,
+        bus: Bus,
+    ) -> Result<Addr<MailboxStore>, StoreError> {
+        let engine = embedded(data_dir)?;
+        Ok(Self::start_with(engine, bus))
+    }
+}
+
 /// The embedded engine (SQLite and body files) in `data_dir`.
 pub(crate) fn embedded(data_dir: &Path) -> Result<Arc<dyn Engine>, StoreError> {
     Ok(Arc::new(SqliteBackend::open(data_dir)?))

@@ -25,7 +25,9 @@ fn imap_idle(s: &Server, address: &str) -> LineClient {
     let login = c.read_until(|l| l.starts_with("a ")).expect("LOGIN answer");
     assert!(login.contains("a OK"), "{login}");
     c.send("b SELECT INBOX").expect("SELECT");
-    let select = c.read_until(|l| l.starts_with("b ")).expect("SELECT answer");
+    let select = c
+        .read_until(|l| l.starts_with("b "))
+        .expect("SELECT answer");
     assert!(select.contains("b OK"), "{select}");
     c.send("c IDLE").expect("IDLE");
     let idling = c.read_line().expect("continuation");
@@ -77,7 +79,9 @@ fn removing_an_account_through_the_api_ends_its_imap_and_pop3_sessions() {
 
     // Another account's session goes on.
     other.send("DONE").expect("DONE");
-    let done = other.read_until(|l| l.starts_with("c ")).expect("IDLE ends");
+    let done = other
+        .read_until(|l| l.starts_with("c "))
+        .expect("IDLE ends");
     assert!(done.contains("c OK"), "{done}");
     other.send("d NOOP").expect("NOOP");
     let noop = other.read_until(|l| l.starts_with("d ")).expect("NOOP");
