@@ -1,5 +1,6 @@
-//! What every admin handler reaches: the store (its actor, and its management requests), the configuration watcher, the connection tracker, the greylist, the webhook
-//! targets, and the panel's sign-ins.
+//! What every admin handler reaches: the store (its actor, and its management requests),
+//! the configuration watcher, the connection tracker, the greylist, the webhook targets, and
+//! the panel's sign-ins.
 
 use crate::sessions::LoginSessions;
 use crate::webhooks::Webhooks;

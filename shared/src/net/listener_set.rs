@@ -100,7 +100,11 @@ impl Handler<AccountRemoved> for ListenerSet {
     fn handle(&mut self, msg: AccountRemoved, _: &mut Context<Self>) {
         let ended = self.tracker.end_account(&msg.address);
         if ended > 0 {
-            tracing::info!(account = %msg.address, sessions = ended, "Ended the sessions of a removed account.");
+            tracing::info!(
+                account = %msg.address,
+                sessions = ended,
+                "Ended the sessions of a removed account."
+            );
         }
     }
 }

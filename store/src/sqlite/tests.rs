@@ -1,6 +1,6 @@
-//! Tests of the embedded backend through the [`Backend`] trait: delivery and dedup, quota,
-//! flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox management and
-//! `Changes` are in [`mailboxes`], the event log in [`events`].
+//! Tests of the embedded engine through its role traits ([`crate::engine`]): delivery and
+//! dedup, quota, flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox
+//! management and `Changes` are in [`mailboxes`], the event log in [`events`].
 
 mod bodies;
 mod dkim;

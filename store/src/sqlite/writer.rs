@@ -72,7 +72,8 @@ pub(crate) fn wal_limit(db_bytes: u64) -> u64 {
     (db_bytes / 16).clamp(WAL_LIMIT_MIN, WAL_LIMIT_MAX)
 }
 /// How long the writer's TRUNCATE checkpoint waits for readers to leave the WAL (and for
-/// another connection's write, the admin CLI's) before giving up until [`WAL_RETRY_AFTER`].
+/// another connection's write: a CLI's engine beside the server) before giving up until
+/// [`WAL_RETRY_AFTER`].
 /// Every client behind the writer waits too, but only when the WAL is past its limit and
 /// something holds it.
 const WAL_RESTART_WAIT: Duration = Duration::from_secs(1);
