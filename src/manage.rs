@@ -1,15 +1,22 @@
 //! The management subcommands. While a server runs on the configured data directory (its
 //! control file is there and it answers), they go to that server's API ([`crate::remote`]),
-//! so that its sessions hear of every change; otherwise they open the store directly.
+//! so that its sessions hear of every change. Otherwise they open the configured store in
+//! this process and send it the same requests as the panel and the API, through the same
+//! actor and writer: one write path.
 
 use crate::remote;
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use mailroom_config::{ConfigSource, load};
 use mailroom_shared::Secret;
-use mailroom_store::Admin;
-use mailroom_store::LockoutPolicy;
+use mailroom_shared::bus::Bus;
+use mailroom_shared::queue::{QueueReply, QueueRequest};
+use mailroom_store::actor::Flush;
+use mailroom_store::dkim::DkimKey;
 use mailroom_store::types::Role;
+use mailroom_store::{
+    Account, Alias, Domain, Lockout, LockoutPolicy, MailboxStore, StoreAdmin, StoreError,
+};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,10 +103,67 @@ pub(crate) enum ConfigAction {
     Check { file: PathBuf },
 }
 
-fn open_store(source: &ConfigSource) -> anyhow::Result<Admin> {
+/// The store as a CLI command uses it: its engine opened in this process behind the same
+/// actor and requests as the server's, each request driven to completion before the next.
+struct CliStore {
+    system: actix_rt::SystemRunner,
+    admin: StoreAdmin,
+}
+
+/// Blocking forms of the [`StoreAdmin`] requests a command sends.
+macro_rules! blocking {
+    ($( $name:ident ( $($arg:ident : $ty:ty),* ) -> $out:ty; )*) => {
+        $(
+            fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
+                self.system.block_on(self.admin.$name($($arg),*))
+            }
+        )*
+    };
+}
+
+impl CliStore {
+    blocking! {
+        domain_add(name: &str) -> Domain;
+        missing_role_addresses(domain: &str) -> Vec<String>;
+        domain_list() -> Vec<Domain>;
+        domain_remove(name: &str) -> ();
+        domain_dkim(name: &str) -> Vec<DkimKey>;
+        user_add(address: &str, password: &Secret, role: Role, quota: Option<u64>) -> Account;
+        user_passwd(address: &str, password: &Secret) -> ();
+        user_list() -> Vec<Account>;
+        user_remove(address: &str) -> ();
+        alias_add(source: &str, targets: &[String]) -> Alias;
+        alias_list() -> Vec<Alias>;
+        alias_remove(source: &str) -> ();
+        lockouts(policy: &LockoutPolicy) -> Vec<(Lockout, bool)>;
+        lockout_clear(target: &str) -> ();
+        queue(request: &QueueRequest) -> QueueReply;
+    }
+}
+
+impl Drop for CliStore {
+    fn drop(&mut self) {
+        // Everything was committed when its request returned; this closes the writer.
+        if let Ok(Err(e)) = self.system.block_on(self.admin.store().send(Flush)) {
+            eprintln!("warning: closing the store: {e}");
+        }
+    }
+}
+
+fn open_store(source: &ConfigSource) -> anyhow::Result<CliStore> {
     let config = load(source).map_err(|errors| anyhow!(mailroom_config::describe(&errors)))?;
     let dir = &config.server.data_dir;
-    Admin::open(dir).with_context(|| format!("cannot open the store in {}", dir.display()))
+    let system = actix_rt::System::new();
+    let admin = system
+        .block_on(async {
+            let engine = mailroom_store::open_beside_server(&config)?;
+            Ok::<_, StoreError>(StoreAdmin::new(MailboxStore::start_with(
+                engine,
+                Bus::start(),
+            )))
+        })
+        .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+    Ok(CliStore { system, admin })
 }
 
 pub(crate) fn read_password() -> anyhow::Result<Secret> {
@@ -255,7 +319,6 @@ pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::R
 }
 
 pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Result<ExitCode> {
-    use mailroom_shared::queue::{QueueReply, QueueRequest};
     if let Some(server) = remote::Server::find(source)? {
         return remote::queue(&server, action);
     }

@@ -100,7 +100,7 @@ async fn api_caller(req: &HttpRequest) -> Result<Caller, ApiError> {
             })
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let secret = rest.to_string();
-            match ctx.db.run(move |db| db.token_account(&secret)).await? {
+            match ctx.db.token_account(&secret).await? {
                 Some(account) => Ok(Caller {
                     account,
                     via: Via::Token,
@@ -169,7 +169,7 @@ pub(crate) async fn session_caller(
         return Ok(None);
     };
     let address = session.address.clone();
-    let account = match ctx.db.run(move |db| db.user_get(&address)).await {
+    let account = match ctx.db.user_get(&address).await {
         Ok(a) => a,
         Err(StoreError::NotFound(_)) => {
             ctx.logins.remove(&id);

@@ -12,10 +12,10 @@
 //! server behind port forwarding.
 
 use crate::context::AdminContext;
-use crate::db::AdminDb;
 use actix_web::{HttpRequest, HttpResponse, web};
 use mailroom_config::{Config, ListenerKind};
 use mailroom_shared::address::Address;
+use mailroom_store::StoreAdmin as AdminDb;
 use serde::Deserialize;
 use std::fmt::Write as _;
 
@@ -196,12 +196,8 @@ pub fn requested_address(body: &str) -> Option<String> {
 
 /// Whether `domain` is hosted here.
 pub(crate) async fn is_hosted(db: &AdminDb, domain: String) -> Result<bool, String> {
-    db.run(move |admin| {
-        let domains = admin.domain_list()?;
-        Ok(domains.iter().any(|d| d.name.eq_ignore_ascii_case(&domain)))
-    })
-    .await
-    .map_err(|e| e.to_string())
+    let domains = db.domain_list().await.map_err(|e| e.to_string())?;
+    Ok(domains.iter().any(|d| d.name.eq_ignore_ascii_case(&domain)))
 }
 
 fn xml(body: String) -> HttpResponse {

@@ -1,9 +1,8 @@
-//! What every admin handler reaches: the store (its actor and the synchronous management
-//! API), the configuration watcher, the connection tracker, the greylist, the webhook
-//! targets, and the panel's sign-ins.
+//! What every admin handler reaches: the store (its actor, and its management requests),
+//! the configuration watcher, the connection tracker, the greylist, the webhook targets, and
+//! the panel's sign-ins.
 
 use crate::control::ControlSecret;
-use crate::db::AdminDb;
 use crate::sessions::LoginSessions;
 use crate::webhooks::Webhooks;
 use actix::{Addr, Recipient};
@@ -11,7 +10,7 @@ use mailroom_shared::msg::EditGreylist;
 use mailroom_shared::net::ConnectionTracker;
 use mailroom_shared::reload::{ConfigWatcher, Current};
 use mailroom_shared::snapshot::Snapshot;
-use mailroom_store::MailboxStore;
+use mailroom_store::{MailboxStore, StoreAdmin};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -37,8 +36,9 @@ pub(crate) struct AdminContext {
     pub tracker: ConnectionTracker,
     pub greylist: Recipient<EditGreylist>,
     pub webhooks: Addr<Webhooks>,
-    /// Domains, accounts, aliases, tokens: the store's management API.
-    pub db: AdminDb,
+    /// Domains, accounts, aliases, tokens: the store's management requests, through the
+    /// same actor (and write path) as `store`.
+    pub db: StoreAdmin,
     /// Panel sign-ins.
     pub logins: LoginSessions,
     /// When the server started, for the uptime.
@@ -50,7 +50,8 @@ pub(crate) struct AdminContext {
 }
 
 impl AdminContext {
-    pub(crate) fn new(deps: AdminDeps, db: AdminDb, control: ControlSecret) -> Self {
+    pub(crate) fn new(deps: AdminDeps, control: ControlSecret) -> Self {
+        let db = StoreAdmin::new(deps.store.clone());
         Self {
             watcher: deps.watcher,
             store: deps.store,

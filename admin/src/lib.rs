@@ -11,7 +11,6 @@ mod auth;
 pub mod autoconfig;
 mod context;
 mod control;
-mod db;
 pub mod dns_records;
 mod error;
 mod health;

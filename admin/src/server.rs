@@ -9,7 +9,6 @@
 
 use crate::context::{AdminContext, AdminDeps};
 use crate::control::{ControlAccess, ControlOnly, ControlSecret};
-use crate::db::AdminDb;
 use crate::{api, autoconfig, health, mta_sts};
 use actix::prelude::*;
 use actix_web::dev::ServerHandle;
@@ -47,13 +46,11 @@ impl AdminServer {
         snapshot: &Snapshot,
         deps: AdminDeps,
     ) -> std::io::Result<(Addr<Self>, ControlAccess)> {
-        let db = AdminDb::open(&snapshot.config.server.data_dir)
-            .map_err(|e| std::io::Error::other(format!("cannot open the store: {e}")))?;
         let watcher = deps.watcher.clone();
         let control = ControlSecret::generate()
             .ok_or_else(|| std::io::Error::other("no randomness for the control secret"))?;
         let secret = control.secret().clone();
-        let context = web::Data::new(AdminContext::new(deps, db, control));
+        let context = web::Data::new(AdminContext::new(deps, control));
         let addrs = admin_addrs(snapshot);
         let handle = serve(&addrs, snapshot, watcher.clone(), context.clone())?;
         let tls = snapshot.config.admin.tls;

@@ -40,6 +40,19 @@ pub struct MailboxChanged {
     pub modseq: u64,
 }
 
+/// An account was removed (from the panel, the API or the CLI). Published by `MailboxStore`
+/// once the removal is durable; handled by the `ListenerSet`, which ends the account's open
+/// sessions (IMAP `* BYE`, POP3 `-ERR`, SMTP `421`), so nobody keeps using an account that
+/// is gone.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct AccountRemoved {
+    /// The account's id.
+    pub account_id: i64,
+    /// Its address, as sessions record their login.
+    pub address: String,
+}
+
 /// A message was delivered to local recipients. Published by `MailboxStore`; handled by
 /// policy actors (spam learning, webhooks).
 #[derive(Message, Debug, Clone)]

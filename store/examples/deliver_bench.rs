@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_store::actor::{Deliver, Flush, Stats};
-use mailroom_store::{Admin, MailboxStore, Role};
+use mailroom_store::{MailboxStore, Role, StoreAdmin};
 
 const ACCOUNTS: usize = 10;
 
@@ -63,15 +63,20 @@ fn message(n: usize, size: usize) -> Arc<[u8]> {
 }
 
 async fn run(dir: &Path, writers: usize, args: &Args) -> anyhow::Result<()> {
-    let admin = Admin::open(dir)?;
-    admin.domain_add("example.test")?;
+    let store = MailboxStore::start_embedded(dir, Bus::start())?;
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await?;
     let password = Secret::new("bench password");
     let mut accounts = Vec::new();
     for i in 0..ACCOUNTS {
         let address = format!("user{i}@example.test");
-        accounts.push(admin.user_add(&address, &password, Role::User, None)?.id);
+        accounts.push(
+            admin
+                .user_add(&address, &password, Role::User, None)
+                .await?
+                .id,
+        );
     }
-    let store = MailboxStore::start_embedded(dir, Bus::start())?;
     let bodies: Vec<Arc<[u8]>> = (0..args.messages).map(|n| message(n, args.size)).collect();
     let next = Arc::new(AtomicUsize::new(0));
 

@@ -28,16 +28,10 @@ pub enum StoreError {
         /// The account that is full.
         address: String,
     },
-    /// The store cannot serve the request now: I/O or SQLite failed, or the writer is gone.
+    /// The store cannot serve the request now: I/O or the database failed, or the writer is gone.
     /// Nothing was changed; the caller may retry later (SMTP `451`).
     #[error("store unavailable: {0}")]
     Unavailable(String),
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Unavailable(format!("database: {e}"))
-    }
 }
 
 impl From<std::io::Error> for StoreError {

@@ -1,10 +1,12 @@
 //! The mailbox store: accounts, domains, aliases, mailboxes and messages.
 //!
-//! The [`MailboxStore`] actor is the only way into mailbox data for the protocol crates; the
-//! synchronous [`Admin`] API is the only other one, for the CLI and the admin server (on its
-//! blocking pool; domains, accounts, aliases, tokens). The embedded backend keeps
-//! metadata and small bodies in SQLite (WAL) and each larger body in one content-addressed
-//! file under the data directory.
+//! The [`MailboxStore`] actor is the only way into the store, for the protocol crates, the
+//! outbound queue, the admin panel, the API and the CLI alike: one write path. Layers, one
+//! way: [`requests`] and value types ([`types`], [`mime`], [`outbound`], [`spam`],
+//! [`greylist`], [`dkim`]) ← the engine's role traits ([`engine`]) ← the engines (the
+//! embedded one in `sqlite/`) ← the [`actor`] and [`open()`], which picks the engine. Nothing
+//! above an engine names its types. The embedded engine keeps metadata and small bodies in
+//! SQLite (WAL) and each larger body in one content-addressed file under the data directory.
 //!
 //! Invariants, which every change here must keep:
 //! - **Acknowledged = durable.** A write returns `Ok` only after the transaction referencing
@@ -23,19 +25,23 @@
 //! its [`StoreError`] to their replies.
 
 pub mod actor;
-pub mod backend;
+mod admin;
 pub mod dkim;
+pub mod engine;
 pub mod error;
 pub mod fatal;
 pub mod greylist;
 pub mod mime;
+mod open;
 pub mod outbound;
+pub mod requests;
 pub mod spam;
-pub mod sqlite;
+mod sqlite;
 pub mod types;
 
 pub use actor::MailboxStore;
+pub use admin::StoreAdmin;
 pub use error::StoreError;
+pub use open::{open, open_beside_server, start};
 pub use outbound::{DsnRet, Notify, OutboundRecipient, Submitted};
-pub use sqlite::{Admin, SqliteBackend, blob_hash};
 pub use types::*;

@@ -1,7 +1,7 @@
 //! The outbound queue's data: recipients with their RFC 3461 DSN parameters, queued messages
 //! as the queue actor reads them, and the results it records. The messages here are sent by
-//! the `OutboundQueue` actor (smtp crate) and handled by `MailboxStore`; [`crate::actor::Submit`]
-//! puts mail into the queue.
+//! the `OutboundQueue` actor (smtp crate) and handled by `MailboxStore`;
+//! [`crate::requests::Submit`] puts mail into the queue.
 //!
 //! Invariant: a recipient row leaves `queued` only by a [`RecordAttempts`] that commits, and
 //! the queue reads only `queued` rows, so a recipient recorded as delivered is never sent
@@ -132,7 +132,7 @@ impl DsnRet {
     }
 }
 
-/// What a [`crate::actor::Submit`] did.
+/// What a [`crate::requests::Submit`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Submitted {
     /// The local copies, one per local account.

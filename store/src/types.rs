@@ -239,13 +239,13 @@ pub struct MailboxInfo {
     pub size: u64,
     /// The highest UID an IMAP session has already claimed as `\Recent` (RFC 3501 §2.3.2);
     /// the messages above it are recent to the next read-write session that claims them
-    /// ([`crate::actor::ClaimRecent`]).
+    /// ([`crate::requests::ClaimRecent`]).
     pub recent_uid: u32,
     /// Number of messages above [`MailboxInfo::recent_uid`] (STATUS RECENT).
     pub recent: u32,
 }
 
-/// What changed in a mailbox since a MODSEQ: the answer to [`crate::actor::Changes`], from
+/// What changed in a mailbox since a MODSEQ: the answer to [`crate::requests::Changes`], from
 /// one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSet {
@@ -442,13 +442,25 @@ pub fn check_flags(flags: u8) -> Result<u8, StoreError> {
     Ok(flags)
 }
 
-/// A raw message to read in pieces: the answer to [`crate::actor::OpenBody`].
-#[derive(Debug)]
+/// A large body as the engine hands it out: read it in pieces, asynchronously.
+pub type BodyStream = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+
+/// A raw message to read in pieces: the answer to [`crate::requests::OpenBody`].
 pub enum BodySource {
-    /// A small body, kept in its database row.
+    /// A small body, in memory.
     Inline(std::sync::Arc<[u8]>),
-    /// A large body's file, open at its start, and its length in octets.
-    File(std::fs::File, u64),
+    /// A large body, at its start, and its length in octets. It reads the whole body even if
+    /// the message is expunged meanwhile.
+    Stream(BodyStream, u64),
+}
+
+impl fmt::Debug for BodySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodySource::Inline(data) => f.debug_tuple("Inline").field(&data.len()).finish(),
+            BodySource::Stream(_, size) => f.debug_tuple("Stream").field(size).finish(),
+        }
+    }
 }
 
 impl BodySource {
@@ -456,7 +468,7 @@ impl BodySource {
     pub fn len(&self) -> u64 {
         match self {
             BodySource::Inline(data) => data.len() as u64,
-            BodySource::File(_, size) => *size,
+            BodySource::Stream(_, size) => *size,
         }
     }
 
@@ -464,6 +476,19 @@ impl BodySource {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The store's key of a body: its lowercase hex SHA-256, as `MessageMoved::blobs` and
+/// [`crate::spam::FetchBlob`] name it, whatever the engine.
+pub fn blob_hash(raw: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, raw);
+    let mut out = String::with_capacity(64);
+    for &b in d.as_ref() {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 #[cfg(test)]

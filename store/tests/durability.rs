@@ -18,8 +18,9 @@ use aws_lc_rs::digest::{SHA256, digest};
 use futures_util::future::join_all;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
+use mailroom_store::actor::Flush;
 use mailroom_store::actor::{Deliver, FetchBody, Select};
-use mailroom_store::{Admin, MailboxStore, Resolution, Role};
+use mailroom_store::{MailboxStore, Resolution, Role, StoreAdmin};
 
 const DIR_ENV: &str = "MAILROOM_STORE_DURABILITY_DIR";
 const ADDRESS: &str = "alice@example.test";
@@ -44,8 +45,8 @@ fn durability_child() {
         return;
     };
     let dir = PathBuf::from(dir);
+    let account = account_id(&dir);
     actix_rt::System::new().block_on(async move {
-        let account = account_id(&dir);
         let store = MailboxStore::start_embedded(&dir, Bus::start()).expect("store");
         let counter = Arc::new(AtomicU64::new(0));
         let loops = (0..CHILD_CONCURRENCY).map(|_| {
@@ -81,12 +82,23 @@ fn durability_child() {
     });
 }
 
+/// Run `f` on the management requests of a store started on `dir` for it, then close it.
+fn manage<T>(dir: &Path, f: impl AsyncFnOnce(&StoreAdmin) -> T) -> T {
+    actix_rt::System::new().block_on(async {
+        let store = MailboxStore::start_embedded(dir, Bus::start()).expect("store");
+        let out = f(&StoreAdmin::new(store.clone())).await;
+        store.send(Flush).await.expect("actor").expect("flush");
+        out
+    })
+}
+
 fn account_id(dir: &Path) -> i64 {
-    let admin = Admin::open(dir).expect("admin");
-    match admin.resolve_recipient(ADDRESS).expect("resolve") {
-        Resolution::Local(ids) => ids[0],
-        other => panic!("{ADDRESS} resolves to {other:?}"),
-    }
+    manage(dir, async |admin| {
+        match admin.resolve_recipient(ADDRESS).await.expect("resolve") {
+            Resolution::Local(ids) => ids[0],
+            other => panic!("{ADDRESS} resolves to {other:?}"),
+        }
+    })
 }
 
 #[test]
@@ -95,12 +107,13 @@ fn kill_9_loses_no_acknowledged_message() {
         return; // we are a child run with --include-ignored; only the child test matters
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
-    admin
-        .user_add(ADDRESS, &Secret::new("password1"), Role::User, None)
-        .expect("user");
-    drop(admin);
+    manage(dir.path(), async |admin| {
+        admin.domain_add("example.test").await.expect("domain");
+        admin
+            .user_add(ADDRESS, &Secret::new("password1"), Role::User, None)
+            .await
+            .expect("user");
+    });
 
     let exe = std::env::current_exe().expect("test binary");
     let mut child = Command::new(exe)
@@ -151,10 +164,9 @@ fn kill_9_loses_no_acknowledged_message() {
     acks.extend(rx.try_iter().filter_map(|l| parse_ack(&l)));
     assert!(acks.len() >= ACKS_BEFORE_KILL);
 
-    let problems = Admin::open(dir.path())
-        .expect("admin")
-        .verify()
-        .expect("verify");
+    let problems = manage(dir.path(), async |admin| {
+        admin.verify().await.expect("verify")
+    });
     assert!(problems.is_empty(), "{problems:#?}");
 
     let account = account_id(dir.path());

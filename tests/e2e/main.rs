@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `mailroom` binary (built once by cargo) and talks to
 //! it over sockets, signals and its command line.
 
+mod account_removed;
 mod api;
 mod api_messages;
 mod auth;

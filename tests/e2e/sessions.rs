@@ -91,16 +91,22 @@ fn port(bound: &[(ListenerKind, SocketAddr)], kind: ListenerKind) -> u16 {
 fn a_logged_in_session_is_listed_and_can_be_ended() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("data");
-    let admin = mailroom_store::Admin::open(&data).expect("admin");
-    admin.domain_add("example.test").expect("domain");
-    admin
-        .user_add(
-            "alice@example.test",
-            &mailroom_shared::Secret::new("password-1"),
-            mailroom_store::Role::User,
-            None,
-        )
-        .expect("user");
+    actix_rt::System::new().block_on(async {
+        let store = MailboxStore::start_embedded(&data, Bus::start()).expect("store");
+        let admin = mailroom_store::StoreAdmin::new(store.clone());
+        admin.domain_add("example.test").await.expect("domain");
+        admin
+            .user_add(
+                "alice@example.test",
+                &mailroom_shared::Secret::new("password-1"),
+                mailroom_store::Role::User,
+                None,
+            )
+            .await
+            .expect("user");
+        let flushed = store.send(mailroom_store::actor::Flush).await;
+        flushed.expect("store").expect("flush");
+    });
     let (tracker, bound, _stop) = start(data);
 
     let mut imap = LineClient::connect(port(&bound, ListenerKind::Imap)).expect("imap");

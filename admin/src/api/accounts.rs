@@ -70,7 +70,7 @@ pub(crate) async fn list(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, ApiError> {
-    let accounts = ctx.db.run(|db| db.user_list()).await?;
+    let accounts = ctx.db.user_list().await?;
     let views: Vec<AccountView> = accounts.into_iter().map(AccountView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -81,7 +81,7 @@ pub(crate) async fn get(
     address: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let address = address.into_inner();
-    let account = ctx.db.run(move |db| db.user_get(&address)).await?;
+    let account = ctx.db.user_get(&address).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
 }
 
@@ -95,7 +95,7 @@ pub(crate) async fn create(
     let password = Secret::new(new.password);
     let account = ctx
         .db
-        .run(move |db| db.user_add(&new.address, &password, role, new.quota))
+        .user_add(&new.address, &password, role, new.quota)
         .await?;
     tracing::info!(account = %account.address, role = %account.role, "account created in the admin panel");
     Ok(HttpResponse::Created().json(AccountView::from(account)))
@@ -130,17 +130,11 @@ pub(crate) async fn change(
     let ends_sessions = patch.password.is_some() || change.disabled == Some(true);
     let password = patch.password.map(Secret::new);
     let target = address.clone();
-    let account = ctx
-        .db
-        .run(move |db| {
-            // The change first: a refused one costs no argon2 hash and changes nothing.
-            let account = db.user_change(&target, &change)?;
-            if let Some(p) = &password {
-                db.user_passwd(&target, p)?;
-            }
-            Ok(account)
-        })
-        .await?;
+    // The change first: a refused one costs no argon2 hash and changes nothing.
+    let account = ctx.db.user_change(&target, &change).await?;
+    if let Some(p) = &password {
+        ctx.db.user_passwd(&target, p).await?;
+    }
     if ends_sessions {
         ctx.logins.remove_account(&account.address);
     }
@@ -160,7 +154,7 @@ pub(crate) async fn remove(
         ));
     }
     let target = address.clone();
-    ctx.db.run(move |db| db.user_remove(&target)).await?;
+    ctx.db.user_remove(&target).await?;
     ctx.logins.remove_account(&address);
     tracing::info!(account = %address, "account deleted in the admin panel");
     Ok(HttpResponse::NoContent().finish())

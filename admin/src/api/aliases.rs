@@ -29,7 +29,7 @@ pub(crate) async fn list(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, ApiError> {
-    let aliases = ctx.db.run(|db| db.alias_list()).await?;
+    let aliases = ctx.db.alias_list().await?;
     let views: Vec<AliasView> = aliases.into_iter().map(AliasView::from).collect();
     Ok(HttpResponse::Ok().json(views))
 }
@@ -40,10 +40,7 @@ pub(crate) async fn create(
     body: web::Json<AliasView>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.into_inner();
-    let alias = ctx
-        .db
-        .run(move |db| db.alias_add(&new.source, &new.targets))
-        .await?;
+    let alias = ctx.db.alias_add(&new.source, &new.targets).await?;
     tracing::info!(alias = %alias.source, "alias added in the admin panel");
     Ok(HttpResponse::Created().json(AliasView::from(alias)))
 }
@@ -54,6 +51,6 @@ pub(crate) async fn remove(
     source: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let source = source.into_inner();
-    ctx.db.run(move |db| db.alias_remove(&source)).await?;
+    ctx.db.alias_remove(&source).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -14,7 +14,7 @@ pub(crate) async fn get(
     address: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let address = address.into_inner();
-    let account = ctx.db.run(move |db| db.user_get(&address)).await?;
+    let account = ctx.db.user_get(&address).await?;
     // No tokens asked: the answer is the account's trained totals alone.
     let counts = ctx
         .store

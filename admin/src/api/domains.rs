@@ -4,6 +4,7 @@ use crate::auth::ApiCaller;
 use crate::context::AdminContext;
 use crate::error::ApiError;
 use actix_web::{HttpResponse, web};
+use mailroom_store::StoreAdmin;
 use serde::{Deserialize, Serialize};
 
 /// A hosted domain as the API shows it.
@@ -24,15 +25,10 @@ pub(crate) async fn list(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, ApiError> {
-    let views = ctx
-        .db
-        .run(|db| {
-            db.domain_list()?
-                .into_iter()
-                .map(|d| view_of(db, d))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+    let mut views = Vec::new();
+    for d in ctx.db.domain_list().await? {
+        views.push(view_of(&ctx.db, d).await?);
+    }
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -42,26 +38,28 @@ pub(crate) async fn get(
     name: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
-    let view = ctx.db.run(move |db| view(db, &name)).await?;
+    let view = view(&ctx.db, &name).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-fn view(db: &mailroom_store::Admin, name: &str) -> Result<DomainView, mailroom_store::StoreError> {
+async fn view(db: &StoreAdmin, name: &str) -> Result<DomainView, mailroom_store::StoreError> {
     let key = name.trim_end_matches('.').to_lowercase();
     let domain = db
-        .domain_list()?
+        .domain_list()
+        .await?
         .into_iter()
         .find(|d| d.name == key)
         .ok_or_else(|| mailroom_store::StoreError::NotFound(format!("domain {name}")))?;
-    view_of(db, domain)
+    view_of(db, domain).await
 }
 
-fn view_of(
-    db: &mailroom_store::Admin,
+async fn view_of(
+    db: &StoreAdmin,
     domain: mailroom_store::Domain,
 ) -> Result<DomainView, mailroom_store::StoreError> {
     let dkim_selectors = db
-        .domain_dkim(&domain.name)?
+        .domain_dkim(&domain.name)
+        .await?
         .into_iter()
         .map(|k| k.selector)
         .collect();
@@ -77,13 +75,8 @@ pub(crate) async fn create(
     body: web::Json<NewDomain>,
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name;
-    let view = ctx
-        .db
-        .run(move |db| {
-            let d = db.domain_add(&name)?;
-            view_of(db, d)
-        })
-        .await?;
+    let d = ctx.db.domain_add(&name).await?;
+    let view = view_of(&ctx.db, d).await?;
     tracing::info!(domain = %view.name, "domain added in the admin panel");
     Ok(HttpResponse::Created().json(view))
 }
@@ -95,7 +88,7 @@ pub(crate) async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let name = name.into_inner();
     let shown = name.clone();
-    ctx.db.run(move |db| db.domain_remove(&name)).await?;
+    ctx.db.domain_remove(&name).await?;
     tracing::info!(domain = %shown, "domain removed in the admin panel");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -117,14 +110,9 @@ pub(crate) async fn dns_view(
         .snapshot()
         .await
         .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
-    let (domain, keys) = ctx
-        .db
-        .run(move |db| {
-            let d = view(db, &name)?;
-            let keys = db.domain_dkim(&d.name)?;
-            Ok((d.name, keys))
-        })
-        .await?;
+    let d = view(&ctx.db, &name).await?;
+    let keys = ctx.db.domain_dkim(&d.name).await?;
+    let domain = d.name;
     let records = crate::dns_records::records(
         &domain,
         &snapshot.config.server.hostname,

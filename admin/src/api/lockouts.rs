@@ -32,7 +32,7 @@ pub(crate) async fn rows(ctx: &AdminContext) -> Result<Vec<LockoutRow>, ApiError
         .await
         .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
     let policy = LockoutPolicy::from_config(&snapshot.config);
-    let runs = ctx.db.run(move |db| db.lockouts(&policy)).await?;
+    let runs = ctx.db.lockouts(&policy).await?;
     Ok(runs
         .into_iter()
         .map(|(l, locked)| LockoutRow {
@@ -49,7 +49,7 @@ pub(crate) async fn rows(ctx: &AdminContext) -> Result<Vec<LockoutRow>, ApiError
 /// 404 if nothing is remembered for it.
 pub(crate) async fn lift(ctx: &AdminContext, by: &str, target: String) -> Result<(), ApiError> {
     let shown = target.clone();
-    ctx.db.run(move |db| db.lockout_clear(&target)).await?;
+    ctx.db.lockout_clear(&target).await?;
     tracing::info!(target = %shown, by, "an admin lifted a lockout");
     Ok(())
 }

@@ -125,7 +125,7 @@ fn answered<T>(reply: Result<Result<T, StoreError>, actix::MailboxError>) -> Res
 
 /// The id of the account `address` (404 if there is none).
 async fn account_id(ctx: &AdminContext, address: String) -> Result<i64, ApiError> {
-    let account = ctx.db.run(move |db| db.user_get(&address)).await?;
+    let account = ctx.db.user_get(&address).await?;
     Ok(account.id)
 }
 

@@ -37,10 +37,7 @@ pub(crate) async fn rejections(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
-    let rows = ctx
-        .db
-        .run(move |db| db.recent_events("rejected", limit))
-        .await?;
+    let rows = ctx.db.recent_events("rejected", limit).await?;
     let out: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|(id, at, body)| {
@@ -57,7 +54,7 @@ pub(crate) async fn spam(
     page: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
-    let rows = ctx.db.run(move |db| db.spam_decisions(limit)).await?;
+    let rows = ctx.db.spam_decisions(limit).await?;
     let out: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|d| {
@@ -77,7 +74,7 @@ pub(crate) async fn greylist(
 ) -> Result<HttpResponse, ApiError> {
     let limit = page.limit()?;
     let q = page.q.clone().unwrap_or_default();
-    let rows = ctx.db.run(move |db| db.greylist_entries(&q, limit)).await?;
+    let rows = ctx.db.greylist_entries(&q, limit).await?;
     let out: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|g| {

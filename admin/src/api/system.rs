@@ -62,17 +62,10 @@ pub(crate) async fn gather(ctx: &AdminContext) -> Result<ServerStats, ApiError> 
         .ok_or_else(|| ApiError::unavailable("the server is shutting down"))?;
     let now = unix_now();
     let first_hour = now / 3600 - (CHART_HOURS - 1);
-    let (domains, accounts, sizes, counts) = ctx
-        .db
-        .run(move |db| {
-            Ok((
-                db.domain_list()?.len(),
-                db.user_list()?.len(),
-                db.sizes()?,
-                db.hourly_counts(first_hour * 3600)?,
-            ))
-        })
-        .await?;
+    let domains = ctx.db.domain_list().await?.len();
+    let accounts = ctx.db.user_list().await?.len();
+    let sizes = ctx.db.sizes().await?;
+    let counts = ctx.db.hourly_counts(first_hour * 3600).await?;
     let mut hourly: Vec<HourView> = (0..CHART_HOURS)
         .map(|i| HourView {
             hour_start: (first_hour + i) * 3600,

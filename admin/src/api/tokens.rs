@@ -44,7 +44,7 @@ pub(crate) async fn list(
     _: ApiCaller,
     ctx: web::Data<AdminContext>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = ctx.db.run(|db| db.token_list()).await?;
+    let tokens = ctx.db.token_list().await?;
     let views: Vec<TokenView> = tokens
         .into_iter()
         .map(|t| TokenView::new(t, None))
@@ -59,10 +59,7 @@ pub(crate) async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let name = body.into_inner().name;
     let address = caller.0.account.address.clone();
-    let (token, secret) = ctx
-        .db
-        .run(move |db| db.token_create(&address, &name))
-        .await?;
+    let (token, secret) = ctx.db.token_create(&address, &name).await?;
     tracing::info!(token = token.id, account = %token.account, "API token created");
     Ok(HttpResponse::Created().json(TokenView::new(token, Some(secret))))
 }
@@ -73,7 +70,7 @@ pub(crate) async fn remove(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    ctx.db.run(move |db| db.token_delete(id)).await?;
+    ctx.db.token_delete(id).await?;
     tracing::info!(token = id, "API token revoked");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -15,7 +15,7 @@ pub(super) async fn account_list(req: HttpRequest, ctx: web::Data<AdminContext>)
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (accounts, error) = match ctx.db.run(|db| db.user_list()).await {
+    let (accounts, error) = match ctx.db.user_list().await {
         Ok(a) => (a, None),
         Err(e) => (Vec::new(), Some(Notice::Error(e.to_string()))),
     };
@@ -92,10 +92,7 @@ pub(super) async fn account_add(
         Ok(q) => q,
         Err(e) => return back("/accounts", Err(e)),
     };
-    let done = ctx
-        .db
-        .run(move |db| db.user_add(&address, &password, role, quota))
-        .await;
+    let done = ctx.db.user_add(&address, &password, role, quota).await;
     back(
         "/accounts",
         done.map(|a| format!("created {}", a.address))
@@ -115,7 +112,7 @@ pub(super) async fn account_page(
     let who = Some((caller.account.address.as_str(), csrf.as_str()));
     let address = address.into_inner();
     let wanted = address.clone();
-    let account = match ctx.db.run(move |db| db.user_get(&wanted)).await {
+    let account = match ctx.db.user_get(&wanted).await {
         Ok(a) => a,
         Err(e) => {
             return failed(
@@ -216,7 +213,7 @@ pub(super) async fn account_change(
     let result: Result<String, ApiError> = match field(&form, "action") {
         "password" => {
             let p = Secret::new(form.get("password").cloned().unwrap_or_default());
-            let done = ctx.db.run(move |db| db.user_passwd(&target, &p)).await;
+            let done = ctx.db.user_passwd(&target, &p).await;
             if done.is_ok() {
                 ctx.logins.remove_account(&address);
             }
@@ -230,7 +227,7 @@ pub(super) async fn account_change(
                     ..AccountChange::default()
                 };
                 ctx.db
-                    .run(move |db| db.user_change(&target, &change))
+                    .user_change(&target, &change)
                     .await
                     .map(|_| "quota set".into())
                     .map_err(ApiError::from)
@@ -248,7 +245,7 @@ pub(super) async fn account_change(
                 ..AccountChange::default()
             };
             ctx.db
-                .run(move |db| db.user_change(&target, &change))
+                .user_change(&target, &change)
                 .await
                 .map(|_| format!("role set to {role}"))
                 .map_err(ApiError::from)
@@ -258,7 +255,7 @@ pub(super) async fn account_change(
                 disabled: Some(a == "disable"),
                 ..AccountChange::default()
             };
-            let done = ctx.db.run(move |db| db.user_change(&target, &change)).await;
+            let done = ctx.db.user_change(&target, &change).await;
             if a == "disable" && done.is_ok() {
                 ctx.logins.remove_account(&address);
             }
@@ -274,7 +271,7 @@ pub(super) async fn account_change(
                     "you cannot delete the account you are signed in with",
                 ))
             } else {
-                let done = ctx.db.run(move |db| db.user_remove(&target)).await;
+                let done = ctx.db.user_remove(&target).await;
                 if done.is_ok() {
                     ctx.logins.remove_account(&address);
                     return back("/accounts", Ok(format!("deleted {address}")));

@@ -12,7 +12,7 @@ pub(super) async fn alias_list(req: HttpRequest, ctx: web::Data<AdminContext>) -
         Ok(c) => c,
         Err(r) => return r,
     };
-    let (aliases, error) = match ctx.db.run(|db| db.alias_list()).await {
+    let (aliases, error) = match ctx.db.alias_list().await {
         Ok(a) => (a, None),
         Err(e) => (Vec::new(), Some(Notice::Error(e.to_string()))),
     };
@@ -57,7 +57,7 @@ pub(super) async fn alias_add(
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
         .collect();
-    let done = ctx.db.run(move |db| db.alias_add(&source, &targets)).await;
+    let done = ctx.db.alias_add(&source, &targets).await;
     back(
         "/aliases",
         done.map(|a| format!("added {}", a.source))
@@ -75,7 +75,7 @@ pub(super) async fn alias_remove(
     }
     let source = field(&form, "source").to_string();
     let shown = source.clone();
-    let done = ctx.db.run(move |db| db.alias_remove(&source)).await;
+    let done = ctx.db.alias_remove(&source).await;
     back(
         "/aliases",
         done.map(|()| format!("removed {shown}"))

@@ -13,7 +13,7 @@ pub(super) async fn domain_list(req: HttpRequest, ctx: web::Data<AdminContext>) 
         Ok(c) => c,
         Err(r) => return r,
     };
-    let list = ctx.db.run(|db| db.domain_list()).await;
+    let list = ctx.db.domain_list().await;
     let (rows, error) = match list {
         Ok(l) => (l, None),
         Err(e) => (Vec::new(), Some(Notice::Error(e.to_string()))),
@@ -56,7 +56,7 @@ pub(super) async fn domain_add(
         return r;
     }
     let name = field(&form, "name").to_string();
-    let done = ctx.db.run(move |db| db.domain_add(&name)).await;
+    let done = ctx.db.domain_add(&name).await;
     match done {
         Ok(d) => see_other(&format!(
             "/domains/{}?ok={}",
@@ -84,7 +84,7 @@ pub(super) async fn domain_remove(
     }
     let name = name.into_inner();
     let shown = name.clone();
-    let done = ctx.db.run(move |db| db.domain_remove(&name)).await;
+    let done = ctx.db.domain_remove(&name).await;
     back(
         "/domains",
         done.map(|()| format!("removed {shown}"))
@@ -147,7 +147,7 @@ pub(super) async fn domain_page(
 /// postmaster@ must exist; RFC 2142 §2: abuse@ is where reports go); empty when both do.
 async fn role_address_warning(ctx: &AdminContext, domain: &str) -> String {
     let d = domain.to_string();
-    let missing = match ctx.db.run(move |db| db.missing_role_addresses(&d)).await {
+    let missing = match ctx.db.missing_role_addresses(&d).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(domain, error = %e, "Could not check the role addresses.");

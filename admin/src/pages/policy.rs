@@ -35,16 +35,14 @@ pub(super) async fn policy_page(req: HttpRequest, ctx: web::Data<AdminContext>) 
         .and_then(|q| q.get("q").cloned())
         .unwrap_or_default();
     let search = q.clone();
-    let read = ctx
-        .db
-        .run(move |db| {
-            Ok((
-                db.greylist_entries(&search, ROWS)?,
-                db.recent_events("rejected", ROWS)?,
-                db.spam_decisions(ROWS)?,
-            ))
-        })
-        .await;
+    let read = async {
+        Ok::<_, mailroom_store::StoreError>((
+            ctx.db.greylist_entries(&search, ROWS).await?,
+            ctx.db.recent_events("rejected", ROWS).await?,
+            ctx.db.spam_decisions(ROWS).await?,
+        ))
+    }
+    .await;
     let (grey, rejected, spam) = match read {
         Ok(r) => r,
         Err(e) => {

@@ -17,7 +17,7 @@ async fn render(
     notice: Option<Notice>,
     made: Option<(String, String)>,
 ) -> HttpResponse {
-    let tokens = match ctx.db.run(|db| db.token_list()).await {
+    let tokens = match ctx.db.token_list().await {
         Ok(t) => t,
         Err(e) => {
             return failed("API tokens", Some((&caller.account.address, csrf)), e, "");
@@ -88,7 +88,7 @@ pub(super) async fn token_add(
     };
     let name = field(&form, "name").to_string();
     let address = caller.account.address.clone();
-    match ctx.db.run(move |db| db.token_create(&address, &name)).await {
+    match ctx.db.token_create(&address, &name).await {
         Ok((token, secret)) => {
             tracing::info!(token = token.id, account = %token.account, "API token created in the admin panel");
             render(&ctx, &caller, &csrf, None, Some((token.name, secret))).await
@@ -109,7 +109,7 @@ pub(super) async fn token_remove(
     let id = id.into_inner();
     let done = ctx
         .db
-        .run(move |db| db.token_delete(id))
+        .token_delete(id)
         .await
         .map(|()| {
             tracing::info!(token = id, "API token revoked in the admin panel");

@@ -70,8 +70,7 @@ impl Session {
             BodySource::Inline(data) => {
                 stuffer.push(&data, out.buffer());
             }
-            BodySource::File(file, _) => {
-                let mut file = tokio::fs::File::from_std(file);
+            BodySource::Stream(mut file, _) => {
                 let mut piece = vec![0u8; PIECE];
                 loop {
                     let read = file.read(&mut piece).await?;

@@ -10,7 +10,7 @@ use super::connection::Protocol;
 use super::listener::{Close, Listener, ListenerEnv};
 use super::tracker::ConnectionTracker;
 use crate::bus::Bus;
-use crate::msg::ConfigChanged;
+use crate::msg::{AccountRemoved, ConfigChanged};
 use crate::shutdown::Draining;
 use crate::snapshot::Snapshot;
 use actix::prelude::*;
@@ -85,6 +85,28 @@ impl ListenerSet {
 
 impl Actor for ListenerSet {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.bus
+            .subscribe::<AccountRemoved>(ctx.address().recipient());
+    }
+}
+
+/// End the sessions of a removed account: they are logged in as someone who no longer
+/// exists.
+impl Handler<AccountRemoved> for ListenerSet {
+    type Result = ();
+
+    fn handle(&mut self, msg: AccountRemoved, _: &mut Context<Self>) {
+        let ended = self.tracker.end_account(&msg.address);
+        if ended > 0 {
+            tracing::info!(
+                account = %msg.address,
+                sessions = ended,
+                "Ended the sessions of a removed account."
+            );
+        }
+    }
 }
 
 /// Bind the listeners of `0.config` that are not running yet, keeping the others; sent by

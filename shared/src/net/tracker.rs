@@ -148,6 +148,24 @@ impl ConnectionTracker {
         }
     }
 
+    /// Ask every session logged in as `account` (compared ignoring ASCII case) to end, as
+    /// [`ConnectionTracker::end`] does; how many there were.
+    pub fn end_account(&self, account: &str) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut ended = 0;
+        for entry in counts.sessions.values() {
+            if entry
+                .account
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(account))
+            {
+                entry.end.notify_one();
+                ended += 1;
+            }
+        }
+        ended
+    }
+
     /// Connections open now.
     pub fn open(&self) -> u32 {
         *self.open.borrow()
@@ -270,6 +288,44 @@ mod tests {
         drop(imap);
         assert!(t.list().is_empty());
         assert_eq!(t.open(), 0);
+    }
+
+    #[actix_rt::test]
+    async fn end_account_ends_every_session_of_that_account_and_no_other() {
+        let t = ConnectionTracker::default();
+        let peer: SocketAddr = "127.0.0.1:4000".parse().expect("ip");
+        let limits = Limits::default();
+        let imap = t
+            .try_acquire(1, ListenerKind::Imap, peer, &limits)
+            .expect("imap");
+        let pop = t
+            .try_acquire(2, ListenerKind::Pop3, peer, &limits)
+            .expect("pop3");
+        let other = t
+            .try_acquire(3, ListenerKind::Imap, peer, &limits)
+            .expect("other");
+        let anonymous = t
+            .try_acquire(4, ListenerKind::Smtp, peer, &limits)
+            .expect("smtp");
+        imap.set_account("alice@example.test");
+        pop.set_account("alice@example.test");
+        other.set_account("bob@example.test");
+        assert_eq!(t.end_account("Alice@Example.TEST"), 2);
+        let soon = std::time::Duration::from_secs(5);
+        tokio::time::timeout(soon, imap.ended())
+            .await
+            .expect("imap ended");
+        tokio::time::timeout(soon, pop.ended())
+            .await
+            .expect("pop3 ended");
+        let brief = std::time::Duration::from_millis(50);
+        assert!(tokio::time::timeout(brief, other.ended()).await.is_err());
+        assert!(
+            tokio::time::timeout(brief, anonymous.ended())
+                .await
+                .is_err()
+        );
+        assert_eq!(t.end_account("nobody@example.test"), 0);
     }
 
     #[actix_rt::test]

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
+use mailroom_store::actor::Flush;
 use mailroom_store::actor::{FetchBody, Select, Submit};
 use mailroom_store::outbound::DueQueue;
 use mailroom_store::types::Role;
-use mailroom_store::{Admin, MailboxStore, Notify, OutboundRecipient};
+use mailroom_store::{MailboxStore, Notify, OutboundRecipient, StoreAdmin};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use super::OutboundQueue;
@@ -130,10 +131,13 @@ struct World {
     alice: i64,
 }
 
-fn world() -> World {
+/// A data directory with example.test and alice, set up through a store that is closed
+/// again, so that each test starts its own.
+async fn world() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
+    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await.expect("domain");
     let alice = admin
         .user_add(
             "alice@example.test",
@@ -141,8 +145,10 @@ fn world() -> World {
             Role::User,
             None,
         )
+        .await
         .expect("alice")
         .id;
+    store.send(Flush).await.expect("store").expect("flush");
     World { dir, alice }
 }
 
@@ -246,7 +252,7 @@ fn start(w: &World, port: u16, max_age: u64) -> (Addr<MailboxStore>, Addr<Outbou
 
 #[actix_rt::test]
 async fn a_message_is_delivered_once_and_leaves_the_queue() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     let port = fake_server(script.clone()).await;
     let (store, _queue) = start(&w, port, 3600);
@@ -280,7 +286,7 @@ async fn a_message_is_delivered_once_and_leaves_the_queue() {
 
 #[actix_rt::test]
 async fn a_451_is_retried_and_delivered_when_the_server_recovers() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     script.lock().expect("lock").data_end.push_back(451);
     let port = fake_server(script.clone()).await;
@@ -304,7 +310,7 @@ async fn a_451_is_retried_and_delivered_when_the_server_recovers() {
 
 #[actix_rt::test]
 async fn a_550_bounces_into_the_owners_inbox() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     script
         .lock()
@@ -369,7 +375,7 @@ async fn a_550_to_a_null_sender_is_not_bounced() {
 
 #[actix_rt::test]
 async fn expiry_fails_the_message_with_a_dsn() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     script.lock().expect("lock").data_end.extend([451; 10]);
     let port = fake_server(script.clone()).await;
@@ -395,7 +401,7 @@ async fn expiry_fails_the_message_with_a_dsn() {
 
 #[test]
 fn a_restart_sends_only_what_was_not_accepted() {
-    let w = world();
+    let w = actix_rt::System::new().block_on(world());
     let script = Shared::default();
     // `later` is refused for a while; `now` is taken at the first attempt.
     script.lock().expect("lock").rcpt.insert(
@@ -476,7 +482,7 @@ fn a_restart_sends_only_what_was_not_accepted() {
 
 #[actix_rt::test]
 async fn a_broken_starttls_falls_back_to_clear_text() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     script.lock().expect("lock").broken_tls = true;
     let port = fake_server(script.clone()).await;

@@ -17,7 +17,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_lc_rs::digest::{SHA256, digest};
 use mailroom_shared::fsutil::{PRIVATE_FILE_MODE, create_private_dir, sync_dir};
 use rusqlite::{Connection, OptionalExtension};
 
@@ -36,14 +35,7 @@ const BLOB_ROW_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = ?1";
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let d = digest(&SHA256, bytes);
-    let mut out = String::with_capacity(64);
-    for &b in d.as_ref() {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    crate::types::blob_hash(bytes)
 }
 
 /// A body read from its row, checked against the length recorded for it like a file is.

@@ -147,7 +147,7 @@ mod tests {
         crate::sqlite::schema::migrations::migrate(&mut conn).expect("migrate");
         let blobs =
             std::sync::Arc::new(crate::sqlite::blobs::BlobStore::open(dir.path()).expect("blobs"));
-        let handle = spawn(conn, blobs).expect("spawn");
+        let handle = spawn(conn, blobs, crate::sqlite::writer::Tenancy::Owner).expect("spawn");
         let fatal = handle.fatal();
         assert_eq!(fatal.cause(), None);
 

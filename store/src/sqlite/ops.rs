@@ -24,12 +24,12 @@ use super::blobs::BlobStore;
 use super::reads::{self, keywords_to_text};
 use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
-use crate::actor::{
+use crate::engine::Outcome;
+use crate::error::StoreError;
+use crate::requests::{
     CreateMailbox, DeleteMailbox, Expunge, Move, RemoveMessages, RenameMailbox, SetFlags,
     SetSubscribed,
 };
-use crate::backend::Outcome;
-use crate::error::StoreError;
 use crate::types::{
     Appended, Delivered, FLAG_DELETED, FlagOp, FlagsResult, HIERARCHY_DELIMITER, MailboxInfo,
     MessageInfo, canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords,

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::blobs::BlobStore;
 use super::writer::{Body, DeliverOp};
 use super::{events, ops, unix_now};
-use crate::backend::Outcome;
+use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::outbound::{
     AttemptResult, DsnRet, Notify, OutboundRecipient, QueuedMessage, QueuedRecipient, Submitted,

@@ -9,9 +9,9 @@ use mailroom_shared::bus::Bus;
 use mailroom_shared::queue::{QueueAdmin, QueueChanged, QueueReply, QueueRequest};
 
 use crate::MailboxStore;
-use crate::actor::{Select, Submit};
 use crate::error::StoreError;
 use crate::outbound::{AttemptResult, DueQueue, Notify, OutboundRecipient, RecordAttempts};
+use crate::requests::{Select, Submit};
 use crate::sqlite::Admin;
 use crate::types::Role;
 
@@ -216,7 +216,7 @@ async fn results_finish_rows_deliver_the_dsn_and_survive_a_restart() {
                 "the DSN is in the Inbox"
             );
             store
-                .send(crate::actor::Flush)
+                .send(crate::requests::Flush)
                 .await
                 .expect("mailbox")
                 .expect("flush");

@@ -6,8 +6,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::actor::ClaimRecent;
 use crate::error::StoreError;
+use crate::requests::ClaimRecent;
 
 const RECENT_MARK: &str = "SELECT recent_uid FROM mailboxes WHERE id = ?1 AND account_id = ?2";
 const RAISE_MARK: &str = "UPDATE mailboxes SET recent_uid = ?2 WHERE id = ?1 AND recent_uid < ?2";

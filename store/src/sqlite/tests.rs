@@ -1,6 +1,6 @@
-//! Tests of the embedded backend through the [`Backend`] trait: delivery and dedup, quota,
-//! flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox management and
-//! `Changes` are in [`mailboxes`], the event log in [`events`].
+//! Tests of the embedded engine through its role traits ([`crate::engine`]): delivery and
+//! dedup, quota, flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox
+//! management and `Changes` are in [`mailboxes`], the event log in [`events`].
 
 mod bodies;
 mod dkim;
@@ -15,12 +15,12 @@ use mailroom_shared::Secret;
 use tempfile::TempDir;
 
 use super::{Admin, DB_FILE, SqliteBackend};
-use crate::actor::{
+use crate::engine::{Directory, Lifecycle, Mailboxes, PolicyState};
+use crate::error::StoreError;
+use crate::requests::{
     Append, Authenticate, Copy, DeleteMailbox, Deliver, Expunge, FetchBody, FetchMeta,
     ListMailboxes, LoginAttempt, LoginGuard, LoginProtocol, Move, Select, SetFlags,
 };
-use crate::backend::Backend;
-use crate::error::StoreError;
 use crate::types::*;
 
 struct Fixture {
@@ -738,7 +738,7 @@ async fn over_quota_names_full_accounts() {
     let backend = &store;
     let ask = |size| async move {
         let (resolution, over) = backend
-            .check_recipient(crate::actor::CheckRecipient {
+            .check_recipient(crate::requests::CheckRecipient {
                 address: "both@q.test".into(),
                 size,
             })
@@ -752,7 +752,7 @@ async fn over_quota_names_full_accounts() {
     assert_eq!(ask(100).await.expect("check"), Vec::<i64>::new());
     assert_eq!(ask(101).await.expect("check"), vec![small]);
     store
-        .deliver(crate::actor::Deliver {
+        .deliver(crate::requests::Deliver {
             recipients: vec![small],
             junk: Vec::new(),
             raw: std::sync::Arc::from(vec![b'x'; 100]),
@@ -772,7 +772,7 @@ async fn several_bodies_in_one_request() {
     f.deliver(&[f.alice], large(2)).await.expect("large");
     let bodies = f
         .store
-        .fetch_bodies(crate::actor::FetchBodies {
+        .fetch_bodies(crate::requests::FetchBodies {
             account_id: f.alice,
             mailbox_id: small[0].mailbox_id,
             uids: vec![9, 2, 1, 2],
@@ -784,7 +784,7 @@ async fn several_bodies_in_one_request() {
     // Another account's mailbox gives nothing, as if it did not exist.
     let theirs = f
         .store
-        .fetch_bodies(crate::actor::FetchBodies {
+        .fetch_bodies(crate::requests::FetchBodies {
             account_id: f.bob,
             mailbox_id: small[0].mailbox_id,
             uids: vec![1],
@@ -811,7 +811,7 @@ async fn header_blocks_in_one_request_also_for_bodies_stored_before_they_were_ke
         .expect("odd");
     let mailbox_id = small[0].mailbox_id;
     let ask = |account_id: i64, uids: Vec<u32>| {
-        f.store.fetch_headers(crate::actor::FetchHeaders {
+        f.store.fetch_headers(crate::requests::FetchHeaders {
             account_id,
             mailbox_id,
             uids,
@@ -900,7 +900,7 @@ async fn the_wal_is_checkpointed_beside_the_writer() {
 async fn a_recipient_is_resolved_and_checked_against_its_quota_in_one_read() {
     let f = fixture();
     let ask = |address: &str, size: u64| {
-        f.store.check_recipient(crate::actor::CheckRecipient {
+        f.store.check_recipient(crate::requests::CheckRecipient {
             address: address.into(),
             size,
         })

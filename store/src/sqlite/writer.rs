@@ -28,19 +28,20 @@ use mailroom_shared::events::{EventData, EventRecorded};
 use mailroom_shared::metrics::metrics;
 
 use super::blobs::{BlobStore, INLINE_MAX};
+use super::directory::{self, DirectoryDone, DirectoryOp};
 use super::health::Health;
 use super::queue::{RecordOp, SubmitOp};
 use super::{events, greylist, logins, ops, queue, unix_now};
-use crate::actor::ClaimRecent;
-use crate::actor::{
-    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
-    SetFlags, SetSubscribed, SetWebhookCursor,
-};
-use crate::backend::Outcome;
+use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::fatal::{FatalAlarm, FatalWatch, fatal_channel};
 use crate::greylist::{ExpireGreylist, SaveGreylist};
 use crate::outbound::Submitted;
+use crate::requests::ClaimRecent;
+use crate::requests::{
+    Copy, CreateMailbox, DeleteMailbox, Expunge, Move, PruneEvents, RemoveMessages, RenameMailbox,
+    SetFlags, SetSubscribed, SetWebhookCursor,
+};
 use crate::spam::{RecordSpamDecisions, TrainBayes, Trained};
 use crate::types::{Appended, Delivered, FlagsResult, LockoutScope, MailboxInfo, StoreStats};
 use mailroom_shared::queue::{QueueReply, QueueRequest};
@@ -77,7 +78,8 @@ pub(crate) fn wal_limit(db_bytes: u64) -> u64 {
     (db_bytes / 16).clamp(WAL_LIMIT_MIN, WAL_LIMIT_MAX)
 }
 /// How long the writer's TRUNCATE checkpoint waits for readers to leave the WAL (and for
-/// another connection's write, the admin CLI's) before giving up until [`WAL_RETRY_AFTER`].
+/// another connection's write: a CLI's engine beside the server) before giving up until
+/// [`WAL_RETRY_AFTER`].
 /// Every client behind the writer waits too, but only when the WAL is past its limit and
 /// something holds it.
 const WAL_RESTART_WAIT: Duration = Duration::from_secs(1);
@@ -158,6 +160,7 @@ pub(crate) enum Request {
     Submit(Box<SubmitOp>, Reply<Outcome<Submitted>>),
     RecordAttempts(RecordOp, Reply<Outcome<()>>),
     QueueAdmin(QueueRequest, Reply<Outcome<QueueReply>>),
+    Directory(Box<DirectoryOp>, Reply<Outcome<DirectoryDone>>),
     /// Commit what came before, checkpoint, close the database, end the thread.
     Close(Reply<()>),
 }
@@ -198,8 +201,23 @@ pub(crate) struct WriterHandle {
     fatal: FatalWatch,
 }
 
+/// Whether this process owns the data directory (a server) or works beside a server that
+/// does (the CLI while the server runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tenancy {
+    /// Checkpoints the WAL and deletes the files of bodies that lost their last row.
+    Owner,
+    /// Leaves both to the owner: it may be about to reference a body this process saw
+    /// unreferenced, and its next start sweeps unreferenced files.
+    Guest,
+}
+
 /// Start the writer thread on `conn`.
-pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHandle, StoreError> {
+pub(crate) fn spawn(
+    conn: Connection,
+    blobs: Arc<BlobStore>,
+    tenancy: Tenancy,
+) -> Result<WriterHandle, StoreError> {
     // SQLite's automatic checkpoint runs inside the COMMIT that crosses its threshold: the
     // batch waits while pages are copied and the database file is synced, and so does every
     // client behind it. A thread of its own checkpoints instead, beside the writer (WAL lets
@@ -213,7 +231,10 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
     // SQLite runs one checkpoint at a time and fails the second at once, busy handler or not:
     // the checkpointer's PASSIVE runs and the writer's TRUNCATE take turns on this lock.
     let turn = Arc::new(Mutex::new(()));
-    let (checkpointer, wal) = match conn.path().filter(|p| !p.is_empty()) {
+    let db_path = conn
+        .path()
+        .filter(|p| !p.is_empty() && tenancy == Tenancy::Owner);
+    let (checkpointer, wal) = match db_path {
         Some(db) => (
             Some(Checkpointer::spawn(
                 std::path::PathBuf::from(db),
@@ -240,7 +261,7 @@ pub(crate) fn spawn(conn: Connection, blobs: Arc<BlobStore>) -> Result<WriterHan
         .spawn(move || {
             let parts = (&*blobs, &*thread_counters, &alarm);
             alarm.watch_thread("the store writer thread", || {
-                run(conn, rx, parts, checkpointer, wal, health)
+                run(conn, rx, parts, (checkpointer, wal), tenancy, health)
             })
         })?;
     Ok(WriterHandle {
@@ -439,8 +460,13 @@ impl WriterHandle {
         self.call(|r| Request::QueueAdmin(op, r)).await
     }
 
-    /// Wait until everything submitted before is committed, then stop the writer.
-    /// Closing twice is fine.
+    pub(crate) async fn directory(
+        &self,
+        op: DirectoryOp,
+    ) -> Result<Outcome<DirectoryDone>, StoreError> {
+        self.call(|r| Request::Directory(Box::new(op), r)).await
+    }
+
     pub(crate) async fn login(
         &self,
         op: LoginUpdate,
@@ -448,6 +474,8 @@ impl WriterHandle {
         self.call(|r| Request::Login(op, r)).await
     }
 
+    /// Wait until everything submitted before is committed, then stop the writer.
+    /// Closing twice is fine.
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
         match self.submit(Request::Close) {
             Ok(rx) => rx.await.unwrap_or(Ok(())),
@@ -506,8 +534,8 @@ fn run(
     mut conn: Connection,
     rx: mpsc::Receiver<Request>,
     (blobs, counters, alarm): (&BlobStore, &Counters, &FatalAlarm),
-    checkpointer: Option<Checkpointer>,
-    mut wal: Option<WalBound>,
+    (checkpointer, mut wal): (Option<Checkpointer>, Option<WalBound>),
+    tenancy: Tenancy,
     mut health: Health,
 ) {
     count_queue(&conn);
@@ -538,7 +566,7 @@ fn run(
                 }
                 alarm.raise(fatal);
             } else {
-                run_batch(&mut conn, batch, blobs, counters, &mut health);
+                run_batch(&mut conn, batch, blobs, counters, tenancy, &mut health);
                 if let Some(fatal) = health.verdict() {
                     alarm.raise(fatal);
                 }
@@ -554,8 +582,11 @@ fn run(
     if let Some(checkpointer) = checkpointer {
         checkpointer.stop();
     }
-    // Fold the WAL back into the database so the files at rest are just mailroom.db.
-    if let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(())) {
+    // Fold the WAL back into the database so the files at rest are just mailroom.db (the
+    // owner's job: a guest would wait for the owner's readers).
+    if tenancy == Tenancy::Owner
+        && let Err(e) = conn.query_row(CHECKPOINT, [], |_| Ok(()))
+    {
         tracing::warn!(error = %e, "Final WAL checkpoint failed; the WAL will be replayed at next open.");
     }
     if let Some(wal) = &wal {
@@ -573,6 +604,7 @@ fn run_batch(
     batch: Vec<Request>,
     blobs: &BlobStore,
     counters: &Counters,
+    tenancy: Tenancy,
     health: &mut Health,
 ) {
     let started = Instant::now();
@@ -602,7 +634,9 @@ fn run_batch(
     }
     // Unlinking is cheap (no fsync needed: a file that survives a crash is swept at open),
     // and doing it before the replies lets a caller rely on the file being gone.
-    remove_orphans(conn, blobs, &effects.maybe_orphaned);
+    if tenancy == Tenancy::Owner {
+        remove_orphans(conn, blobs, &effects.maybe_orphaned);
+    }
     for p in pending {
         p.finish(&commit);
     }
@@ -946,6 +980,10 @@ fn run_request(
             let r = isolated(tx, isolation, |c| queue::admin(c, &op)).map(no_changes);
             held(op, reply, r, Request::QueueAdmin)
         }
+        Request::Directory(op, reply) => {
+            let r = isolated(tx, isolation, |c| directory::apply(c, fx, &op)).map(no_changes);
+            held(op, reply, r, Request::Directory)
+        }
         // Filtered out by `run`.
         Request::Close(reply) => held((), reply, Ok(()), |(), r| Request::Close(r)),
     }
@@ -999,6 +1037,7 @@ fn fail(request: Request, error: &StoreError) -> Box<dyn Pending> {
         Request::Submit(op, r) => held(op, r, Err(e), Request::Submit),
         Request::RecordAttempts(op, r) => held(op, r, Err(e), Request::RecordAttempts),
         Request::QueueAdmin(op, r) => held(op, r, Err(e), Request::QueueAdmin),
+        Request::Directory(op, r) => held(op, r, Err(e), Request::Directory),
         Request::Close(r) => held((), r, Ok(()), |(), r| Request::Close(r)),
     }
 }
@@ -1107,7 +1146,14 @@ mod tests {
             ),
             Request::Deliver(deliver(vec![alice, bob], "three"), r4),
         ];
-        run_batch(&mut conn, batch, &blobs, &counters, &mut Health::new(None));
+        run_batch(
+            &mut conn,
+            batch,
+            &blobs,
+            &counters,
+            Tenancy::Owner,
+            &mut Health::new(None),
+        );
 
         let uids = |r: Result<Outcome<Vec<Delivered>>, StoreError>| {
             r.expect("delivered")
@@ -1135,7 +1181,7 @@ mod tests {
         let mut conn = open_write_connection(&dir.path().join(DB_FILE)).expect("conn");
         crate::sqlite::schema::migrations::migrate(&mut conn).expect("migrate");
         let blobs = Arc::new(BlobStore::open(dir.path()).expect("blobs"));
-        let handle = spawn(conn, blobs).expect("spawn");
+        let handle = spawn(conn, blobs, Tenancy::Owner).expect("spawn");
         let gone = Expunge {
             account_id: 1,
             mailbox_id: 1,

@@ -17,7 +17,7 @@ use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::net::AccountSessions;
 use mailroom_store::actor::Deliver;
-use mailroom_store::{Admin, MailboxStore, Role};
+use mailroom_store::{MailboxStore, Role, StoreAdmin};
 use tempfile::TempDir;
 
 use crate::session::{Context, Flow, Session};
@@ -82,20 +82,21 @@ pub(super) fn ctx(tls: bool) -> Context {
 /// A store with alice (no quota) and, when `quota` is set, bob@example.test with it.
 pub(super) async fn t_with_ctx(ctx: Context, quota: Option<u64>) -> T {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
+    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await.expect("domain");
     let pw = Secret::new("password-1");
     let alice = admin
         .user_add("alice@example.test", &pw, Role::User, None)
+        .await
         .expect("alice")
         .id;
     if let Some(q) = quota {
         admin
             .user_add("bob@example.test", &pw, Role::User, Some(q))
+            .await
             .expect("bob");
     }
-    drop(admin);
-    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
     T {
         s: Session::new(ctx, store.clone()),
         store,

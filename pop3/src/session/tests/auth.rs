@@ -60,8 +60,7 @@ async fn wrong_passwords_and_a_pass_out_of_turn() {
 #[actix_rt::test]
 async fn passwords_may_hold_spaces() {
     let mut t = session().await;
-    let admin_dir = t._dir.clone();
-    let admin = mailroom_store::Admin::open(admin_dir.path()).expect("admin");
+    let admin = mailroom_store::StoreAdmin::new(t.store.clone());
     admin
         .user_add(
             "spaced@example.test",
@@ -69,6 +68,7 @@ async fn passwords_may_hold_spaces() {
             mailroom_store::Role::User,
             None,
         )
+        .await
         .expect("user");
     t.cmd("USER spaced@example.test").await;
     let r = t.cmd("PASS two words here").await;

@@ -9,7 +9,7 @@ use mailroom_config::Limits;
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_store::actor::{Deliver, Select};
-use mailroom_store::{Admin, MailboxInfo, MailboxStore, MessageInfo, Role};
+use mailroom_store::{MailboxInfo, MailboxStore, MessageInfo, Role, StoreAdmin};
 use tempfile::TempDir;
 
 use crate::session::{Context, Flow, Maildrops, Output, Session};
@@ -84,18 +84,19 @@ pub(super) fn ctx(tls: bool) -> Context {
 /// A store with alice and bob (password `password-1`) and a session with `ctx`.
 pub(super) async fn t_with_ctx(ctx: Context) -> T {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
+    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await.expect("domain");
     let pw = Secret::new("password-1");
     let alice = admin
         .user_add("alice@example.test", &pw, Role::User, None)
+        .await
         .expect("alice")
         .id;
     admin
         .user_add("bob@example.test", &pw, Role::User, None)
+        .await
         .expect("bob");
-    drop(admin);
-    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
     T {
         s: Session::new(ctx.clone(), store.clone()),
         store,

@@ -1,4 +1,4 @@
-//! Versioned migrations, applied at open by both the server and the admin CLI.
+//! Versioned migrations, applied whenever the engine opens (by the server, or by the CLI).
 //!
 //! The version lives in `PRAGMA user_version`: migration `i` (0-based) takes the database to
 //! version `i + 1`. Each migration runs in its own `BEGIN IMMEDIATE` transaction and re-reads

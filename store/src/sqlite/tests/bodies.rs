@@ -1,10 +1,8 @@
 //! The POP3 side of the store: `RemoveMessages` (the UPDATE state's one-transaction removal,
 //! whatever the flags) and `OpenBody` (a body to read in pieces, in memory or as a file).
 
-use std::io::Read;
-
 use super::*;
-use crate::actor::{Changes, OpenBody, RemoveMessages};
+use crate::requests::{Changes, OpenBody, RemoveMessages};
 use mailroom_shared::msg::MailboxChange;
 
 impl Fixture {
@@ -13,7 +11,7 @@ impl Fixture {
         account_id: i64,
         mailbox_id: i64,
         uids: &[u32],
-    ) -> Result<crate::backend::Outcome<Vec<u32>>, StoreError> {
+    ) -> Result<crate::engine::Outcome<Vec<u32>>, StoreError> {
         let m = RemoveMessages {
             account_id,
             mailbox_id,
@@ -41,12 +39,13 @@ impl Fixture {
     }
 }
 
-fn read_all(body: BodySource) -> Vec<u8> {
+async fn read_all(body: BodySource) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
     match body {
         BodySource::Inline(data) => data.to_vec(),
-        BodySource::File(mut file, size) => {
+        BodySource::Stream(mut stream, size) => {
             let mut out = Vec::new();
-            file.read_to_end(&mut out).expect("read");
+            stream.read_to_end(&mut out).await.expect("read");
             assert_eq!(out.len() as u64, size);
             out
         }
@@ -143,12 +142,12 @@ async fn open_body_gives_small_bodies_in_memory_and_large_ones_as_files() {
     let s = f.open(inbox, small[0].uid).await.expect("open small");
     assert!(matches!(s, BodySource::Inline(_)), "{s:?}");
     assert_eq!(s.len(), message(1).len() as u64);
-    assert_eq!(read_all(s), &*message(1));
+    assert_eq!(read_all(s).await, &*message(1));
 
     let l = f.open(inbox, big[0].uid).await.expect("open large");
-    assert!(matches!(l, BodySource::File(..)), "{l:?}");
+    assert!(matches!(l, BodySource::Stream(..)), "{l:?}");
     assert_eq!(l.len(), large(2).len() as u64);
-    assert_eq!(read_all(l), &*large(2));
+    assert_eq!(read_all(l).await, &*large(2));
 
     // Another account, and a UID that is not there: NotFound.
     let other = OpenBody {
@@ -175,7 +174,7 @@ async fn an_open_body_stays_readable_after_its_message_is_removed() {
     f.remove(f.alice, inbox, &[uid]).await.expect("remove");
     assert_eq!(blob_files(f.dir.path()), 0, "the file is unlinked");
     // The open handle still reads the whole body (a RETR in progress finishes).
-    assert_eq!(read_all(opened), &*large(3));
+    assert_eq!(read_all(opened).await, &*large(3));
     assert!(matches!(
         f.open(inbox, uid).await,
         Err(StoreError::NotFound(_))

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use mailroom_shared::events::{AuthFailed, Delivered, Envelope, EventData, EventKind};
 
 use super::{Fixture, fixture, message};
-use crate::actor::{
+use crate::engine::{EventLog, Lifecycle, Mailboxes};
+use crate::error::StoreError;
+use crate::requests::{
     Deliver, LastEventId, Move, PruneEvents, ReadEvents, RecordEvent, Select, SetWebhookCursor,
     WebhookCursor,
 };
-use crate::backend::Backend;
-use crate::error::StoreError;
 
 fn delivered_event(to: &str) -> EventData {
     EventData::Delivered(Delivered {

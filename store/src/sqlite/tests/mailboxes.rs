@@ -2,7 +2,7 @@
 //! [`MailboxInfo`], and the completeness of [`Changes`], through the [`Backend`] trait.
 
 use super::*;
-use crate::actor::{
+use crate::requests::{
     Changes, ClaimRecent, CreateMailbox, DeleteMailbox, RenameMailbox, SetSubscribed,
 };
 use mailroom_shared::msg::{MailboxChange, MailboxChanged};
@@ -621,7 +621,7 @@ async fn subscription_flag_is_visible_in_list() {
 
 impl Fixture {
     async fn lost(&self, account_id: i64) -> Vec<String> {
-        let m = crate::actor::LostSubscriptions { account_id };
+        let m = crate::requests::LostSubscriptions { account_id };
         self.store.lost_subscriptions(m).await.expect("lost")
     }
 }

@@ -6,7 +6,7 @@ use crate::policy::spam::{Action, Settings};
 use mailroom_shared::Secret;
 use mailroom_store::actor::{Deliver, ListMailboxes, Move, Select};
 use mailroom_store::spam::ReadBayes;
-use mailroom_store::{Admin, Role, blob_hash};
+use mailroom_store::{Role, StoreAdmin, blob_hash};
 
 /// A casino campaign: each copy differs in its numbers and links, as real ones do. Proper
 /// headers and a text part, so the rules alone leave it in the INBOX.
@@ -39,20 +39,22 @@ struct World {
     bob: i64,
 }
 
-fn world(settings: Settings) -> World {
+async fn world(settings: Settings) -> World {
     let dir = tempfile::tempdir().expect("tempdir");
-    let admin = Admin::open(dir.path()).expect("admin");
-    admin.domain_add("example.test").expect("domain");
+    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
+    let admin = StoreAdmin::new(store.clone());
+    admin.domain_add("example.test").await.expect("domain");
     let pw = Secret::new("password1");
     let alice = admin
         .user_add("alice@example.test", &pw, Role::User, None)
+        .await
         .expect("alice")
         .id;
     let bob = admin
         .user_add("bob@example.test", &pw, Role::User, None)
+        .await
         .expect("bob")
         .id;
-    let store = MailboxStore::start_embedded(dir.path(), Bus::start()).expect("store");
     let scorer = SpamScorer::new(store.clone(), settings).start();
     World {
         _dir: dir,
@@ -117,7 +119,7 @@ impl World {
 
 #[actix_rt::test]
 async fn moving_twenty_into_junk_raises_like_mail_for_that_account_only() {
-    let w = world(Settings::default());
+    let w = world(Settings::default()).await;
     let new = campaign(999);
     let before = w.score(vec![w.alice], new.clone()).await;
     assert_eq!(before.per_account[0].bayes, None, "untrained: rules only");
@@ -250,7 +252,7 @@ async fn moving_twenty_into_junk_raises_like_mail_for_that_account_only() {
 
 #[actix_rt::test]
 async fn forged_local_sender_is_found_through_the_store_and_disabled_scores_nothing() {
-    let w = world(Settings::default());
+    let w = world(Settings::default()).await;
     let forged: Arc<[u8]> = Arc::from(
         &b"From: Boss <boss@Example.Test>\r\nSubject: Gift cards\r\n\
 Date: Tue, 7 Mar 2023 10:00:00 +0000\r\nMessage-ID: <g@x.example>\r\n\r\nBuy gift cards now.\r\n"[..],
@@ -264,7 +266,8 @@ Date: Tue, 7 Mar 2023 10:00:00 +0000\r\nMessage-ID: <g@x.example>\r\n\r\nBuy gif
     let off = world(Settings {
         enabled: false,
         ..Settings::default()
-    });
+    })
+    .await;
     let v = off.score(vec![off.alice], forged).await;
     assert!(v.headers.is_empty() && v.rules.is_empty() && !v.reject);
     assert_eq!(v.per_account[0].action, Action::Inbox);
@@ -299,7 +302,7 @@ fn moves_train_as_users_mean_them() {
 #[actix_rt::test]
 async fn a_reload_applies_new_thresholds_and_weights() {
     mailroom_shared::tls::install_provider();
-    let w = world(Settings::default());
+    let w = world(Settings::default()).await;
     let bus = Bus::start();
     let scorer = SpamScorer::start_on(&bus, w.store.clone(), &mailroom_config::Spam::default());
     let forged: Arc<[u8]> = Arc::from(

@@ -1,4 +1,4 @@
-//! Tests of the admin API: its errors, and recipient resolution order.
+//! Tests of the directory's writes and reads: their errors, and recipient resolution order.
 
 use mailroom_shared::Secret;
 
