@@ -95,3 +95,38 @@ fn removing_an_account_through_the_api_ends_its_imap_and_pop3_sessions() {
     let refused = again.read_until(|l| l.starts_with("e ")).expect("answer");
     assert!(refused.contains("e NO"), "{refused}");
 }
+
+/// The CLI case: `mailroom user remove` while the server runs goes to that server
+/// (its control file, `src/remote.rs`), so the removal is the server's own write and its
+/// sessions hear of it exactly as with the API.
+#[test]
+fn removing_an_account_through_the_cli_ends_its_imap_and_pop3_sessions() {
+    let s = crate::server_with("[security]\nauth_failure_delay_ms = 10\n");
+    s.add_users("example.test", &["gone@example.test"])
+        .expect("users");
+
+    let mut imap = imap_idle(&s, "gone@example.test");
+    let mut pop3 = pop3_logged_in(&s, "gone@example.test");
+
+    let out = s
+        .cli(&["user", "remove", "gone@example.test"], None)
+        .expect("cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answered = Instant::now();
+
+    let bye = imap.read_until(|l| l.starts_with("* BYE")).expect("BYE");
+    assert!(bye.contains("* BYE"), "{bye}");
+    let err = pop3.read_line().expect("POP3 reply");
+    assert!(err.starts_with("-ERR"), "{err:?}");
+    assert!(
+        answered.elapsed() < PROMPTLY,
+        "the sessions ended {:?} after the CLI returned",
+        answered.elapsed()
+    );
+    assert_eq!(imap.read_line().expect("after BYE"), "", "IMAP still open");
+    assert_eq!(pop3.read_line().expect("after -ERR"), "", "POP3 still open");
+}

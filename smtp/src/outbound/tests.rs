@@ -353,7 +353,7 @@ async fn a_550_bounces_into_the_owners_inbox() {
 
 #[actix_rt::test]
 async fn a_550_to_a_null_sender_is_not_bounced() {
-    let w = world();
+    let w = world().await;
     let script = Shared::default();
     script
         .lock()
