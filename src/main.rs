@@ -8,6 +8,7 @@
 //! (`EX_SOFTWARE`) when the store's own code failed (its writer thread panicked): in both
 //! cases after a drain, and so that a supervisor restarts it.
 
+mod listing;
 mod manage;
 mod remote;
 

@@ -4,7 +4,7 @@
 //! this process and send it the same requests as the panel and the API, through the same
 //! actor and writer: one write path.
 
-use crate::remote;
+use crate::{listing, remote};
 use anyhow::{Context as _, anyhow, bail};
 use clap::Subcommand;
 use mailroom_config::{ConfigSource, load};
@@ -241,14 +241,7 @@ pub(crate) fn user(source: &ConfigSource, action: UserAction) -> anyhow::Result<
         }
         UserAction::List => {
             for a in store.user_list()? {
-                let quota = match a.quota_bytes {
-                    0 => "unlimited".to_string(),
-                    q => q.to_string(),
-                };
-                println!(
-                    "{}\t{}\tquota={}\tused={}",
-                    a.address, a.role, quota, a.used_bytes
-                );
+                listing::account(&a.address, a.role.as_str(), a.quota_bytes, a.used_bytes);
             }
         }
         UserAction::Remove { address } => {
@@ -295,19 +288,8 @@ pub(crate) fn lockout(source: &ConfigSource, action: LockoutAction) -> anyhow::R
     match action {
         LockoutAction::List => {
             let policy = LockoutPolicy::from_config(&config);
-            for (lockout, active) in store.lockouts(&policy)? {
-                let until = mail_parser::DateTime::from_timestamp(lockout.until).to_rfc3339();
-                println!(
-                    "{}\t{}\tfailures={}\t{}",
-                    lockout.scope.as_str(),
-                    lockout.key,
-                    lockout.failures,
-                    if active {
-                        format!("LOCKED until {until}")
-                    } else {
-                        format!("remembered until {until}")
-                    }
-                );
+            for (l, active) in store.lockouts(&policy)? {
+                listing::lockout(l.scope.as_str(), &l.key, l.failures, l.until, active);
             }
         }
         LockoutAction::Clear { target } => {
@@ -337,26 +319,7 @@ pub(crate) fn queue(source: &ConfigSource, action: QueueAction) -> anyhow::Resul
         QueueAction::Release { id } => (QueueRequest::Release(id), "released", id),
     };
     match store.queue(&request)? {
-        QueueReply::Rows(rows) => {
-            if rows.is_empty() {
-                println!("the queue is empty");
-            }
-            for r in rows {
-                let sender = if r.sender.is_empty() { "<>" } else { &r.sender };
-                println!(
-                    "{}\t{}\t{} -> {}\t{}\tattempts={}\tnext={}\tsize={}\terror={}",
-                    r.message_id,
-                    r.status,
-                    sender,
-                    r.recipient,
-                    r.created,
-                    r.attempts,
-                    r.next_attempt,
-                    r.size,
-                    r.last_error.as_deref().unwrap_or("-")
-                );
-            }
-        }
+        QueueReply::Rows(rows) => listing::queue(&rows),
         QueueReply::Changed(n) if request == QueueRequest::RetryAll => {
             println!("{verb} {n} recipient(s)")
         }

@@ -5,6 +5,7 @@
 //!
 //! Output is the same as that of the direct commands, line for line.
 
+use crate::listing;
 use crate::manage::{
     AliasAction, DomainAction, LockoutAction, QueueAction, UserAction, read_password,
 };
@@ -201,14 +202,7 @@ pub(crate) fn user(server: &Server, action: UserAction) -> anyhow::Result<ExitCo
         }
         UserAction::List => {
             for a in server.get::<Vec<Account>>("/accounts")? {
-                let quota = match a.quota {
-                    0 => "unlimited".to_string(),
-                    q => q.to_string(),
-                };
-                println!(
-                    "{}\t{}\tquota={}\tused={}",
-                    a.address, a.role, quota, a.used
-                );
+                listing::account(&a.address, &a.role, a.quota, a.used);
             }
         }
         UserAction::Remove { address } => {
@@ -261,18 +255,7 @@ pub(crate) fn lockout(server: &Server, action: LockoutAction) -> anyhow::Result<
     match action {
         LockoutAction::List => {
             for l in server.get::<Vec<Lockout>>("/lockouts")? {
-                let until = mail_parser::DateTime::from_timestamp(l.until).to_rfc3339();
-                println!(
-                    "{}\t{}\tfailures={}\t{}",
-                    l.scope,
-                    l.target,
-                    l.failures,
-                    if l.locked {
-                        format!("LOCKED until {until}")
-                    } else {
-                        format!("remembered until {until}")
-                    }
-                );
+                listing::lockout(&l.scope, &l.target, l.failures, l.until, l.locked);
             }
         }
         LockoutAction::Clear { target } => {
@@ -299,24 +282,7 @@ pub(crate) fn queue(server: &Server, action: QueueAction) -> anyhow::Result<Exit
     match action {
         QueueAction::List => {
             let rows: Vec<QueueRow> = server.get("/queue")?;
-            if rows.is_empty() {
-                println!("the queue is empty");
-            }
-            for r in rows {
-                let sender = if r.sender.is_empty() { "<>" } else { &r.sender };
-                println!(
-                    "{}\t{}\t{} -> {}\t{}\tattempts={}\tnext={}\tsize={}\terror={}",
-                    r.message_id,
-                    r.status,
-                    sender,
-                    r.recipient,
-                    r.created,
-                    r.attempts,
-                    r.next_attempt,
-                    r.size,
-                    r.last_error.as_deref().unwrap_or("-")
-                );
-            }
+            listing::queue(&rows);
         }
         QueueAction::Retry { id } if id == "all" => bail!(
             "`queue retry all` has no counterpart in the API of the running server; \
