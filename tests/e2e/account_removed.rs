@@ -49,6 +49,22 @@ fn pop3_logged_in(s: &Server, address: &str) -> LineClient {
     c
 }
 
+/// Both sessions got their goodbye (`* BYE`, `-ERR`) within [`PROMPTLY`] of `answered`, and
+/// the server closed both connections.
+fn assert_ended(imap: &mut LineClient, pop3: &mut LineClient, answered: Instant) {
+    let bye = imap.read_until(|l| l.starts_with("* BYE")).expect("BYE");
+    assert!(bye.contains("* BYE"), "{bye}");
+    let err = pop3.read_line().expect("POP3 reply");
+    assert!(err.starts_with("-ERR"), "{err:?}");
+    assert!(
+        answered.elapsed() < PROMPTLY,
+        "the sessions ended {:?} after the removal",
+        answered.elapsed()
+    );
+    assert_eq!(imap.read_line().expect("after BYE"), "", "IMAP still open");
+    assert_eq!(pop3.read_line().expect("after -ERR"), "", "POP3 still open");
+}
+
 #[test]
 fn removing_an_account_through_the_api_ends_its_imap_and_pop3_sessions() {
     let s = crate::server_with("[security]\nauth_failure_delay_ms = 10\n");
@@ -64,18 +80,7 @@ fn removing_an_account_through_the_api_ends_its_imap_and_pop3_sessions() {
     assert_eq!(removed.status, 204, "{removed:?}");
     let answered = Instant::now();
 
-    let bye = imap.read_until(|l| l.starts_with("* BYE")).expect("BYE");
-    assert!(bye.contains("* BYE"), "{bye}");
-    let err = pop3.read_line().expect("POP3 reply");
-    assert!(err.starts_with("-ERR"), "{err:?}");
-    assert!(
-        answered.elapsed() < PROMPTLY,
-        "the sessions ended {:?} after the removal",
-        answered.elapsed()
-    );
-    // And both connections are closed by the server.
-    assert_eq!(imap.read_line().expect("after BYE"), "", "IMAP still open");
-    assert_eq!(pop3.read_line().expect("after -ERR"), "", "POP3 still open");
+    assert_ended(&mut imap, &mut pop3, answered);
 
     // Another account's session goes on.
     other.send("DONE").expect("DONE");
@@ -118,15 +123,5 @@ fn removing_an_account_through_the_cli_ends_its_imap_and_pop3_sessions() {
     );
     let answered = Instant::now();
 
-    let bye = imap.read_until(|l| l.starts_with("* BYE")).expect("BYE");
-    assert!(bye.contains("* BYE"), "{bye}");
-    let err = pop3.read_line().expect("POP3 reply");
-    assert!(err.starts_with("-ERR"), "{err:?}");
-    assert!(
-        answered.elapsed() < PROMPTLY,
-        "the sessions ended {:?} after the CLI returned",
-        answered.elapsed()
-    );
-    assert_eq!(imap.read_line().expect("after BYE"), "", "IMAP still open");
-    assert_eq!(pop3.read_line().expect("after -ERR"), "", "POP3 still open");
+    assert_ended(&mut imap, &mut pop3, answered);
 }
