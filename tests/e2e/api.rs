@@ -174,6 +174,26 @@ fn domains_accounts_and_aliases_round_trip() {
         made["dkim_selectors"].as_array().expect("selectors").len(),
         2
     );
+    // With an admin account, a new domain's postmaster@ and abuse@ reach it (RFC 5321
+    // §4.5.1, RFC 2142); take one away and the domain says which is missing.
+    assert_eq!(made["missing_role_addresses"], json!([]));
+    assert_eq!(
+        call(&s, "DELETE", "/api/v1/aliases/abuse@other.test", None).status,
+        204
+    );
+    assert_eq!(
+        call(&s, "GET", "/api/v1/domains/other.test", None)
+            .json()
+            .expect("JSON")["missing_role_addresses"],
+        json!(["abuse@other.test"])
+    );
+    let back = call(
+        &s,
+        "POST",
+        "/api/v1/aliases",
+        Some(json!({ "source": "abuse@other.test", "targets": [ADMIN] })),
+    );
+    assert_eq!(back.status, 201, "{back:?}");
     let names: Vec<Value> = call(&s, "GET", "/api/v1/domains", None)
         .json()
         .expect("JSON")

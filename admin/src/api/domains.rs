@@ -13,6 +13,9 @@ pub(crate) struct DomainView {
     name: String,
     /// DKIM selectors of its active keys.
     dkim_selectors: Vec<String>,
+    /// Of postmaster@ and abuse@ (RFC 2142; RFC 5321 §4.5.1 requires postmaster), those that
+    /// reach no account: mail to them bounces until an alias or account is added.
+    missing_role_addresses: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,9 +66,11 @@ async fn view_of(
         .into_iter()
         .map(|k| k.selector)
         .collect();
+    let missing_role_addresses = db.missing_role_addresses(&domain.name).await?;
     Ok(DomainView {
         name: domain.name,
         dkim_selectors,
+        missing_role_addresses,
     })
 }
 

@@ -87,8 +87,10 @@ fn build() -> Value {
             },
             "schemas": {
                 "Error": { "type": "object", "required": ["error"], "properties": { "error": text } },
-                "Domain": { "type": "object", "required": ["name", "dkim_selectors"], "properties": {
-                    "name": text, "dkim_selectors": { "type": "array", "items": text } } },
+                "Domain": { "type": "object", "required": ["name", "dkim_selectors", "missing_role_addresses"], "properties": {
+                    "name": text, "dkim_selectors": { "type": "array", "items": text },
+                    "missing_role_addresses": { "type": "array", "items": text,
+                        "description": "postmaster@/abuse@ of the domain that reach no account" } } },
                 "NewDomain": { "type": "object", "required": ["name"], "additionalProperties": false,
                     "properties": { "name": text } },
                 "Account": { "type": "object", "required": ["address", "role", "quota", "used", "disabled"], "properties": {
