@@ -993,3 +993,65 @@ async fn the_wal_stays_bounded_under_sustained_writes_beside_readers() {
     let (_, messages) = f.mailbox(f.alice, "INBOX").await;
     assert_eq!(messages.len(), rounds * per_round);
 }
+
+/// Issue #17 item 6, "keep reader snapshots short so checkpoints are not starved": the
+/// engine's own readers, eight at a time and each starting its next read the moment the last
+/// one ends (sessions SELECTing at once), still leave the writer's TRUNCATE its moment: each
+/// read is one short transaction on a pooled connection, and a reader that starts after the
+/// checkpoint has copied the WAL reads the database, not the WAL. (A foreign connection that
+/// holds its transactions open can still delay it: the other WAL test's reader.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_beside_readers_that_never_pause() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let f = fixture();
+    let wal = f.dir.path().join(format!("{DB_FILE}-wal"));
+    let stop = AtomicBool::new(false);
+    let reads = AtomicU64::new(0);
+    let body = |n: usize| -> Arc<[u8]> {
+        let filler = format!("{n:08} ").repeat(16 * 1024 / 9);
+        format!("Subject: gate {n}\r\n\r\n{filler}\r\n")
+            .into_bytes()
+            .into()
+    };
+    let reader = || async {
+        while !stop.load(Ordering::Relaxed) {
+            f.mailbox(f.alice, "INBOX").await;
+            reads.fetch_add(1, Ordering::Relaxed);
+        }
+    };
+    let (rounds, per_round) = (60, 20);
+    let writer = async {
+        let mut largest = 0;
+        for round in 0..rounds {
+            let alice = [f.alice];
+            let batch = (0..per_round).map(|i| f.deliver(&alice, body(round * per_round + i)));
+            for r in futures_util::future::join_all(batch).await {
+                r.expect("deliver");
+            }
+            largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        }
+        stop.store(true, Ordering::Relaxed);
+        largest
+    };
+    let (largest, ..) = tokio::join!(
+        writer,
+        reader(),
+        reader(),
+        reader(),
+        reader(),
+        reader(),
+        reader(),
+        reader(),
+        reader()
+    );
+    assert!(
+        reads.load(Ordering::Relaxed) > 100,
+        "the readers hardly read"
+    );
+    let db = std::fs::metadata(f.dir.path().join(DB_FILE)).map_or(0, |m| m.len());
+    let bound = super::writer::wal_limit(db) + (4 << 20);
+    assert!(
+        largest <= bound,
+        "the WAL reached {largest} octets (bound {bound})"
+    );
+}
