@@ -561,10 +561,11 @@ fn run(
             // write acknowledged from now on: refuse them instead.
             if let Err(fatal) = health.check_file() {
                 let error = StoreError::Unavailable(fatal.to_string());
+                // Raised before the refusals go out: whoever hears one finds the cause set.
+                alarm.raise(fatal);
                 for request in batch {
                     fail(request, &error).finish(&Err(error.clone()));
                 }
-                alarm.raise(fatal);
             } else {
                 run_batch(&mut conn, batch, blobs, counters, tenancy, &mut health);
                 if let Some(fatal) = health.verdict() {
