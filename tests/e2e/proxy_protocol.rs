@@ -1,6 +1,6 @@
 //! PROXY protocol end to end: on a listener named in `[proxy_protocol]`, a trusted peer's v1
 //! or v2 header (haproxy's proxy-protocol.txt §2.1, §2.2) replaces the socket's peer for the
-//! login guard and the session list; an untrusted peer, or a trusted one without a valid
+//! login guard, the session list and SMTP's `Received:` field; an untrusted peer, or a trusted one without a valid
 //! header, is closed without a greeting; other listeners greet at once.
 
 use mailroom_tests::{LineClient, Server};
@@ -193,4 +193,42 @@ fn an_untrusted_peer_is_closed_and_other_listeners_greet_at_once() {
     let mut pop = LineClient::connect(s.ports.pop3).expect("pop3");
     let greeting = pop.read_line().expect("greeting");
     assert!(greeting.starts_with("+OK"), "{greeting}");
+}
+
+#[test]
+fn an_smtp_client_behind_the_proxy_is_the_one_named_in_received() {
+    let s = crate::server_with(
+        "[proxy_protocol]\nlisteners = [\"smtp\"]\ntrusted = [\"127.0.0.0/8\"]\n",
+    );
+    s.add_users("example.test", &["alice@example.test"])
+        .expect("users");
+    let tcp = connect_with(s.ports.smtp, &v1("203.0.113.7", 40001, s.ports.smtp));
+    let mut c = LineClient::from_tcp(tcp);
+    let greeting = c
+        .read_until(|l| l.len() < 4 || l.as_bytes()[3] == b' ')
+        .expect("greeting");
+    assert!(greeting.starts_with("220"), "{greeting}");
+    for (line, code) in [
+        ("EHLO client.example.org", "250"),
+        ("MAIL FROM:<sender@example.org>", "250"),
+        ("RCPT TO:<alice@example.test>", "250"),
+        ("DATA", "354"),
+    ] {
+        let reply = c.reply(line).expect(line);
+        assert!(reply.starts_with(code), "{line}: {reply}");
+    }
+    let reply = c
+        .reply("Subject: via the proxy\r\n\r\nhello\r\n.")
+        .expect("data");
+    assert!(reply.starts_with("250"), "{reply}");
+    assert!(
+        s.inbox_reaches("alice@example.test", 1, Duration::from_secs(10)),
+        "not delivered"
+    );
+    let message =
+        String::from_utf8_lossy(&s.inbox("alice@example.test").expect("inbox")[0]).into_owned();
+    assert!(
+        message.contains("Received: from client.example.org ([203.0.113.7])"),
+        "{message}"
+    );
 }
