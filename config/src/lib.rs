@@ -12,6 +12,7 @@ mod listeners;
 mod load;
 mod outbound;
 mod policy;
+mod proxy_protocol;
 mod security;
 mod spam;
 mod submission;
@@ -27,6 +28,7 @@ pub use listeners::{ListenerAddrs, ListenerKind, Listeners};
 pub use load::{ConfigError, ConfigSource, describe, load};
 pub use outbound::{Outbound, RelayPassword};
 pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
+pub use proxy_protocol::ProxyProtocol;
 pub use security::{Deprecation, Security};
 pub use spam::{SPAM_RULES, Spam};
 pub use submission::Submission;
@@ -49,6 +51,8 @@ pub struct Config {
     pub limits: Limits,
     /// Greylisting on the MX listener.
     pub greylist: Greylist,
+    /// Listeners behind a load balancer that sends PROXY protocol headers.
+    pub proxy_protocol: ProxyProtocol,
     /// Receivers of signed event POSTs (`[[webhooks]]`).
     pub webhooks: Vec<Webhook>,
     /// Retry and timeout of webhook POSTs.

@@ -122,6 +122,26 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
             err("greylist.whitelist", why);
         }
     }
+    let proxy = &config.proxy_protocol;
+    for entry in &proxy.trusted {
+        if let Err(why) = crate::Network::parse(entry) {
+            err("proxy_protocol.trusted", why);
+        }
+    }
+    if proxy.enabled_on(ListenerKind::Admin) {
+        err(
+            "proxy_protocol.listeners",
+            "the admin listener does not take PROXY headers".into(),
+        );
+    }
+    if !proxy.listeners.is_empty() && proxy.trusted.is_empty() {
+        err(
+            "proxy_protocol.trusted",
+            "must name the load balancers' networks when proxy_protocol.listeners is set: \
+             every connection to those listeners would be refused"
+                .into(),
+        );
+    }
     config.spam.check(&mut err);
     let admin = &config.admin;
     if admin.session_idle_secs == 0 {
@@ -327,6 +347,47 @@ mod tests {
         );
         let errors = from_toml("[dmarc]\non_reject = \"bounce\"\n").expect_err("invalid");
         assert_eq!(keys(&errors), ["dmarc.on_reject"], "{errors:?}");
+    }
+
+    #[test]
+    fn proxy_protocol_is_read_and_checked() {
+        let c = from_toml(
+            "[proxy_protocol]\nlisteners = [\"smtp\", \"imaps\"]\ntrusted = [\"10.0.0.0/8\", \"127.0.0.1\", \"::1\"]\n",
+        )
+        .expect("valid");
+        assert!(c.proxy_protocol.enabled_on(ListenerKind::Smtp));
+        assert!(c.proxy_protocol.enabled_on(ListenerKind::Imaps));
+        assert!(!c.proxy_protocol.enabled_on(ListenerKind::Imap));
+        let trusted = c.proxy_protocol.trusted_networks();
+        assert_eq!(trusted.len(), 3);
+        assert!(trusted[0].contains("10.1.2.3".parse().unwrap()));
+        // Off by default: no listener expects a header.
+        let c = from_toml("").expect("valid");
+        assert!(
+            ListenerKind::ALL
+                .iter()
+                .all(|&k| !c.proxy_protocol.enabled_on(k))
+        );
+
+        let errors = from_toml(
+            "[proxy_protocol]\nlisteners = [\"imap\", \"admin\"]\ntrusted = [\"10.0.0.0/33\", \"lb.example\"]\n",
+        )
+        .expect_err("invalid");
+        assert_eq!(
+            keys(&errors),
+            [
+                "proxy_protocol.trusted",
+                "proxy_protocol.trusted",
+                "proxy_protocol.listeners"
+            ],
+            "{errors:?}"
+        );
+        let errors =
+            from_toml("[proxy_protocol]\nlisteners = [\"smtp\"]\n").expect_err("no trusted");
+        assert_eq!(keys(&errors), ["proxy_protocol.trusted"], "{errors:?}");
+        let errors =
+            from_toml("[proxy_protocol]\nlisteners = [\"smtps\"]\n").expect_err("unknown listener");
+        assert_eq!(keys(&errors), ["proxy_protocol.listeners.0"], "{errors:?}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod outbound;
 mod panel;
 mod pop3;
 mod pop3_clients;
+mod proxy_protocol;
 mod reload;
 mod sending;
 mod sessions;

@@ -28,9 +28,14 @@ impl LineClient {
         let tcp = TcpStream::connect(("127.0.0.1", port))?;
         tcp.set_read_timeout(Some(IO_TIMEOUT))?;
         tcp.set_write_timeout(Some(IO_TIMEOUT))?;
-        Ok(Self {
+        Ok(Self::from_tcp(tcp))
+    }
+
+    /// A client over a connection the test has already written to (e.g. a PROXY header).
+    pub fn from_tcp(tcp: TcpStream) -> Self {
+        Self {
             stream: BufReader::new(Box::new(tcp)),
-        })
+        }
     }
 
     /// Connect with implicit TLS, trusting only the certificate in `ca_pem` for `hostname`.

@@ -2,9 +2,12 @@
 //! and hands each connection to the next arbiter in turn. It is `Supervised`: when its accept
 //! loop fails it stops and is restarted on the same socket, without losing the port.
 //! It stops for good when its owner (`ListenerSet`) drops its address and sends [`Close`].
+//! On a listener named in `[proxy_protocol]` it first reads the PROXY header of a trusted
+//! peer, and from then on the client that header names is the connection's peer everywhere.
 
 use super::arbiters::Arbiters;
 use super::connection::{Connection, Protocol};
+use super::proxy_header::{self, Parsed, ProxiedAddrs, ProxyError};
 use super::tracker::{ConnectionTracker, Refusal};
 use crate::metrics::metrics;
 use crate::msg::ConfigChanged;
@@ -71,8 +74,94 @@ impl Listener {
     }
 
     fn dispatch(&self, tcp: tokio::net::TcpStream, peer: SocketAddr) {
-        let config = &self.snapshot.config;
         metrics().connection_accepted(self.kind);
+        let admission = Admission {
+            kind: self.kind,
+            snapshot: self.snapshot.clone(),
+            env: self.env.clone(),
+        };
+        let proxy = &self.snapshot.config.proxy_protocol;
+        if !proxy.enabled_on(self.kind) {
+            return admission.admit(tcp, peer);
+        }
+        if !proxy
+            .trusted_networks()
+            .iter()
+            .any(|net| net.contains(peer.ip()))
+        {
+            // Closed without a word: a greeting would tell a scanner what runs here, and a
+            // client that talks directly to a proxied port is misconfigured anyway.
+            tracing::warn!(listener = %self.kind, %peer, "connection refused: this listener takes PROXY headers only from proxy_protocol.trusted");
+            metrics().connection_refused(self.kind);
+            return;
+        }
+        // The header comes before the greeting, so the session, the limits and every log line
+        // see the client it names; the accept loop does not wait for it.
+        actix_rt::spawn(async move {
+            let mut tcp = tcp;
+            let header =
+                actix_rt::time::timeout(PROXY_HEADER_DEADLINE, read_proxy_header(&mut tcp));
+            let why = match header.await {
+                Ok(Ok(Ok(ProxiedAddrs::Proxied { client, server }))) => {
+                    tracing::debug!(listener = %admission.kind, %client, %server, proxy = %peer, "PROXY header");
+                    return admission.admit(tcp, client);
+                }
+                Ok(Ok(Ok(ProxiedAddrs::Local))) => return admission.admit(tcp, peer),
+                Ok(Ok(Err(bad))) => bad.to_string(),
+                Ok(Err(e)) => format!("reading the PROXY header: {e}"),
+                Err(_) => "no PROXY header in time".to_string(),
+            };
+            tracing::warn!(listener = %admission.kind, %peer, why, "connection refused");
+            metrics().connection_refused(admission.kind);
+        });
+    }
+}
+
+/// How long a trusted proxy has to send its header; it sends it at once, so this only bounds
+/// a stalled or misconfigured peer.
+const PROXY_HEADER_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Read the PROXY header at the start of `tcp`, octet-exact: the parser never asks for more
+/// than the header still holds, so what follows it (a TLS ClientHello, a command) stays in
+/// the socket for the session.
+async fn read_proxy_header(
+    tcp: &mut tokio::net::TcpStream,
+) -> io::Result<Result<ProxiedAddrs, ProxyError>> {
+    use tokio::io::AsyncReadExt;
+    // Both versions' maximum (v1 is at most 107 octets).
+    let mut buf = [0u8; 16 + proxy_header::V2_MAX_PAYLOAD];
+    let mut have = 0;
+    loop {
+        match proxy_header::parse(&buf[..have]) {
+            Ok(Parsed::Done { addrs, .. }) => return Ok(Ok(addrs)),
+            Err(bad) => return Ok(Err(bad)),
+            Ok(Parsed::Incomplete { at_least }) => {
+                let Some(room) = buf.get_mut(have..have + at_least) else {
+                    return Ok(Err(ProxyError::TooLong));
+                };
+                let n = tcp.read(room).await?;
+                if n == 0 {
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                have += n;
+            }
+        }
+    }
+}
+
+/// What it takes to turn an accepted connection into a session, apart from the listener
+/// actor, so that a connection can be admitted after its PROXY header is read.
+struct Admission {
+    kind: ListenerKind,
+    snapshot: Arc<Snapshot>,
+    env: ListenerEnv,
+}
+
+impl Admission {
+    /// Check the limits for `peer` (the client: the socket's peer, or the one its PROXY header
+    /// names) and hand the connection to the next arbiter.
+    fn admit(self, tcp: tokio::net::TcpStream, peer: SocketAddr) {
+        let config = &self.snapshot.config;
         let refuse = |why: Refusal| {
             tracing::info!(listener = %self.kind, %peer, ?why, "connection refused");
             metrics().connection_refused(self.kind);

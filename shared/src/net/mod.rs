@@ -11,6 +11,7 @@ mod connection;
 pub(crate) mod listener;
 mod listener_set;
 mod output;
+pub mod proxy_header;
 mod socket;
 mod tracker;
 
