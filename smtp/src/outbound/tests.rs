@@ -37,6 +37,18 @@ struct Script {
 
 type Shared = Arc<Mutex<Script>>;
 
+/// A fake remote MX that answers 550 to RCPT TO:<nobody@remote.test> and accepts the rest.
+async fn refusing_nobody() -> (Shared, u16) {
+    let script = Shared::default();
+    script
+        .lock()
+        .expect("lock")
+        .rcpt
+        .insert("nobody@remote.test".into(), VecDeque::from([550]));
+    let port = fake_server(script.clone()).await;
+    (script, port)
+}
+
 async fn fake_server(script: Shared) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -311,13 +323,7 @@ async fn a_451_is_retried_and_delivered_when_the_server_recovers() {
 #[actix_rt::test]
 async fn a_550_bounces_into_the_owners_inbox() {
     let w = world().await;
-    let script = Shared::default();
-    script
-        .lock()
-        .expect("lock")
-        .rcpt
-        .insert("nobody@remote.test".into(), VecDeque::from([550]));
-    let port = fake_server(script.clone()).await;
+    let (script, port) = refusing_nobody().await;
     let (store, _queue) = start(&w, port, 3600);
     store
         .send(submission(
@@ -354,13 +360,7 @@ async fn a_550_bounces_into_the_owners_inbox() {
 #[actix_rt::test]
 async fn a_550_to_a_null_sender_is_not_bounced() {
     let w = world().await;
-    let script = Shared::default();
-    script
-        .lock()
-        .expect("lock")
-        .rcpt
-        .insert("nobody@remote.test".into(), VecDeque::from([550]));
-    let port = fake_server(script.clone()).await;
+    let (_script, port) = refusing_nobody().await;
     let (store, _queue) = start(&w, port, 3600);
     let mut bounce = submission(w.alice, &["nobody@remote.test"]);
     bounce.sender = String::new();
