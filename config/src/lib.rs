@@ -15,6 +15,7 @@ mod policy;
 mod proxy_protocol;
 mod security;
 mod spam;
+mod store;
 mod submission;
 mod validate;
 mod webhooks;
@@ -31,6 +32,7 @@ pub use policy::{Auth, Dmarc, Dns, Dnsbl, OnReject, Spf};
 pub use proxy_protocol::ProxyProtocol;
 pub use security::{Deprecation, Security};
 pub use spam::{SPAM_RULES, Spam};
+pub use store::{Cluster, Store, StoreEngine};
 pub use submission::Submission;
 pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 
@@ -41,6 +43,10 @@ pub use webhooks::{WEBHOOK_EVENTS, Webhook, WebhookDelivery, WebhookSecret};
 pub struct Config {
     /// Identity and storage of this server.
     pub server: Server,
+    /// Which engine keeps the mail.
+    pub store: Store,
+    /// What the nodes of one deployment share.
+    pub cluster: Cluster,
     /// Where each protocol listens; a protocol without an entry is off.
     pub listeners: Listeners,
     /// Certificate and key for STARTTLS and implicit TLS.
@@ -162,6 +168,12 @@ impl Config {
         let mut keys = Vec::new();
         if self.server.data_dir != new.server.data_dir {
             keys.push("server.data_dir");
+        }
+        if self.store != new.store {
+            keys.push("store");
+        }
+        if self.cluster != new.cluster {
+            keys.push("cluster");
         }
         keys
     }

@@ -143,6 +143,8 @@ pub(crate) fn validate(config: &Config) -> Vec<ConfigError> {
         );
     }
     config.spam.check(&mut err);
+    config.store.check(&mut err);
+    config.cluster.check(&config.store, &mut err);
     let admin = &config.admin;
     if admin.session_idle_secs == 0 {
         err("admin.session_idle_secs", "must be greater than 0".into());

@@ -5,18 +5,39 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix::Addr;
-use mailroom_config::Config;
+use mailroom_config::{Config, StoreEngine};
 use mailroom_shared::bus::Bus;
 
 use crate::actor::MailboxStore;
 use crate::engine::Engine;
 use crate::error::StoreError;
+use crate::postgres::PgEngine;
 use crate::sqlite::SqliteBackend;
 
-/// Open the engine `config` names (today the embedded one, in `server.data_dir`): run its
-/// migrations and start its writer. Blocks while that takes; call it at startup.
+/// Open the engine `config` names (the embedded one in `server.data_dir`, or PostgreSQL at
+/// `store.url`): run its migrations and start it. Blocks while that takes; call it at
+/// startup.
 pub fn open(config: &Config) -> Result<Arc<dyn Engine>, StoreError> {
-    embedded(&config.server.data_dir)
+    match (config.store.engine, &config.store.url) {
+        (StoreEngine::Embedded, _) => embedded(&config.server.data_dir),
+        (StoreEngine::Postgres, Some(url)) => Ok(Arc::new(PgEngine::open(
+            url,
+            config.store.pool_size as usize,
+            &node_name(config),
+        )?)),
+        (StoreEngine::Postgres, None) => Err(StoreError::Invalid(
+            "store.engine = \"postgres\" needs store.url".into(),
+        )),
+    }
+}
+
+/// This node's name in queue leases: `cluster.node_name`, or the hostname and process id.
+pub fn node_name(config: &Config) -> String {
+    config
+        .cluster
+        .node_name
+        .clone()
+        .unwrap_or_else(|| format!("{}:{}", config.server.hostname, std::process::id()))
 }
 
 /// Open the engine of `config` and start the store actor over it on the current arbiter
@@ -27,10 +48,14 @@ pub fn start(config: &Config, bus: Bus) -> Result<Addr<MailboxStore>, StoreError
 
 /// Like [`open`], for the CLI: when a server already holds the data directory, open beside
 /// it instead of failing (the engine then leaves body files and the WAL to the server).
+/// PostgreSQL is shared by design, so it opens as usual.
 pub fn open_beside_server(config: &Config) -> Result<Arc<dyn Engine>, StoreError> {
-    Ok(Arc::new(SqliteBackend::open_beside_server(
-        &config.server.data_dir,
-    )?))
+    match config.store.engine {
+        StoreEngine::Embedded => Ok(Arc::new(SqliteBackend::open_beside_server(
+            &config.server.data_dir,
+        )?)),
+        StoreEngine::Postgres => open(config),
+    }
 }
 
 impl MailboxStore {
