@@ -26,6 +26,7 @@
 
 pub mod actor;
 mod admin;
+mod common;
 pub mod dkim;
 pub mod engine;
 pub mod error;

@@ -2,11 +2,9 @@
 
 #![allow(unused_imports)]
 
-use std::sync::Arc;
-use mailroom_shared::events::EventRecorded;
-use mailroom_shared::msg::MailboxChanged;
-use mailroom_shared::queue::{QueueReply, QueueRequest};
+use super::super::PgEngine;
 use crate::dkim::{DkimKey, DkimKeys};
+use crate::engine::*;
 use crate::error::StoreError;
 use crate::greylist::{
     ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
@@ -38,8 +36,10 @@ use crate::types::{
     Appended, BodySource, ChangeSet, Delivered, FlagsResult, LoginOutcome, MailboxInfo,
     MessageInfo, Resolution, StoreStats,
 };
-use super::super::PgEngine;
-use crate::engine::*;
+use mailroom_shared::events::EventRecorded;
+use mailroom_shared::msg::MailboxChanged;
+use mailroom_shared::queue::{QueueReply, QueueRequest};
+use std::sync::Arc;
 
 impl Queue for PgEngine {
     fn submit(&self, m: Submit) -> StoreFuture<Outcome<Submitted>> {
@@ -64,5 +64,9 @@ impl Queue for PgEngine {
 }
 
 fn unbuilt<T: Send + 'static>(what: &'static str) -> StoreFuture<T> {
-    Box::pin(async move { Err(StoreError::Unavailable(format!("{what} is not built for postgresql yet"))) })
+    Box::pin(async move {
+        Err(StoreError::Unavailable(format!(
+            "{what} is not built for postgresql yet"
+        )))
+    })
 }
