@@ -87,11 +87,23 @@ where
     body(embedded().await).await;
     match std::env::var(POSTGRES_VAR) {
         Ok(url) if !url.is_empty() => body(postgres(&url).await).await,
-        _ => eprintln!(
-            "skipped the PostgreSQL run: set {POSTGRES_VAR} to a server's URL \
-             (`eval \"$(scripts/services)\"` starts one) to run it"
-        ),
+        _ => say_skipped(),
     }
+}
+
+/// Say once per test binary that the PostgreSQL runs were skipped and how to run them.
+/// Written to the process's stderr directly: the test harness captures `eprintln!` of
+/// passing tests, and this line is for the person running them.
+fn say_skipped() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: the store suite's PostgreSQL runs were skipped: set {POSTGRES_VAR} to a \
+             server's URL (`eval \"$(scripts/services)\"` starts one) to run them"
+        );
+    });
 }
 
 /// The embedded engine in a fresh directory.
