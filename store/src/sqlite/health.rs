@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(fatal.cause(), None);
 
         std::fs::rename(&db, dir.path().join("moved.db")).expect("move the database away");
-        let expunge = crate::actor::Expunge {
+        let expunge = crate::requests::Expunge {
             account_id: 1,
             mailbox_id: 1,
             uids: None,
