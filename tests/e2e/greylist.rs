@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// One transaction from 127.0.0.1: the RCPT reply, and when it is 250 the message is sent
 /// and must be stored.
-fn attempt(s: &Server, from: &str, to: &str) -> String {
+pub(crate) fn attempt(s: &Server, from: &str, to: &str) -> String {
     let mut c = LineClient::connect(s.ports.smtp).expect("connect");
     c.read_line().expect("greeting");
     c.send("EHLO client.example.org").expect("ehlo");

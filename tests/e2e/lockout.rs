@@ -64,7 +64,7 @@ fn smtp_auth(s: &Server, user: &str, password: &str) -> String {
 }
 
 /// IMAP LOGIN: the tagged answer.
-fn imap_login(s: &Server, user: &str, password: &str) -> String {
+pub(crate) fn imap_login(s: &Server, user: &str, password: &str) -> String {
     let mut c = LineClient::connect(s.ports.imap).expect("imap");
     c.read_line().expect("greeting");
     c.send(&format!("a LOGIN {user} {password}"))
@@ -95,7 +95,7 @@ fn imap_authenticate(s: &Server, user: &str, password: &str) -> String {
 }
 
 /// POP3 USER/PASS: the answer to PASS.
-fn pop_pass(s: &Server, user: &str, password: &str) -> String {
+pub(crate) fn pop_pass(s: &Server, user: &str, password: &str) -> String {
     let mut c = LineClient::connect(s.ports.pop3).expect("pop3");
     c.read_line().expect("greeting");
     let r = c.cmd(&format!("USER {user}")).expect("USER");

@@ -33,6 +33,7 @@ mod smuggling;
 mod spam;
 mod submission;
 mod tls;
+mod two_nodes;
 mod webhooks;
 
 use mailroom_tests::Server;

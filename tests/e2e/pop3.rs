@@ -38,7 +38,7 @@ fn pop3s(s: &Server) -> LineClient {
 }
 
 /// A pop3s client logged in as alice.
-fn alice(s: &Server) -> LineClient {
+pub(crate) fn alice(s: &Server) -> LineClient {
     let mut c = pop3s(s);
     assert_eq!(
         c.cmd("USER alice@example.test").expect("user"),
