@@ -544,3 +544,34 @@ pub(crate) fn new_token(account: &Account, name: &str) -> Result<(String, String
 pub(crate) fn token_acts(account: &Account) -> bool {
     account.role == Role::Admin && !account.disabled
 }
+
+/// The LIKE pattern for "contains `q`" in the admin's greylist search: `q`'s own wildcards
+/// are dropped rather than escaped (no one searches for them).
+pub(crate) fn contains_pattern(q: &str) -> String {
+    format!("%{}%", q.replace(['%', '_'], ""))
+}
+
+/// What the self-check finds wrong with one body: its reference count against the messages
+/// that use it, and its content (`Ok` with its SHA-256 in hex, or why it could not be read)
+/// against its name.
+pub(crate) fn blob_problems(
+    hash: &str,
+    refcount: i64,
+    used: i64,
+    content: Result<String, StoreError>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if refcount != used {
+        problems.push(format!(
+            "blob {hash}: refcount {refcount} but {used} messages"
+        ));
+    }
+    match content {
+        Ok(sha) if sha != hash => {
+            problems.push(format!("blob {hash}: content does not match its name"));
+        }
+        Ok(_) => {}
+        Err(e) => problems.push(format!("blob {hash}: {e}")),
+    }
+    problems
+}
