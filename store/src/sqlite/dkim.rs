@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::unix_now;
 use crate::dkim::{DkimAlgorithm, DkimKey, DkimPrivateKey, generate, year_of};
+use crate::common::policy::{domain_key, signing_keys};
 use crate::error::StoreError;
 
 const KEYS_OF_DOMAIN: &str = "SELECT d.name, k.selector, k.algorithm, k.private_key, k.created \
@@ -121,33 +122,12 @@ pub(crate) fn backfill(conn: &mut Connection) -> Result<usize, StoreError> {
 
 /// See [`crate::dkim::DkimKeys`].
 pub(crate) fn keys_of(conn: &Connection, domain: &str) -> Result<Vec<DkimKey>, StoreError> {
-    let name = domain.strip_suffix('.').unwrap_or(domain).to_lowercase();
+    let name = domain_key(domain);
     let mut stmt = conn.prepare_cached(KEYS_OF_DOMAIN)?;
-    let rows = stmt.query_map([&name], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
-    })?;
-    let mut keys: Vec<DkimKey> = Vec::new();
-    for row in rows {
-        let (domain, selector, algorithm, der, created) = row?;
-        let algorithm = DkimAlgorithm::parse(&algorithm)
-            .ok_or_else(|| StoreError::Invalid(format!("unknown DKIM algorithm {algorithm}")))?;
-        // One signature per algorithm: the newest active key of each.
-        if keys.iter().any(|k| k.algorithm == algorithm) {
-            continue;
-        }
-        keys.push(DkimKey {
-            domain,
-            selector,
-            algorithm,
-            private_key: DkimPrivateKey::from_pkcs8_der(der),
-            created,
-        });
-    }
-    Ok(keys)
+    let rows = stmt
+        .query_map([&name], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    signing_keys(rows)
 }
