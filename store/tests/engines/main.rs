@@ -5,3 +5,5 @@
 mod support;
 
 mod directory;
+mod events;
+mod nodes;
