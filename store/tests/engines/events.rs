@@ -200,10 +200,11 @@ async fn two_nodes_taking_a_free_webhook_at_once_get_one_lease() {
 #[actix_rt::test]
 async fn events_logged_by_concurrent_writers_are_read_in_commit_order() {
     // A reader that follows the ids must never pass an id that commits later: on a store
-    // with many writers, events commit in id order.
+    // with many writers, events commit in id order. (Without that rule PostgreSQL skipped
+    // one of these 400 about every third run.)
     each_engine(|h| async move {
         let b = h.other_node("node-b");
-        let writers: Vec<_> = (0..40)
+        let writers: Vec<_> = (0..400)
             .map(|i| {
                 let store = match (&b, i % 2) {
                     (Some(b), 1) => b.clone(),
@@ -224,7 +225,7 @@ async fn events_logged_by_concurrent_writers_are_read_in_commit_order() {
             let mut seen = Vec::new();
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
             // A skipped event never shows up: stop at the deadline and let the assert say so.
-            while seen.len() < 40 && std::time::Instant::now() < deadline {
+            while seen.len() < 400 && std::time::Instant::now() < deadline {
                 for e in events(&h, cursor).await {
                     cursor = e.id;
                     seen.push(e.id);
@@ -235,7 +236,9 @@ async fn events_logged_by_concurrent_writers_are_read_in_commit_order() {
         };
         let (mut written, seen) = tokio::join!(futures_util::future::join_all(writers), reader);
         written.sort_unstable();
-        assert_eq!(seen, written, "{}: the reader skipped an event", h.engine);
+        let skipped: Vec<i64> = written.iter().filter(|id| !seen.contains(id)).copied().collect();
+        assert!(skipped.is_empty(), "{}: the reader skipped {skipped:?}", h.engine);
+        assert_eq!(seen, written, "{}", h.engine);
     })
     .await;
 }
