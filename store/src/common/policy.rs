@@ -1,10 +1,9 @@
 //! Engine-neutral rules of the inbound policy's state: how a trained message's tokens are
-//! stored, what one message adds to the Bayes counts, how a domain is looked up, which DKIM
-//! keys sign.
+//! stored, what one message adds to the Bayes counts, how greylist rows and spam scores are
+//! read and checked.
 
 use std::collections::BTreeSet;
 
-use crate::dkim::{DkimAlgorithm, DkimKey, DkimPrivateKey};
 use crate::error::StoreError;
 use crate::greylist::TripletState;
 use crate::spam::SpamClass;
@@ -39,11 +38,6 @@ pub(crate) fn count(stored: i64) -> u64 {
     stored.max(0) as u64
 }
 
-/// A domain as the `domains` table names it: lowercase, no trailing dot.
-pub(crate) fn domain_key(domain: &str) -> String {
-    domain.strip_suffix('.').unwrap_or(domain).to_lowercase()
-}
-
 /// A spam score must be a number to be kept.
 pub(crate) fn check_score(score: f64) -> Result<(), StoreError> {
     if score.is_finite() {
@@ -68,29 +62,6 @@ pub(crate) fn triplet_state(
     }
 }
 
-/// A domain's active DKIM keys as stored (domain, selector, algorithm, key, created), newest
-/// first within each algorithm: the keys that sign, one per algorithm (the newest).
-pub(crate) fn signing_keys(
-    rows: impl IntoIterator<Item = (String, String, String, Vec<u8>, i64)>,
-) -> Result<Vec<DkimKey>, StoreError> {
-    let mut keys: Vec<DkimKey> = Vec::new();
-    for (domain, selector, algorithm, der, created) in rows {
-        let algorithm = DkimAlgorithm::parse(&algorithm)
-            .ok_or_else(|| StoreError::Invalid(format!("unknown DKIM algorithm {algorithm}")))?;
-        if keys.iter().any(|k| k.algorithm == algorithm) {
-            continue;
-        }
-        keys.push(DkimKey {
-            domain,
-            selector,
-            algorithm,
-            private_key: DkimPrivateKey::from_pkcs8_der(der),
-            created,
-        });
-    }
-    Ok(keys)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,24 +73,7 @@ mod tests {
         assert_eq!(back, tokens.into_iter().collect::<Vec<_>>());
         assert_eq!(unit(SpamClass::Spam), (1, 0));
         assert_eq!(unit(SpamClass::Ham), (0, 1));
-        assert_eq!(domain_key("Example.TEST."), "example.test");
         assert!(check_score(f64::NAN).is_err());
         assert_eq!(triplet_state(1, 2, None, i64::MAX).count, u32::MAX);
-    }
-
-    #[test]
-    fn the_newest_key_of_each_algorithm_signs() {
-        let row = |sel: &str, alg: &str, created| {
-            ("d.test".to_string(), sel.to_string(), alg.to_string(), vec![1], created)
-        };
-        let keys = signing_keys([
-            row("new-r", "rsa-sha256", 2),
-            row("old-r", "rsa-sha256", 1),
-            row("e", "ed25519-sha256", 1),
-        ])
-        .expect("keys");
-        let selectors: Vec<&str> = keys.iter().map(|k| k.selector.as_str()).collect();
-        assert_eq!(selectors, ["new-r", "e"]);
-        assert!(signing_keys([row("x", "dsa", 1)]).is_err());
     }
 }

@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::unix_now;
-use crate::common::policy::{check_score, count, domain_key, tokens_from_blob, tokens_to_blob, unit};
+use crate::common::directory::dkim_domain;
+use crate::common::policy::{check_score, count, tokens_from_blob, tokens_to_blob, unit};
 use crate::error::StoreError;
 use crate::spam::{
     BayesCounts, RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
@@ -207,7 +208,7 @@ pub(crate) fn hosted_domains(
     let mut exists = conn.prepare_cached(DOMAIN_EXISTS)?;
     let mut out = Vec::new();
     for domain in domains {
-        let key = domain_key(domain);
+        let key = dkim_domain(domain);
         if exists.query_row([&key], |_| Ok(())).optional()?.is_some() {
             out.push(domain.clone());
         }

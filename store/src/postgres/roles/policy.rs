@@ -12,9 +12,10 @@ use std::sync::Arc;
 use tokio_postgres::Transaction;
 
 use super::super::{PgEngine, pg, pool_err, unix_now};
+use super::super::directory as dir;
+use crate::common::directory::dkim_domain;
 use crate::common::policy::{
-    check_score, count, domain_key, signing_keys, tokens_from_blob, tokens_to_blob,
-    triplet_state, unit,
+    check_score, count, tokens_from_blob, tokens_to_blob, triplet_state, unit,
 };
 use crate::dkim::{DkimKey, DkimKeys};
 use crate::engine::{Outcome, PolicyState, StoreFuture};
@@ -89,9 +90,6 @@ const BLOB_OF_ACCOUNT: &str = "SELECT bl.data FROM messages m \
      JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
      WHERE m.blob = $2 AND b.account_id = $1 LIMIT 1";
 const DOMAINS_HOSTED: &str = "SELECT name FROM domains WHERE name = ANY($1)";
-const KEYS_OF_DOMAIN: &str = "SELECT d.name, k.selector, k.algorithm, k.private_key, k.created \
-     FROM dkim_keys k JOIN domains d ON d.id = k.domain_id \
-     WHERE d.name = $1 AND k.active ORDER BY k.algorithm DESC, k.created DESC, k.id DESC";
 
 /// A row limit as PostgreSQL takes it.
 fn limit_of(limit: usize) -> i64 {
@@ -355,7 +353,7 @@ impl PolicyState for PgEngine {
     fn hosted_domains(&self, m: HostedDomains) -> StoreFuture<Vec<String>> {
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
-            let keys: Vec<String> = m.domains.iter().map(|d| domain_key(d)).collect();
+            let keys: Vec<String> = m.domains.iter().map(|d| dkim_domain(d)).collect();
             let hosted: BTreeSet<String> = client
                 .query(DOMAINS_HOSTED, &[&keys])
                 .await
@@ -376,15 +374,11 @@ impl PolicyState for PgEngine {
     fn dkim_keys(&self, m: DkimKeys) -> StoreFuture<Vec<DkimKey>> {
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
-            let name = domain_key(&m.domain);
-            let rows = client
-                .query(KEYS_OF_DOMAIN, &[&name])
-                .await
-                .map_err(pg)?;
-            signing_keys(
-                rows.iter()
-                    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))),
-            )
+            match dir::domain_dkim(&**client, &m.domain).await {
+                // Signing asks about any sender domain: one not hosted simply has no keys.
+                Err(StoreError::NotFound(_) | StoreError::Invalid(_)) => Ok(Vec::new()),
+                found => found,
+            }
         })
     }
 }
