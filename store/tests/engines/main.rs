@@ -7,3 +7,4 @@ mod support;
 mod directory;
 mod events;
 mod nodes;
+mod policy;
