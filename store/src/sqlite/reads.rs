@@ -12,6 +12,7 @@ use mailroom_shared::password::{hash_password, verify_password};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::address_key;
+use crate::common::messages::keywords_from_text;
 use crate::error::StoreError;
 use crate::types::{
     Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, Role, canonical_mailbox_name,
@@ -65,15 +66,6 @@ const BLOB_IN_RANGE: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_
      AND uid BETWEEN ?2 AND ?3 ORDER BY uid";
 const STORED_HEADER: &str = "SELECT data FROM headers WHERE sha256 = ?1";
 const INLINE_BODY: &str = "SELECT data FROM blobs WHERE sha256 = ?1";
-
-/// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
-pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
-    keywords.join(" ")
-}
-
-fn keywords_from_text(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
 
 /// An [`Account`] from the columns [`ACCOUNT_COLUMNS`], in that order.
 pub(crate) fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
