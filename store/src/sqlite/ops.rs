@@ -35,9 +35,8 @@ use crate::requests::{
     SetSubscribed,
 };
 use crate::types::{
-    Appended, Delivered, FLAG_DELETED, FlagsResult, MailboxInfo,
-    MessageInfo, canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords,
-    superior_names,
+    Appended, Delivered, FLAG_DELETED, FlagsResult, MailboxInfo, MessageInfo,
+    canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords, superior_names,
 };
 
 const MAILBOX_OWNED: &str = "SELECT uidvalidity FROM mailboxes WHERE id = ?1 AND account_id = ?2";
@@ -637,9 +636,6 @@ impl Stored {
         }
     }
 }
-
-
-
 
 /// The mailbox's UIDVALIDITY if `account_id` owns it; otherwise NotFound, so one account
 /// cannot even learn that another's mailbox id exists.
