@@ -1,7 +1,8 @@
 //! The mailbox tree of the PostgreSQL engine: CREATE, DELETE, RENAME, SUBSCRIBE and the
 //! `\Recent` mark, each inside one transaction of [`super::txn::write`].
 //!
-//! UIDVALIDITY comes from `uidvalidity_seq`, raised to the current time when it is behind
+//! UIDVALIDITY comes from `uidvalidity_seq` ([`super::directory::next_uidvalidity`]), raised
+//! to the current time when it is behind
 //! (the same rule as the embedded engine, [`rules::next_uidvalidity`]); the raise is made
 //! under a transaction-scoped advisory lock, so two nodes never raise it to the same value.
 //! A name taken meanwhile by another node's CREATE fails on the `(account_id, name)` unique
@@ -22,7 +23,6 @@ use crate::types::{MailboxInfo, canonical_mailbox_name, mailbox_name, superior_n
 
 /// Held (transaction-scoped) while UIDVALIDITY is raised: any 64-bit constant of our own.
 const UIDVALIDITY_LOCK: i64 = 0x6d72_7569_6476_616c; // "mruidval"
-const UIDVALIDITY_NEXT: &str = "SELECT nextval('uidvalidity_seq')";
 const UIDVALIDITY_RAISE: &str = "SELECT setval('uidvalidity_seq', $1)";
 const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = $1";
 const MAILBOX_EXISTS: &str = "SELECT 1 FROM mailboxes WHERE account_id = $1 AND name = $2";
@@ -48,7 +48,7 @@ const RAISE_MARK: &str = "UPDATE mailboxes SET recent_uid = $2 WHERE id = $1 AND
 async fn next_uidvalidity(tx: &Transaction<'_>) -> TxResult<u32> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UIDVALIDITY_LOCK])
         .await?;
-    let next: i64 = tx.query_one(UIDVALIDITY_NEXT, &[]).await?.get(0);
+    let next = super::directory::next_uidvalidity(&**tx).await?;
     let value = rules::next_uidvalidity(next - 1, unix_now())?;
     if i64::from(value) != next {
         tx.execute(UIDVALIDITY_RAISE, &[&i64::from(value)]).await?;

@@ -96,7 +96,7 @@ fn user_errors() {
     let check = |address: &str, password: &str| {
         let found =
             super::reads::account_with_hash(&a.conn, &super::address_key(address)).expect("read");
-        super::reads::check_password(found, &Secret::new(password)).map(|x| x.id)
+        crate::common::directory::check_password(found, &Secret::new(password)).map(|x| x.id)
     };
     assert_eq!(check("alice@example.test", "password1"), None);
     assert_eq!(check("alice@EXAMPLE.test", "new password"), Some(alice.id));

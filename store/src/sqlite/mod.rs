@@ -115,11 +115,7 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The lookup key of an address: lowercase, with the domain as IDNA A-labels, so lookups
-/// ignore case and a U-label domain finds its A-label (RFC 6531 §3.3).
-fn address_key(address: &str) -> String {
-    mailroom_shared::address::canonical(address)
-}
+use crate::common::directory::address_key;
 
 /// The embedded engine. Cheap to share behind an `Arc`.
 pub struct SqliteBackend {

@@ -46,8 +46,8 @@ impl Admin {
     }
 
     pub(crate) fn domain_add(&self, name: &str) -> Result<Domain, StoreError> {
-        directory::domain_name(name)?;
-        let keys = dkim::generate_all()?;
+        crate::common::directory::domain_name(name)?;
+        let keys = crate::common::directory::generate_keys(super::unix_now())?;
         match self.apply(DirectoryOp::AddDomain {
             name: name.into(),
             keys,
