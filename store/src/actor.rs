@@ -43,10 +43,9 @@ pub use crate::requests::directory::{LoginAttempt, LoginGuard, LoginProtocol, Ve
 pub use crate::requests::{
     Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
     Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, Flush, LastEventId,
-    LeaseWebhook,
-    ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents,
-    RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
-    SetWebhookCursor, Stats, Submit, WatchFatal, WebhookCursor,
+    LeaseWebhook, ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents,
+    ReadEvents, RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags,
+    SetSubscribed, SetWebhookCursor, Stats, Submit, WatchFatal, WebhookCursor,
 };
 
 impl Handler<Authenticate> for MailboxStore {

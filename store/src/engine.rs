@@ -35,9 +35,8 @@ use crate::requests::{
 use crate::requests::{
     Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
     Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, LeaseWebhook,
-    ListMailboxes,
-    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents,
+    RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
     SetWebhookCursor, Submit, WebhookCursor,
 };
 use crate::spam::{

@@ -1,13 +1,6 @@
-//! The event log (`events`), the webhook cursors and the webhook leases on PostgreSQL.
-//!
-//! Ids come from the identity sequence and so only grow, even across pruning. Unlike the
-//! embedded engine there are many writers (connections, nodes), and a sequence hands out ids
-//! in the order of the INSERTs, not of the COMMITs: a reader following the ids could see id
-//! 8 committed while 7 is still in flight, move its cursor past 7 and never send it. So every
-//! event INSERT first takes [`EVENTS_LOCK`] for the rest of its transaction: events commit
-//! one transaction at a time, in id order. Callers insert their events last in the
-//! transaction (after every row lock they take), which keeps the lock short and free of
-//! deadlocks.
+//! The event log (`events`) as its readers see it, the webhook cursors and the webhook
+//! leases on PostgreSQL; events are written by `event_rows`, which also says why a reader
+//! that follows the ids never skips one.
 
 use mailroom_shared::events::{EventData, EventRecorded};
 use tokio_postgres::{Client, Transaction};
@@ -15,12 +8,6 @@ use tokio_postgres::{Client, Transaction};
 use super::pg;
 use crate::error::StoreError;
 
-/// Held (transaction-scoped) by each transaction that logs events, from its first event
-/// INSERT to its COMMIT. Any 64-bit constant of our own ("events").
-const EVENTS_LOCK: i64 = 0x0065_7665_6e74_73;
-
-const EVENT_INSERT: &str =
-    "INSERT INTO events (kind, at, body) VALUES ($1, $2, $3) RETURNING id";
 const EVENTS_AFTER: &str = "SELECT id, at, body FROM events WHERE id > $1 ORDER BY id LIMIT $2";
 /// The last id given out, whether or not its row is still there (NULL: none yet).
 const LAST_ID: &str = "SELECT pg_sequence_last_value(pg_get_serial_sequence('events', 'id'))";
@@ -37,29 +24,6 @@ const LEASE: &str = "INSERT INTO webhook_leases (target, holder, until) VALUES (
      ON CONFLICT (target) DO UPDATE SET holder = excluded.holder, until = excluded.until \
      WHERE webhook_leases.holder = excluded.holder OR webhook_leases.until <= $4 \
      RETURNING holder";
-
-/// Append `data` to the log as happening at `at` (unix seconds), inside the caller's
-/// transaction; call it after the transaction's other writes (see the module doc).
-pub(crate) async fn insert(
-    tx: &Transaction<'_>,
-    data: &EventData,
-    at: i64,
-) -> Result<EventRecorded, StoreError> {
-    let body = serde_json::to_string(data)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EVENTS_LOCK])
-        .await
-        .map_err(pg)?;
-    let id: i64 = tx
-        .query_one(EVENT_INSERT, &[&data.kind().as_str(), &at, &body])
-        .await
-        .map_err(pg)?
-        .get(0);
-    Ok(EventRecorded {
-        id,
-        timestamp: at,
-        data: data.clone(),
-    })
-}
 
 /// Up to `limit` events with ids above `after`, oldest first; rows this build cannot parse
 /// are skipped with a warning, as in the embedded engine.

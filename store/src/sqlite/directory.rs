@@ -10,8 +10,9 @@ use super::blobs::{self, BlobStore, sha256_hex};
 use super::writer::BatchEffects;
 use super::{address_key, api_tokens, dkim, logins, ops, reads, unix_now};
 use crate::common::directory::{
-    NewAlias, NewKeys, blob_problems, contains_pattern, domain_in_use, domain_name, last_admin, lockout_target, new_alias,
-    no_account, no_failures, parse_address, parse_alias_source, quota_value, role_addresses,
+    NewAlias, NewKeys, blob_problems, contains_pattern, domain_in_use, domain_name, last_admin,
+    lockout_target, new_alias, no_account, no_failures, parse_address, parse_alias_source,
+    quota_value, role_addresses,
 };
 use crate::dkim::DkimKey;
 use crate::error::StoreError;

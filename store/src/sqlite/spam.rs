@@ -10,9 +10,7 @@ use super::unix_now;
 use crate::common::directory::dkim_domain;
 use crate::common::policy::{check_score, count, tokens_from_blob, tokens_to_blob, unit};
 use crate::error::StoreError;
-use crate::spam::{
-    BayesCounts, RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained,
-};
+use crate::spam::{BayesCounts, RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained};
 
 const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
 const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = ?1";
@@ -156,9 +154,7 @@ pub(crate) fn bayes_counts(
                         .query_row(params![account_id, hash], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
                     if let Some((s, h)) = found {
-                        counts
-                            .tokens
-                            .insert(hash, (count(s), count(h)));
+                        counts.tokens.insert(hash, (count(s), count(h)));
                     }
                 }
             }

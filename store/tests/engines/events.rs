@@ -56,7 +56,12 @@ fn unix_now() -> i64 {
 async fn events_read_in_id_order_after_a_point_and_the_end_is_known() {
     each_engine(|h| async move {
         let last = || h.store.send(LastEventId);
-        assert_eq!(last().await.expect("mailbox").expect("last"), 0, "{}", h.engine);
+        assert_eq!(
+            last().await.expect("mailbox").expect("last"),
+            0,
+            "{}",
+            h.engine
+        );
         let mut ids = Vec::new();
         for user in ["a", "b", "c"] {
             ids.push(record(&h, user).await.id);
@@ -91,9 +96,17 @@ async fn cursors_are_kept_per_target_and_only_move_forward() {
         assert_eq!(get("http://a/").await.expect("mailbox").expect("get"), None);
         set("http://a/", 5).await.expect("mailbox").expect("set");
         set("http://b/", 2).await.expect("mailbox").expect("set");
-        set("http://a/", 3).await.expect("mailbox").expect("set back");
+        set("http://a/", 3)
+            .await
+            .expect("mailbox")
+            .expect("set back");
         let a = get("http://a/").await.expect("mailbox").expect("get");
-        assert_eq!(a, Some(5), "{}: a late acknowledgement moved it back", h.engine);
+        assert_eq!(
+            a,
+            Some(5),
+            "{}: a late acknowledgement moved it back",
+            h.engine
+        );
         let b = get("http://b/").await.expect("mailbox").expect("get");
         assert_eq!(b, Some(2), "{}", h.engine);
     })
@@ -115,19 +128,27 @@ async fn pruning_keeps_what_a_target_has_not_passed_and_ids_are_never_reused() {
             };
             h.store.send(m).await.expect("mailbox").expect("cursor");
         }
-        let prune = |before: i64, targets: Vec<String>| {
-            h.store.send(PruneEvents { before, targets })
-        };
+        let prune =
+            |before: i64, targets: Vec<String>| h.store.send(PruneEvents { before, targets });
         // Nothing is old enough yet.
-        let n = prune(0, targets.clone()).await.expect("mailbox").expect("prune");
+        let n = prune(0, targets.clone())
+            .await
+            .expect("mailbox")
+            .expect("prune");
         assert_eq!(n, 0, "{}", h.engine);
         // Old enough, but the slow target has only passed the first.
         let future = unix_now() + 10;
-        let n = prune(future, targets).await.expect("mailbox").expect("prune");
+        let n = prune(future, targets)
+            .await
+            .expect("mailbox")
+            .expect("prune");
         assert_eq!(n, 1, "{}", h.engine);
         assert_eq!(users(&events(&h, 0).await), ["b", "c"], "{}", h.engine);
         // With no targets configured, everything old goes.
-        let n = prune(future, Vec::new()).await.expect("mailbox").expect("prune");
+        let n = prune(future, Vec::new())
+            .await
+            .expect("mailbox")
+            .expect("prune");
         assert_eq!(n, 2, "{}", h.engine);
         assert!(events(&h, 0).await.is_empty(), "{}", h.engine);
         let next = record(&h, "d").await;
@@ -151,13 +172,28 @@ async fn one_node_at_a_time_holds_a_webhook_until_its_lease_runs_out() {
         let now = unix_now();
         assert!(lease(&h.store, now).await.expect("mailbox").expect("lease"));
         // The holder renews as often as it likes.
-        assert!(lease(&h.store, now + 10).await.expect("mailbox").expect("renew"));
+        assert!(
+            lease(&h.store, now + 10)
+                .await
+                .expect("mailbox")
+                .expect("renew")
+        );
         let Some(b) = h.other_node("node-b") else {
             return; // one process owns an embedded store: it always holds its webhooks
         };
         // Held by the first node until now + 10 + 30.
-        assert!(!lease(&b, now + 20).await.expect("mailbox").expect("refused"));
-        assert!(!lease(&b, now + 39).await.expect("mailbox").expect("refused"));
+        assert!(
+            !lease(&b, now + 20)
+                .await
+                .expect("mailbox")
+                .expect("refused")
+        );
+        assert!(
+            !lease(&b, now + 39)
+                .await
+                .expect("mailbox")
+                .expect("refused")
+        );
         // Another target is free.
         let other = LeaseWebhook {
             target: "http://other/".into(),
@@ -166,9 +202,19 @@ async fn one_node_at_a_time_holds_a_webhook_until_its_lease_runs_out() {
         };
         assert!(b.send(other).await.expect("mailbox").expect("other target"));
         // The first node stopped renewing (it died): the lease runs out and B takes it…
-        assert!(lease(&b, now + 40).await.expect("mailbox").expect("taken over"));
+        assert!(
+            lease(&b, now + 40)
+                .await
+                .expect("mailbox")
+                .expect("taken over")
+        );
         // … and the first node, back, is refused until B's runs out.
-        assert!(!lease(&h.store, now + 41).await.expect("mailbox").expect("refused"));
+        assert!(
+            !lease(&h.store, now + 41)
+                .await
+                .expect("mailbox")
+                .expect("refused")
+        );
     })
     .await;
 }
@@ -190,7 +236,10 @@ async fn two_nodes_taking_a_free_webhook_at_once_get_one_lease() {
                 })
             };
             let (a, bb) = tokio::join!(ask(&h.store), ask(&b));
-            let (a, bb) = (a.expect("mailbox").expect("a"), bb.expect("mailbox").expect("b"));
+            let (a, bb) = (
+                a.expect("mailbox").expect("a"),
+                bb.expect("mailbox").expect("b"),
+            );
             assert!(a ^ bb, "round {round}: a {a}, b {bb}");
         }
     })
@@ -236,8 +285,16 @@ async fn events_logged_by_concurrent_writers_are_read_in_commit_order() {
         };
         let (mut written, seen) = tokio::join!(futures_util::future::join_all(writers), reader);
         written.sort_unstable();
-        let skipped: Vec<i64> = written.iter().filter(|id| !seen.contains(id)).copied().collect();
-        assert!(skipped.is_empty(), "{}: the reader skipped {skipped:?}", h.engine);
+        let skipped: Vec<i64> = written
+            .iter()
+            .filter(|id| !seen.contains(id))
+            .copied()
+            .collect();
+        assert!(
+            skipped.is_empty(),
+            "{}: the reader skipped {skipped:?}",
+            h.engine
+        );
         assert_eq!(seen, written, "{}", h.engine);
     })
     .await;

@@ -73,7 +73,9 @@ async fn greylist_rows_are_saved_replaced_looked_up_expired_and_survive_a_restar
         assert_eq!(found, Some(passed), "{}", h.engine);
         assert_eq!(known, [(sender.clone(), 150)], "{}", h.engine);
 
-        let rows = ask(&h.store, LoadGreylist { limit: 10 }).await.expect("load");
+        let rows = ask(&h.store, LoadGreylist { limit: 10 })
+            .await
+            .expect("load");
         assert_eq!(
             rows.triplets,
             [(triplet(1), passed), (triplet(2), pending(200))],
@@ -81,12 +83,16 @@ async fn greylist_rows_are_saved_replaced_looked_up_expired_and_survive_a_restar
             h.engine
         );
         assert!(rows.all_triplets && rows.all_known, "{}", h.engine);
-        let one = ask(&h.store, LoadGreylist { limit: 1 }).await.expect("load 1");
+        let one = ask(&h.store, LoadGreylist { limit: 1 })
+            .await
+            .expect("load 1");
         assert_eq!(one.triplets.len(), 1, "{}", h.engine);
         assert!(!one.all_triplets && !one.all_known, "{}", h.engine);
 
         h.restart().await;
-        let rows = ask(&h.store, LoadGreylist { limit: 10 }).await.expect("load");
+        let rows = ask(&h.store, LoadGreylist { limit: 10 })
+            .await
+            .expect("load");
         assert_eq!(rows.triplets.len(), 2, "{}", h.engine);
         assert_eq!(rows.known.len(), 2, "{}", h.engine);
 
@@ -96,8 +102,15 @@ async fn greylist_rows_are_saved_replaced_looked_up_expired_and_survive_a_restar
             pending_before: 250,
             passed_before: 300,
         };
-        assert_eq!(ask(&h.store, expire).await.expect("expire"), 3, "{}", h.engine);
-        let rows = ask(&h.store, LoadGreylist { limit: 10 }).await.expect("load");
+        assert_eq!(
+            ask(&h.store, expire).await.expect("expire"),
+            3,
+            "{}",
+            h.engine
+        );
+        let rows = ask(&h.store, LoadGreylist { limit: 10 })
+            .await
+            .expect("load");
         assert_eq!(rows.triplets, [(triplet(1), passed)], "{}", h.engine);
         assert!(rows.known.is_empty(), "{}", h.engine);
     })
@@ -120,7 +133,9 @@ async fn a_forgotten_triplet_is_gone_and_the_others_stay() {
             ..SaveGreylist::default()
         };
         ask(&h.store, forget).await.expect("forget");
-        let rows = ask(&h.store, LoadGreylist { limit: 10 }).await.expect("load");
+        let rows = ask(&h.store, LoadGreylist { limit: 10 })
+            .await
+            .expect("load");
         assert_eq!(rows.triplets, [(triplet(2), pending(200))], "{}", h.engine);
     })
     .await;
@@ -210,7 +225,12 @@ async fn retraining_moves_a_message_instead_of_counting_it_twice() {
         assert_eq!(moved, Trained::Moved, "{}", h.engine);
         let c = counts(&h, alice, &[1, 2, 5]).await;
         assert_eq!((c.spam_messages, c.ham_messages), (1, 1), "{}", h.engine);
-        assert_eq!(c.tokens.get(&1), None, "{}: zero both ways is gone", h.engine);
+        assert_eq!(
+            c.tokens.get(&1),
+            None,
+            "{}: zero both ways is gone",
+            h.engine
+        );
         assert_eq!(c.tokens.get(&2), Some(&(1, 1)), "{}", h.engine);
         assert_eq!(c.tokens.get(&5), Some(&(0, 1)), "{}", h.engine);
 
@@ -242,7 +262,10 @@ async fn one_message_trained_by_two_nodes_at_once_counts_once() {
                 h.store.send(train(alice, &blob, SpamClass::Spam, &[7])),
                 b.send(train(alice, &blob, SpamClass::Spam, &[7])),
             );
-            let mut got = [x.expect("mailbox").expect("a"), y.expect("mailbox").expect("b")];
+            let mut got = [
+                x.expect("mailbox").expect("a"),
+                y.expect("mailbox").expect("b"),
+            ];
             got.sort_by_key(|t| *t == Trained::Unchanged);
             assert_eq!(got, [Trained::New, Trained::Unchanged], "{}", h.engine);
         }
@@ -273,14 +296,22 @@ async fn hosted_domains_are_named_in_any_case_and_have_signing_keys() {
         let keys = ask(&h.store, keys).await.expect("keys");
         let algorithms: Vec<DkimAlgorithm> = keys.iter().map(|k| k.algorithm).collect();
         assert_eq!(algorithms, DkimAlgorithm::ALL, "{}", h.engine);
-        assert!(keys.iter().all(|k| k.domain == "example.test"), "{}", h.engine);
+        assert!(
+            keys.iter().all(|k| k.domain == "example.test"),
+            "{}",
+            h.engine
+        );
         for k in &keys {
             k.public_key().expect("the stored key parses");
         }
         let none = DkimKeys {
             domain: "other.test".into(),
         };
-        assert!(ask(&h.store, none).await.expect("keys").is_empty(), "{}", h.engine);
+        assert!(
+            ask(&h.store, none).await.expect("keys").is_empty(),
+            "{}",
+            h.engine
+        );
     })
     .await;
 }

@@ -3,7 +3,7 @@
 
 use mailroom_shared::events::EventRecorded;
 
-use super::super::{PgEngine, events, pg, pool_err, unix_now};
+use super::super::{PgEngine, event_rows, events, pg, pool_err, unix_now};
 use crate::engine::{EventLog, Outcome, StoreFuture};
 use crate::requests::{
     LastEventId, LeaseWebhook, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor,
@@ -15,7 +15,7 @@ impl EventLog for PgEngine {
         self.write(move |pool| async move {
             let mut client = pool.get().await.map_err(pool_err)?;
             let tx = client.transaction().await.map_err(pg)?;
-            let event = events::insert(&tx, &m.0, unix_now()).await?;
+            let event = event_rows::insert(&tx, &m.0, unix_now()).await?;
             tx.commit().await.map_err(pg)?;
             Ok(Outcome {
                 value: event.clone(),

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use tokio_postgres::Transaction;
 
-use super::super::{PgEngine, pg, pool_err, unix_now};
 use super::super::directory as dir;
+use super::super::{PgEngine, pg, pool_err, unix_now};
 use crate::common::directory::dkim_domain;
 use crate::common::policy::{
     check_score, count, tokens_from_blob, tokens_to_blob, triplet_state, unit,
@@ -118,7 +118,10 @@ impl PolicyState for PgEngine {
                         sender: r.get(1),
                         recipient: r.get(2),
                     };
-                    (triplet, triplet_state(r.get(3), r.get(4), r.get(5), r.get(6)))
+                    (
+                        triplet,
+                        triplet_state(r.get(3), r.get(4), r.get(5), r.get(6)),
+                    )
                 })
                 .collect();
             let rows = tx.query(RECENT_KNOWN, &[&limit]).await.map_err(pg)?;
@@ -361,8 +364,7 @@ impl PolicyState for PgEngine {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            Ok(m
-                .domains
+            Ok(m.domains
                 .into_iter()
                 .zip(keys)
                 .filter(|(_, key)| hosted.contains(key))

@@ -10,20 +10,27 @@
 //! leases stay its to take again, so the outbound actor's in-memory bookkeeping (in-flight
 //! messages excluded from its scans) works as on the embedded engine. Lease times use the
 //! caller's clock (`DueQueue::now`), so the nodes' clocks must agree to well within a lease.
+//!
+//! Local copies (a submission's local recipients, DSNs) are stored by the Mailboxes role's
+//! `mail_writes::deliver`, inside the queue's own transaction.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use deadpool_postgres::Transaction;
+use mailroom_shared::events::EventData;
 use mailroom_shared::queue::{QueueReply, QueueRequest, QueueRow};
-use tokio_postgres::Transaction;
 
-use super::super::{PgEngine, events, pg, pool_err, unix_now};
+use super::super::mail_writes::{self, DeliverOp};
+use super::super::txn::{self, TxError, TxResult};
+use super::super::{PgEngine, event_rows, unix_now};
+use super::mailboxes::prepare;
+use crate::common::messages::Body;
 use crate::common::queue::{attempts, check_submission, domain_of, lease_until};
 use crate::engine::{Outcome, Queue, StoreFuture};
-use crate::error::StoreError;
 use crate::outbound::{
-    AttemptResult, DsnRet, DueQueue, Notify, QueuedMessage, QueuedRecipient, RecordAttempts,
-    Submitted,
+    AttemptResult, DsnRet, DueQueue, Notify, OutboundRecipient, QueuedMessage, QueuedRecipient,
+    RecordAttempts, Submitted,
 };
 use crate::requests::Submit;
 
@@ -77,117 +84,187 @@ const DELETE_MESSAGE: &str = "DELETE FROM queue_messages WHERE id = $1";
 /// enough that a scan never locks the whole queue.
 const ROWS_PER_MESSAGE: usize = 64;
 
+/// A submission as its transaction runs it (the local copy's body already analysed).
+#[derive(Debug, Clone)]
+struct SubmitOp {
+    local: Option<DeliverOp>,
+    sender: String,
+    account_id: i64,
+    remote: Vec<OutboundRecipient>,
+    raw: Arc<[u8]>,
+    ret: Option<DsnRet>,
+    envid: Option<String>,
+    event: Option<EventData>,
+}
+
+/// Attempt results and their DSNs, analysed, as the transaction runs them.
+#[derive(Debug, Clone)]
+struct RecordOp {
+    results: Vec<(i64, AttemptResult)>,
+    dsns: Vec<(i64, Body)>,
+}
+
 impl Queue for PgEngine {
     fn submit(&self, m: Submit) -> StoreFuture<Outcome<Submitted>> {
-        self.write(move |pool| async move {
+        let op = async move {
             check_submission(&m.local, m.remote.len())?;
-            if !m.local.is_empty() {
-                return Err(StoreError::Unavailable(
-                    "a submission with local recipients is not built for postgresql yet".into(),
-                ));
-            }
-            let mut client = pool.get().await.map_err(pool_err)?;
-            let tx = client.transaction().await.map_err(pg)?;
-            let now = unix_now();
-            let queued = enqueue(&tx, &m, now).await?;
-            let mut events = Vec::new();
-            if let Some(event) = &m.event {
-                events.push(events::insert(&tx, event, now).await?);
-            }
-            tx.commit().await.map_err(pg)?;
-            Ok(Outcome {
-                value: Submitted {
-                    delivered: Vec::new(),
-                    queued,
-                },
-                changes: Vec::new(),
-                events,
+            let raw: Arc<[u8]> = Arc::from(m.raw);
+            let local = match m.local.is_empty() {
+                true => None,
+                false => Some(DeliverOp {
+                    recipients: m.local,
+                    junk: Vec::new(),
+                    body: prepare(raw.clone()).await?,
+                    internal_date: unix_now(),
+                    event: None,
+                }),
+            };
+            Ok(SubmitOp {
+                local,
+                sender: m.sender,
+                account_id: m.account_id,
+                remote: m.remote,
+                raw,
+                ret: m.ret,
+                envid: m.envid,
+                event: m.event,
             })
-        })
+        };
+        self.write_tx(op, |tx, op| Box::pin(async move { submit(tx, &op).await }))
     }
 
     fn due_queue(&self, m: DueQueue) -> StoreFuture<Vec<QueuedMessage>> {
         let node = self.node();
         // A write: it takes leases.
         self.write(move |pool| async move {
-            let mut client = pool.get().await.map_err(pool_err)?;
-            let tx = client.transaction().await.map_err(pg)?;
-            let leased = lease_due(&tx, &node, &m).await?;
-            tx.commit().await.map_err(pg)?;
-            Ok(leased)
+            txn::write(&pool, |tx| {
+                let (node, m) = (node.clone(), m.clone());
+                Box::pin(async move { lease_due(tx, &node, &m).await })
+            })
+            .await
         })
     }
 
     fn record_attempts(&self, m: RecordAttempts) -> StoreFuture<Outcome<()>> {
-        self.write(move |pool| async move {
-            let mut client = pool.get().await.map_err(pool_err)?;
-            let tx = client.transaction().await.map_err(pg)?;
-            let mut results: Vec<&(i64, AttemptResult)> = m.results.iter().collect();
-            // One lock order for every writer: no deadlock between nodes recording at once.
-            results.sort_by_key(|(id, _)| *id);
-            let mut touched = Vec::new();
-            for (id, result) in results {
-                let row = match result {
-                    AttemptResult::Delivered(reply) => {
-                        tx.query_opt(RECIPIENT_DONE, &[id, &"delivered", &None::<&str>, reply])
-                            .await
-                    }
-                    AttemptResult::Failed(error) => {
-                        tx.query_opt(RECIPIENT_DONE, &[id, &"failed", error, &None::<&str>])
-                            .await
-                    }
-                    AttemptResult::Deferred {
-                        error,
-                        next_attempt,
-                        delay_notified,
-                    } => {
-                        tx.query_opt(RECIPIENT_DEFER, &[id, error, next_attempt, delay_notified])
-                            .await
-                    }
-                }
-                .map_err(pg)?;
-                if let Some(row) = row {
-                    let message: i64 = row.get(0);
-                    if !touched.contains(&message) {
-                        touched.push(message);
-                    }
-                }
+        let op = async move {
+            let mut dsns = Vec::with_capacity(m.dsns.len());
+            for (account_id, raw) in m.dsns {
+                dsns.push((account_id, prepare(raw).await?));
             }
-            for message in touched {
-                tx.execute(RECIPIENTS_FINISHED, &[&message])
-                    .await
-                    .map_err(pg)?;
-                tx.execute(MESSAGE_DELETE_IF_EMPTY, &[&message])
-                    .await
-                    .map_err(pg)?;
-            }
-            for (account_id, _) in &m.dsns {
-                // Recording a 250 must never fail because of a bounce (as on the embedded
-                // engine, where a DSN that cannot be stored is dropped the same way).
-                tracing::error!(
-                    account_id,
-                    "Could not store a delivery status notification: local delivery is not \
-                     built for postgresql yet; it is dropped."
-                );
-            }
-            tx.commit().await.map_err(pg)?;
-            Ok(Outcome::quiet(()))
-        })
+            Ok(RecordOp {
+                results: m.results,
+                dsns,
+            })
+        };
+        self.write_tx(op, |tx, op| Box::pin(async move { record(tx, &op).await }))
     }
 
     fn queue_admin(&self, m: QueueRequest) -> StoreFuture<Outcome<QueueReply>> {
         self.write(move |pool| async move {
-            let mut client = pool.get().await.map_err(pool_err)?;
-            let tx = client.transaction().await.map_err(pg)?;
-            let reply = admin(&tx, &m).await?;
-            tx.commit().await.map_err(pg)?;
-            Ok(Outcome::quiet(reply))
+            txn::write(&pool, |tx| {
+                let m = m.clone();
+                Box::pin(async move { Ok(Outcome::quiet(admin(tx, &m).await?)) })
+            })
+            .await
         })
     }
 }
 
+/// Store the local copies and queue the remote recipients: both or neither. The event goes
+/// last (see `event_rows`).
+async fn submit(tx: &Transaction<'_>, op: &SubmitOp) -> TxResult<Outcome<Submitted>> {
+    let mut outcome = match &op.local {
+        Some(local) => mail_writes::deliver(tx, local).await?,
+        None => Outcome::quiet(Vec::new()),
+    };
+    let now = unix_now();
+    let queued = enqueue(tx, op, now).await?;
+    let mut events = std::mem::take(&mut outcome.events);
+    if let Some(event) = &op.event {
+        events.push(event_rows::insert(tx, event, now).await?);
+    }
+    Ok(Outcome {
+        value: Submitted {
+            delivered: outcome.value,
+            queued,
+        },
+        changes: outcome.changes,
+        events,
+    })
+}
+
+/// Record attempt results, deliver the DSNs, and drop finished recipients and messages.
+/// A DSN that cannot be stored (its account over quota, say) is logged and dropped rather
+/// than undoing the results: recording a 250 must never fail because of a bounce.
+async fn record(tx: &Transaction<'_>, op: &RecordOp) -> TxResult<Outcome<()>> {
+    let mut results: Vec<&(i64, AttemptResult)> = op.results.iter().collect();
+    // One lock order for every writer: no deadlock between nodes recording at once.
+    results.sort_by_key(|(id, _)| *id);
+    let mut touched = Vec::new();
+    for (id, result) in results {
+        let row = match result {
+            AttemptResult::Delivered(reply) => {
+                tx.query_opt(RECIPIENT_DONE, &[id, &"delivered", &None::<&str>, reply])
+                    .await?
+            }
+            AttemptResult::Failed(error) => {
+                tx.query_opt(RECIPIENT_DONE, &[id, &"failed", error, &None::<&str>])
+                    .await?
+            }
+            AttemptResult::Deferred {
+                error,
+                next_attempt,
+                delay_notified,
+            } => {
+                tx.query_opt(RECIPIENT_DEFER, &[id, error, next_attempt, delay_notified])
+                    .await?
+            }
+        };
+        if let Some(row) = row {
+            let message: i64 = row.get(0);
+            if !touched.contains(&message) {
+                touched.push(message);
+            }
+        }
+    }
+    for message in touched {
+        tx.execute(RECIPIENTS_FINISHED, &[&message]).await?;
+        tx.execute(MESSAGE_DELETE_IF_EMPTY, &[&message]).await?;
+    }
+    let mut changes = Vec::new();
+    for (account_id, body) in &op.dsns {
+        let deliver = DeliverOp {
+            recipients: vec![*account_id],
+            junk: Vec::new(),
+            body: body.clone(),
+            internal_date: unix_now(),
+            event: None,
+        };
+        tx.batch_execute("SAVEPOINT dsn").await?;
+        match mail_writes::deliver(tx, &deliver).await {
+            Ok(outcome) => {
+                tx.batch_execute("RELEASE SAVEPOINT dsn").await?;
+                changes.extend(outcome.changes);
+            }
+            // The account refused it (gone, over quota): drop the DSN, keep the results.
+            Err(TxError::Store(e)) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT dsn; RELEASE SAVEPOINT dsn")
+                    .await?;
+                tracing::warn!(account_id, error = %e, "Could not store a delivery status notification; it is dropped.");
+            }
+            // The database's trouble (a deadlock, say): the whole write is retried or fails.
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome {
+        value: (),
+        changes,
+        events: Vec::new(),
+    })
+}
+
 /// Queue the remote recipients of `m` (none: nothing); their row ids in order.
-async fn enqueue(tx: &Transaction<'_>, m: &Submit, now: i64) -> Result<Vec<i64>, StoreError> {
+async fn enqueue(tx: &Transaction<'_>, m: &SubmitOp, now: i64) -> TxResult<Vec<i64>> {
     let mut queued = Vec::with_capacity(m.remote.len());
     if m.remote.is_empty() {
         return Ok(queued);
@@ -203,11 +280,10 @@ async fn enqueue(tx: &Transaction<'_>, m: &Submit, now: i64) -> Result<Vec<i64>,
                 &m.envid,
                 &now,
                 &size,
-                &m.raw,
+                &&m.raw[..],
             ],
         )
-        .await
-        .map_err(pg)?
+        .await?
         .get(0);
     for rcpt in &m.remote {
         let domain = domain_of(&rcpt.address)?;
@@ -223,8 +299,7 @@ async fn enqueue(tx: &Transaction<'_>, m: &Submit, now: i64) -> Result<Vec<i64>,
                     &rcpt.orcpt,
                 ],
             )
-            .await
-            .map_err(pg)?
+            .await?
             .get(0);
         queued.push(id);
     }
@@ -232,19 +307,14 @@ async fn enqueue(tx: &Transaction<'_>, m: &Submit, now: i64) -> Result<Vec<i64>,
 }
 
 /// Lease the due recipients of at most `m.limit` messages to `node` and read them.
-async fn lease_due(
-    tx: &Transaction<'_>,
-    node: &str,
-    m: &DueQueue,
-) -> Result<Vec<QueuedMessage>, StoreError> {
+async fn lease_due(tx: &Transaction<'_>, node: &str, m: &DueQueue) -> TxResult<Vec<QueuedMessage>> {
     if m.limit == 0 {
         return Ok(Vec::new());
     }
     let rows_wanted = i64::try_from(m.limit.saturating_mul(ROWS_PER_MESSAGE)).unwrap_or(i64::MAX);
     let locked = tx
         .query(DUE_LOCK, &[&m.now, &node, &m.exclude, &rows_wanted])
-        .await
-        .map_err(pg)?;
+        .await?;
     let mut messages: Vec<i64> = Vec::new();
     let mut recipients: Vec<i64> = Vec::new();
     for row in &locked {
@@ -261,14 +331,9 @@ async fn lease_due(
         return Ok(Vec::new());
     }
     tx.execute(LEASE, &[&recipients, &node, &lease_until(m.now)])
-        .await
-        .map_err(pg)?;
+        .await?;
     let mut due: HashMap<i64, Vec<QueuedRecipient>> = HashMap::new();
-    for r in tx
-        .query(RECIPIENTS_GET, &[&recipients])
-        .await
-        .map_err(pg)?
-    {
+    for r in tx.query(RECIPIENTS_GET, &[&recipients]).await? {
         due.entry(r.get(1)).or_default().push(QueuedRecipient {
             id: r.get(0),
             address: r.get(2),
@@ -280,7 +345,7 @@ async fn lease_due(
         });
     }
     let mut out = Vec::with_capacity(messages.len());
-    for r in tx.query(MESSAGES_GET, &[&messages]).await.map_err(pg)? {
+    for r in tx.query(MESSAGES_GET, &[&messages]).await? {
         let id: i64 = r.get(0);
         let Some(recipients) = due.remove(&id) else {
             continue;
@@ -289,7 +354,10 @@ async fn lease_due(
             id,
             account_id: r.get(1),
             sender: r.get(2),
-            ret: r.get::<_, Option<String>>(3).as_deref().and_then(DsnRet::from_stored),
+            ret: r
+                .get::<_, Option<String>>(3)
+                .as_deref()
+                .and_then(DsnRet::from_stored),
             envid: r.get(4),
             created: r.get(5),
             body: Arc::from(r.get::<_, Vec<u8>>(6)),
@@ -300,11 +368,10 @@ async fn lease_due(
 }
 
 /// The recipients still in the queue.
-async fn list(tx: &Transaction<'_>) -> Result<Vec<QueueRow>, StoreError> {
+async fn list(tx: &Transaction<'_>) -> TxResult<Vec<QueueRow>> {
     Ok(tx
         .query(LIST, &[])
-        .await
-        .map_err(pg)?
+        .await?
         .iter()
         .map(|r| QueueRow {
             message_id: r.get(0),
@@ -322,7 +389,7 @@ async fn list(tx: &Transaction<'_>) -> Result<Vec<QueueRow>, StoreError> {
 }
 
 /// Run an admin request inside `tx`.
-async fn admin(tx: &Transaction<'_>, request: &QueueRequest) -> Result<QueueReply, StoreError> {
+async fn admin(tx: &Transaction<'_>, request: &QueueRequest) -> TxResult<QueueReply> {
     let now = unix_now();
     let changed = match request {
         QueueRequest::List => return Ok(QueueReply::Rows(list(tx).await?)),
@@ -331,11 +398,10 @@ async fn admin(tx: &Transaction<'_>, request: &QueueRequest) -> Result<QueueRepl
         QueueRequest::Hold(id) => tx.execute(HOLD, &[id]).await,
         QueueRequest::Release(id) => tx.execute(RELEASE, &[id, &now]).await,
         QueueRequest::Delete(id) => {
-            let n = tx.execute(DELETE_RECIPIENTS, &[id]).await.map_err(pg)?;
-            tx.execute(DELETE_MESSAGE, &[id]).await.map_err(pg)?;
+            let n = tx.execute(DELETE_RECIPIENTS, &[id]).await?;
+            tx.execute(DELETE_MESSAGE, &[id]).await?;
             Ok(n)
         }
-    }
-    .map_err(pg)?;
+    }?;
     Ok(QueueReply::Changed(changed))
 }

@@ -41,10 +41,7 @@ impl Reports for PgEngine {
     fn hourly_counts(&self, m: HourlyCounts) -> StoreFuture<Vec<HourCount>> {
         self.run(move |pool| async move {
             let client = pool.get().await.map_err(pool_err)?;
-            let rows = client
-                .query(HOURLY_COUNTS, &[&m.since])
-                .await
-                .map_err(pg)?;
+            let rows = client.query(HOURLY_COUNTS, &[&m.since]).await.map_err(pg)?;
             Ok(rows
                 .iter()
                 .map(|r| HourCount {
@@ -82,7 +79,10 @@ impl Reports for PgEngine {
                 .query(RECENT_EVENTS, &[&m.kind, &i64::from(m.limit)])
                 .await
                 .map_err(pg)?;
-            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
         })
     }
 

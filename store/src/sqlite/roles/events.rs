@@ -5,7 +5,8 @@ use mailroom_shared::events::EventRecorded;
 use super::super::{SqliteBackend, events};
 use crate::engine::{EventLog, Outcome, StoreFuture};
 use crate::requests::{
-    LastEventId, LeaseWebhook, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor, WebhookCursor,
+    LastEventId, LeaseWebhook, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor,
+    WebhookCursor,
 };
 
 impl EventLog for SqliteBackend {

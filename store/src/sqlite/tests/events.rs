@@ -9,9 +9,7 @@ use mailroom_shared::events::{AuthFailed, Delivered, Envelope, EventData, EventK
 use super::{Fixture, fixture, message};
 use crate::engine::{EventLog, Lifecycle, Mailboxes};
 use crate::error::StoreError;
-use crate::requests::{
-    Deliver, Move, ReadEvents, RecordEvent, Select,
-};
+use crate::requests::{Deliver, Move, ReadEvents, RecordEvent, Select};
 
 fn delivered_event(to: &str) -> EventData {
     EventData::Delivered(Delivered {
