@@ -14,9 +14,15 @@
 //!   failure to clients) and succeed again once it is back; nothing is fatal.
 
 mod directory;
+mod event_rows;
+mod events;
 mod logins;
+mod mail_reads;
+mod mail_writes;
+mod mailbox_tree;
 mod roles;
 mod schema;
+mod txn;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::common::directory::{self, role_named};
+use crate::common::messages::keywords_from_text;
 use crate::error::StoreError;
 use crate::types::{
     Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, canonical_mailbox_name,
@@ -56,15 +57,6 @@ const BLOB_IN_RANGE: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_
      AND uid BETWEEN ?2 AND ?3 ORDER BY uid";
 const STORED_HEADER: &str = "SELECT data FROM headers WHERE sha256 = ?1";
 const INLINE_BODY: &str = "SELECT data FROM blobs WHERE sha256 = ?1";
-
-/// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
-pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
-    keywords.join(" ")
-}
-
-fn keywords_from_text(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
 
 /// An [`Account`] from the columns [`ACCOUNT_COLUMNS`], in that order.
 pub(crate) fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {

@@ -6,4 +6,7 @@ mod support;
 
 mod accounts;
 mod directory;
+mod events;
+mod nodes;
+mod policy;
 mod reports;
