@@ -253,17 +253,32 @@ async fn address_taken(c: &impl GenericClient, key: &str) -> Result<bool, StoreE
             .is_some())
 }
 
-/// The next UIDVALIDITY: unique across the database and every node (RFC 9051 §2.3.1.1).
+/// Held (transaction-scoped) while UIDVALIDITY is raised ("mruidval"; the mailbox tree's
+/// CREATE takes the same).
+const UIDVALIDITY_LOCK: i64 = 0x6d72_7569_6476_616c;
+
+/// The next UIDVALIDITY: unique across the database and every node (RFC 9051 §2.3.1.1), and
+/// at least the current time, as on the embedded engine
+/// ([`crate::common::messages::next_uidvalidity`]), so a database rebuilt from scratch does
+/// not repeat values clients have cached. The raise is made under [`UIDVALIDITY_LOCK`], so
+/// two nodes never raise the sequence to the same value.
 pub(crate) async fn next_uidvalidity(tx: &impl GenericClient) -> Result<i64, StoreError> {
-    let value: i64 = tx
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UIDVALIDITY_LOCK])
+        .await
+        .map_err(pg)?;
+    let next: i64 = tx
         .query_one("SELECT nextval('uidvalidity_seq')", &[])
         .await
         .map_err(pg)?
         .get(0);
-    if value > i64::from(u32::MAX) {
-        return Err(StoreError::Unavailable(
-            "UIDVALIDITY values are exhausted".into(),
-        ));
+    let value = i64::from(crate::common::messages::next_uidvalidity(
+        next - 1,
+        super::unix_now(),
+    )?);
+    if value != next {
+        tx.execute("SELECT setval('uidvalidity_seq', $1)", &[&value])
+            .await
+            .map_err(pg)?;
     }
     Ok(value)
 }

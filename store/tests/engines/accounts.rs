@@ -251,6 +251,10 @@ async fn every_mailbox_gets_its_own_uidvalidity() {
     each_engine(|h| async move {
         // The whole harness, not only the fields used: its temporary store lives as long.
         let h = &h;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
         let mut all = Vec::new();
         for address in ["a@example.test", "b@example.test"] {
             let id = h.account(address, "password1").await;
@@ -278,6 +282,13 @@ async fn every_mailbox_gets_its_own_uidvalidity() {
         distinct.sort_unstable();
         distinct.dedup();
         assert_eq!((all.len(), distinct.len()), (12, 12), "{}", h.engine);
+        // Not below the time they were made: a store rebuilt from scratch does not repeat
+        // values clients have cached (RFC 9051 §2.3.1.1).
+        assert!(
+            all.iter().all(|&v| u64::from(v) >= started),
+            "{}: {all:?}",
+            h.engine
+        );
     })
     .await;
 }
