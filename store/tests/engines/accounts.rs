@@ -7,12 +7,11 @@ use std::sync::Arc;
 use actix::prelude::*;
 use mailroom_shared::Secret;
 use mailroom_shared::msg::AccountRemoved;
-use mailroom_store::actor::{
-    Authenticate, Deliver, ListMailboxes, LoginAttempt, LoginGuard, LoginProtocol, Verdict,
-};
+use mailroom_store::actor::{ListMailboxes, Verdict};
 use mailroom_store::dkim::DkimAlgorithm;
 use mailroom_store::{AccountChange, Resolution, Role, StoreError};
 
+use crate::directory::login;
 use crate::support::{Harness, each_engine};
 
 fn pw() -> Secret {
@@ -25,27 +24,20 @@ fn targets(list: &[&str]) -> Vec<String> {
 
 /// Whether `password` logs in as `address` (the store's own check, no delay).
 async fn logs_in(h: &Harness, address: &str, password: &str) -> Option<i64> {
-    let mut config = h.config.clone();
-    config.security.auth_failure_delay_ms = 0;
-    let verdict = h
-        .store
-        .send(Authenticate {
-            address: address.into(),
-            password: Secret::new(password),
-            attempt: LoginAttempt {
-                protocol: LoginProtocol::Imap,
-                mechanism: "LOGIN".into(),
-                client: "192.0.2.1".parse().expect("ip"),
-            },
-            guard: LoginGuard::from_config(&config),
-        })
-        .await
-        .expect("mailbox");
-    match verdict {
+    match login(h, address, password, "192.0.2.1").await {
         Verdict::Accepted(a) => Some(a.id),
         Verdict::Refused => None,
         other => panic!("{}: {address}: {other:?}", h.engine),
     }
+}
+
+/// example.test with the admin root@example.test.
+async fn with_root(h: &Harness) {
+    h.admin.domain_add("example.test").await.expect("domain");
+    h.admin
+        .user_add("root@example.test", &pw(), Role::Admin, None)
+        .await
+        .expect("admin");
 }
 
 #[actix_rt::test]
@@ -183,10 +175,7 @@ async fn an_account_is_changed_but_the_last_enabled_admin_stays_one() {
         // The whole harness, not only the fields used: its temporary store lives as long.
         let h = &h;
         let a = &h.admin;
-        a.domain_add("example.test").await.expect("domain");
-        a.user_add("root@example.test", &pw(), Role::Admin, None)
-            .await
-            .expect("admin");
+        with_root(h).await;
         let bob = a
             .user_add("bob@example.test", &pw(), Role::User, None)
             .await
@@ -496,10 +485,7 @@ async fn a_token_acts_as_its_admin_until_deleted() {
         // The whole harness, not only the fields used: its temporary store lives as long.
         let h = &h;
         let a = &h.admin;
-        a.domain_add("example.test").await.expect("domain");
-        a.user_add("root@example.test", &pw(), Role::Admin, None)
-            .await
-            .expect("admin");
+        with_root(h).await;
         a.user_add("bob@example.test", &pw(), Role::User, None)
             .await
             .expect("bob");
@@ -598,19 +584,8 @@ async fn a_removed_account_is_announced_with_its_mail_gone() {
         let shared: Arc<[u8]> = Arc::from(&b"Subject: both\r\n\r\nhello\r\n"[..]);
         let own: Arc<[u8]> =
             Arc::from(format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(300_000)).into_bytes());
-        for (recipients, raw) in [(vec![alice, bob], &shared), (vec![alice], &own)] {
-            h.store
-                .send(Deliver {
-                    recipients,
-                    junk: Vec::new(),
-                    raw: raw.clone(),
-                    internal_date: None,
-                    event: None,
-                })
-                .await
-                .expect("mailbox")
-                .expect("deliver");
-        }
+        h.deliver(&[alice, bob], &shared).await;
+        h.deliver(&[alice], &own).await;
         let before = h.admin.sizes().await.expect("sizes").message_bytes;
         assert_eq!(before, (shared.len() + own.len()) as u64, "{}", h.engine);
         h.admin

@@ -310,7 +310,12 @@ async fn a_recipient_over_its_quota_is_named() {
 
 /// A login as `address` with `password` from `client`, with lockouts after two failures of
 /// an account or three of a client.
-async fn login(h: &Harness, address: &str, password: &str, client: &str) -> Verdict<Account> {
+pub(crate) async fn login(
+    h: &Harness,
+    address: &str,
+    password: &str,
+    client: &str,
+) -> Verdict<Account> {
     let mut config = h.config.clone();
     config.security.auth_failure_delay_ms = 0;
     config.security.lockout_failures = 2;

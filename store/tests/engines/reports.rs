@@ -5,27 +5,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use mailroom_shared::events::{EventData, Greylisted, Rejected, Stage};
-use mailroom_store::actor::{Deliver, RecordEvent};
+use mailroom_store::actor::RecordEvent;
 use mailroom_store::greylist::{SaveGreylist, Triplet, TripletState};
 
 use crate::support::{Harness, each_engine};
 
 fn client() -> IpAddr {
     "192.0.2.1".parse().expect("ip")
-}
-
-async fn deliver(h: &Harness, recipients: Vec<i64>, raw: &Arc<[u8]>) {
-    h.store
-        .send(Deliver {
-            recipients,
-            junk: Vec::new(),
-            raw: raw.clone(),
-            internal_date: None,
-            event: None,
-        })
-        .await
-        .expect("mailbox")
-        .expect("deliver");
 }
 
 async fn record(h: &Harness, event: EventData) {
@@ -63,9 +49,9 @@ async fn sizes_and_the_body_check_follow_the_mail() {
         let bob = h.account("bob@example.test", "password1").await;
         let one: Arc<[u8]> = Arc::from(&b"Subject: one\r\n\r\nfor both\r\n"[..]);
         let two: Arc<[u8]> = Arc::from(&b"Subject: two\r\n\r\nfor alice, twice\r\n"[..]);
-        deliver(h, vec![alice, bob], &one).await;
-        deliver(h, vec![alice], &two).await;
-        deliver(h, vec![alice], &two).await;
+        h.deliver(&[alice, bob], &one).await;
+        h.deliver(&[alice], &two).await;
+        h.deliver(&[alice], &two).await;
         let sizes = h.admin.sizes().await.expect("sizes");
         assert_eq!(
             sizes.message_bytes,
