@@ -49,9 +49,12 @@ const FIRST_ADMIN: &str =
 const ENABLED_ADMINS: &str = "SELECT count(*) FROM accounts WHERE role = 'admin' AND NOT disabled";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES ($1, $2, $3, $4, TRUE)";
-/// The account's mailboxes, locked: a delivery allocates its UID on the mailbox's row, so
-/// none can add a message the removal would miss.
-const ACCOUNT_MAILBOXES_LOCK: &str = "SELECT id FROM mailboxes WHERE account_id = $1 FOR UPDATE";
+/// The account's row, then its mailboxes, locked (in the order a delivery locks them, so the
+/// two cannot deadlock): a delivery allocates its UID on the mailbox's row, so none can add
+/// a message the removal would miss.
+const ACCOUNT_LOCK: &str = "SELECT id FROM accounts WHERE id = $1 FOR UPDATE";
+const ACCOUNT_MAILBOXES_LOCK: &str =
+    "SELECT id FROM mailboxes WHERE account_id = $1 ORDER BY id FOR UPDATE";
 /// Delete the account's messages and drop the references they held; the hashes touched.
 const ACCOUNT_DELETE_MESSAGES: &str = "WITH gone AS ( \
        DELETE FROM messages m USING mailboxes b \
@@ -422,6 +425,7 @@ pub(crate) async fn user_remove(
     address: &str,
 ) -> Result<Account, StoreError> {
     let account = user_get(tx, address).await?;
+    tx.query(ACCOUNT_LOCK, &[&account.id]).await.map_err(pg)?;
     tx.query(ACCOUNT_MAILBOXES_LOCK, &[&account.id])
         .await
         .map_err(pg)?;
