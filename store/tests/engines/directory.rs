@@ -424,3 +424,49 @@ async fn failed_logins_lock_the_account_and_the_client_until_cleared() {
     })
     .await;
 }
+
+/// Nodes sharing one database share its directory: an account added through one resolves
+/// on the other at once, and a guesser locked out on one is locked out on every node.
+#[actix_rt::test]
+async fn every_node_sees_the_directory_and_the_lockouts_of_the_others() {
+    each_engine(|h| async move {
+        let Some(other) = h.other_node("node-b") else {
+            return; // one process owns the embedded engine's data
+        };
+        let alice = h.account("alice@example.test", "password1").await;
+        let resolved = other
+            .send(ResolveRecipient {
+                address: "alice@example.test".into(),
+            })
+            .await
+            .expect("actor")
+            .expect("resolve");
+        assert_eq!(resolved, Resolution::Local(vec![alice]));
+        for _ in 0..2 {
+            let wrong = login(&h, "alice@example.test", "wrong", "192.0.2.3").await;
+            assert!(matches!(wrong, Verdict::Refused), "{wrong:?}");
+        }
+        let mut config = h.config.clone();
+        config.security.auth_failure_delay_ms = 0;
+        config.security.lockout_failures = 2;
+        config.security.lockout_secs = 600;
+        let on_b = other
+            .send(Authenticate {
+                address: "alice@example.test".into(),
+                password: Secret::new("password1"),
+                attempt: LoginAttempt {
+                    protocol: LoginProtocol::Pop3,
+                    mechanism: "USER".into(),
+                    client: "192.0.2.4".parse().expect("ip"),
+                },
+                guard: LoginGuard::from_config(&config),
+            })
+            .await
+            .expect("actor");
+        assert!(
+            matches!(&on_b, Verdict::LockedOut(l) if l.scope == LockoutScope::Account),
+            "{on_b:?}"
+        );
+    })
+    .await;
+}
