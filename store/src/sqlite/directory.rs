@@ -605,9 +605,10 @@ fn list_domains(conn: &Connection) -> Result<Vec<Domain>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A domain's [`ROLE_ADDRESSES`](crate::common::directory::ROLE_ADDRESSES), as aliases to the first enabled admin account, unless they
-/// exist (as an account or an alias); none when there is no admin yet. Run when a domain is
-/// added, and for every domain when the first admin account is made.
+/// A domain's role addresses ([`crate::common::directory::ROLE_ADDRESSES`]), as aliases to
+/// the first enabled admin account, unless they exist (as an account or an alias); none when
+/// there is no admin yet. Run when a domain is added, and for every domain when the first
+/// admin account is made.
 fn add_role_aliases(tx: &Connection, domain_id: i64, domain: &str) -> Result<(), StoreError> {
     let admin: Option<String> = tx.query_row(FIRST_ADMIN, [], |r| r.get(0)).optional()?;
     let Some(admin) = admin else {
