@@ -4,4 +4,9 @@
 
 mod support;
 
+mod accounts;
 mod directory;
+mod events;
+mod nodes;
+mod policy;
+mod reports;
