@@ -23,7 +23,10 @@ pub struct Harness {
     pub admin: StoreAdmin,
     pub bus: Bus,
     pub config: Config,
-    _keep: Keep,
+    /// The directory or database; shared with [`each_engine`], which keeps it until the body
+    /// has run (an `async move` body that uses only some fields of the harness drops the
+    /// others when it is made, not when it ends).
+    keep: std::sync::Arc<Keep>,
 }
 
 enum Keep {
@@ -84,9 +87,17 @@ where
     F: Fn(Harness) -> Fut,
     Fut: Future<Output = ()>,
 {
-    body(embedded().await).await;
+    let run = |h: Harness| {
+        let keep = h.keep.clone();
+        let done = body(h);
+        async move {
+            done.await;
+            drop(keep);
+        }
+    };
+    run(embedded().await).await;
     match std::env::var(POSTGRES_VAR) {
-        Ok(url) if !url.is_empty() => body(postgres(&url).await).await,
+        Ok(url) if !url.is_empty() => run(postgres(&url).await).await,
         _ => say_skipped(),
     }
 }
@@ -160,7 +171,7 @@ fn start(engine: &'static str, config: Config, keep: Keep) -> Harness {
         store,
         bus,
         config,
-        _keep: keep,
+        keep: std::sync::Arc::new(keep),
     }
 }
 
