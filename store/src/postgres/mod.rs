@@ -13,6 +13,7 @@
 //! - When the database cannot be reached, requests fail with `Unavailable` (a temporary
 //!   failure to clients) and succeed again once it is back; nothing is fatal.
 
+pub(crate) mod import;
 mod roles;
 mod schema;
 
