@@ -79,7 +79,8 @@ impl Shown {
         self.total = total;
         if std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(total);
-            let template = format!("{{prefix}} {{msg:18}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{eta}})");
+            let template =
+                format!("{{prefix}} {{msg:18}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{eta}})");
             if let Ok(style) = ProgressStyle::with_template(&template) {
                 bar.set_style(style.progress_chars("=> "));
             }
@@ -134,7 +135,11 @@ impl Shown {
 fn print_summary(report: &MigrationReport) {
     println!("{:<20} {:>12} {:>12}", "table", "embedded", "postgresql");
     for t in &report.tables {
-        let mark = if t.source == t.target { "" } else { "  MISMATCH" };
+        let mark = if t.source == t.target {
+            ""
+        } else {
+            "  MISMATCH"
+        };
         println!("{:<20} {:>12} {:>12}{mark}", t.table, t.source, t.target);
     }
     if report.bad_bodies.is_empty() {
@@ -155,7 +160,11 @@ fn print_summary(report: &MigrationReport) {
     if report.bad_mailboxes.is_empty() {
         println!("mailbox counters: equal");
     } else {
-        let ids: Vec<String> = report.bad_mailboxes.iter().map(|id| id.to_string()).collect();
+        let ids: Vec<String> = report
+            .bad_mailboxes
+            .iter()
+            .map(|id| id.to_string())
+            .collect();
         println!("mailbox counters differ for mailbox ids {}", ids.join(", "));
     }
     if report.committed {

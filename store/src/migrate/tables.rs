@@ -84,11 +84,7 @@ macro_rules! columns {
     };
 }
 
-const fn plain(
-    name: &'static str,
-    columns: &'static [Column],
-    order_by: &'static str,
-) -> Table {
+const fn plain(name: &'static str, columns: &'static [Column], order_by: &'static str) -> Table {
     Table {
         name,
         columns,
@@ -197,7 +193,11 @@ pub(crate) const TABLES: &[Table] = &[
         columns!(kind: Text, key: Text, last_seen: Int),
         "kind, key",
     ),
-    plain("events", columns!(id: Int, kind: Text, at: Int, body: Text), "id"),
+    plain(
+        "events",
+        columns!(id: Int, kind: Text, at: Int, body: Text),
+        "id",
+    ),
     plain(
         "webhook_cursors",
         columns!(target: Text, last_id: Int),
@@ -232,4 +232,3 @@ pub(crate) const TABLES: &[Table] = &[
         "scope, key",
     ),
 ];
-

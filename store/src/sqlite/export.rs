@@ -30,8 +30,8 @@ impl SqliteExport {
         let db = data_dir.join(DB_FILE);
         if !db.is_file() {
             return Err(StoreError::NotFound(format!(
-                "an embedded store in {} (no {DB_FILE})",
-                data_dir.display()
+                "the embedded store {}",
+                db.display()
             )));
         }
         let (lock, owned) = lock_data_dir(data_dir)?;
@@ -105,7 +105,10 @@ impl SqliteExport {
     /// `blobs` rows as the target keeps them: the body's octets (from its row or its file)
     /// and its header block (from `headers`, or cut from the body for bodies stored before
     /// header rows existed, as readers do).
-    fn bodies(&self, each: &mut dyn FnMut(Row) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn bodies(
+        &self,
+        each: &mut dyn FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT b.id, b.sha256, b.size, b.refcount, b.meta, h.data, b.data \
              FROM blobs b LEFT JOIN headers h ON h.sha256 = b.sha256 ORDER BY b.id",

@@ -5,3 +5,4 @@
 mod support;
 
 mod directory;
+mod migrate;
