@@ -276,6 +276,7 @@ impl Server {
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env_clear_tests()
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(log)
@@ -572,7 +573,7 @@ pub fn run_cli(
     stdin: Option<&str>,
 ) -> Result<Output> {
     let mut cmd = Command::new(bin);
-    cmd.args(args).current_dir(cwd);
+    cmd.args(args).current_dir(cwd).env_clear_tests();
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
@@ -585,6 +586,23 @@ pub fn run_cli(
         pipe.write_all(text.as_bytes())?;
     }
     Ok(child.wait_with_output()?)
+}
+
+/// The test suite's own `MAILROOM_TEST_*` variables (which servers to test against) are no
+/// configuration: the binary would read them as `MAILROOM_*` overrides and refuse them.
+trait WithoutTestVars {
+    fn env_clear_tests(&mut self) -> &mut Self;
+}
+
+impl WithoutTestVars for Command {
+    fn env_clear_tests(&mut self) -> &mut Self {
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("MAILROOM_TEST_") {
+                self.env_remove(&key);
+            }
+        }
+        self
+    }
 }
 
 fn accepts(port: u16) -> bool {
