@@ -13,9 +13,17 @@
 //! - When the database cannot be reached, requests fail with `Unavailable` (a temporary
 //!   failure to clients) and succeed again once it is back; nothing is fatal.
 
+mod directory;
+mod event_rows;
+mod events;
 pub(crate) mod import;
+mod logins;
+mod mail_reads;
+mod mail_writes;
+mod mailbox_tree;
 mod roles;
 mod schema;
+mod txn;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -5,20 +5,13 @@
 //! slow every API call. A token acts as the admin account that made it, and only while that
 //! account still is an admin and not disabled.
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::sha256_hex;
 use super::reads;
+use crate::common::directory::{TOKEN_PREFIX, new_token, token_acts};
 use crate::error::StoreError;
-use crate::types::{Account, ApiToken, Role};
-
-/// Every token starts so, which tells a token from a password in logs and secret scanners.
-const PREFIX: &str = "mrt_";
-/// Longest token name.
-pub(crate) const MAX_NAME: usize = 100;
+use crate::types::{Account, ApiToken};
 
 const INSERT: &str =
     "INSERT INTO api_tokens (account_id, name, secret_sha, created) VALUES (?1, ?2, ?3, ?4)";
@@ -34,30 +27,14 @@ pub(crate) fn create(
     name: &str,
     now: i64,
 ) -> Result<(ApiToken, String), StoreError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(StoreError::Invalid(format!(
-            "a token name is 1 to {MAX_NAME} printable characters"
-        )));
-    }
-    if account.role != Role::Admin {
-        return Err(StoreError::Invalid(format!(
-            "{} is not an admin; only admins have API tokens",
-            account.address
-        )));
-    }
-    let mut raw = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut raw)
-        .map_err(|_| StoreError::Unavailable("no randomness for a token".into()))?;
-    let secret = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(raw));
+    let (name, secret) = new_token(account, name)?;
     conn.execute(
         INSERT,
         params![account.id, name, sha256_hex(secret.as_bytes()), now],
     )?;
     let token = ApiToken {
         id: conn.last_insert_rowid(),
-        name: name.to_string(),
+        name,
         account: account.address.clone(),
         created: now,
         last_used: None,
@@ -95,7 +72,7 @@ pub(crate) fn account(
     secret: &str,
     now: i64,
 ) -> Result<Option<Account>, StoreError> {
-    if !secret.starts_with(PREFIX) {
+    if !secret.starts_with(TOKEN_PREFIX) {
         return Ok(None);
     }
     let sql = format!(
@@ -113,7 +90,7 @@ pub(crate) fn account(
     let Some((id, account)) = found else {
         return Ok(None);
     };
-    if account.role != Role::Admin || account.disabled {
+    if !token_acts(&account) {
         return Ok(None);
     }
     conn.execute(TOUCH, params![id, now])?;

@@ -39,15 +39,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A body read from its row, checked against the length recorded for it like a file is.
-pub(crate) fn check_inline(hash: &str, size: u64, data: Vec<u8>) -> Result<Vec<u8>, StoreError> {
-    if data.len() as u64 != size {
-        return Err(StoreError::Unavailable(format!(
-            "blob {hash} has {} octets, expected {size}",
-            data.len()
-        )));
-    }
-    Ok(data)
-}
+pub(crate) use crate::common::messages::check_stored as check_inline;
 
 /// A body that is now a complete file in its final place (its directory not yet fsynced).
 #[derive(Debug, Clone)]

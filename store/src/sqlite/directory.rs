@@ -3,20 +3,22 @@
 //! reads run on the read pool. Password hashing and DKIM key generation happen before a write
 //! is submitted, never on the writer.
 
-use std::collections::BTreeMap;
-
-use mailroom_shared::address::{Address, parse_domain};
+use mailroom_shared::address::Address;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::{self, BlobStore, sha256_hex};
-use super::dkim::NewKeys;
 use super::writer::BatchEffects;
 use super::{address_key, api_tokens, dkim, logins, ops, reads, unix_now};
+use crate::common::directory::{
+    NewAlias, NewKeys, blob_problems, contains_pattern, domain_in_use, domain_name, last_admin,
+    lockout_target, new_alias, no_account, no_failures, parse_address, parse_alias_source,
+    quota_value, role_addresses,
+};
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
 use crate::types::{
     Account, AccountChange, Alias, ApiToken, DEFAULT_MAILBOXES, Domain, GreylistEntry, HourCount,
-    Lockout, LockoutPolicy, LockoutScope, Resolution, Role, SpamDecisionRow, StoreSizes,
+    Lockout, LockoutPolicy, Role, SpamDecisionRow, StoreSizes,
 };
 
 const DOMAIN_GET: &str = "SELECT id, name FROM domains WHERE name = ?1";
@@ -191,11 +193,6 @@ pub(crate) fn apply(
     })
 }
 
-/// The checked name of a domain to add.
-pub(crate) fn domain_name(name: &str) -> Result<String, StoreError> {
-    parse_domain(name).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
 fn domain_add(c: &Connection, name: &str, keys: &NewKeys) -> Result<Domain, StoreError> {
     let name = domain_name(name)?;
     if find_domain(c, &name)?.is_some() {
@@ -208,21 +205,12 @@ fn domain_add(c: &Connection, name: &str, keys: &NewKeys) -> Result<Domain, Stor
     Ok(Domain { id, name })
 }
 
-/// The role addresses of `domain` ([`ROLE_ADDRESSES`]) that reach no account.
+/// The role addresses of `domain` that reach no account.
 pub(crate) fn missing_role_addresses(
     c: &Connection,
     domain: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let domain = domain_name(domain)?;
-    let mut missing = Vec::new();
-    for local in ROLE_ADDRESSES {
-        let address = format!("{local}@{domain}");
-        match reads::resolve_recipient(c, &address)? {
-            Resolution::Local(ids) if !ids.is_empty() => {}
-            _ => missing.push(address),
-        }
-    }
-    Ok(missing)
+    reads::missing_role_addresses(c, domain)
 }
 
 /// Every hosted domain, by name.
@@ -245,9 +233,7 @@ fn domain_remove(c: &Connection, name: &str) -> Result<(), StoreError> {
         find_domain(c, &name)?.ok_or_else(|| StoreError::NotFound(format!("domain {name}")))?;
     let accounts: i64 = c.query_row(DOMAIN_ACCOUNTS, [domain.id], |r| r.get(0))?;
     if accounts > 0 {
-        return Err(StoreError::Invalid(format!(
-            "domain {name} still has {accounts} accounts; remove them first"
-        )));
+        return Err(domain_in_use(&name, accounts));
     }
     c.execute(DOMAIN_DELETE, [domain.id])?;
     Ok(())
@@ -261,8 +247,7 @@ fn user_add(
     quota: Option<u64>,
 ) -> Result<Account, StoreError> {
     let address = parse_address(address)?;
-    let quota = i64::try_from(quota.unwrap_or(0))
-        .map_err(|_| StoreError::Invalid("quota is too large".into()))?;
+    let quota = quota_value(quota)?;
     let key = address_key(&address.to_string());
     let domain_id = check_new_account(c, &address, &key)?;
     let first_admin = role == Role::Admin
@@ -320,7 +305,7 @@ fn user_passwd(c: &Connection, address: &str, phc: &str) -> Result<(), StoreErro
     let key = address_key(&address.to_string());
     let changed = c.execute(ACCOUNT_SET_PASSWORD, params![key, phc])?;
     if changed == 0 {
-        return Err(StoreError::NotFound(format!("account {address}")));
+        return Err(no_account(&address));
     }
     Ok(())
 }
@@ -338,7 +323,7 @@ pub(crate) fn user_get(c: &Connection, address: &str) -> Result<Account, StoreEr
         reads::account_from_row,
     )
     .optional()?
-    .ok_or_else(|| StoreError::NotFound(format!("account {address}")))
+    .ok_or_else(|| no_account(&address))
 }
 
 fn user_change(
@@ -350,7 +335,7 @@ fn user_change(
     let key = address_key(&address.to_string());
     let admins_before: i64 = c.query_row(ENABLED_ADMINS, [], |r| r.get(0))?;
     if let Some(q) = change.quota_bytes {
-        let q = i64::try_from(q).map_err(|_| StoreError::Invalid("quota is too large".into()))?;
+        let q = quota_value(Some(q))?;
         found(c.execute(ACCOUNT_SET_QUOTA, params![key, q])?, &address)?;
     }
     if let Some(role) = change.role {
@@ -367,9 +352,7 @@ fn user_change(
     }
     let admins: i64 = c.query_row(ENABLED_ADMINS, [], |r| r.get(0))?;
     if admins == 0 && admins_before > 0 {
-        return Err(StoreError::Invalid(format!(
-            "{address} is the last enabled admin; make another admin first"
-        )));
+        return Err(last_admin(&address));
     }
     user_get(c, &address.to_string())
 }
@@ -410,24 +393,12 @@ pub(crate) fn user_list(c: &Connection) -> Result<Vec<Account>, StoreError> {
 
 /// The checked source and targets of a new alias.
 fn alias_add(c: &Connection, source: &str, targets: &[String]) -> Result<Alias, StoreError> {
-    let (source, domain) = parse_alias_source(source)?;
-    let source_key = address_key(&source);
-    if targets.is_empty() {
-        return Err(StoreError::Invalid(
-            "an alias needs at least one target".into(),
-        ));
-    }
-    let mut checked = BTreeMap::new();
-    for t in targets {
-        let a = Address::parse(t).map_err(|e| StoreError::Invalid(format!("alias target: {e}")))?;
-        let key = address_key(&a.to_string());
-        if key == source_key {
-            return Err(StoreError::Invalid(format!(
-                "alias {source} cannot target itself"
-            )));
-        }
-        checked.insert(key, a.to_string());
-    }
+    let NewAlias {
+        source,
+        source_key,
+        domain,
+        targets: checked,
+    } = new_alias(source, targets)?;
     let domain_id = find_domain(c, &domain)?
         .ok_or_else(|| StoreError::UnknownDomain(domain.clone()))?
         .id;
@@ -496,14 +467,11 @@ pub(crate) fn lockouts(
 }
 
 fn lockout_clear(c: &Connection, target: &str) -> Result<(), StoreError> {
-    let (scope, key) = match target.parse::<std::net::IpAddr>() {
-        Ok(ip) => (LockoutScope::Ip, ip.to_string()),
-        Err(_) => (LockoutScope::Account, address_key(target)),
-    };
+    let (scope, key) = lockout_target(target);
     if logins::clear(c, scope, &key)? {
         Ok(())
     } else {
-        Err(StoreError::NotFound(format!("failed logins of {target}")))
+        Err(no_failures(target))
     }
 }
 
@@ -584,7 +552,7 @@ pub(crate) fn greylist_entries(
     q: &str,
     limit: u32,
 ) -> Result<Vec<GreylistEntry>, StoreError> {
-    let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+    let pattern = contains_pattern(q);
     let mut stmt = c.prepare(GREYLIST_ENTRIES)?;
     let rows = stmt.query_map(params![pattern, limit], |r| {
         Ok(GreylistEntry {
@@ -615,30 +583,16 @@ pub(crate) fn verify(c: &Connection, blob_store: &BlobStore) -> Result<Vec<Strin
     let mut problems = Vec::new();
     for row in rows {
         let (hash, size, refcount, used, inline) = row?;
-        if refcount != used {
-            problems.push(format!(
-                "blob {hash}: refcount {refcount} but {used} messages"
-            ));
-        }
         let size = size.max(0) as u64;
         let body = match inline {
             Some(data) => blobs::check_inline(&hash, size, data),
             None => blob_store.read(&hash, size),
         };
-        match body {
-            Ok(bytes) if sha256_hex(&bytes) != hash => {
-                problems.push(format!("blob {hash}: content does not match its name"));
-            }
-            Ok(_) => {}
-            Err(e) => problems.push(format!("blob {hash}: {e}")),
-        }
+        let content = body.map(|bytes| sha256_hex(&bytes));
+        problems.extend(blob_problems(&hash, refcount, used, content));
     }
     Ok(problems)
 }
-
-/// The addresses every domain should have: `postmaster` (RFC 5321 §4.5.1: required) and
-/// `abuse` (RFC 2142 §2).
-pub(crate) const ROLE_ADDRESSES: [&str; 2] = ["postmaster", "abuse"];
 
 fn list_domains(conn: &Connection) -> Result<Vec<Domain>, StoreError> {
     let mut stmt = conn.prepare(DOMAIN_LIST)?;
@@ -651,7 +605,7 @@ fn list_domains(conn: &Connection) -> Result<Vec<Domain>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A domain's [`ROLE_ADDRESSES`], as aliases to the first enabled admin account, unless they
+/// A domain's [`ROLE_ADDRESSES`](crate::common::directory::ROLE_ADDRESSES), as aliases to the first enabled admin account, unless they
 /// exist (as an account or an alias); none when there is no admin yet. Run when a domain is
 /// added, and for every domain when the first admin account is made.
 fn add_role_aliases(tx: &Connection, domain_id: i64, domain: &str) -> Result<(), StoreError> {
@@ -660,9 +614,7 @@ fn add_role_aliases(tx: &Connection, domain_id: i64, domain: &str) -> Result<(),
         return Ok(());
     };
     let admin_key = address_key(&admin);
-    for local in ROLE_ADDRESSES {
-        let source = format!("{local}@{domain}");
-        let key = address_key(&source);
+    for (source, key) in role_addresses(domain) {
         let exists = tx
             .query_row(ALIAS_EXISTS, [&key], |_| Ok(()))
             .optional()?
@@ -684,23 +636,9 @@ fn add_role_aliases(tx: &Connection, domain_id: i64, domain: &str) -> Result<(),
 /// `NotFound` for an update that changed no row.
 fn found(changed: usize, address: &Address) -> Result<(), StoreError> {
     if changed == 0 {
-        return Err(StoreError::NotFound(format!("account {address}")));
+        return Err(no_account(&address));
     }
     Ok(())
-}
-
-fn parse_address(text: &str) -> Result<Address, StoreError> {
-    Address::parse(text).map_err(|e| StoreError::Invalid(e.to_string()))
-}
-
-/// `local@domain` or `@domain`, normalised; and the domain.
-fn parse_alias_source(text: &str) -> Result<(String, String), StoreError> {
-    if let Some(domain) = text.strip_prefix('@') {
-        let domain = parse_domain(domain).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        return Ok((format!("@{domain}"), domain));
-    }
-    let a = parse_address(text)?;
-    Ok((a.to_string(), a.domain().to_string()))
 }
 
 fn find_domain(conn: &Connection, name: &str) -> Result<Option<Domain>, StoreError> {

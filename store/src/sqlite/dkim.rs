@@ -4,7 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::unix_now;
-use crate::dkim::{DkimAlgorithm, DkimKey, DkimPrivateKey, generate, year_of};
+use crate::common::directory::{NewKeys, dkim_domain, free_selector, generate_keys, newest_keys};
+use crate::dkim::{DkimAlgorithm, DkimKey};
 use crate::error::StoreError;
 
 const KEYS_OF_DOMAIN: &str = "SELECT d.name, k.selector, k.algorithm, k.private_key, k.created \
@@ -18,24 +19,6 @@ const HAS_ACTIVE: &str =
 const SELECTOR_TAKEN: &str = "SELECT 1 FROM dkim_keys WHERE domain_id = ?1 AND selector = ?2";
 const KEY_INSERT: &str = "INSERT INTO dkim_keys \
      (domain_id, selector, algorithm, private_key, created, active) VALUES (?1, ?2, ?3, ?4, ?5, 1)";
-
-/// A freshly generated key for each algorithm, to be inserted by [`insert_missing`].
-pub(crate) struct NewKeys {
-    keys: Vec<(DkimAlgorithm, DkimPrivateKey)>,
-    created: i64,
-}
-
-/// Generate one key per algorithm (RSA-2048 and Ed25519), outside any transaction.
-pub(crate) fn generate_all() -> Result<NewKeys, StoreError> {
-    let keys = DkimAlgorithm::ALL
-        .into_iter()
-        .map(|a| Ok((a, generate(a)?)))
-        .collect::<Result<_, StoreError>>()?;
-    Ok(NewKeys {
-        keys,
-        created: unix_now(),
-    })
-}
 
 /// Insert the keys of `new` that `domain_id` has no active key of yet. Run inside the caller's
 /// write transaction, so a concurrent process that got there first wins and ours are dropped.
@@ -54,7 +37,9 @@ pub(crate) fn insert_missing(
         if has.is_some() {
             continue;
         }
-        let selector = free_selector(conn, domain_id, *algorithm, year_of(new.created))?;
+        let selector = free_selector(*algorithm, new.created, |s| {
+            selector_taken(conn, domain_id, s)
+        })?;
         conn.execute(
             KEY_INSERT,
             params![
@@ -70,26 +55,11 @@ pub(crate) fn insert_missing(
     Ok(inserted)
 }
 
-/// `mr2026r`, or `mr2026r2`, `mr2026r3`… if an inactive key of the same year holds the name
-/// (a selector must never be reused for another key: caches would mix them up).
-fn free_selector(
-    conn: &Connection,
-    domain_id: i64,
-    algorithm: DkimAlgorithm,
-    year: i64,
-) -> Result<String, StoreError> {
-    let base = algorithm.selector(year);
-    let mut candidate = base.clone();
-    for n in 2.. {
-        let taken = conn
-            .query_row(SELECTOR_TAKEN, params![domain_id, candidate], |_| Ok(()))
-            .optional()?;
-        if taken.is_none() {
-            break;
-        }
-        candidate = format!("{base}{n}");
-    }
-    Ok(candidate)
+fn selector_taken(conn: &Connection, domain_id: i64, selector: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(SELECTOR_TAKEN, params![domain_id, selector], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Give every domain that lacks an active key of some algorithm a new one. Called when the
@@ -108,7 +78,7 @@ pub(crate) fn backfill(conn: &mut Connection) -> Result<usize, StoreError> {
         }
     }
     for (domain_id, name) in &missing {
-        let new = generate_all()?;
+        let new = generate_keys(unix_now())?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let inserted = insert_missing(&tx, *domain_id, &new)?;
         tx.commit()?;
@@ -121,33 +91,10 @@ pub(crate) fn backfill(conn: &mut Connection) -> Result<usize, StoreError> {
 
 /// See [`crate::dkim::DkimKeys`].
 pub(crate) fn keys_of(conn: &Connection, domain: &str) -> Result<Vec<DkimKey>, StoreError> {
-    let name = domain.strip_suffix('.').unwrap_or(domain).to_lowercase();
+    let name = dkim_domain(domain);
     let mut stmt = conn.prepare_cached(KEYS_OF_DOMAIN)?;
     let rows = stmt.query_map([&name], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, Vec<u8>>(3)?,
-            r.get::<_, i64>(4)?,
-        ))
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })?;
-    let mut keys: Vec<DkimKey> = Vec::new();
-    for row in rows {
-        let (domain, selector, algorithm, der, created) = row?;
-        let algorithm = DkimAlgorithm::parse(&algorithm)
-            .ok_or_else(|| StoreError::Invalid(format!("unknown DKIM algorithm {algorithm}")))?;
-        // One signature per algorithm: the newest active key of each.
-        if keys.iter().any(|k| k.algorithm == algorithm) {
-            continue;
-        }
-        keys.push(DkimKey {
-            domain,
-            selector,
-            algorithm,
-            private_key: DkimPrivateKey::from_pkcs8_der(der),
-            created,
-        });
-    }
-    Ok(keys)
+    newest_keys(rows.collect::<Result<Vec<_>, _>>()?)
 }

@@ -7,6 +7,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::common::directory::{judge, scope_named};
 use crate::error::StoreError;
 use crate::types::{Lockout, LockoutPolicy, LockoutScope};
 
@@ -70,30 +71,6 @@ pub(crate) fn clear(conn: &Connection, scope: LockoutScope, key: &str) -> Result
         > 0)
 }
 
-/// The run of `failures` in `scope` last failed at `last_at`, as a [`Lockout`], and whether
-/// it locks at `now` under `policy`.
-pub(crate) fn judge(
-    scope: LockoutScope,
-    key: String,
-    failures: u32,
-    last_at: i64,
-    now: i64,
-    policy: &LockoutPolicy,
-) -> (Lockout, bool) {
-    let max = policy.threshold(scope);
-    let until = last_at.saturating_add(policy.secs as i64);
-    let active = max > 0 && failures >= max && until > now;
-    (
-        Lockout {
-            scope,
-            key,
-            failures,
-            until,
-        },
-        active,
-    )
-}
-
 /// Whether the account has failures on record (only then does a good login need a write).
 pub(crate) fn has_failures(conn: &Connection, account_key: &str) -> Result<bool, StoreError> {
     Ok(conn
@@ -150,12 +127,14 @@ pub(crate) fn list(
     let mut out = Vec::new();
     for row in rows {
         let (scope, key, failures, last_at) = row?;
-        let scope = if scope == LockoutScope::Ip.as_str() {
-            LockoutScope::Ip
-        } else {
-            LockoutScope::Account
-        };
-        out.push(judge(scope, key, failures, last_at, now, policy));
+        out.push(judge(
+            scope_named(&scope),
+            key,
+            failures,
+            last_at,
+            now,
+            policy,
+        ));
     }
     Ok(out)
 }

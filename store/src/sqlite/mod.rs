@@ -50,7 +50,7 @@ use mailroom_shared::fsutil;
 use rusqlite::Connection;
 
 use crate::error::StoreError;
-use crate::mime::{self, MessageMeta};
+use crate::mime::MessageMeta;
 use blob_cache::BlobCache;
 use blobs::{BlobStore, INLINE_MAX};
 use writer::{Body, Tenancy, WriterHandle};
@@ -64,11 +64,8 @@ pub const DB_FILE: &str = "mailroom.db";
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Largest body analysed on the delivering session's own thread (some tens of microseconds
-/// of parsing); larger ones are analysed on the blocking pool.
-const ANALYZE_IN_PLACE_MAX: usize = 16 * 1024;
 // Analysing in place must never mean writing a body file on the caller's thread.
-const _: () = assert!(ANALYZE_IN_PLACE_MAX as u64 <= INLINE_MAX);
+const _: () = assert!(crate::common::messages::ANALYZE_IN_PLACE_MAX as u64 <= INLINE_MAX);
 
 /// Most read connections open at once.
 const READ_POOL_SIZE: usize = 8;
@@ -119,11 +116,7 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The lookup key of an address: lowercase, with the domain as IDNA A-labels, so lookups
-/// ignore case and a U-label domain finds its A-label (RFC 6531 §3.3).
-fn address_key(address: &str) -> String {
-    mailroom_shared::address::canonical(address)
-}
+use crate::common::directory::address_key;
 
 /// Open the data directory's lock file and try to take it: the file, and whether this
 /// process now owns the directory (no server holds it). The lock lasts as long as the file.
@@ -231,30 +224,15 @@ impl SqliteBackend {
     /// thread, which costs less than the two thread switches of the blocking pool; a larger
     /// one goes to the blocking pool so that no session's arbiter stalls on it.
     async fn prepare_body(blobs: Arc<BlobStore>, raw: Arc<[u8]>) -> Result<Body, StoreError> {
-        if raw.len() <= ANALYZE_IN_PLACE_MAX {
-            return Self::analyze_body(&blobs, raw);
-        }
-        tokio::task::spawn_blocking(move || Self::analyze_body(&blobs, raw))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("body task: {e}")))?
-    }
-
-    fn analyze_body(blobs: &BlobStore, raw: Arc<[u8]>) -> Result<Body, StoreError> {
-        let meta = mime::analyze(&raw);
-        let meta_json = serde_json::to_string(&meta)?;
-        // A small body is written by the writer's transaction, inside the group commit.
-        let hash = if raw.len() as u64 > INLINE_MAX {
-            blobs.put(&raw)?.hash
-        } else {
-            blobs::sha256_hex(&raw)
-        };
-        Ok(Body {
-            hash,
-            size: raw.len() as u64,
-            meta_json,
-            header_len: mime::header_len(&raw),
-            raw,
+        crate::common::messages::prepare_body(raw, move |raw| {
+            // A small body is written by the writer's transaction, inside the group commit.
+            Ok(if raw.len() as u64 > INLINE_MAX {
+                blobs.put(raw)?.hash
+            } else {
+                blobs::sha256_hex(raw)
+            })
         })
+        .await
     }
 }
 

@@ -16,14 +16,18 @@
 
 use std::collections::BTreeSet;
 
-use mailroom_shared::events::{EventData, MessageMoved};
+use mailroom_shared::events::EventData;
 use mailroom_shared::msg::{MailboxChange, MailboxChanged};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::blobs::BlobStore;
-use super::reads::{self, keywords_to_text};
+use super::reads;
 use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
+use crate::common::messages::{
+    self as rules, added, apply_flags, changed, charged_usage, interim_name, keywords_to_text,
+    plan_rename, sorted_unique,
+};
 use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::requests::{
@@ -31,9 +35,8 @@ use crate::requests::{
     SetSubscribed,
 };
 use crate::types::{
-    Appended, Delivered, FLAG_DELETED, FlagOp, FlagsResult, HIERARCHY_DELIMITER, MailboxInfo,
-    MessageInfo, canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords,
-    superior_names,
+    Appended, Delivered, FLAG_DELETED, FlagsResult, MailboxInfo, MessageInfo,
+    canonical_mailbox_name, check_flags, mailbox_name, normalize_keywords, superior_names,
 };
 
 const MAILBOX_OWNED: &str = "SELECT uidvalidity FROM mailboxes WHERE id = ?1 AND account_id = ?2";
@@ -176,26 +179,9 @@ pub(crate) fn set_flags(
             result.failed_modified.push(uid);
             continue;
         }
-        let (new_flags, new_keywords) = match op.op {
-            FlagOp::Add => (info.flags | flags, {
-                let mut all = info.keywords.clone();
-                all.extend(keywords.iter().cloned());
-                normalize_keywords(&all)?
-            }),
-            FlagOp::Remove => (
-                info.flags & !flags,
-                info.keywords
-                    .iter()
-                    .filter(|k| !keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
-                    .cloned()
-                    .collect(),
-            ),
-            FlagOp::Replace => (flags, keywords.clone()),
-        };
-        // RFC 7162 §3.1: MODSEQ changes only when the metadata does.
-        if new_flags == info.flags && new_keywords == info.keywords {
+        let Some((new_flags, new_keywords)) = apply_flags(op.op, flags, &keywords, &info)? else {
             continue;
-        }
+        };
         let modseq = next_modseq(conn, op.mailbox_id)?;
         conn.prepare_cached(MESSAGE_SET_FLAGS)?.execute(params![
             op.mailbox_id,
@@ -299,17 +285,13 @@ fn moved_event(conn: &Connection, op: &Move, blobs: Vec<String>) -> Result<Event
             .prepare_cached(MAILBOX_NAME_USE)?
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?)
     };
-    let (from_mailbox, from_special_use) = mailbox(op.from)?;
-    let (to_mailbox, to_special_use) = mailbox(op.to)?;
-    Ok(EventData::MessageMoved(MessageMoved {
+    Ok(rules::moved_event(
         account,
-        account_id: op.account_id,
-        from_mailbox,
-        from_special_use,
-        to_mailbox,
-        to_special_use,
+        op.account_id,
+        mailbox(op.from)?,
+        mailbox(op.to)?,
         blobs,
-    }))
+    ))
 }
 
 /// EXPUNGE / UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315 §2.1): remove messages flagged
@@ -440,49 +422,16 @@ pub(crate) fn rename_mailbox(
     if from == "INBOX" {
         return rename_inbox(conn, fx, op.account_id, from_id, &to);
     }
-    if to.starts_with(&format!("{from}{HIERARCHY_DELIMITER}")) {
-        return Err(StoreError::Invalid(format!(
-            "cannot rename {from} to its own inferior {to}"
-        )));
-    }
     let all = conn
         .prepare_cached(MAILBOX_NAMES)?
         .query_map([op.account_id], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let inferior_prefix = format!("{from}{HIERARCHY_DELIMITER}");
-    let mut moving = Vec::new();
-    for (id, old) in &all {
-        // The part after `from`: empty for the mailbox itself, `/x…` for an inferior.
-        let suffix = if *id == from_id {
-            ""
-        } else if old.starts_with(&inferior_prefix) {
-            &old[from.len()..]
-        } else {
-            continue;
-        };
-        let new = format!("{to}{suffix}");
-        // An inferior's new name must obey the length limits too.
-        mailbox_name(&new)?;
-        moving.push((*id, new));
-    }
-    // RFC 9051 §6.3.6: it is an error to rename to an existing name; names this rename
-    // vacates are free.
-    for (_, new) in &moving {
-        let taken = all
-            .iter()
-            .any(|(id, old)| old == new && !moving.iter().any(|(m, _)| m == id));
-        if taken {
-            return Err(StoreError::Exists(format!("mailbox {new}")));
-        }
-    }
-    // Two steps, because a new name may be another moving mailbox's old one (`a/b` → `a`
-    // turns `a/b/b/x` into `a/b/x`) and UNIQUE is checked row by row. The interim names hold
-    // a NUL, which no valid name does.
+    let moving = plan_rename(&all, from_id, &from, &to)?;
     for (id, _) in &moving {
         conn.prepare_cached(MAILBOX_RENAME)?
-            .execute(params![id, format!("\0renaming\0{id}")])?;
+            .execute(params![id, interim_name(*id)])?;
     }
     let mut changes = Vec::with_capacity(moving.len());
     for (id, new) in &moving {
@@ -596,11 +545,9 @@ pub(crate) fn next_uidvalidity(conn: &Connection) -> Result<u32, StoreError> {
         .query_row([UIDVALIDITY], |r| r.get(0))
         .optional()?
         .unwrap_or(0);
-    let next = (last + 1).max(unix_now());
-    let value = u32::try_from(next)
-        .map_err(|_| StoreError::Unavailable("UIDVALIDITY values are exhausted".into()))?;
+    let value = rules::next_uidvalidity(last, unix_now())?;
     conn.prepare_cached(COUNTER_SET)?
-        .execute(params![UIDVALIDITY, next])?;
+        .execute(params![UIDVALIDITY, i64::from(value)])?;
     Ok(value)
 }
 
@@ -690,24 +637,6 @@ impl Stored {
     }
 }
 
-fn added(account_id: i64, mailbox_id: i64, modseq: u64) -> MailboxChanged {
-    changed(account_id, mailbox_id, MailboxChange::Added, modseq)
-}
-
-fn changed(account_id: i64, mailbox_id: i64, change: MailboxChange, modseq: u64) -> MailboxChanged {
-    MailboxChanged {
-        account_id,
-        mailbox_id,
-        change,
-        modseq,
-    }
-}
-
-fn sorted_unique(uids: &[u32]) -> Vec<u32> {
-    let set: BTreeSet<u32> = uids.iter().copied().collect();
-    set.into_iter().collect()
-}
-
 /// The mailbox's UIDVALIDITY if `account_id` owns it; otherwise NotFound, so one account
 /// cannot even learn that another's mailbox id exists.
 fn mailbox_owned(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<u32, StoreError> {
@@ -724,10 +653,7 @@ fn charge(conn: &Connection, account_id: i64, bytes: u64) -> Result<(), StoreErr
         .query_row([account_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))?;
-    let after = (used.max(0) as u64).saturating_add(bytes);
-    if quota > 0 && after > quota as u64 {
-        return Err(StoreError::QuotaExceeded { address });
-    }
+    charged_usage(&address, quota, used, bytes)?;
     conn.prepare_cached(ADD_USAGE)?
         .execute(params![account_id, bytes as i64])?;
     Ok(())
@@ -764,7 +690,7 @@ fn add_body_ref(
             data
         ])?;
         conn.prepare_cached(HEADER_INSERT)?
-            .execute(params![body.hash, &body.raw[..body.header_len]])?;
+            .execute(params![body.hash, body.header()])?;
     }
     Ok(())
 }

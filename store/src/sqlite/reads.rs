@@ -1,24 +1,16 @@
 //! Read queries, as plain functions over a `Connection`, shared by the read pool, the writer's
 //! ops and the admin CLI. Nothing here writes.
 //!
-//! Recipient resolution lives here too; its order is documented on [`resolve_recipient`].
+//! Recipient resolution reads through here; its rules are in [`crate::common::directory`].
 
-use std::collections::BTreeSet;
-use std::sync::OnceLock;
-
-use mailroom_shared::Secret;
-use mailroom_shared::address::{Address, POSTMASTER};
-use mailroom_shared::password::{hash_password, verify_password};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::address_key;
+use crate::common::directory::{self, role_named};
+use crate::common::messages::keywords_from_text;
 use crate::error::StoreError;
 use crate::types::{
-    Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, Role, canonical_mailbox_name,
+    Account, ChangeSet, MailboxInfo, MessageInfo, Resolution, canonical_mailbox_name,
 };
-
-/// RFC-free limit of our own: alias chains deeper than this are not followed.
-pub(crate) const MAX_ALIAS_DEPTH: usize = 5;
 
 const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
 const FIRST_DOMAIN: &str = "SELECT name FROM domains ORDER BY id LIMIT 1";
@@ -66,15 +58,6 @@ const BLOB_IN_RANGE: &str = "SELECT uid, blob, size FROM messages WHERE mailbox_
 const STORED_HEADER: &str = "SELECT data FROM headers WHERE sha256 = ?1";
 const INLINE_BODY: &str = "SELECT data FROM blobs WHERE sha256 = ?1";
 
-/// Keywords as stored: space-separated (keywords are atoms, so they hold no space).
-pub(crate) fn keywords_to_text(keywords: &[String]) -> String {
-    keywords.join(" ")
-}
-
-fn keywords_from_text(text: &str) -> Vec<String> {
-    text.split_whitespace().map(str::to_string).collect()
-}
-
 /// An [`Account`] from the columns [`ACCOUNT_COLUMNS`], in that order.
 pub(crate) fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     account_from_row_at(r, 0)
@@ -86,12 +69,7 @@ pub(crate) fn account_from_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Ac
     Ok(Account {
         id: r.get(at)?,
         address: r.get(at + 1)?,
-        // The CHECK constraint allows only these two.
-        role: if role == "admin" {
-            Role::Admin
-        } else {
-            Role::User
-        },
+        role: role_named(&role),
         quota_bytes: r.get::<_, i64>(at + 3)?.max(0) as u64,
         used_bytes: r.get::<_, i64>(at + 4)?.max(0) as u64,
         disabled: r.get(at + 5)?,
@@ -163,14 +141,6 @@ pub(crate) fn message(
         .optional()?)
 }
 
-/// Who `text` delivers to. Case-insensitive throughout. Order, first match wins:
-/// 1. an account with exactly that address;
-/// 2. an alias with exactly that source (targets resolved the same way, recursively, at most
-///    [`MAX_ALIAS_DEPTH`] deep, each address once, so cycles end);
-/// 3. for `local+tag@d` (RFC 5233), steps 1–2 for `local@d`;
-/// 4. the catch-all alias `@d`;
-/// 5. the domain is ours → `UnknownUser`; else `NotOurDomain`.
-///
 /// The accounts among `ids` whose quota (when they have one) cannot take `size` more octets;
 /// with `size` 0, those already at or over their quota.
 pub(crate) fn over_quota(
@@ -184,168 +154,80 @@ pub(crate) fn over_quota(
         let row: Option<(i64, i64)> = stmt
             .query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        let Some((quota, used)) = row else {
-            continue;
-        };
-        let (quota, used) = (quota.max(0) as u64, used.max(0) as u64);
-        if quota > 0 && (used.saturating_add(size) > quota || used >= quota) {
+        if let Some((quota, used)) = row
+            && directory::over_quota(quota, used, size)
+        {
             over.push(id);
         }
     }
     Ok(over)
 }
 
-/// Alias targets on other domains are skipped (the store does not forward), so an alias with
-/// only remote targets resolves to `UnknownUser`.
-///
-/// The bare `postmaster` (RFC 5321 §4.1.1.3, §4.5.1: `RCPT TO:<Postmaster>` with no domain)
-/// is `postmaster@` the first hosted domain (the oldest; domains are made with that alias).
+/// The directory as recipient resolution ([`directory::resolve_recipient`]) reads it.
+struct SqliteLookup<'a>(&'a Connection);
+
+impl directory::Lookup for SqliteLookup<'_> {
+    async fn account_id(&mut self, key: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(ACCOUNT_ID_BY_KEY)?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    async fn alias_targets(&mut self, key: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(ALIAS_TARGETS)?
+            .query_map([key], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?)
+    }
+
+    async fn domain_exists(&mut self, domain: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(DOMAIN_EXISTS)?
+            .query_row([domain], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    async fn first_domain(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .0
+            .prepare_cached(FIRST_DOMAIN)?
+            .query_row([], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+/// See [`directory::resolve_recipient`].
 pub(crate) fn resolve_recipient(conn: &Connection, text: &str) -> Result<Resolution, StoreError> {
-    let postmaster;
-    let text = if text.eq_ignore_ascii_case(POSTMASTER) {
-        let Some(domain) = first_domain(conn)? else {
-            return Ok(Resolution::UnknownUser);
-        };
-        postmaster = format!("{POSTMASTER}@{domain}");
-        postmaster.as_str()
-    } else {
-        text
-    };
-    let address = match Address::parse(text) {
-        Ok(a) => a,
-        Err(e) => return Ok(Resolution::Invalid(e.to_string())),
-    };
-    if !domain_exists(conn, address.domain())? {
-        return Ok(Resolution::NotOurDomain);
-    }
-    let mut seen = BTreeSet::new();
-    let mut ids = BTreeSet::new();
-    resolve_into(conn, &address, 0, &mut seen, &mut ids)?;
-    Ok(if ids.is_empty() {
-        Resolution::UnknownUser
-    } else {
-        Resolution::Local(ids.into_iter().collect())
-    })
+    directory::ready(directory::resolve_recipient(&mut SqliteLookup(conn), text))
 }
 
-/// Steps 1–4 of [`resolve_recipient`] for one local address; adds account ids to `ids`.
-fn resolve_into(
-    conn: &Connection,
-    address: &Address,
-    depth: usize,
-    seen: &mut BTreeSet<String>,
-    ids: &mut BTreeSet<i64>,
-) -> Result<(), StoreError> {
-    if !seen.insert(address_key(&address.to_string())) {
-        return Ok(()); // a cycle, or a target listed twice
-    }
-    for candidate in &exact_candidates(address) {
-        if exact_match(conn, candidate, depth, seen, ids)? {
-            return Ok(());
-        }
-    }
-    let catch_all = format!("@{}", address.domain());
-    follow_alias(conn, &catch_all, depth, seen, ids)?;
-    Ok(())
-}
-
-/// The address, then the address without its `+tag` (if it has one): the names an account
-/// or an exact alias may have.
-fn exact_candidates(address: &Address) -> Vec<Address> {
-    let mut candidates = vec![address.clone()];
-    candidates.extend(address.without_tag());
-    candidates
-}
-
-/// Steps 1–2: an account, else an alias. Whether either exists.
-fn exact_match(
-    conn: &Connection,
-    address: &Address,
-    depth: usize,
-    seen: &mut BTreeSet<String>,
-    ids: &mut BTreeSet<i64>,
-) -> Result<bool, StoreError> {
-    let key = address_key(&address.to_string());
-    let account: Option<i64> = conn
-        .prepare_cached(ACCOUNT_ID_BY_KEY)?
-        .query_row([&key], |r| r.get(0))
-        .optional()?;
-    if let Some(id) = account {
-        ids.insert(id);
-        return Ok(true);
-    }
-    follow_alias(conn, &key, depth, seen, ids)
-}
-
-/// Resolve the targets of the alias `source_key`, if there is one. Whether there is.
-fn follow_alias(
-    conn: &Connection,
-    source_key: &str,
-    depth: usize,
-    seen: &mut BTreeSet<String>,
-    ids: &mut BTreeSet<i64>,
-) -> Result<bool, StoreError> {
-    let targets = conn
-        .prepare_cached(ALIAS_TARGETS)?
-        .query_map([source_key], |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    if targets.is_empty() {
-        return Ok(false);
-    }
-    if depth >= MAX_ALIAS_DEPTH {
-        tracing::warn!(
-            alias = source_key,
-            "Alias chain too deep; not following it further."
-        );
-        return Ok(true);
-    }
-    for target in targets {
-        // Targets were checked when added; a bad or remote one is skipped, not fatal.
-        let Ok(address) = Address::parse(&target) else {
-            continue;
-        };
-        if domain_exists(conn, address.domain())? {
-            resolve_into(conn, &address, depth + 1, seen, ids)?;
-        }
-    }
-    Ok(true)
-}
-
-/// Whether `account_id` may use `text` as its sender address: the account's own address
-/// (also with a `+tag`) or an alias reaching it; a catch-all does not count (it would let an
-/// account send as every address of the domain).
+/// See [`directory::owns_address`].
 pub(crate) fn owns_address(
     conn: &Connection,
     account_id: i64,
     text: &str,
 ) -> Result<bool, StoreError> {
-    let Ok(address) = Address::parse(text) else {
-        return Ok(false);
-    };
-    for candidate in &exact_candidates(&address) {
-        let (mut seen, mut ids) = (BTreeSet::new(), BTreeSet::new());
-        seen.insert(address_key(&address.to_string()));
-        if exact_match(conn, candidate, 0, &mut seen, &mut ids)? {
-            return Ok(ids.contains(&account_id));
-        }
-    }
-    Ok(false)
+    directory::ready(directory::owns_address(
+        &mut SqliteLookup(conn),
+        account_id,
+        text,
+    ))
 }
 
-/// The oldest hosted domain, if any.
-pub(crate) fn first_domain(conn: &Connection) -> Result<Option<String>, StoreError> {
-    Ok(conn
-        .prepare_cached(FIRST_DOMAIN)?
-        .query_row([], |r| r.get(0))
-        .optional()?)
-}
-
-fn domain_exists(conn: &Connection, domain: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached(DOMAIN_EXISTS)?
-        .query_row([domain], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// See [`directory::missing_role_addresses`].
+pub(crate) fn missing_role_addresses(
+    conn: &Connection,
+    domain: &str,
+) -> Result<Vec<String>, StoreError> {
+    directory::ready(directory::missing_role_addresses(
+        &mut SqliteLookup(conn),
+        domain,
+    ))
 }
 
 /// The account with address key `key` and its password hash.
@@ -357,27 +239,6 @@ pub(crate) fn account_with_hash(
         .prepare_cached(ACCOUNT_WITH_HASH)?
         .query_row([key], |r| Ok((account_from_row(r)?, r.get(6)?)))
         .optional()?)
-}
-
-/// Verify `password` for a looked-up account; slow (argon2), so call it on a blocking thread.
-/// With no account, a dummy hash is verified anyway, so a miss costs the same time as a hit.
-pub(crate) fn check_password(
-    found: Option<(Account, String)>,
-    password: &Secret,
-) -> Option<Account> {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    match found {
-        // A disabled account is refused like a wrong password, after the same work.
-        Some((account, phc)) => {
-            (verify_password(password, &phc) && !account.disabled).then_some(account)
-        }
-        None => {
-            let dummy = DUMMY
-                .get_or_init(|| hash_password(&Secret::new("no such account")).unwrap_or_default());
-            let _ = verify_password(password, dummy);
-            None
-        }
-    }
 }
 
 /// LIST data for every mailbox of the account, in creation order.

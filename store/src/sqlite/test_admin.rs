@@ -11,10 +11,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::blobs::BlobStore;
 use super::directory::{self, DirectoryDone, DirectoryOp};
 use super::writer::BatchEffects;
-use super::{DB_FILE, dkim, open_write_connection, reads, schema};
+use super::{DB_FILE, dkim, open_write_connection, schema};
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
-use crate::types::{Account, Alias, Domain, Resolution, Role};
+use crate::types::{Account, Alias, Domain, Role};
 
 pub(crate) struct Admin {
     pub(crate) conn: Connection,
@@ -46,8 +46,8 @@ impl Admin {
     }
 
     pub(crate) fn domain_add(&self, name: &str) -> Result<Domain, StoreError> {
-        directory::domain_name(name)?;
-        let keys = dkim::generate_all()?;
+        crate::common::directory::domain_name(name)?;
+        let keys = crate::common::directory::generate_keys(super::unix_now())?;
         match self.apply(DirectoryOp::AddDomain {
             name: name.into(),
             keys,
@@ -55,14 +55,6 @@ impl Admin {
             DirectoryDone::Domain(d) => Ok(d),
             _ => unreachable!("a domain"),
         }
-    }
-
-    pub(crate) fn missing_role_addresses(&self, domain: &str) -> Result<Vec<String>, StoreError> {
-        directory::missing_role_addresses(&self.conn, domain)
-    }
-
-    pub(crate) fn domain_list(&self) -> Result<Vec<Domain>, StoreError> {
-        directory::domain_list(&self.conn)
     }
 
     pub(crate) fn domain_dkim(&self, name: &str) -> Result<Vec<DkimKey>, StoreError> {
@@ -93,28 +85,8 @@ impl Admin {
         }
     }
 
-    pub(crate) fn user_passwd(&self, address: &str, password: &Secret) -> Result<(), StoreError> {
-        let password_hash = Self::hash(password)?;
-        self.apply(DirectoryOp::SetPassword {
-            address: address.into(),
-            password_hash,
-        })
-        .map(drop)
-    }
-
-    pub(crate) fn user_get(&self, address: &str) -> Result<Account, StoreError> {
-        directory::user_get(&self.conn, address)
-    }
-
     pub(crate) fn user_list(&self) -> Result<Vec<Account>, StoreError> {
         directory::user_list(&self.conn)
-    }
-
-    pub(crate) fn user_remove(&self, address: &str) -> Result<(), StoreError> {
-        self.apply(DirectoryOp::RemoveAccount {
-            address: address.into(),
-        })
-        .map(drop)
     }
 
     pub(crate) fn alias_add(&self, source: &str, targets: &[String]) -> Result<Alias, StoreError> {
@@ -125,21 +97,6 @@ impl Admin {
             DirectoryDone::Alias(a) => Ok(a),
             _ => unreachable!("an alias"),
         }
-    }
-
-    pub(crate) fn alias_list(&self) -> Result<Vec<Alias>, StoreError> {
-        directory::alias_list(&self.conn)
-    }
-
-    pub(crate) fn alias_remove(&self, source: &str) -> Result<(), StoreError> {
-        self.apply(DirectoryOp::RemoveAlias {
-            source: source.into(),
-        })
-        .map(drop)
-    }
-
-    pub(crate) fn resolve_recipient(&self, address: &str) -> Result<Resolution, StoreError> {
-        reads::resolve_recipient(&self.conn, address)
     }
 
     pub(crate) fn verify(&self) -> Result<Vec<String>, StoreError> {

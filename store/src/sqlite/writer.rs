@@ -89,19 +89,8 @@ const WAL_RESTART_WAIT: Duration = Duration::from_secs(1);
 const WAL_RETRY_AFTER: Duration = Duration::from_millis(100);
 const WAL_RETRY_MAX: Duration = Duration::from_secs(4);
 
-/// A body already written to its blob file, ready to be referenced.
-#[derive(Debug, Clone)]
-pub(crate) struct Body {
-    pub hash: String,
-    pub size: u64,
-    /// `mime::MessageMeta` as JSON, stored with the blob row.
-    pub meta_json: String,
-    /// Stored in the row when the body is small, else kept so the writer can re-create the
-    /// file if it vanished (see [`BlobStore::ensure`]).
-    pub raw: Arc<[u8]>,
-    /// Octets of `raw` that are the header block, blank line included.
-    pub header_len: usize,
-}
+/// A body already written to its blob file (when large), ready to be referenced.
+pub(crate) use crate::common::messages::Body;
 
 impl Body {
     /// Whether this body lives in its `blobs` row rather than in a file.
@@ -822,12 +811,12 @@ fn run_request(
                 let mut outcome = ops::deliver(c, blobs, &op)?;
                 // With the delivery itself: a failed delivery logs nothing.
                 if let Some(event) = &op.event {
-                    let mut event = event.clone();
-                    if let EventData::Delivered(d) = &mut event {
-                        // Only the store knows whose accounts an alias led to.
-                        let ids: Vec<i64> = outcome.value.iter().map(|d| d.account_id).collect();
-                        d.recipients = ops::account_addresses(c, &ids)?;
-                    }
+                    // Only the store knows whose accounts an alias led to.
+                    let ids: Vec<i64> = outcome.value.iter().map(|d| d.account_id).collect();
+                    let event = crate::common::messages::delivery_event(
+                        event,
+                        ops::account_addresses(c, &ids)?,
+                    );
                     outcome.events.push(events::insert(c, &event, unix_now())?);
                 }
                 Ok(outcome)

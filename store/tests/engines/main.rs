@@ -4,5 +4,10 @@
 
 mod support;
 
+mod accounts;
 mod directory;
+mod events;
 mod migrate;
+mod nodes;
+mod policy;
+mod reports;

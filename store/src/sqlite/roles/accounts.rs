@@ -3,7 +3,8 @@
 //! blocking pool before their write.
 
 use super::super::directory::{self, DirectoryDone, DirectoryOp};
-use super::super::{SqliteBackend, dkim};
+use super::super::{SqliteBackend, unix_now};
+use crate::common::directory::{domain_name, generate_keys_async};
 use crate::dkim::DkimKey;
 use crate::engine::{Accounts, Outcome, StoreFuture};
 use crate::error::StoreError;
@@ -57,10 +58,8 @@ impl Accounts for SqliteBackend {
         let writer = self.writer.clone();
         Box::pin(async move {
             // A bad name should not cost an RSA key.
-            directory::domain_name(&m.name)?;
-            let keys = tokio::task::spawn_blocking(dkim::generate_all)
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("key task: {e}")))??;
+            domain_name(&m.name)?;
+            let keys = generate_keys_async(unix_now()).await?;
             let done = writer
                 .directory(DirectoryOp::AddDomain { name: m.name, keys })
                 .await?;

@@ -4,6 +4,7 @@ use rusqlite::Connection;
 
 use super::super::writer::LoginUpdate;
 use super::super::{SqliteBackend, address_key, logins, reads, unix_now};
+use crate::common::directory::{begun_lockouts, check_password_async};
 use crate::engine::{Directory, StoreFuture};
 use crate::error::StoreError;
 use crate::requests::{Authenticate, CheckRecipient, OwnsAddresses, ResolveRecipient};
@@ -66,10 +67,7 @@ impl Directory for SqliteBackend {
             };
             // argon2 is slow by design: run it on the blocking pool, and run it even for an
             // unknown address so timing does not reveal which accounts exist.
-            let account =
-                tokio::task::spawn_blocking(move || reads::check_password(found, &m.password))
-                    .await
-                    .map_err(|e| StoreError::Unavailable(format!("password task: {e}")))?;
+            let account = check_password_async(found, m.password).await?;
             match account {
                 Some(account) => {
                     // A login that works ends the account's run of failures (not the
@@ -93,18 +91,8 @@ impl Directory for SqliteBackend {
                         })
                         .await?
                         .value;
-                    let now = unix_now();
-                    // Lockouts this failure began: no later failure is counted while one
-                    // holds (the login is refused unchecked), so each is reported once.
-                    let locked = [
-                        (LockoutScope::Account, key, counts.account),
-                        (LockoutScope::Ip, ip, counts.ip),
-                    ]
-                    .into_iter()
-                    .map(|(scope, key, n)| logins::judge(scope, key, n, now, now, &policy))
-                    .filter(|(_, active)| *active)
-                    .map(|(lockout, _)| lockout)
-                    .collect();
+                    let locked =
+                        begun_lockouts(key, counts.account, ip, counts.ip, unix_now(), &policy);
                     Ok(LoginOutcome::Refused { locked })
                 }
             }
