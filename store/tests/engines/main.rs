@@ -4,4 +4,8 @@
 
 mod support;
 
+mod announced;
+mod concurrency;
 mod directory;
+mod mail;
+mod mailboxes;
