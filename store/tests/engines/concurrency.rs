@@ -26,7 +26,7 @@ async fn write(
     bob: i64,
 ) -> Result<(Option<u32>, Option<u32>), StoreError> {
     let raw = message(n);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let out = engine
             .append(Append {
                 account_id: alice,
