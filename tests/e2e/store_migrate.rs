@@ -70,21 +70,8 @@ fn imap_view(s: &Server, change: bool) -> String {
     python(&script)
 }
 
-fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
-        .arg(url)
-        .args(["-v", "ON_ERROR_STOP=1", "-qc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The one value `sql` answers.
-fn psql_value(url: &str, sql: &str) -> String {
+/// Run `sql` with psql; the value it answers, if any.
+fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
         .arg(url)
         .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
@@ -179,7 +166,7 @@ fn imap_sees_the_same_uids_and_flags_after_migrating_to_postgresql() {
     assert_eq!(after, before, "IMAP after the switch");
     // And it is PostgreSQL that serves: new mail lands there, after the copied UIDs.
     deliver(&s);
-    let rows = psql_value(
+    let rows = psql(
         &url,
         "SELECT string_agg(uid::text, ' ' ORDER BY uid) FROM messages m \
          JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.name = 'INBOX' AND b.account_id = \
