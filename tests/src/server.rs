@@ -269,6 +269,7 @@ impl Server {
             }
             None => Command::new(&self.bin),
         };
+        without_test_settings(&mut command);
         let child = command
             .arg("--config")
             .arg(self.config_path())
@@ -276,7 +277,6 @@ impl Server {
             .current_dir(self.dir.path())
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env_clear_tests()
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(log)
@@ -573,7 +573,8 @@ pub fn run_cli(
     stdin: Option<&str>,
 ) -> Result<Output> {
     let mut cmd = Command::new(bin);
-    cmd.args(args).current_dir(cwd).env_clear_tests();
+    without_test_settings(&mut cmd);
+    cmd.args(args).current_dir(cwd);
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
     }
@@ -588,20 +589,14 @@ pub fn run_cli(
     Ok(child.wait_with_output()?)
 }
 
-/// The test suite's own `MAILROOM_TEST_*` variables (which servers to test against) are no
-/// configuration: the binary would read them as `MAILROOM_*` overrides and refuse them.
-trait WithoutTestVars {
-    fn env_clear_tests(&mut self) -> &mut Self;
-}
-
-impl WithoutTestVars for Command {
-    fn env_clear_tests(&mut self) -> &mut Self {
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("MAILROOM_TEST_") {
-                self.env_remove(&key);
-            }
+/// The test run's own `MAILROOM_TEST_*` variables (where PostgreSQL and Redis are) are not
+/// for the server: it would read them as configuration keys (`MAILROOM_SECTION__KEY`) and
+/// refuse the unknown ones. A test that wants a service names it in the config.
+fn without_test_settings(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("MAILROOM_TEST_") {
+            cmd.env_remove(key);
         }
-        self
     }
 }
 
