@@ -11,6 +11,7 @@
 mod listing;
 mod manage;
 mod remote;
+mod store_cmd;
 
 use anyhow::anyhow;
 use clap::{Parser, Subcommand};
@@ -77,6 +78,11 @@ enum Command {
         #[command(subcommand)]
         action: manage::QueueAction,
     },
+    /// Work on the store as a whole: `store migrate --to postgres://…`.
+    Store {
+        #[command(subcommand)]
+        action: store_cmd::StoreAction,
+    },
     /// Work with configuration files.
     Config {
         #[command(subcommand)]
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
         Command::Alias { action } => manage::alias(&source, action),
         Command::Lockout { action } => manage::lockout(&source, action),
         Command::Queue { action } => manage::queue(&source, action),
+        Command::Store { action } => store_cmd::store(&source, action),
         Command::Config { action } => manage::config(action),
     };
     match result {

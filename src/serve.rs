@@ -137,7 +137,8 @@ pub async fn run(
         snapshot.config.limits.max_inflight_bytes,
         data_dir.join("tmp"),
     );
-    let store = MailboxStore::start_embedded(&data_dir, bus.clone()).map_err(|source| {
+    // The engine `[store]` names: the embedded one in the data directory, or PostgreSQL.
+    let store = mailroom_store::start(&snapshot.config, bus.clone()).map_err(|source| {
         ServeError::OpenStore {
             dir: data_dir.clone(),
             source,

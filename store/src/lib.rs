@@ -32,6 +32,7 @@ pub mod engine;
 pub mod error;
 pub mod fatal;
 pub mod greylist;
+pub mod migrate;
 pub mod mime;
 mod open;
 pub mod outbound;

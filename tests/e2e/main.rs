@@ -31,6 +31,7 @@ mod smtp;
 mod smtp_clients;
 mod smuggling;
 mod spam;
+mod store_migrate;
 mod submission;
 mod tls;
 mod two_nodes;

@@ -199,9 +199,10 @@ pub(crate) fn plan_rename(
 
 /// The interim name of a mailbox in the middle of a RENAME: a new name may be another moving
 /// mailbox's old one (`a/b` → `a` turns `a/b/b/x` into `a/b/x`) and uniqueness is checked
-/// row by row, so every mover first takes a name that holds a NUL, which no valid name does.
+/// row by row, so every mover first takes a name that holds a control character, which no
+/// valid name does (and which, unlike NUL, PostgreSQL text can hold).
 pub(crate) fn interim_name(id: i64) -> String {
-    format!("\0renaming\0{id}")
+    format!("\u{1}renaming\u{1}{id}")
 }
 
 /// The announcement of a change of `change` to a mailbox, at its HIGHESTMODSEQ `modseq`.

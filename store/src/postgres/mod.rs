@@ -16,6 +16,7 @@
 mod directory;
 mod event_rows;
 mod events;
+pub(crate) mod import;
 mod logins;
 mod mail_reads;
 mod mail_writes;
@@ -134,10 +135,7 @@ impl PgEngine {
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let spawned = match &self.runtime.0 {
-            Some(rt) => Some(rt.spawn(work(pool))),
-            None => None,
-        };
+        let spawned = self.runtime.0.as_ref().map(|rt| rt.spawn(work(pool)));
         Box::pin(async move {
             match spawned {
                 Some(task) => task

@@ -22,6 +22,7 @@ mod directory;
 mod directory_tests;
 mod dkim;
 mod events;
+pub(crate) mod export;
 mod greylist;
 mod health;
 mod logins;
@@ -117,6 +118,14 @@ fn unix_now() -> i64 {
 
 use crate::common::directory::address_key;
 
+/// Open the data directory's lock file and try to take it: the file, and whether this
+/// process now owns the directory (no server holds it). The lock lasts as long as the file.
+fn lock_data_dir(data_dir: &Path) -> Result<(std::fs::File, bool), StoreError> {
+    let lock = fsutil::create_private_file(&data_dir.join(LOCK_FILE))?;
+    let owned = lock.try_lock().is_ok();
+    Ok((lock, owned))
+}
+
 /// The embedded engine. Cheap to share behind an `Arc`.
 pub struct SqliteBackend {
     writer: WriterHandle,
@@ -152,11 +161,11 @@ impl SqliteBackend {
 
     fn open_as(data_dir: &Path, may_be_guest: bool) -> Result<Self, StoreError> {
         secure_data_dir(data_dir)?;
-        let lock = fsutil::create_private_file(&data_dir.join(LOCK_FILE))?;
-        let tenancy = match lock.try_lock() {
-            Ok(()) => Tenancy::Owner,
-            Err(_) if may_be_guest => Tenancy::Guest,
-            Err(_) => {
+        let (lock, owned) = lock_data_dir(data_dir)?;
+        let tenancy = match owned {
+            true => Tenancy::Owner,
+            false if may_be_guest => Tenancy::Guest,
+            false => {
                 return Err(StoreError::Unavailable(format!(
                     "another mailroom server is using {}",
                     data_dir.display()

@@ -85,10 +85,6 @@ impl Admin {
         }
     }
 
-    pub(crate) fn user_list(&self) -> Result<Vec<Account>, StoreError> {
-        directory::user_list(&self.conn)
-    }
-
     pub(crate) fn alias_add(&self, source: &str, targets: &[String]) -> Result<Alias, StoreError> {
         match self.apply(DirectoryOp::AddAlias {
             source: source.into(),

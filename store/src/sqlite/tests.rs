@@ -1,11 +1,11 @@
-//! Tests of the embedded engine through its role traits ([`crate::engine`]): delivery and
-//! dedup, quota, flags and MODSEQ, copy/move/expunge, ownership, reads, flush. Mailbox
-//! management and `Changes` are in [`mailboxes`], the event log in [`events`].
+//! Tests of the embedded engine through its role traits ([`crate::engine`]) that are about
+//! this engine: body files, restarts, the WAL, flush. What every engine does the same way
+//! (delivery, flags, copy/move/expunge, the mailbox tree, `Changes`) is in the engine suite,
+//! store/tests/engines; the event log is in [`events`].
 
 mod bodies;
 mod dkim;
 mod events;
-mod mailboxes;
 mod spam;
 
 use std::path::Path;
@@ -18,8 +18,8 @@ use super::{Admin, DB_FILE, SqliteBackend};
 use crate::engine::{Directory, Lifecycle, Mailboxes, PolicyState};
 use crate::error::StoreError;
 use crate::requests::{
-    Append, Authenticate, Copy, DeleteMailbox, Deliver, Expunge, FetchBody, FetchMeta,
-    ListMailboxes, LoginAttempt, LoginGuard, LoginProtocol, Move, Select, SetFlags,
+    Authenticate, Deliver, Expunge, FetchBody, LoginAttempt, LoginGuard, LoginProtocol, Move,
+    Select, SetFlags,
 };
 use crate::types::*;
 
@@ -105,98 +105,19 @@ impl Fixture {
         };
         self.store.select(m).await.expect("select")
     }
-
-    async fn flags(
-        &self,
-        mailbox_id: i64,
-        uids: &[u32],
-        op: FlagOp,
-        flags: u8,
-        keywords: &[&str],
-        unchanged_since: Option<u64>,
-    ) -> FlagsResult {
-        let m = SetFlags {
-            account_id: self.alice,
-            mailbox_id,
-            uids: uids.to_vec(),
-            op,
-            flags,
-            keywords: keywords.iter().map(|k| k.to_string()).collect(),
-            unchanged_since,
-        };
-        self.store.set_flags(m).await.expect("set flags").value
-    }
 }
 
 #[actix_rt::test]
-async fn same_body_to_three_recipients_is_one_blob_with_refcount_three() {
-    // A small body lives in its row (no file), a large one in one file.
-    for (body, files) in [(message(1), 0), (large(1), 1)] {
-        let f = fixture();
-        let delivered = f
-            .deliver(&[f.alice, f.bob, f.bob], body.clone())
-            .await
-            .expect("deliver");
-        assert_eq!(delivered.len(), 2, "duplicates ignored");
-        assert!(delivered.iter().all(|d| d.uid == 1));
-        assert_eq!(blob_files(f.dir.path()), files);
-        assert_eq!(refcounts(f.dir.path()), [2]);
-
-        // Identical content delivered again is still one blob.
-        f.deliver(&[f.alice], body.clone()).await.expect("again");
-        assert_eq!(blob_files(f.dir.path()), files);
-        assert_eq!(refcounts(f.dir.path()), [3]);
-        let fetched = f
-            .store
-            .fetch_body(FetchBody {
-                account_id: f.bob,
-                mailbox_id: delivered[1].mailbox_id,
-                uid: 1,
-            })
-            .await
-            .expect("body");
-        assert_eq!(&*fetched, &*body);
-    }
-}
-
-#[actix_rt::test]
-async fn junk_recipients_get_their_copy_in_junk_and_the_body_is_stored_once() {
+async fn a_large_body_to_several_recipients_is_one_file() {
+    // Reference counting itself is in the engine suite (store/tests/engines/mail.rs).
     let f = fixture();
-    // carol has no Junk any more: hers falls back to INBOX.
-    f.store
-        .delete_mailbox(DeleteMailbox {
-            account_id: f.carol,
-            name: "Junk".into(),
-        })
+    f.deliver(&[f.alice, f.bob], large(1))
         .await
-        .expect("delete Junk");
-    let m = Deliver {
-        recipients: vec![f.alice, f.bob, f.carol],
-        junk: vec![f.alice, f.carol, 9999],
-        raw: message(3),
-        internal_date: Some(1_700_000_000),
-        event: None,
-    };
-    let delivered = f.store.deliver(m).await.expect("deliver").value;
-    assert_eq!(delivered.len(), 3);
-    assert_eq!(refcounts(f.dir.path()), [3], "one body, three references");
-    let junk = |who: i64| {
-        delivered
-            .iter()
-            .find(|d| d.account_id == who)
-            .expect("copy")
-    };
-    let (alice_junk, alice_msgs) = f.mailbox(f.alice, "Junk").await;
-    assert_eq!(junk(f.alice).mailbox_id, alice_junk.id);
-    assert_eq!(alice_msgs.len(), 1);
-    assert!(f.mailbox(f.alice, "INBOX").await.1.is_empty());
-    let (bob_inbox, bob_msgs) = f.mailbox(f.bob, "INBOX").await;
-    assert_eq!(junk(f.bob).mailbox_id, bob_inbox.id);
-    assert_eq!(bob_msgs.len(), 1);
-    assert!(f.mailbox(f.bob, "Junk").await.1.is_empty());
-    let (carol_inbox, carol_msgs) = f.mailbox(f.carol, "INBOX").await;
-    assert_eq!(junk(f.carol).mailbox_id, carol_inbox.id);
-    assert_eq!(carol_msgs.len(), 1);
+        .expect("deliver");
+    f.deliver(&[f.alice], large(1)).await.expect("again");
+    assert_eq!(blob_files(f.dir.path()), 1);
+    f.deliver(&[f.alice], message(1)).await.expect("small");
+    assert_eq!(blob_files(f.dir.path()), 1, "a small body has no file");
 }
 
 #[actix_rt::test]
@@ -230,59 +151,6 @@ async fn small_bodies_are_kept_in_the_database_across_a_restart() {
 }
 
 #[actix_rt::test]
-async fn expunging_the_last_copy_removes_the_blob() {
-    let f = fixture();
-    let d = f
-        .deliver(&[f.alice, f.bob], large(1))
-        .await
-        .expect("deliver");
-    assert_eq!(blob_files(f.dir.path()), 1);
-    for (who, delivery) in [(f.alice, &d[0]), (f.bob, &d[1])] {
-        let flag = SetFlags {
-            account_id: who,
-            mailbox_id: delivery.mailbox_id,
-            uids: vec![delivery.uid],
-            op: FlagOp::Add,
-            flags: FLAG_DELETED,
-            keywords: vec![],
-            unchanged_since: None,
-        };
-        f.store.set_flags(flag).await.expect("flag");
-        let gone = Expunge {
-            account_id: who,
-            mailbox_id: delivery.mailbox_id,
-            uids: None,
-        };
-        assert_eq!(f.store.expunge(gone).await.expect("expunge").value, [1]);
-    }
-    assert_eq!(refcounts(f.dir.path()), Vec::<i64>::new());
-    assert_eq!(blob_files(f.dir.path()), 0);
-}
-
-#[actix_rt::test]
-async fn quota_exceeded_fails_the_whole_delivery() {
-    let f = fixture();
-    // carol's quota is 1000 octets.
-    let big: Arc<[u8]> = vec![b'x'; 600].into();
-    f.deliver(&[f.carol], big.clone())
-        .await
-        .expect("first fits");
-    let mut other = vec![b'y'; 600];
-    other[0] = b'z';
-    let err = f.deliver(&[f.alice, f.carol], other.into()).await;
-    assert_eq!(
-        err,
-        Err(StoreError::QuotaExceeded {
-            address: "carol@example.test".into()
-        })
-    );
-    let (inbox, _) = f.mailbox(f.alice, "INBOX").await;
-    assert_eq!(inbox.exists, 0, "nobody got the failed delivery");
-    assert_eq!(blob_files(f.dir.path()), 0, "small bodies have no file");
-    assert_eq!(refcounts(f.dir.path()), [1]);
-}
-
-#[actix_rt::test]
 async fn a_failed_delivery_of_a_large_body_leaves_no_file() {
     let f = fixture();
     // carol's quota is 1000 octets: the body is written as a file first, then refused.
@@ -297,305 +165,6 @@ async fn a_failed_delivery_of_a_large_body_leaves_no_file() {
         "the failed body's file was removed"
     );
     assert_eq!(refcounts(f.dir.path()), Vec::<i64>::new());
-}
-
-#[actix_rt::test]
-async fn unknown_recipient_fails_the_delivery() {
-    let f = fixture();
-    let err = f.deliver(&[f.alice, 999], message(1)).await;
-    assert!(matches!(err, Err(StoreError::NotFound(_))), "{err:?}");
-    let err = f.deliver(&[], message(1)).await;
-    assert!(matches!(err, Err(StoreError::Invalid(_))), "{err:?}");
-}
-
-#[actix_rt::test]
-async fn flags_take_new_modseqs_and_honour_unchangedsince() {
-    let f = fixture();
-    for n in 0..3 {
-        f.deliver(&[f.alice], message(n)).await.expect("deliver");
-    }
-    let (inbox, msgs) = f.mailbox(f.alice, "inbox").await;
-    assert_eq!((inbox.exists, inbox.unseen, inbox.uidnext), (3, 3, 4));
-    let start = inbox.highestmodseq;
-    assert!(msgs.iter().all(|m| m.modseq <= start));
-
-    let r = f
-        .flags(
-            inbox.id,
-            &[2, 1, 9],
-            FlagOp::Add,
-            FLAG_SEEN,
-            &["$Work"],
-            None,
-        )
-        .await;
-    assert_eq!(r.updated.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
-    // RFC 7162 §3.1: each change gets a MODSEQ above everything before it.
-    assert_eq!(r.updated[0].modseq, start + 1);
-    assert_eq!(r.updated[1].modseq, start + 2);
-    assert_eq!(r.updated[0].keywords, ["$Work"]);
-    let (inbox, _) = f.mailbox(f.alice, "INBOX").await;
-    assert_eq!((inbox.unseen, inbox.highestmodseq), (1, start + 2));
-
-    // No change, no new MODSEQ.
-    let again = f
-        .flags(inbox.id, &[1], FlagOp::Add, FLAG_SEEN, &["$work"], None)
-        .await;
-    assert!(again.updated.is_empty());
-
-    // UNCHANGEDSINCE below message 1's MODSEQ: refused for 1, done for 3.
-    let r = f
-        .flags(
-            inbox.id,
-            &[1, 3],
-            FlagOp::Add,
-            FLAG_FLAGGED,
-            &[],
-            Some(start),
-        )
-        .await;
-    assert_eq!(r.failed_modified, [1]);
-    assert_eq!(r.updated.len(), 1);
-    assert_eq!((r.updated[0].uid, r.updated[0].modseq), (3, start + 3));
-
-    let r = f
-        .flags(inbox.id, &[1], FlagOp::Remove, FLAG_SEEN, &["$WORK"], None)
-        .await;
-    assert_eq!((r.updated[0].flags, r.updated[0].keywords.len()), (0, 0));
-    let r = f
-        .flags(
-            inbox.id,
-            &[1],
-            FlagOp::Replace,
-            FLAG_DRAFT,
-            &["b", "a"],
-            None,
-        )
-        .await;
-    assert_eq!(r.updated[0].flags, FLAG_DRAFT);
-    assert_eq!(r.updated[0].keywords, ["a", "b"]);
-
-    let bad = SetFlags {
-        account_id: f.alice,
-        mailbox_id: inbox.id,
-        uids: vec![1],
-        op: FlagOp::Add,
-        flags: 0x80,
-        keywords: vec![],
-        unchanged_since: None,
-    };
-    assert!(matches!(
-        f.store.set_flags(bad).await,
-        Err(StoreError::Invalid(_))
-    ));
-}
-
-#[actix_rt::test]
-async fn copy_move_and_expunge() {
-    let f = fixture();
-    for n in 0..3 {
-        f.deliver(&[f.alice], message(n)).await.expect("deliver");
-    }
-    let size: u64 = (0..3).map(|n| message(n).len() as u64).sum();
-    let boxes = f
-        .store
-        .list_mailboxes(ListMailboxes {
-            account_id: f.alice,
-        })
-        .await
-        .expect("list");
-    let id = |name: &str| boxes.iter().find(|b| b.name == name).expect(name).id;
-    let (inbox, archive, trash) = (id("INBOX"), id("Archive"), id("Trash"));
-
-    let copy = Copy {
-        account_id: f.alice,
-        from: inbox,
-        uids: vec![3, 1, 42],
-        to: archive,
-    };
-    assert_eq!(
-        f.store.copy(copy).await.expect("copy").value,
-        [(1, 1), (3, 2)]
-    );
-    let used = |f: &Fixture| {
-        let admin = Admin::open(f.dir.path()).expect("admin");
-        let list = admin.user_list().expect("users");
-        list.into_iter()
-            .find(|a| a.id == f.alice)
-            .expect("alice")
-            .used_bytes
-    };
-    assert_eq!(
-        used(&f),
-        size + message(0).len() as u64 + message(2).len() as u64
-    );
-
-    let mv = Move {
-        account_id: f.alice,
-        from: inbox,
-        uids: vec![1, 2],
-        to: trash,
-    };
-    let moved = f.store.move_messages(mv).await.expect("move");
-    assert_eq!(moved.value, [(1, 1), (2, 2)]);
-    assert_eq!(moved.changes.len(), 2, "target added, source expunged");
-    let (_, left) = f.mailbox(f.alice, "INBOX").await;
-    assert_eq!(left.iter().map(|m| m.uid).collect::<Vec<_>>(), [3]);
-    let (_, in_trash) = f.mailbox(f.alice, "Trash").await;
-    assert_eq!(in_trash.len(), 2);
-
-    // Expunge removes only \Deleted messages, and only the listed ones if a list is given.
-    let del = SetFlags {
-        account_id: f.alice,
-        mailbox_id: trash,
-        uids: vec![1, 2],
-        op: FlagOp::Add,
-        flags: FLAG_DELETED,
-        keywords: vec![],
-        unchanged_since: None,
-    };
-    f.store.set_flags(del).await.expect("flag");
-    let only = Expunge {
-        account_id: f.alice,
-        mailbox_id: trash,
-        uids: Some(vec![2, 7]),
-    };
-    let out = f.store.expunge(only).await.expect("uid expunge");
-    assert_eq!(out.value, [2]);
-    let all = Expunge {
-        account_id: f.alice,
-        mailbox_id: trash,
-        uids: None,
-    };
-    assert_eq!(f.store.expunge(all).await.expect("expunge").value, [1]);
-    let (trash_info, rest) = f.mailbox(f.alice, "Trash").await;
-    assert!(rest.is_empty());
-    assert_eq!(trash_info.uidnext, 3, "UIDs are never reused");
-    assert_eq!(
-        used(&f),
-        size + message(0).len() as u64 + message(2).len() as u64
-            - message(0).len() as u64
-            - message(1).len() as u64
-    );
-
-    // Expunged UIDs are remembered with their MODSEQ for QRESYNC.
-    let conn = rusqlite::Connection::open(f.dir.path().join(DB_FILE)).expect("db");
-    let remembered: Vec<(u32, i64)> = conn
-        .prepare("SELECT uid, modseq FROM expunged WHERE mailbox_id = ?1 ORDER BY uid")
-        .expect("prepare")
-        .query_map([trash], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    assert_eq!(remembered.len(), 2);
-    assert!(
-        remembered
-            .iter()
-            .all(|(_, m)| *m as u64 <= trash_info.highestmodseq)
-    );
-}
-
-#[actix_rt::test]
-async fn another_accounts_mailbox_is_not_found() {
-    let f = fixture();
-    let d = f.deliver(&[f.alice], message(1)).await.expect("deliver");
-    let inbox = d[0].mailbox_id;
-    let flag = SetFlags {
-        account_id: f.bob,
-        mailbox_id: inbox,
-        uids: vec![1],
-        op: FlagOp::Add,
-        flags: FLAG_DELETED,
-        keywords: vec![],
-        unchanged_since: None,
-    };
-    assert!(matches!(
-        f.store.set_flags(flag).await,
-        Err(StoreError::NotFound(_))
-    ));
-    let body = FetchBody {
-        account_id: f.bob,
-        mailbox_id: inbox,
-        uid: 1,
-    };
-    assert!(matches!(
-        f.store.fetch_body(body).await,
-        Err(StoreError::NotFound(_))
-    ));
-    let meta = FetchMeta {
-        account_id: f.bob,
-        mailbox_id: inbox,
-        uids: vec![1],
-    };
-    assert!(matches!(
-        f.store.fetch_meta(meta).await,
-        Err(StoreError::NotFound(_))
-    ));
-    let (bob_inbox, _) = f.mailbox(f.bob, "INBOX").await;
-    let steal = Copy {
-        account_id: f.bob,
-        from: inbox,
-        uids: vec![1],
-        to: bob_inbox.id,
-    };
-    assert!(matches!(
-        f.store.copy(steal).await,
-        Err(StoreError::NotFound(_))
-    ));
-    let wipe = Expunge {
-        account_id: f.bob,
-        mailbox_id: inbox,
-        uids: None,
-    };
-    assert!(matches!(
-        f.store.expunge(wipe).await,
-        Err(StoreError::NotFound(_))
-    ));
-}
-
-#[actix_rt::test]
-async fn append_then_fetch_meta_and_body() {
-    let f = fixture();
-    let raw = message(7);
-    let append = Append {
-        account_id: f.alice,
-        mailbox: "Sent".into(),
-        flags: FLAG_SEEN,
-        keywords: vec!["$Forwarded".into()],
-        internal_date: Some(1_600_000_000),
-        raw: raw.clone(),
-    };
-    let appended = f.store.append(append.clone()).await.expect("append").value;
-    assert_eq!(appended.uid, 1);
-    let (sent, msgs) = f.mailbox(f.alice, "Sent").await;
-    assert_eq!(sent.uidvalidity, appended.uidvalidity);
-    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
-    assert_eq!(msgs[0].internal_date, 1_600_000_000);
-    assert_eq!(msgs[0].flags, FLAG_SEEN);
-
-    let meta = FetchMeta {
-        account_id: f.alice,
-        mailbox_id: sent.id,
-        uids: vec![1, 5],
-    };
-    let metas = f.store.fetch_meta(meta).await.expect("meta");
-    assert_eq!(metas.len(), 1);
-    assert_eq!(*metas[0].1, crate::mime::analyze(&raw));
-    let body = FetchBody {
-        account_id: f.alice,
-        mailbox_id: sent.id,
-        uid: 1,
-    };
-    assert_eq!(&*f.store.fetch_body(body).await.expect("body"), &*raw);
-
-    let nowhere = Append {
-        mailbox: "Nope".into(),
-        ..append
-    };
-    assert!(matches!(
-        f.store.append(nowhere).await,
-        Err(StoreError::NotFound(_))
-    ));
 }
 
 /// A guarded login of `address` with `password` from 192.0.2.7, locking after 2 failures

@@ -5,8 +5,13 @@
 mod support;
 
 mod accounts;
+mod announced;
+mod concurrency;
 mod directory;
 mod events;
+mod mail;
+mod mailboxes;
+mod migrate;
 mod nodes;
 mod policy;
 mod reports;

@@ -1,9 +1,9 @@
-//! The POP3 side of the store: `RemoveMessages` (the UPDATE state's one-transaction removal,
-//! whatever the flags) and `OpenBody` (a body to read in pieces, in memory or as a file).
+//! The POP3 side of the embedded engine: `OpenBody` (a body to read in pieces, in memory or
+//! as a file) and what `RemoveMessages` does to body files. `RemoveMessages` itself is in
+//! the engine suite (store/tests/engines/mail.rs).
 
 use super::*;
-use crate::requests::{Changes, OpenBody, RemoveMessages};
-use mailroom_shared::msg::MailboxChange;
+use crate::requests::{OpenBody, RemoveMessages};
 
 impl Fixture {
     async fn remove(
@@ -28,15 +28,6 @@ impl Fixture {
         };
         self.store.open_body(m).await
     }
-
-    fn used_by(&self, account_id: i64) -> u64 {
-        let admin = Admin::open(self.dir.path()).expect("admin");
-        let list = admin.user_list().expect("users");
-        list.into_iter()
-            .find(|a| a.id == account_id)
-            .expect("account")
-            .used_bytes
-    }
 }
 
 async fn read_all(body: BodySource) -> Vec<u8> {
@@ -50,74 +41,6 @@ async fn read_all(body: BodySource) -> Vec<u8> {
             out
         }
     }
-}
-
-#[actix_rt::test]
-async fn remove_messages_takes_exactly_the_listed_uids_whatever_their_flags() {
-    let f = fixture();
-    for n in 0..4 {
-        f.deliver(&[f.alice], message(n)).await.expect("deliver");
-    }
-    let (inbox, _) = f.mailbox(f.alice, "INBOX").await;
-    // \Deleted on 4 must not matter: only the listed ones go.
-    f.flags(inbox.id, &[4], FlagOp::Add, FLAG_DELETED, &[], None)
-        .await;
-    let before = f.used_by(f.alice);
-
-    let out = f
-        .remove(f.alice, inbox.id, &[3, 1, 1, 99])
-        .await
-        .expect("remove");
-    assert_eq!(
-        out.value,
-        [1, 3],
-        "ascending, deduplicated, missing skipped"
-    );
-    assert_eq!(out.changes.len(), 1);
-    assert_eq!(out.changes[0].change, MailboxChange::Expunged);
-    assert_eq!(out.changes[0].mailbox_id, inbox.id);
-
-    let (after, left) = f.mailbox(f.alice, "INBOX").await;
-    assert_eq!(left.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 4]);
-    assert_eq!(out.changes[0].modseq, after.highestmodseq);
-    let freed = message(0).len() as u64 + message(2).len() as u64;
-    assert_eq!(f.used_by(f.alice), before - freed, "quota credited");
-
-    // IMAP sessions learn the removals through `Changes`, as after EXPUNGE.
-    let changes = f
-        .store
-        .changes(Changes {
-            account_id: f.alice,
-            mailbox_id: inbox.id,
-            since_modseq: inbox.highestmodseq,
-        })
-        .await
-        .expect("changes");
-    assert_eq!(changes.expunged, [1, 3]);
-}
-
-#[actix_rt::test]
-async fn removing_nothing_changes_and_announces_nothing() {
-    let f = fixture();
-    f.deliver(&[f.alice], message(1)).await.expect("deliver");
-    let (inbox, _) = f.mailbox(f.alice, "INBOX").await;
-    for uids in [&[][..], &[7, 8]] {
-        let out = f.remove(f.alice, inbox.id, uids).await.expect("remove");
-        assert!(out.value.is_empty() && out.changes.is_empty(), "{out:?}");
-    }
-    let (after, left) = f.mailbox(f.alice, "INBOX").await;
-    assert_eq!(after.highestmodseq, inbox.highestmodseq, "no new MODSEQ");
-    assert_eq!(left.len(), 1);
-}
-
-#[actix_rt::test]
-async fn remove_messages_refuses_another_accounts_mailbox() {
-    let f = fixture();
-    let d = f.deliver(&[f.bob], message(1)).await.expect("deliver");
-    let r = f.remove(f.alice, d[0].mailbox_id, &[d[0].uid]).await;
-    assert!(matches!(r, Err(StoreError::NotFound(_))), "{r:?}");
-    let (_, bobs) = f.mailbox(f.bob, "INBOX").await;
-    assert_eq!(bobs.len(), 1, "bob's message stays");
 }
 
 #[actix_rt::test]
