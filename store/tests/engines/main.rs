@@ -8,3 +8,4 @@ mod directory;
 mod events;
 mod nodes;
 mod policy;
+mod queue;
