@@ -244,7 +244,12 @@ pub(crate) async fn run(
             Lease::Held if !holding => {
                 // Another node may have delivered while this one did not hold the lease.
                 holding = true;
-                match store.send(WebhookCursor { target: url.clone() }).await {
+                match store
+                    .send(WebhookCursor {
+                        target: url.clone(),
+                    })
+                    .await
+                {
                     Ok(Ok(stored)) => {
                         let stored = stored.unwrap_or(cursor);
                         if stored > cursor {
