@@ -28,7 +28,7 @@ pub struct Harness {
 
 enum Keep {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database(DroppedDatabase),
+    Database(#[allow(dead_code)] DroppedDatabase),
 }
 
 /// A database made for one run, dropped (in the background) when the run ends.
