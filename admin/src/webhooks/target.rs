@@ -5,6 +5,13 @@
 //! between the receiver's 2xx and the cursor's commit repeats the event); receivers
 //! de-duplicate by `id`.
 //!
+//! With several nodes on one store, only the node holding the target's lease
+//! ([`LeaseWebhook`]) delivers to it, so each event is POSTed by one node: the loop takes or
+//! renews the lease before reading the log and before each POST, and a node that loses it
+//! (it paused longer than the lease) stops before its next POST. A node that takes the lease
+//! over resumes from the cursor in the store, which only moves forward. The embedded engine
+//! always grants the lease.
+//!
 //! Each POST is also written to the target's [`History`] (the last [`HISTORY`] attempts, the
 //! last success and failure, the loop's position), which the admin panel and API read.
 
@@ -17,7 +24,7 @@ use actix::Addr;
 use mailroom_shared::Secret;
 use mailroom_shared::events::{EventKind, EventRecorded};
 use mailroom_store::MailboxStore;
-use mailroom_store::actor::{ReadEvents, SetWebhookCursor};
+use mailroom_store::actor::{LeaseWebhook, ReadEvents, SetWebhookCursor, WebhookCursor};
 use tokio::sync::{Notify, watch};
 
 use super::sign::signature;
@@ -28,6 +35,10 @@ const BATCH: u32 = 100;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Looked at the log this often even without a wake-up (a lost one costs at most this).
 const IDLE_POLL: Duration = Duration::from_secs(30);
+/// How often a node that does not hold a target's lease asks for it again.
+const LEASE_RETRY: Duration = Duration::from_secs(5);
+/// The lease beyond what a POST and its retry wait can take.
+const LEASE_MARGIN: Duration = Duration::from_secs(60);
 /// Most of a receiver's reply body read (and dropped), so the connection can be reused.
 const MAX_REPLY_BODY: usize = 64 * 1024;
 /// POST attempts kept per target, newest last; older ones are forgotten.
@@ -150,6 +161,52 @@ impl TargetConfig {
     fn wants(&self, kind: EventKind) -> bool {
         self.kinds.contains(&kind)
     }
+
+    /// How long a lease on this target lasts: longer than the loop can go without renewing
+    /// it (the longest retry wait plus a POST before and after), so a live node keeps it.
+    fn lease(&self) -> Duration {
+        self.max_backoff
+            .max(IDLE_POLL)
+            .saturating_add(self.timeout.saturating_mul(2))
+            .saturating_add(LEASE_MARGIN)
+    }
+}
+
+/// Whether this node may POST to the target now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lease {
+    /// It holds the lease (just taken, or renewed).
+    Held,
+    /// Another node holds it.
+    Elsewhere,
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Delivered, or no longer wanted: the cursor may pass it.
+    Passed,
+    /// The lease went to another node before the receiver took it: stop here.
+    LeaseLost,
+}
+
+/// Take or renew this node's lease on the target; a store error counts as not holding it
+/// (nothing is POSTed while the store cannot say).
+async fn lease(store: &Addr<MailboxStore>, target: &TargetConfig) -> Lease {
+    let m = LeaseWebhook {
+        target: target.url.clone(),
+        now: unix_now(),
+        ttl_secs: target.lease().as_secs().try_into().unwrap_or(i64::MAX),
+    };
+    match store.send(m).await {
+        Ok(Ok(true)) => Lease::Held,
+        Ok(Ok(false)) => Lease::Elsewhere,
+        Ok(Err(e)) => {
+            tracing::warn!(url = %target.url, error = %e, "Cannot take the webhook lease; retrying.");
+            Lease::Elsewhere
+        }
+        Err(_) => Lease::Elsewhere,
+    }
 }
 
 /// Why a POST did not count as delivered.
@@ -180,7 +237,47 @@ pub(crate) async fn run(
     let url = config.borrow().url.clone();
     let mut saved = cursor;
     let mut store_backoff = FIRST_BACKOFF;
+    let mut holding = false;
     loop {
+        let target = config.borrow().clone();
+        match lease(&store, &target).await {
+            Lease::Held if !holding => {
+                // Another node may have delivered while this one did not hold the lease.
+                holding = true;
+                match store
+                    .send(WebhookCursor {
+                        target: url.clone(),
+                    })
+                    .await
+                {
+                    Ok(Ok(stored)) => {
+                        let stored = stored.unwrap_or(cursor);
+                        if stored > cursor {
+                            tracing::info!(url = %url, cursor = stored, "Webhook target resumed from another node's cursor.");
+                        }
+                        cursor = cursor.max(stored);
+                        saved = saved.max(stored);
+                        history.cursor.store(cursor, Ordering::Relaxed);
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(url = %url, error = %e, "Cannot read the webhook cursor; retrying.");
+                        holding = false;
+                        tokio::time::sleep(LEASE_RETRY).await;
+                        continue;
+                    }
+                    Err(_) => return, // the store is gone: shutting down
+                }
+            }
+            Lease::Held => {}
+            Lease::Elsewhere => {
+                holding = false;
+                tokio::select! {
+                    changed = config.changed() => if changed.is_err() { return },
+                    () = tokio::time::sleep(LEASE_RETRY) => {}
+                }
+                continue;
+            }
+        }
         let events = match store
             .send(ReadEvents {
                 after: cursor,
@@ -209,7 +306,12 @@ pub(crate) async fn run(
             continue;
         }
         for event in events {
-            deliver(&client, &mut config, &history, &event).await;
+            if deliver(&client, &store, &mut config, &history, &event).await == Delivery::LeaseLost
+            {
+                tracing::info!(url = %url, id = event.id, "Stopped delivering to this webhook target: another node holds it, or the store cannot say.");
+                holding = false;
+                break;
+            }
             cursor = event.id;
             history.cursor.store(cursor, Ordering::Relaxed);
             // Skipped events move the cursor too, but are saved with the next delivered one
@@ -222,18 +324,20 @@ pub(crate) async fn run(
     }
 }
 
-/// POST `event` until the receiver takes it, or until a reload says it is no longer wanted.
+/// POST `event` until the receiver takes it, until a reload says it is no longer wanted, or
+/// until another node holds the target's lease (checked before each POST).
 async fn deliver(
     client: &awc::Client,
+    store: &Addr<MailboxStore>,
     config: &mut watch::Receiver<Arc<TargetConfig>>,
     history: &History,
     event: &EventRecorded,
-) {
+) -> Delivery {
     let body = match serde_json::to_vec(event) {
         Ok(body) => body,
         Err(e) => {
             tracing::error!(id = event.id, error = %e, "Cannot serialise an event; skipping it.");
-            return;
+            return Delivery::Passed;
         }
     };
     let mut backoff = FIRST_BACKOFF;
@@ -245,7 +349,10 @@ async fn deliver(
                 // A reload stopped wanting the event it was failing on: no longer failing.
                 history.abandoned();
             }
-            return;
+            return Delivery::Passed;
+        }
+        if lease(store, &target).await == Lease::Elsewhere {
+            return Delivery::LeaseLost;
         }
         tries = tries.saturating_add(1);
         let (result, attempt) =
@@ -257,7 +364,7 @@ async fn deliver(
         match result {
             Ok(_) => {
                 tracing::debug!(url = %target.url, id = event.id, "Webhook delivered.");
-                return;
+                return Delivery::Passed;
             }
             Err(e) => {
                 let delay = jitter(backoff);

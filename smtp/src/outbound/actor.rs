@@ -14,7 +14,10 @@
 //! after that reply. A crash after the commit never resends; a crash between the 250 and the
 //! commit (milliseconds) resends once, the duplicate RFC 5321 §6.1 prefers to a loss.
 //! Messages in flight are excluded from the scans, so one process never sends a row twice
-//! at once.
+//! at once. On a store that several nodes share (PostgreSQL), what a scan returns is leased
+//! to this node until its results are recorded (or the lease runs out, if the node dies), so
+//! no other node sends it meanwhile; a message read but not started (connection limits) stays
+//! this node's, and its next scan gets it again.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

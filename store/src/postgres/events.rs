@@ -2,10 +2,11 @@
 //! leases on PostgreSQL; events are written by `event_rows`, which also says why a reader
 //! that follows the ids never skips one.
 
-use mailroom_shared::events::{EventData, EventRecorded};
+use mailroom_shared::events::EventRecorded;
 use tokio_postgres::{Client, Transaction};
 
 use super::pg;
+use crate::common::events::stored_event;
 use crate::error::StoreError;
 
 const EVENTS_AFTER: &str = "SELECT id, at, body FROM events WHERE id > $1 ORDER BY id LIMIT $2";
@@ -36,19 +37,10 @@ pub(crate) async fn read_after(
         .query(EVENTS_AFTER, &[&after, &i64::from(limit)])
         .await
         .map_err(pg)?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (id, at, body): (i64, i64, String) = (row.get(0), row.get(1), row.get(2));
-        match serde_json::from_str::<EventData>(&body) {
-            Ok(data) => out.push(EventRecorded {
-                id,
-                timestamp: at,
-                data,
-            }),
-            Err(e) => tracing::warn!(id, error = %e, "Skipping an event this build cannot read."),
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .iter()
+        .filter_map(|row| stored_event(row.get(0), row.get(1), row.get(2)))
+        .collect())
 }
 
 /// The id of the newest event ever logged (0 for none).

@@ -9,6 +9,7 @@
 use mailroom_shared::events::{EventData, EventRecorded};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::common::events::stored_event;
 use crate::error::StoreError;
 
 const EVENT_INSERT: &str = "INSERT INTO events (kind, at, body) VALUES (?1, ?2, ?3) RETURNING id";
@@ -57,18 +58,10 @@ pub(crate) fn read_after(
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (id, at, body) in rows {
-        match serde_json::from_str::<EventData>(&body) {
-            Ok(data) => out.push(EventRecorded {
-                id,
-                timestamp: at,
-                data,
-            }),
-            Err(e) => tracing::warn!(id, error = %e, "Skipping an event this build cannot read."),
-        }
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at, body)| stored_event(id, at, &body))
+        .collect())
 }
 
 /// The id of the newest event ever logged (0 for none).

@@ -28,8 +28,6 @@ mod health;
 mod logins;
 mod ops;
 mod queue;
-#[cfg(test)]
-mod queue_tests;
 mod reads;
 mod recent;
 mod roles;

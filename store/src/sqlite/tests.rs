@@ -6,7 +6,6 @@
 mod bodies;
 mod dkim;
 mod events;
-mod spam;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -14,4 +14,5 @@ mod mailboxes;
 mod migrate;
 mod nodes;
 mod policy;
+mod queue;
 mod reports;

@@ -315,3 +315,145 @@ async fn hosted_domains_are_named_in_any_case_and_have_signing_keys() {
     })
     .await;
 }
+
+fn message(n: usize) -> std::sync::Arc<[u8]> {
+    format!("From: a@example.test\r\nSubject: test {n}\r\n\r\nbody {n}\r\n")
+        .into_bytes()
+        .into()
+}
+
+/// Larger than any engine keeps beside its row (the embedded engine's files start at 128 KiB).
+fn large(n: usize) -> std::sync::Arc<[u8]> {
+    let line = format!("line of message {n} padded to make it large enough\r\n");
+    format!(
+        "Subject: large {n}\r\n\r\n{}",
+        line.repeat(200 * 1024 / line.len())
+    )
+    .into_bytes()
+    .into()
+}
+
+async fn deliver(
+    h: &Harness,
+    to: &[i64],
+    raw: std::sync::Arc<[u8]>,
+) -> Vec<mailroom_store::Delivered> {
+    let m = mailroom_store::actor::Deliver {
+        recipients: to.to_vec(),
+        junk: Vec::new(),
+        raw,
+        internal_date: Some(1_700_000_000),
+        event: None,
+    };
+    ask(&h.store, m).await.expect("deliver")
+}
+
+#[actix_rt::test]
+async fn spam_decisions_are_kept_with_the_body_and_follow_a_move() {
+    use mailroom_store::actor::{Move, Select};
+    use mailroom_store::spam::{FetchSpamDecision, RecordSpamDecisions, SpamDecision};
+    each_engine(|h| async move {
+        let alice = h.account("alice@example.test", "password1").await;
+        let bob = h.account("bob@example.test", "password1").await;
+        let d = deliver(&h, &[alice, bob], message(1)).await;
+        let copy_of = |account| {
+            d.iter()
+                .find(|c| c.account_id == account)
+                .expect("copy")
+                .clone()
+        };
+        let (mine, theirs) = (copy_of(alice), copy_of(bob));
+        let decision = |account_id: i64, mailbox_id: i64, score: f64| SpamDecision {
+            account_id,
+            mailbox_id,
+            uid: 1,
+            score,
+            action: "inbox".into(),
+            rules_json: r#"[{"name":"MISSING_DATE","score":1.5,"detail":""}]"#.into(),
+        };
+        let record = RecordSpamDecisions {
+            decisions: vec![
+                decision(alice, mine.mailbox_id, 1.5),
+                decision(bob, theirs.mailbox_id, 2.5),
+                // Gone (never there): skipped, not an error.
+                decision(alice, mine.mailbox_id + 1000, 9.0),
+            ],
+        };
+        ask(&h.store, record).await.expect("record");
+        let fetch = |account_id: i64, mailbox_id: i64, uid: u32| {
+            h.store.send(FetchSpamDecision {
+                account_id,
+                mailbox_id,
+                uid,
+            })
+        };
+        let got = fetch(alice, mine.mailbox_id, 1).await.expect("mailbox");
+        let got = got.expect("fetch").expect("kept");
+        assert_eq!(got.score, 1.5, "{}", h.engine);
+        assert!(got.rules_json.contains("MISSING_DATE"), "{}", h.engine);
+        let got = fetch(bob, theirs.mailbox_id, 1).await.expect("mailbox");
+        assert_eq!(
+            got.expect("fetch").expect("kept").score,
+            2.5,
+            "{}",
+            h.engine
+        );
+        // Another account's mailbox is not found.
+        let other = fetch(bob, mine.mailbox_id, 1).await.expect("mailbox");
+        assert!(
+            matches!(other, Err(StoreError::NotFound(_))),
+            "{}: {other:?}",
+            h.engine
+        );
+
+        // Moved into Junk, the message keeps its explanation.
+        let junk = Select {
+            account_id: alice,
+            name: "Junk".into(),
+        };
+        let (junk, _) = ask(&h.store, junk).await.expect("junk");
+        let moved = Move {
+            account_id: alice,
+            from: mine.mailbox_id,
+            uids: vec![1],
+            to: junk.id,
+        };
+        let moved = ask(&h.store, moved).await.expect("move");
+        let after = fetch(alice, junk.id, moved[0].1).await.expect("mailbox");
+        assert_eq!(
+            after.expect("fetch").map(|a| a.score),
+            Some(1.5),
+            "{}",
+            h.engine
+        );
+    })
+    .await;
+}
+
+#[actix_rt::test]
+async fn a_body_is_fetched_by_hash_only_for_an_account_that_has_it() {
+    use mailroom_store::spam::FetchBlob;
+    each_engine(|h| async move {
+        let alice = h.account("alice@example.test", "password1").await;
+        let bob = h.account("bob@example.test", "password1").await;
+        for raw in [message(1), large(2)] {
+            deliver(&h, &[alice], raw.clone()).await;
+            let hash = mailroom_store::blob_hash(&raw);
+            let fetch = |account_id| {
+                h.store.send(FetchBlob {
+                    account_id,
+                    blob: hash.clone(),
+                })
+            };
+            let body = fetch(alice).await.expect("mailbox").expect("alice has it");
+            assert_eq!(&*body, &*raw, "{}", h.engine);
+            let other = fetch(bob).await.expect("mailbox");
+            assert!(
+                matches!(other, Err(StoreError::NotFound(_))),
+                "{}: {other:?}",
+                h.engine
+            );
+        }
+    })
+    .await;
+}
