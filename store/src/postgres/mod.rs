@@ -133,10 +133,7 @@ impl PgEngine {
         Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let spawned = match &self.runtime.0 {
-            Some(rt) => Some(rt.spawn(work(pool))),
-            None => None,
-        };
+        let spawned = self.runtime.0.as_ref().map(|rt| rt.spawn(work(pool)));
         Box::pin(async move {
             match spawned {
                 Some(task) => task
