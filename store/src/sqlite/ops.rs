@@ -197,17 +197,7 @@ pub(crate) fn set_flags(
             ..info
         });
     }
-    let changes = result
-        .updated
-        .last()
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Flags, m.modseq))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: result,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::flags_outcome(op.account_id, op.mailbox_id, result))
 }
 
 /// COPY (RFC 9051 §6.4.7): new UIDs in `to`, same body (one more reference), same flags and
@@ -249,16 +239,9 @@ pub(crate) fn move_messages(
         let event = moved_event(conn, op, blobs)?;
         events.push(super::events::insert(conn, &event, unix_now())?);
     }
-    let mut changes = Vec::new();
-    if let Some(m) = to_modseq {
-        changes.push(added(op.account_id, op.to, m));
-    }
-    if let Some(m) = from_modseq {
-        changes.push(changed(op.account_id, op.from, MailboxChange::Expunged, m));
-    }
     Ok(Outcome {
         value: pairs,
-        changes,
+        changes: rules::move_changes(op.account_id, (op.to, to_modseq), (op.from, from_modseq)),
         events,
     })
 }
@@ -318,15 +301,12 @@ pub(crate) fn expunge(
         conn.prepare_cached(SUB_USAGE)?
             .execute(params![op.account_id, freed as i64])?;
     }
-    let changes = modseq
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: uids,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        uids,
+        modseq,
+    ))
 }
 
 /// CREATE (RFC 9051 §6.3.4): the mailbox and any missing superiors, unsubscribed, each with a
@@ -466,7 +446,7 @@ fn rename_inbox(
     inbox_id: i64,
     to: &str,
 ) -> Result<Outcome<()>, StoreError> {
-    let mut changes = create_superiors(conn, account_id, to)?;
+    let superiors = create_superiors(conn, account_id, to)?;
     let (to_id, created_modseq) = insert_mailbox(conn, account_id, to)?;
     let uids = conn
         .prepare_cached(MAILBOX_UIDS)?
@@ -475,20 +455,12 @@ fn rename_inbox(
     // A move within the account: usage does not change.
     let (_, to_modseq, _) = copy_messages(conn, account_id, inbox_id, &uids, to_id, false)?;
     let (_, inbox_modseq) = remove_messages(conn, fx, inbox_id, &uids)?;
-    changes.push(changed(
+    Ok(rules::inbox_renamed(
         account_id,
-        to_id,
-        MailboxChange::Mailbox,
-        to_modseq.unwrap_or(created_modseq),
-    ));
-    if let Some(m) = inbox_modseq {
-        changes.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
-    }
-    Ok(Outcome {
-        value: (),
-        changes,
-        events: Vec::new(),
-    })
+        superiors,
+        (to_id, to_modseq.unwrap_or(created_modseq)),
+        (inbox_id, inbox_modseq),
+    ))
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox.
@@ -835,13 +807,10 @@ pub(crate) fn remove_uids(
         conn.prepare_cached(SUB_USAGE)?
             .execute(params![op.account_id, freed as i64])?;
     }
-    let changes = modseq
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: present,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        present,
+        modseq,
+    ))
 }
