@@ -138,6 +138,47 @@ impl AppendOp {
     }
 }
 
+/// The per-message columns of a new message: what a delivery, an APPEND or a copy stores.
+pub(crate) struct Stored {
+    pub flags: u8,
+    /// As [`keywords_to_text`] stores them.
+    pub keywords: String,
+    pub internal_date: i64,
+    pub size: u64,
+}
+
+impl Stored {
+    /// A delivered message: no flags.
+    pub(crate) fn delivered(op: &DeliverOp) -> Self {
+        Stored {
+            flags: 0,
+            keywords: String::new(),
+            internal_date: op.internal_date,
+            size: op.body.size,
+        }
+    }
+
+    /// An appended message, with its flags and keywords.
+    pub(crate) fn appended(op: &AppendOp) -> Self {
+        Stored {
+            flags: op.flags,
+            keywords: keywords_to_text(&op.keywords),
+            internal_date: op.internal_date,
+            size: op.body.size,
+        }
+    }
+
+    /// A copy of `m`: same flags, keywords and INTERNALDATE (RFC 9051 §6.4.7).
+    pub(crate) fn copy_of(m: &MessageInfo) -> Self {
+        Stored {
+            flags: m.flags,
+            keywords: keywords_to_text(&m.keywords),
+            internal_date: m.internal_date,
+            size: m.size,
+        }
+    }
+}
+
 /// A body read back, checked against the length recorded for it.
 pub(crate) fn check_stored(hash: &str, size: u64, data: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     if data.len() as u64 != size {

@@ -22,8 +22,8 @@ use super::mail_reads::{MESSAGE_COLUMNS, message_from_row, modseq_param, small, 
 use super::txn::TxResult;
 use super::unix_now;
 use crate::common::messages::{
-    self as rules, AppendOp, Body, DeliverOp, added, apply_flags, charged_usage, keywords_to_text,
-    sorted_unique,
+    self as rules, AppendOp, Body, DeliverOp, Stored, added, apply_flags, charged_usage,
+    keywords_to_text, sorted_unique,
 };
 use crate::engine::Outcome;
 use crate::error::StoreError;
@@ -70,25 +70,6 @@ const FLAGGED_UIDS: &str =
     "SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & $2 != 0 ORDER BY uid";
 const PRESENT_UIDS: &str =
     "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid";
-
-/// The per-message columns of a new message.
-struct Stored {
-    flags: u8,
-    keywords: String,
-    internal_date: i64,
-    size: u64,
-}
-
-impl Stored {
-    fn copy_of(m: &MessageInfo) -> Self {
-        Stored {
-            flags: m.flags,
-            keywords: keywords_to_text(&m.keywords),
-            internal_date: m.internal_date,
-            size: m.size,
-        }
-    }
-}
 
 /// An account row locked for a change of its usage.
 struct Usage {
@@ -297,12 +278,7 @@ pub(crate) async fn deliver(
     mailbox_ids.sort_unstable();
     tx.query(MAILBOXES_LOCK, &[&mailbox_ids]).await?;
     add_body_ref(tx, &op.body, recipients.len() as i64).await?;
-    let stored = Stored {
-        flags: 0,
-        keywords: String::new(),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::delivered(op);
     let mut value = Vec::with_capacity(targets.len());
     let mut changes = Vec::with_capacity(targets.len());
     for (account_id, mailbox_id) in targets {
@@ -342,12 +318,7 @@ pub(crate) async fn append(tx: &Transaction<'_>, op: &AppendOp) -> TxResult<Outc
     let uidvalidity = lock_owned(tx, op.account_id, &[mailbox_id]).await?[0];
     charge(tx, &mut accounts, op.account_id, op.body.size).await?;
     add_body_ref(tx, &op.body, 1).await?;
-    let stored = Stored {
-        flags: op.flags,
-        keywords: keywords_to_text(&op.keywords),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::appended(op);
     let (uid, modseq) = insert_message(tx, mailbox_id, &op.body.hash, &stored).await?;
     Ok(Outcome {
         value: Appended { uidvalidity, uid },

@@ -25,8 +25,8 @@ use super::reads;
 use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
 use crate::common::messages::{
-    self as rules, added, apply_flags, changed, charged_usage, interim_name, keywords_to_text,
-    plan_rename, sorted_unique,
+    self as rules, Stored, added, apply_flags, changed, charged_usage, interim_name,
+    keywords_to_text, plan_rename, sorted_unique,
 };
 use crate::engine::Outcome;
 use crate::error::StoreError;
@@ -120,7 +120,8 @@ pub(crate) fn deliver(
             Some(id) => id,
             None => reads::mailbox_by_name(conn, account_id, "INBOX")?.0,
         };
-        let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &Stored::new(op))?;
+        let (uid, modseq) =
+            insert_message(conn, mailbox_id, &op.body.hash, &Stored::delivered(op))?;
         value.push(Delivered {
             account_id,
             mailbox_id,
@@ -144,12 +145,7 @@ pub(crate) fn append(
     let (mailbox_id, uidvalidity) = reads::mailbox_by_name(conn, op.account_id, &op.mailbox)?;
     charge(conn, op.account_id, op.body.size)?;
     add_body_ref(conn, blobs, &op.body, 1)?;
-    let stored = Stored {
-        flags: op.flags,
-        keywords: keywords_to_text(&op.keywords),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::appended(op);
     let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &stored)?;
     Ok(Outcome {
         value: Appended { uidvalidity, uid },
@@ -590,25 +586,6 @@ fn create_superiors(
     Ok(changes)
 }
 
-/// The per-message columns of a new message.
-struct Stored {
-    flags: u8,
-    keywords: String,
-    internal_date: i64,
-    size: u64,
-}
-
-impl Stored {
-    fn new(op: &DeliverOp) -> Self {
-        Self {
-            flags: 0,
-            keywords: String::new(),
-            internal_date: op.internal_date,
-            size: op.body.size,
-        }
-    }
-}
-
 /// The mailbox's UIDVALIDITY if `account_id` owns it; otherwise NotFound, so one account
 /// cannot even learn that another's mailbox id exists.
 fn mailbox_owned(conn: &Connection, account_id: i64, mailbox_id: i64) -> Result<u32, StoreError> {
@@ -744,12 +721,7 @@ fn copy_messages(
     for (blob, m) in rows {
         conn.prepare_cached(BLOB_ADD_REFS)?
             .execute(params![blob, 1])?;
-        let stored = Stored {
-            flags: m.flags,
-            keywords: keywords_to_text(&m.keywords),
-            internal_date: m.internal_date,
-            size: m.size,
-        };
+        let stored = Stored::copy_of(&m);
         let (uid, modseq) = insert_message(conn, to, &blob, &stored)?;
         pairs.push((m.uid, uid));
         last = Some(modseq);
