@@ -43,9 +43,9 @@ pub use crate::requests::directory::{LoginAttempt, LoginGuard, LoginProtocol, Ve
 pub use crate::requests::{
     Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
     Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, Flush, LastEventId,
-    ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents,
-    RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
-    SetWebhookCursor, Stats, Submit, WatchFatal, WebhookCursor,
+    LeaseWebhook, ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents,
+    ReadEvents, RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags,
+    SetSubscribed, SetWebhookCursor, Stats, Submit, WatchFatal, WebhookCursor,
 };
 
 impl Handler<Authenticate> for MailboxStore {
@@ -303,6 +303,7 @@ read_handler!(LastEventId, last_event_id, i64);
 read_handler!(WebhookCursor, webhook_cursor, Option<i64>);
 write_handler!(SetWebhookCursor, set_webhook_cursor, ());
 write_handler!(PruneEvents, prune_events, u64);
+read_handler!(LeaseWebhook, lease_webhook, bool);
 read_handler!(ReadBayes, read_bayes, Vec<(i64, BayesCounts)>);
 write_handler!(TrainBayes, train_bayes, Trained);
 write_handler!(RecordSpamDecisions, record_spam_decisions, ());

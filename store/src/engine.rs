@@ -34,9 +34,9 @@ use crate::requests::{
 };
 use crate::requests::{
     Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
-    Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
-    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
+    Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, LeaseWebhook,
+    ListMailboxes, LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents,
+    RecordEvent, RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
     SetWebhookCursor, Submit, WebhookCursor,
 };
 use crate::spam::{
@@ -225,6 +225,8 @@ pub trait EventLog: Send + Sync + 'static {
     fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>>;
     /// See [`PruneEvents`].
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>>;
+    /// See [`LeaseWebhook`].
+    fn lease_webhook(&self, m: LeaseWebhook) -> StoreFuture<bool>;
 }
 
 /// What the inbound policy keeps: greylist triplets, the spam filter's counts and decisions,

@@ -544,3 +544,124 @@ pub(crate) fn new_token(account: &Account, name: &str) -> Result<(String, String
 pub(crate) fn token_acts(account: &Account) -> bool {
     account.role == Role::Admin && !account.disabled
 }
+
+/// The LIKE pattern for "contains `q`" in the admin's greylist search: `q`'s own wildcards
+/// are dropped rather than escaped (no one searches for them).
+pub(crate) fn contains_pattern(q: &str) -> String {
+    format!("%{}%", q.replace(['%', '_'], ""))
+}
+
+/// What the self-check finds wrong with one body: its reference count against the messages
+/// that use it, and its content (`Ok` with its SHA-256 in hex, or why it could not be read)
+/// against its name.
+pub(crate) fn blob_problems(
+    hash: &str,
+    refcount: i64,
+    used: i64,
+    content: Result<String, StoreError>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if refcount != used {
+        problems.push(format!(
+            "blob {hash}: refcount {refcount} but {used} messages"
+        ));
+    }
+    match content {
+        Ok(sha) if sha != hash => {
+            problems.push(format!("blob {hash}: content does not match its name"));
+        }
+        Ok(_) => {}
+        Err(e) => problems.push(format!("blob {hash}: {e}")),
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_is_exceeded_only_past_it_and_zero_is_none() {
+        assert!(!over_quota(0, 10_000, 10_000), "no quota");
+        assert!(!over_quota(100, 40, 60), "exactly full fits");
+        assert!(over_quota(100, 40, 61));
+        assert!(over_quota(100, 100, 0), "at the quota already");
+        assert!(!over_quota(100, 99, 0));
+    }
+
+    #[test]
+    fn a_selector_taken_by_an_older_key_gets_a_number() {
+        let created = 1_767_225_600; // 2026-01-01
+        let free = free_selector(DkimAlgorithm::RsaSha256, created, |_| Ok(false));
+        assert_eq!(free, Ok("mr2026r".to_string()));
+        let taken = ["mr2026r", "mr2026r2"];
+        let free = free_selector(
+            DkimAlgorithm::RsaSha256,
+            created,
+            |s| Ok(taken.contains(&s)),
+        );
+        assert_eq!(free, Ok("mr2026r3".to_string()));
+    }
+
+    #[test]
+    fn a_failure_reports_only_the_lockouts_it_begins() {
+        let policy = LockoutPolicy {
+            account_failures: 2,
+            ip_failures: 3,
+            secs: 100,
+        };
+        let begun = |a, i| {
+            begun_lockouts("a@x.test".into(), a, "192.0.2.1".into(), i, 1000, &policy)
+                .into_iter()
+                .map(|l| (l.scope, l.failures, l.until))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(begun(1, 1), []);
+        assert_eq!(begun(2, 1), [(LockoutScope::Account, 2, 1100)]);
+        assert_eq!(
+            begun(2, 3),
+            [
+                (LockoutScope::Account, 2, 1100),
+                (LockoutScope::Ip, 3, 1100)
+            ]
+        );
+        let off = LockoutPolicy {
+            account_failures: 0,
+            ..policy
+        };
+        let (_, active) = judge(LockoutScope::Account, "k".into(), 50, 1000, 1000, &off);
+        assert!(!active, "0 turns the account lockout off");
+    }
+
+    #[test]
+    fn clearing_names_an_ip_or_an_account() {
+        assert_eq!(
+            lockout_target("192.0.2.7"),
+            (LockoutScope::Ip, "192.0.2.7".into())
+        );
+        assert_eq!(
+            lockout_target("Alice@Example.TEST"),
+            (LockoutScope::Account, "alice@example.test".into())
+        );
+    }
+
+    #[test]
+    fn the_greylist_search_drops_wildcards() {
+        assert_eq!(contains_pattern("a%b_c"), "%abc%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+
+    #[test]
+    fn a_body_is_checked_for_its_count_and_its_content() {
+        let ok = blob_problems("ab", 2, 2, Ok("ab".into()));
+        assert!(ok.is_empty());
+        let bad = blob_problems("ab", 1, 2, Ok("cd".into()));
+        assert_eq!(
+            bad,
+            [
+                "blob ab: refcount 1 but 2 messages",
+                "blob ab: content does not match its name"
+            ]
+        );
+    }
+}

@@ -49,9 +49,12 @@ const FIRST_ADMIN: &str =
 const ENABLED_ADMINS: &str = "SELECT count(*) FROM accounts WHERE role = 'admin' AND NOT disabled";
 const MAILBOX_INSERT: &str = "INSERT INTO mailboxes \
      (account_id, name, special_use, uidvalidity, subscribed) VALUES ($1, $2, $3, $4, TRUE)";
-/// The account's mailboxes, locked: a delivery allocates its UID on the mailbox's row, so
-/// none can add a message the removal would miss.
-const ACCOUNT_MAILBOXES_LOCK: &str = "SELECT id FROM mailboxes WHERE account_id = $1 FOR UPDATE";
+/// The account's row, then its mailboxes, locked (in the order a delivery locks them, so the
+/// two cannot deadlock): a delivery allocates its UID on the mailbox's row, so none can add
+/// a message the removal would miss.
+const ACCOUNT_LOCK: &str = "SELECT id FROM accounts WHERE id = $1 FOR UPDATE";
+const ACCOUNT_MAILBOXES_LOCK: &str =
+    "SELECT id FROM mailboxes WHERE account_id = $1 ORDER BY id FOR UPDATE";
 /// Delete the account's messages and drop the references they held; the hashes touched.
 const ACCOUNT_DELETE_MESSAGES: &str = "WITH gone AS ( \
        DELETE FROM messages m USING mailboxes b \
@@ -253,17 +256,32 @@ async fn address_taken(c: &impl GenericClient, key: &str) -> Result<bool, StoreE
             .is_some())
 }
 
-/// The next UIDVALIDITY: unique across the database and every node (RFC 9051 §2.3.1.1).
+/// Held (transaction-scoped) while UIDVALIDITY is raised ("mruidval"; the mailbox tree's
+/// CREATE takes the same).
+const UIDVALIDITY_LOCK: i64 = 0x6d72_7569_6476_616c;
+
+/// The next UIDVALIDITY: unique across the database and every node (RFC 9051 §2.3.1.1), and
+/// at least the current time, as on the embedded engine
+/// ([`crate::common::messages::next_uidvalidity`]), so a database rebuilt from scratch does
+/// not repeat values clients have cached. The raise is made under [`UIDVALIDITY_LOCK`], so
+/// two nodes never raise the sequence to the same value.
 pub(crate) async fn next_uidvalidity(tx: &impl GenericClient) -> Result<i64, StoreError> {
-    let value: i64 = tx
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UIDVALIDITY_LOCK])
+        .await
+        .map_err(pg)?;
+    let next: i64 = tx
         .query_one("SELECT nextval('uidvalidity_seq')", &[])
         .await
         .map_err(pg)?
         .get(0);
-    if value > i64::from(u32::MAX) {
-        return Err(StoreError::Unavailable(
-            "UIDVALIDITY values are exhausted".into(),
-        ));
+    let value = i64::from(crate::common::messages::next_uidvalidity(
+        next - 1,
+        super::unix_now(),
+    )?);
+    if value != next {
+        tx.execute("SELECT setval('uidvalidity_seq', $1)", &[&value])
+            .await
+            .map_err(pg)?;
     }
     Ok(value)
 }
@@ -407,6 +425,7 @@ pub(crate) async fn user_remove(
     address: &str,
 ) -> Result<Account, StoreError> {
     let account = user_get(tx, address).await?;
+    tx.query(ACCOUNT_LOCK, &[&account.id]).await.map_err(pg)?;
     tx.query(ACCOUNT_MAILBOXES_LOCK, &[&account.id])
         .await
         .map_err(pg)?;

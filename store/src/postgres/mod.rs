@@ -15,6 +15,7 @@
 
 mod directory;
 mod event_rows;
+mod events;
 mod logins;
 mod mail_reads;
 mod mail_writes;

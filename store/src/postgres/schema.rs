@@ -255,7 +255,17 @@ CREATE TABLE api_tokens (
 CREATE INDEX api_tokens_account ON api_tokens(account_id);
 "#;
 
-const MIGRATIONS: &[&str] = &[V1];
+/// Webhook leases: with several nodes, one at a time delivers to each webhook target (see
+/// `postgres/events.rs`).
+const V2: &str = r#"
+CREATE TABLE webhook_leases (
+    target TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until  BIGINT NOT NULL
+);
+"#;
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Bring the database to the newest schema; refuse one newer than this build knows.
 pub(crate) async fn migrate(client: &mut Client) -> Result<(), StoreError> {

@@ -61,3 +61,19 @@ pub struct PruneEvents {
     /// The URLs of the configured webhook targets.
     pub targets: Vec<String>,
 }
+
+/// Take or renew this node's lease on delivering to webhook `target` until `now + ttl_secs`
+/// (unix seconds): `true` if this node holds it now. A lease held by another node that has
+/// not run out is refused, so with several nodes on one store exactly one POSTs each event
+/// to a target; a node that stops renewing (it died) loses the lease when it runs out. Sent
+/// by the webhooks actor before each POST. An engine with a single node always says yes.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "Result<bool, StoreError>")]
+pub struct LeaseWebhook {
+    /// The target's URL.
+    pub target: String,
+    /// Unix seconds, the caller's clock.
+    pub now: i64,
+    /// How long the lease lasts from `now` unless renewed.
+    pub ttl_secs: i64,
+}

@@ -10,8 +10,9 @@ use super::blobs::{self, BlobStore, sha256_hex};
 use super::writer::BatchEffects;
 use super::{address_key, api_tokens, dkim, logins, ops, reads, unix_now};
 use crate::common::directory::{
-    NewAlias, NewKeys, domain_in_use, domain_name, last_admin, lockout_target, new_alias,
-    no_account, no_failures, parse_address, parse_alias_source, quota_value, role_addresses,
+    NewAlias, NewKeys, blob_problems, contains_pattern, domain_in_use, domain_name, last_admin,
+    lockout_target, new_alias, no_account, no_failures, parse_address, parse_alias_source,
+    quota_value, role_addresses,
 };
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
@@ -551,7 +552,7 @@ pub(crate) fn greylist_entries(
     q: &str,
     limit: u32,
 ) -> Result<Vec<GreylistEntry>, StoreError> {
-    let pattern = format!("%{}%", q.replace(['%', '_'], ""));
+    let pattern = contains_pattern(q);
     let mut stmt = c.prepare(GREYLIST_ENTRIES)?;
     let rows = stmt.query_map(params![pattern, limit], |r| {
         Ok(GreylistEntry {
@@ -582,23 +583,13 @@ pub(crate) fn verify(c: &Connection, blob_store: &BlobStore) -> Result<Vec<Strin
     let mut problems = Vec::new();
     for row in rows {
         let (hash, size, refcount, used, inline) = row?;
-        if refcount != used {
-            problems.push(format!(
-                "blob {hash}: refcount {refcount} but {used} messages"
-            ));
-        }
         let size = size.max(0) as u64;
         let body = match inline {
             Some(data) => blobs::check_inline(&hash, size, data),
             None => blob_store.read(&hash, size),
         };
-        match body {
-            Ok(bytes) if sha256_hex(&bytes) != hash => {
-                problems.push(format!("blob {hash}: content does not match its name"));
-            }
-            Ok(_) => {}
-            Err(e) => problems.push(format!("blob {hash}: {e}")),
-        }
+        let content = body.map(|bytes| sha256_hex(&bytes));
+        problems.extend(blob_problems(&hash, refcount, used, content));
     }
     Ok(problems)
 }
@@ -614,9 +605,10 @@ fn list_domains(conn: &Connection) -> Result<Vec<Domain>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// A domain's [`ROLE_ADDRESSES`](crate::common::directory::ROLE_ADDRESSES), as aliases to the first enabled admin account, unless they
-/// exist (as an account or an alias); none when there is no admin yet. Run when a domain is
-/// added, and for every domain when the first admin account is made.
+/// A domain's role addresses ([`crate::common::directory::ROLE_ADDRESSES`]), as aliases to
+/// the first enabled admin account, unless they exist (as an account or an alias); none when
+/// there is no admin yet. Run when a domain is added, and for every domain when the first
+/// admin account is made.
 fn add_role_aliases(tx: &Connection, domain_id: i64, domain: &str) -> Result<(), StoreError> {
     let admin: Option<String> = tx.query_row(FIRST_ADMIN, [], |r| r.get(0)).optional()?;
     let Some(admin) = admin else {

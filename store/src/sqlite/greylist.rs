@@ -4,9 +4,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::common::policy::triplet_state;
 use crate::error::StoreError;
 use crate::greylist::{
-    ExpireGreylist, GreylistLookup, GreylistRows, KnownSender, SaveGreylist, Triplet, TripletState,
+    ExpireGreylist, GreylistLookup, GreylistRows, KnownSender, SaveGreylist, Triplet,
 };
 
 const RECENT_TRIPLETS: &str = "SELECT net, sender, recipient, first_seen, last_seen, passed_at, \
@@ -33,15 +34,6 @@ const EXPIRE_PASSED: &str =
     "DELETE FROM greylist_triplets WHERE passed_at IS NOT NULL AND last_seen < ?1";
 const EXPIRE_KNOWN: &str = "DELETE FROM greylist_known WHERE last_seen < ?1";
 
-fn state(first_seen: i64, last_seen: i64, passed_at: Option<i64>, count: i64) -> TripletState {
-    TripletState {
-        first_seen,
-        last_seen,
-        passed_at,
-        count: u32::try_from(count).unwrap_or(u32::MAX),
-    }
-}
-
 /// The `limit` most recently seen triplets and known senders.
 pub(crate) fn load(conn: &Connection, limit: usize) -> Result<GreylistRows, StoreError> {
     let limit_sql = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -54,7 +46,7 @@ pub(crate) fn load(conn: &Connection, limit: usize) -> Result<GreylistRows, Stor
                     sender: r.get(1)?,
                     recipient: r.get(2)?,
                 },
-                state(r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
+                triplet_state(r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -87,7 +79,7 @@ pub(crate) fn lookup(
         .query_row(
             ONE_TRIPLET,
             params![triplet.net, triplet.sender, triplet.recipient],
-            |r| Ok(state(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| Ok(triplet_state(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
     let mut stmt = conn.prepare_cached(ONE_KNOWN)?;

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::blobs::BlobStore;
 use super::writer::{Body, DeliverOp};
 use super::{events, ops, unix_now};
+use crate::common::queue::{attempts, domain_of};
 use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::outbound::{
@@ -75,18 +76,6 @@ pub(crate) struct RecordOp {
     pub results: Vec<(i64, AttemptResult)>,
     /// Prepared DSN bodies, each for one account's INBOX.
     pub dsns: Vec<(i64, Body)>,
-}
-
-/// The domain of an address, lowercase; an address without `@` is refused.
-fn domain_of(address: &str) -> Result<String, StoreError> {
-    match address.rsplit_once('@') {
-        Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {
-            Ok(domain.trim_end_matches('.').to_ascii_lowercase())
-        }
-        _ => Err(StoreError::Invalid(format!(
-            "`{address}` is not an address with a domain"
-        ))),
-    }
 }
 
 /// Store the local copies and queue the remote recipients: both or neither.
@@ -189,7 +178,7 @@ pub(crate) fn due(
                     id: r.get(0)?,
                     address: r.get(1)?,
                     domain: r.get(2)?,
-                    attempts: r.get::<_, i64>(3)?.clamp(0, i64::from(u32::MAX)) as u32,
+                    attempts: attempts(r.get(3)?),
                     notify: Notify::from_bits(r.get(4)?),
                     orcpt: r.get(5)?,
                     delay_notified: r.get(6)?,
@@ -296,7 +285,7 @@ pub(crate) fn list(conn: &Connection) -> Result<Vec<QueueRow>, StoreError> {
                 sender: r.get(2)?,
                 recipient: r.get(3)?,
                 status: r.get(4)?,
-                attempts: r.get::<_, i64>(5)?.clamp(0, i64::from(u32::MAX)) as u32,
+                attempts: attempts(r.get(5)?),
                 next_attempt: r.get(6)?,
                 last_error: r.get(7)?,
                 created: r.get(8)?,

@@ -7,10 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::unix_now;
+use crate::common::directory::dkim_domain;
+use crate::common::policy::{check_score, count, tokens_from_blob, tokens_to_blob, unit};
 use crate::error::StoreError;
-use crate::spam::{
-    BayesCounts, RecordSpamDecisions, SpamClass, StoredSpamDecision, TrainBayes, Trained,
-};
+use crate::spam::{BayesCounts, RecordSpamDecisions, StoredSpamDecision, TrainBayes, Trained};
 
 const DOMAIN_EXISTS: &str = "SELECT 1 FROM domains WHERE name = ?1";
 const ACCOUNT_EXISTS: &str = "SELECT 1 FROM accounts WHERE id = ?1";
@@ -45,29 +45,6 @@ const DECISION_GET: &str =
 const BLOB_OF_ACCOUNT: &str = "SELECT bl.size, bl.data FROM messages m \
      JOIN mailboxes b ON b.id = m.mailbox_id JOIN blobs bl ON bl.sha256 = m.blob \
      WHERE m.blob = ?2 AND b.account_id = ?1 LIMIT 1";
-
-/// Token hashes as stored in `bayes_trained.tokens`: little-endian i64s.
-fn tokens_to_blob(tokens: &BTreeSet<i64>) -> Vec<u8> {
-    tokens.iter().flat_map(|t| t.to_le_bytes()).collect()
-}
-
-fn tokens_from_blob(data: &[u8]) -> Vec<i64> {
-    data.chunks_exact(8)
-        .map(|c| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            i64::from_le_bytes(b)
-        })
-        .collect()
-}
-
-/// (spam, ham) increments for one message of `class`.
-fn unit(class: SpamClass) -> (i64, i64) {
-    match class {
-        SpamClass::Spam => (1, 0),
-        SpamClass::Ham => (0, 1),
-    }
-}
 
 /// See [`TrainBayes`].
 pub(crate) fn train(conn: &Connection, op: &TrainBayes) -> Result<Trained, StoreError> {
@@ -133,9 +110,7 @@ pub(crate) fn record_decisions(
             .optional()?;
         // Expunged (or never this account's) meanwhile: nothing to explain any more.
         let Some(blob) = blob else { continue };
-        if !d.score.is_finite() {
-            return Err(StoreError::Invalid(format!("spam score {}", d.score)));
-        }
+        check_score(d.score)?;
         set.execute(params![
             d.account_id,
             blob,
@@ -168,8 +143,8 @@ pub(crate) fn bayes_counts(
                 .optional()?
                 .unwrap_or((0, 0));
             let mut counts = BayesCounts {
-                spam_messages: spam_messages.max(0) as u64,
-                ham_messages: ham_messages.max(0) as u64,
+                spam_messages: count(spam_messages),
+                ham_messages: count(ham_messages),
                 tokens: HashMap::new(),
             };
             // An untrained account has no token rows: skip the lookups.
@@ -179,9 +154,7 @@ pub(crate) fn bayes_counts(
                         .query_row(params![account_id, hash], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
                     if let Some((s, h)) = found {
-                        counts
-                            .tokens
-                            .insert(hash, (s.max(0) as u64, h.max(0) as u64));
+                        counts.tokens.insert(hash, (count(s), count(h)));
                     }
                 }
             }
@@ -231,7 +204,7 @@ pub(crate) fn hosted_domains(
     let mut exists = conn.prepare_cached(DOMAIN_EXISTS)?;
     let mut out = Vec::new();
     for domain in domains {
-        let key = domain.strip_suffix('.').unwrap_or(domain).to_lowercase();
+        let key = dkim_domain(domain);
         if exists.query_row([&key], |_| Ok(())).optional()?.is_some() {
             out.push(domain.clone());
         }

@@ -11,10 +11,10 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::blobs::BlobStore;
 use super::directory::{self, DirectoryDone, DirectoryOp};
 use super::writer::BatchEffects;
-use super::{DB_FILE, dkim, open_write_connection, reads, schema};
+use super::{DB_FILE, dkim, open_write_connection, schema};
 use crate::dkim::DkimKey;
 use crate::error::StoreError;
-use crate::types::{Account, Alias, Domain, Resolution, Role};
+use crate::types::{Account, Alias, Domain, Role};
 
 pub(crate) struct Admin {
     pub(crate) conn: Connection,
@@ -57,14 +57,6 @@ impl Admin {
         }
     }
 
-    pub(crate) fn missing_role_addresses(&self, domain: &str) -> Result<Vec<String>, StoreError> {
-        directory::missing_role_addresses(&self.conn, domain)
-    }
-
-    pub(crate) fn domain_list(&self) -> Result<Vec<Domain>, StoreError> {
-        directory::domain_list(&self.conn)
-    }
-
     pub(crate) fn domain_dkim(&self, name: &str) -> Result<Vec<DkimKey>, StoreError> {
         directory::domain_dkim(&self.conn, name)
     }
@@ -93,30 +85,6 @@ impl Admin {
         }
     }
 
-    pub(crate) fn user_passwd(&self, address: &str, password: &Secret) -> Result<(), StoreError> {
-        let password_hash = Self::hash(password)?;
-        self.apply(DirectoryOp::SetPassword {
-            address: address.into(),
-            password_hash,
-        })
-        .map(drop)
-    }
-
-    pub(crate) fn user_get(&self, address: &str) -> Result<Account, StoreError> {
-        directory::user_get(&self.conn, address)
-    }
-
-    pub(crate) fn user_list(&self) -> Result<Vec<Account>, StoreError> {
-        directory::user_list(&self.conn)
-    }
-
-    pub(crate) fn user_remove(&self, address: &str) -> Result<(), StoreError> {
-        self.apply(DirectoryOp::RemoveAccount {
-            address: address.into(),
-        })
-        .map(drop)
-    }
-
     pub(crate) fn alias_add(&self, source: &str, targets: &[String]) -> Result<Alias, StoreError> {
         match self.apply(DirectoryOp::AddAlias {
             source: source.into(),
@@ -125,21 +93,6 @@ impl Admin {
             DirectoryDone::Alias(a) => Ok(a),
             _ => unreachable!("an alias"),
         }
-    }
-
-    pub(crate) fn alias_list(&self) -> Result<Vec<Alias>, StoreError> {
-        directory::alias_list(&self.conn)
-    }
-
-    pub(crate) fn alias_remove(&self, source: &str) -> Result<(), StoreError> {
-        self.apply(DirectoryOp::RemoveAlias {
-            source: source.into(),
-        })
-        .map(drop)
-    }
-
-    pub(crate) fn resolve_recipient(&self, address: &str) -> Result<Resolution, StoreError> {
-        reads::resolve_recipient(&self.conn, address)
     }
 
     pub(crate) fn verify(&self) -> Result<Vec<String>, StoreError> {

@@ -4,8 +4,13 @@
 
 mod support;
 
+mod accounts;
 mod announced;
 mod concurrency;
 mod directory;
+mod events;
 mod mail;
 mod mailboxes;
+mod nodes;
+mod policy;
+mod reports;

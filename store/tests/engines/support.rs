@@ -28,7 +28,7 @@ pub struct Harness {
 
 enum Keep {
     Dir(#[allow(dead_code)] tempfile::TempDir),
-    Database(DroppedDatabase),
+    Database(#[allow(dead_code)] DroppedDatabase),
 }
 
 /// A database made for one run, dropped (in the background) when the run ends.
@@ -171,6 +171,21 @@ impl Harness {
             .await
             .expect("account")
             .id
+    }
+
+    /// Deliver `raw` to the accounts `to`, which must succeed.
+    pub async fn deliver(&self, to: &[i64], raw: &std::sync::Arc<[u8]>) {
+        self.store
+            .send(mailroom_store::actor::Deliver {
+                recipients: to.to_vec(),
+                junk: Vec::new(),
+                raw: raw.clone(),
+                internal_date: None,
+                event: None,
+            })
+            .await
+            .expect("mailbox")
+            .expect("deliver");
     }
 }
 

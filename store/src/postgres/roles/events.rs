@@ -1,82 +1,74 @@
-//! The PostgreSQL engine's [`EventLog`].
+//! The PostgreSQL engine's [`EventLog`]: the log, the webhook cursors and the webhook
+//! leases that let one node at a time deliver to each target.
 
-#![allow(unused_imports)]
-
-use super::super::PgEngine;
-use crate::dkim::{DkimKey, DkimKeys};
-use crate::engine::*;
-use crate::error::StoreError;
-use crate::greylist::{
-    ExpireGreylist, GreylistLookup, GreylistRows, LoadGreylist, LookupGreylist, SaveGreylist,
-};
-use crate::mime::MessageMeta;
-use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
-use crate::requests::{
-    AddAlias, AddDomain, ChangeAccount, ClearLockout, CreateToken, DeleteToken, DomainDkim,
-    GetAccount, GreylistEntries, HourlyCounts, ListAccounts, ListAliases, ListDomains,
-    ListLockouts, ListTokens, MissingRoleAddresses, NewAccount, NewPassword, RecentEvents,
-    RemoveAccount, RemoveAlias, RemoveDomain, Sizes, SpamDecisions, TokenAccount, VerifyBodies,
-};
-use crate::requests::{
-    Append, Authenticate, Changes, CheckRecipient, ClaimRecent, Copy, CreateMailbox, DeleteMailbox,
-    Deliver, Expunge, FetchBodies, FetchBody, FetchHeaders, FetchMeta, LastEventId, ListMailboxes,
-    LostSubscriptions, Move, OpenBody, OwnsAddresses, PruneEvents, ReadEvents, RecordEvent,
-    RemoveMessages, RenameMailbox, ResolveRecipient, Select, SetFlags, SetSubscribed,
-    SetWebhookCursor, Submit, WebhookCursor,
-};
-use crate::spam::{
-    BayesCounts, FetchBlob, FetchSpamDecision, HostedDomains, ReadBayes, RecordSpamDecisions,
-    StoredSpamDecision, TrainBayes, Trained,
-};
-use crate::types::{
-    Account, Alias, ApiToken, Domain, GreylistEntry, HourCount, Lockout, SpamDecisionRow,
-    StoreSizes,
-};
-use crate::types::{
-    Appended, BodySource, ChangeSet, Delivered, FlagsResult, LoginOutcome, MailboxInfo,
-    MessageInfo, Resolution, StoreStats,
-};
 use mailroom_shared::events::EventRecorded;
-use mailroom_shared::msg::MailboxChanged;
-use mailroom_shared::queue::{QueueReply, QueueRequest};
-use std::sync::Arc;
+
+use super::super::{PgEngine, event_rows, events, pg, pool_err, unix_now};
+use crate::engine::{EventLog, Outcome, StoreFuture};
+use crate::requests::{
+    LastEventId, LeaseWebhook, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor,
+    WebhookCursor,
+};
 
 impl EventLog for PgEngine {
     fn record_event(&self, m: RecordEvent) -> StoreFuture<Outcome<EventRecorded>> {
-        let _ = m;
-        unbuilt("record_event")
+        self.write(move |pool| async move {
+            let mut client = pool.get().await.map_err(pool_err)?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let event = event_rows::insert(&tx, &m.0, unix_now()).await?;
+            tx.commit().await.map_err(pg)?;
+            Ok(Outcome {
+                value: event.clone(),
+                changes: Vec::new(),
+                events: vec![event],
+            })
+        })
     }
 
     fn read_events(&self, m: ReadEvents) -> StoreFuture<Vec<EventRecorded>> {
-        let _ = m;
-        unbuilt("read_events")
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            events::read_after(&client, m.after, m.limit).await
+        })
     }
 
-    fn last_event_id(&self, m: LastEventId) -> StoreFuture<i64> {
-        let _ = m;
-        unbuilt("last_event_id")
+    fn last_event_id(&self, _: LastEventId) -> StoreFuture<i64> {
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            events::last_id(&client).await
+        })
     }
 
     fn webhook_cursor(&self, m: WebhookCursor) -> StoreFuture<Option<i64>> {
-        let _ = m;
-        unbuilt("webhook_cursor")
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            events::cursor(&client, &m.target).await
+        })
     }
 
     fn set_webhook_cursor(&self, m: SetWebhookCursor) -> StoreFuture<Outcome<()>> {
-        let _ = m;
-        unbuilt("set_webhook_cursor")
+        self.write(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            events::set_cursor(&client, &m.target, m.last_id).await?;
+            Ok(Outcome::quiet(()))
+        })
     }
 
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>> {
-        let _ = m;
-        unbuilt("prune_events")
+        self.write(move |pool| async move {
+            let mut client = pool.get().await.map_err(pool_err)?;
+            let tx = client.transaction().await.map_err(pg)?;
+            let n = events::prune(&tx, m.before, &m.targets).await?;
+            tx.commit().await.map_err(pg)?;
+            Ok(Outcome::quiet(n))
+        })
     }
-}
 
-fn unbuilt<T: Send + 'static>(what: &'static str) -> StoreFuture<T> {
-    Box::pin(async move {
-        Err(StoreError::Unavailable(format!(
-            "{what} is not built for postgresql yet"
-        )))
-    })
+    fn lease_webhook(&self, m: LeaseWebhook) -> StoreFuture<bool> {
+        let node = self.node();
+        self.run(move |pool| async move {
+            let client = pool.get().await.map_err(pool_err)?;
+            events::lease(&client, &m.target, &node, m.now, m.ttl_secs).await
+        })
+    }
 }

@@ -9,7 +9,7 @@ use deadpool_postgres::Transaction;
 
 use super::super::txn::{self, TxFuture};
 use super::super::{PgEngine, mail_reads, mail_writes, mailbox_tree, unix_now};
-use crate::common::messages::{AppendOp, DeliverOp, check_stored};
+use crate::common::messages::{AppendOp, DeliverOp, check_stored, prepare_body};
 use crate::engine::{Mailboxes, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -25,7 +25,7 @@ use crate::types::{
 impl PgEngine {
     /// Make `op` (on the engine's runtime), then run `work` on it as one write transaction,
     /// each attempt on a fresh copy.
-    fn write_tx<O, P, T, W>(&self, op: P, work: W) -> StoreFuture<T>
+    pub(super) fn write_tx<O, P, T, W>(&self, op: P, work: W) -> StoreFuture<T>
     where
         O: Clone + Send + Sync + 'static,
         P: Future<Output = Result<O, StoreError>> + Send + 'static,
@@ -85,6 +85,11 @@ impl PgEngine {
 /// write first.
 fn body_key(raw: &Arc<[u8]>) -> Result<String, StoreError> {
     Ok(blob_hash(raw))
+}
+
+/// Key and analyse a body (for the queue's local copies and DSNs).
+pub(super) async fn prepare(raw: Arc<[u8]>) -> Result<crate::common::messages::Body, StoreError> {
+    prepare_body(raw, body_key).await
 }
 
 impl Mailboxes for PgEngine {

@@ -5,7 +5,8 @@ use mailroom_shared::events::EventRecorded;
 use super::super::{SqliteBackend, events};
 use crate::engine::{EventLog, Outcome, StoreFuture};
 use crate::requests::{
-    LastEventId, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor, WebhookCursor,
+    LastEventId, LeaseWebhook, PruneEvents, ReadEvents, RecordEvent, SetWebhookCursor,
+    WebhookCursor,
 };
 
 impl EventLog for SqliteBackend {
@@ -39,5 +40,10 @@ impl EventLog for SqliteBackend {
     fn prune_events(&self, m: PruneEvents) -> StoreFuture<Outcome<u64>> {
         let writer = self.writer.clone();
         Box::pin(async move { writer.prune_events(m).await })
+    }
+
+    fn lease_webhook(&self, _: LeaseWebhook) -> StoreFuture<bool> {
+        // One process owns an embedded store: its webhooks actor is the only dispatcher.
+        Box::pin(async { Ok(true) })
     }
 }

@@ -6,8 +6,8 @@ use mailroom_shared::queue::{QueueReply, QueueRequest};
 
 use super::super::writer::DeliverOp;
 use super::super::{SqliteBackend, queue, unix_now};
+use crate::common::queue::check_submission;
 use crate::engine::{Outcome, Queue, StoreFuture};
-use crate::error::StoreError;
 use crate::outbound::{DueQueue, QueuedMessage, RecordAttempts, Submitted};
 use crate::requests::Submit;
 
@@ -15,9 +15,7 @@ impl Queue for SqliteBackend {
     fn submit(&self, m: Submit) -> StoreFuture<Outcome<Submitted>> {
         let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
         Box::pin(async move {
-            if m.local.is_empty() && m.remote.is_empty() {
-                return Err(StoreError::Invalid("a submission needs a recipient".into()));
-            }
+            check_submission(&m.local, m.remote.len())?;
             let raw: Arc<[u8]> = Arc::from(m.raw);
             let local = if m.local.is_empty() {
                 None

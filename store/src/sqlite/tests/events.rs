@@ -1,5 +1,6 @@
 //! The event log: events written in the transaction of the change they describe (delivery,
-//! MOVE) or on their own, read back in id order, webhook cursors, pruning.
+//! MOVE) or on their own. (Reading in id order, webhook cursors and pruning are tested on
+//! every engine, in `tests/engines/events.rs`.)
 
 use std::sync::Arc;
 
@@ -8,10 +9,7 @@ use mailroom_shared::events::{AuthFailed, Delivered, Envelope, EventData, EventK
 use super::{Fixture, fixture, message};
 use crate::engine::{EventLog, Lifecycle, Mailboxes};
 use crate::error::StoreError;
-use crate::requests::{
-    Deliver, LastEventId, Move, PruneEvents, ReadEvents, RecordEvent, Select, SetWebhookCursor,
-    WebhookCursor,
-};
+use crate::requests::{Deliver, Move, ReadEvents, RecordEvent, Select};
 
 fn delivered_event(to: &str) -> EventData {
     EventData::Delivered(Delivered {
@@ -111,100 +109,6 @@ async fn a_failed_delivery_logs_no_event() {
         .await
         .expect("record");
     assert_eq!(next.value.id, 1);
-}
-
-#[actix_rt::test]
-async fn events_read_in_id_order_after_a_point_and_the_end_is_known() {
-    let f = fixture();
-    assert_eq!(f.store.last_event_id(LastEventId).await.expect("last"), 0);
-    let mut ids = Vec::new();
-    for user in ["a", "b", "c"] {
-        let r = f
-            .store
-            .record_event(RecordEvent(auth_failed(user)))
-            .await
-            .expect("record");
-        assert_eq!(
-            r.events,
-            std::slice::from_ref(&r.value),
-            "published once durable"
-        );
-        ids.push(r.value.id);
-    }
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let after_first = f.events(ids[0]).await;
-    let users: Vec<_> = after_first
-        .iter()
-        .map(|e| match &e.data {
-            EventData::AuthFailed(a) => a.username.clone(),
-            other => panic!("unexpected {other:?}"),
-        })
-        .collect();
-    assert_eq!(users, ["b", "c"]);
-    let limited = f
-        .store
-        .read_events(ReadEvents { after: 0, limit: 2 })
-        .await
-        .expect("read");
-    assert_eq!(limited.len(), 2);
-    assert_eq!(
-        f.store.last_event_id(LastEventId).await.expect("last"),
-        ids[2]
-    );
-}
-
-#[actix_rt::test]
-async fn cursors_are_kept_per_target_and_only_move_forward() {
-    let f = fixture();
-    let get = |t: &str| f.store.webhook_cursor(WebhookCursor { target: t.into() });
-    let set = |t: &str, id: i64| {
-        f.store.set_webhook_cursor(SetWebhookCursor {
-            target: t.into(),
-            last_id: id,
-        })
-    };
-    assert_eq!(get("http://a/").await.expect("get"), None);
-    set("http://a/", 5).await.expect("set");
-    set("http://b/", 2).await.expect("set");
-    set("http://a/", 3).await.expect("set back");
-    assert_eq!(get("http://a/").await.expect("get"), Some(5));
-    assert_eq!(get("http://b/").await.expect("get"), Some(2));
-}
-
-#[actix_rt::test]
-async fn pruning_keeps_what_a_target_has_not_passed_and_ids_are_never_reused() {
-    let f = fixture();
-    for user in ["a", "b", "c"] {
-        f.store
-            .record_event(RecordEvent(auth_failed(user)))
-            .await
-            .expect("record");
-    }
-    let targets = vec!["http://slow/".to_string(), "http://fast/".to_string()];
-    for (t, id) in [("http://slow/", 1), ("http://fast/", 3)] {
-        let m = SetWebhookCursor {
-            target: t.into(),
-            last_id: id,
-        };
-        f.store.set_webhook_cursor(m).await.expect("cursor");
-    }
-    let prune =
-        |before: i64, targets: Vec<String>| f.store.prune_events(PruneEvents { before, targets });
-    // Nothing is old enough yet.
-    assert_eq!(prune(0, targets.clone()).await.expect("prune").value, 0);
-    // Old enough, but the slow target has only passed id 1.
-    let future = super::super::unix_now() + 10;
-    assert_eq!(prune(future, targets).await.expect("prune").value, 1);
-    assert_eq!(f.events(0).await.len(), 2);
-    // With no targets configured, everything old goes.
-    assert_eq!(prune(future, Vec::new()).await.expect("prune").value, 2);
-    assert_eq!(f.event_rows(), 0);
-    let next = f
-        .store
-        .record_event(RecordEvent(auth_failed("d")))
-        .await
-        .expect("record");
-    assert_eq!(next.value.id, 4, "AUTOINCREMENT: no id is given out twice");
 }
 
 #[actix_rt::test]
