@@ -18,7 +18,7 @@ use super::txn::TxResult;
 
 /// Held (transaction-scoped) by each transaction that logs events, from its first event
 /// INSERT to its COMMIT. Any 64-bit constant of our own ("events").
-const EVENTS_LOCK: i64 = 0x0065_7665_6e74_73;
+const EVENTS_LOCK: i64 = 0x0000_6576_656e_7473;
 
 const EVENT_INSERT: &str = "INSERT INTO events (kind, at, body) VALUES ($1, $2, $3) RETURNING id";
 
