@@ -10,9 +10,14 @@ use std::sync::Arc;
 use mailroom_shared::events::{EventData, MessageMoved};
 use mailroom_shared::msg::{MailboxChange, MailboxChanged};
 
+use crate::engine::Outcome;
 use crate::error::StoreError;
 use crate::mime;
-use crate::types::{FlagOp, HIERARCHY_DELIMITER, MessageInfo, mailbox_name, normalize_keywords};
+use crate::requests::{Append, Deliver};
+use crate::types::{
+    FlagOp, FlagsResult, HIERARCHY_DELIMITER, MessageInfo, check_flags, mailbox_name,
+    normalize_keywords,
+};
 
 /// Largest body analysed on the caller's own thread (some tens of microseconds); larger ones
 /// go to the blocking pool, so an async thread never stalls on a big message.
@@ -68,6 +73,110 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StoreError::Unavailable(format!("body task: {e}")))?
+}
+
+/// Deliver one body to the INBOX (or Junk) of each recipient, all or nothing.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliverOp {
+    pub recipients: Vec<i64>,
+    /// Recipients whose copy is filed in Junk.
+    pub junk: Vec<i64>,
+    pub body: Body,
+    pub internal_date: i64,
+    /// Logged by the delivery's transaction: both or neither.
+    pub event: Option<EventData>,
+}
+
+impl DeliverOp {
+    /// The delivery `m` asks for, its body prepared with `hash` (see [`prepare_body`]);
+    /// `Invalid` without a recipient. An absent INTERNALDATE is `now`.
+    pub(crate) async fn prepare<H>(m: Deliver, now: i64, hash: H) -> Result<Self, StoreError>
+    where
+        H: FnOnce(&Arc<[u8]>) -> Result<String, StoreError> + Send + 'static,
+    {
+        if m.recipients.is_empty() {
+            return Err(StoreError::Invalid("a delivery needs a recipient".into()));
+        }
+        Ok(DeliverOp {
+            recipients: m.recipients,
+            junk: m.junk,
+            body: prepare_body(m.raw, hash).await?,
+            internal_date: m.internal_date.unwrap_or(now),
+            event: m.event,
+        })
+    }
+}
+
+/// APPEND one body to a named mailbox, with checked flags and keywords.
+#[derive(Debug, Clone)]
+pub(crate) struct AppendOp {
+    pub account_id: i64,
+    pub mailbox: String,
+    pub flags: u8,
+    pub keywords: Vec<String>,
+    pub internal_date: i64,
+    pub body: Body,
+}
+
+impl AppendOp {
+    /// The APPEND `m` asks for: flags and keywords checked first (before a body is stored
+    /// anywhere), then its body prepared with `hash`. An absent INTERNALDATE is `now`.
+    pub(crate) async fn prepare<H>(m: Append, now: i64, hash: H) -> Result<Self, StoreError>
+    where
+        H: FnOnce(&Arc<[u8]>) -> Result<String, StoreError> + Send + 'static,
+    {
+        let flags = check_flags(m.flags)?;
+        let keywords = normalize_keywords(&m.keywords)?;
+        Ok(AppendOp {
+            account_id: m.account_id,
+            mailbox: m.mailbox,
+            flags,
+            keywords,
+            internal_date: m.internal_date.unwrap_or(now),
+            body: prepare_body(m.raw, hash).await?,
+        })
+    }
+}
+
+/// The per-message columns of a new message: what a delivery, an APPEND or a copy stores.
+pub(crate) struct Stored {
+    pub flags: u8,
+    /// As [`keywords_to_text`] stores them.
+    pub keywords: String,
+    pub internal_date: i64,
+    pub size: u64,
+}
+
+impl Stored {
+    /// A delivered message: no flags.
+    pub(crate) fn delivered(op: &DeliverOp) -> Self {
+        Stored {
+            flags: 0,
+            keywords: String::new(),
+            internal_date: op.internal_date,
+            size: op.body.size,
+        }
+    }
+
+    /// An appended message, with its flags and keywords.
+    pub(crate) fn appended(op: &AppendOp) -> Self {
+        Stored {
+            flags: op.flags,
+            keywords: keywords_to_text(&op.keywords),
+            internal_date: op.internal_date,
+            size: op.body.size,
+        }
+    }
+
+    /// A copy of `m`: same flags, keywords and INTERNALDATE (RFC 9051 §6.4.7).
+    pub(crate) fn copy_of(m: &MessageInfo) -> Self {
+        Stored {
+            flags: m.flags,
+            keywords: keywords_to_text(&m.keywords),
+            internal_date: m.internal_date,
+            size: m.size,
+        }
+    }
 }
 
 /// A body read back, checked against the length recorded for it.
@@ -218,6 +327,84 @@ pub(crate) fn changed(
         change,
         modseq,
     }
+}
+
+/// STORE's outcome: one `Flags` change, at the last MODSEQ given out, if anything changed.
+pub(crate) fn flags_outcome(
+    account_id: i64,
+    mailbox_id: i64,
+    result: FlagsResult,
+) -> Outcome<FlagsResult> {
+    let changes = result
+        .updated
+        .last()
+        .map(|m| changed(account_id, mailbox_id, MailboxChange::Flags, m.modseq))
+        .into_iter()
+        .collect();
+    Outcome {
+        value: result,
+        changes,
+        events: Vec::new(),
+    }
+}
+
+/// The outcome of a removal (EXPUNGE, POP3's): one `Expunged` change at the removal's
+/// MODSEQ, if there was one.
+pub(crate) fn expunged_outcome(
+    account_id: i64,
+    mailbox_id: i64,
+    uids: Vec<u32>,
+    modseq: Option<u64>,
+) -> Outcome<Vec<u32>> {
+    Outcome {
+        value: uids,
+        changes: modseq
+            .map(|m| changed(account_id, mailbox_id, MailboxChange::Expunged, m))
+            .into_iter()
+            .collect(),
+        events: Vec::new(),
+    }
+}
+
+/// The changes of RENAME INBOX (RFC 9051 §6.3.6) after `superiors`: the new mailbox (at the
+/// MODSEQ of the last message moved in, else its first) and INBOX's expunges, if any.
+pub(crate) fn inbox_renamed(
+    account_id: i64,
+    mut superiors: Vec<MailboxChanged>,
+    (to_id, to_modseq): (i64, u64),
+    (inbox_id, inbox_modseq): (i64, Option<u64>),
+) -> Outcome<()> {
+    superiors.push(changed(
+        account_id,
+        to_id,
+        MailboxChange::Mailbox,
+        to_modseq,
+    ));
+    if let Some(m) = inbox_modseq {
+        superiors.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
+    }
+    Outcome {
+        value: (),
+        changes: superiors,
+        events: Vec::new(),
+    }
+}
+
+/// The changes of a MOVE: the target's addition and the source's expunges, as far as each
+/// happened.
+pub(crate) fn move_changes(
+    account_id: i64,
+    (to, to_modseq): (i64, Option<u64>),
+    (from, from_modseq): (i64, Option<u64>),
+) -> Vec<MailboxChanged> {
+    let mut changes = Vec::new();
+    if let Some(m) = to_modseq {
+        changes.push(added(account_id, to, m));
+    }
+    if let Some(m) = from_modseq {
+        changes.push(changed(account_id, from, MailboxChange::Expunged, m));
+    }
+    changes
 }
 
 /// The announcement of messages added to a mailbox.

@@ -16,16 +16,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::Transaction;
-use mailroom_shared::events::EventData;
-use mailroom_shared::msg::MailboxChange;
 
 use super::event_rows;
 use super::mail_reads::{MESSAGE_COLUMNS, message_from_row, modseq_param, small, uid_array};
 use super::txn::TxResult;
 use super::unix_now;
 use crate::common::messages::{
-    self as rules, Body, added, apply_flags, changed, charged_usage, keywords_to_text,
-    sorted_unique,
+    self as rules, AppendOp, Body, DeliverOp, Stored, added, apply_flags, charged_usage,
+    keywords_to_text, sorted_unique,
 };
 use crate::engine::Outcome;
 use crate::error::StoreError;
@@ -72,46 +70,6 @@ const FLAGGED_UIDS: &str =
     "SELECT uid FROM messages WHERE mailbox_id = $1 AND flags & $2 != 0 ORDER BY uid";
 const PRESENT_UIDS: &str =
     "SELECT uid FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid";
-
-/// A delivery of one prepared body (see [`crate::requests::Deliver`]).
-#[derive(Debug, Clone)]
-pub(crate) struct DeliverOp {
-    pub recipients: Vec<i64>,
-    pub junk: Vec<i64>,
-    pub body: Body,
-    pub internal_date: i64,
-    pub event: Option<EventData>,
-}
-
-/// An APPEND of one prepared body with checked flags and keywords.
-#[derive(Debug, Clone)]
-pub(crate) struct AppendOp {
-    pub account_id: i64,
-    pub mailbox: String,
-    pub flags: u8,
-    pub keywords: Vec<String>,
-    pub internal_date: i64,
-    pub body: Body,
-}
-
-/// The per-message columns of a new message.
-struct Stored {
-    flags: u8,
-    keywords: String,
-    internal_date: i64,
-    size: u64,
-}
-
-impl Stored {
-    fn copy_of(m: &MessageInfo) -> Self {
-        Stored {
-            flags: m.flags,
-            keywords: keywords_to_text(&m.keywords),
-            internal_date: m.internal_date,
-            size: m.size,
-        }
-    }
-}
 
 /// An account row locked for a change of its usage.
 struct Usage {
@@ -320,12 +278,7 @@ pub(crate) async fn deliver(
     mailbox_ids.sort_unstable();
     tx.query(MAILBOXES_LOCK, &[&mailbox_ids]).await?;
     add_body_ref(tx, &op.body, recipients.len() as i64).await?;
-    let stored = Stored {
-        flags: 0,
-        keywords: String::new(),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::delivered(op);
     let mut value = Vec::with_capacity(targets.len());
     let mut changes = Vec::with_capacity(targets.len());
     for (account_id, mailbox_id) in targets {
@@ -365,12 +318,7 @@ pub(crate) async fn append(tx: &Transaction<'_>, op: &AppendOp) -> TxResult<Outc
     let uidvalidity = lock_owned(tx, op.account_id, &[mailbox_id]).await?[0];
     charge(tx, &mut accounts, op.account_id, op.body.size).await?;
     add_body_ref(tx, &op.body, 1).await?;
-    let stored = Stored {
-        flags: op.flags,
-        keywords: keywords_to_text(&op.keywords),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::appended(op);
     let (uid, modseq) = insert_message(tx, mailbox_id, &op.body.hash, &stored).await?;
     Ok(Outcome {
         value: Appended { uidvalidity, uid },
@@ -439,17 +387,7 @@ pub(crate) async fn set_flags(
             ..info
         });
     }
-    let changes = result
-        .updated
-        .last()
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Flags, m.modseq))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: result,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::flags_outcome(op.account_id, op.mailbox_id, result))
 }
 
 /// (source UID, new UID) pairs, the last MODSEQ given out in the target, and the body key of
@@ -538,16 +476,9 @@ pub(crate) async fn move_messages(
         let event = rules::moved_event(account, op.account_id, from, to, blobs);
         events.push(event_rows::insert(tx, &event, unix_now()).await?);
     }
-    let mut changes = Vec::new();
-    if let Some(m) = to_modseq {
-        changes.push(added(op.account_id, op.to, m));
-    }
-    if let Some(m) = from_modseq {
-        changes.push(changed(op.account_id, op.from, MailboxChange::Expunged, m));
-    }
     Ok(Outcome {
         value: pairs,
-        changes,
+        changes: rules::move_changes(op.account_id, (op.to, to_modseq), (op.from, from_modseq)),
         events,
     })
 }
@@ -619,14 +550,12 @@ pub(crate) async fn expunge(tx: &Transaction<'_>, op: &Expunge) -> TxResult<Outc
         None => deleted,
     };
     let modseq = expunge_rows(tx, op.account_id, op.mailbox_id, &uids).await?;
-    Ok(Outcome {
-        value: uids,
-        changes: modseq
-            .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-            .into_iter()
-            .collect(),
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        uids,
+        modseq,
+    ))
 }
 
 /// POP3 UPDATE (RFC 1939 §6): remove exactly `uids`, whatever their flags, as EXPUNGE
@@ -648,14 +577,12 @@ pub(crate) async fn remove_messages(
         .map(|r| small(r.get(0), "uid"))
         .collect::<Result<Vec<u32>, _>>()?;
     let modseq = expunge_rows(tx, op.account_id, op.mailbox_id, &present).await?;
-    Ok(Outcome {
-        value: present,
-        changes: modseq
-            .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-            .into_iter()
-            .collect(),
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        present,
+        modseq,
+    ))
 }
 
 /// Release the bodies of every message of the locked mailbox and credit their space, as

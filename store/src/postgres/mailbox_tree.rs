@@ -244,7 +244,7 @@ async fn rename_inbox(
     inbox_id: i64,
     to: &str,
 ) -> TxResult<Outcome<()>> {
-    let mut changes = create_superiors(tx, account_id, to).await?;
+    let superiors = create_superiors(tx, account_id, to).await?;
     let (to_id, created_modseq) = insert_mailbox(tx, account_id, to).await?;
     lock_owned(tx, account_id, &[inbox_id, to_id]).await?;
     let uids = tx
@@ -254,20 +254,12 @@ async fn rename_inbox(
         .map(|r| small(r.get(0), "uid"))
         .collect::<Result<Vec<u32>, _>>()?;
     let ((_, to_modseq, _), inbox_modseq) = move_rows(tx, inbox_id, &uids, to_id).await?;
-    changes.push(changed(
+    Ok(rules::inbox_renamed(
         account_id,
-        to_id,
-        MailboxChange::Mailbox,
-        to_modseq.unwrap_or(created_modseq),
-    ));
-    if let Some(m) = inbox_modseq {
-        changes.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
-    }
-    Ok(Outcome {
-        value: (),
-        changes,
-        events: Vec::new(),
-    })
+        superiors,
+        (to_id, to_modseq.unwrap_or(created_modseq)),
+        (inbox_id, inbox_modseq),
+    ))
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox;

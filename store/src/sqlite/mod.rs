@@ -222,15 +222,21 @@ impl SqliteBackend {
     /// thread, which costs less than the two thread switches of the blocking pool; a larger
     /// one goes to the blocking pool so that no session's arbiter stalls on it.
     async fn prepare_body(blobs: Arc<BlobStore>, raw: Arc<[u8]>) -> Result<Body, StoreError> {
-        crate::common::messages::prepare_body(raw, move |raw| {
-            // A small body is written by the writer's transaction, inside the group commit.
+        crate::common::messages::prepare_body(raw, Self::body_key(blobs)).await
+    }
+
+    /// How this engine keys a body: a small one is written by the writer's transaction,
+    /// inside the group commit; a large one is written to its file first.
+    fn body_key(
+        blobs: Arc<BlobStore>,
+    ) -> impl FnOnce(&Arc<[u8]>) -> Result<String, StoreError> + Send + 'static {
+        move |raw| {
             Ok(if raw.len() as u64 > INLINE_MAX {
                 blobs.put(raw)?.hash
             } else {
                 blobs::sha256_hex(raw)
             })
-        })
-        .await
+        }
     }
 }
 

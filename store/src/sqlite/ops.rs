@@ -25,8 +25,8 @@ use super::reads;
 use super::unix_now;
 use super::writer::{AppendOp, BatchEffects, Body, DeliverOp};
 use crate::common::messages::{
-    self as rules, added, apply_flags, changed, charged_usage, interim_name, keywords_to_text,
-    plan_rename, sorted_unique,
+    self as rules, Stored, added, apply_flags, changed, charged_usage, interim_name,
+    keywords_to_text, plan_rename, sorted_unique,
 };
 use crate::engine::Outcome;
 use crate::error::StoreError;
@@ -120,7 +120,8 @@ pub(crate) fn deliver(
             Some(id) => id,
             None => reads::mailbox_by_name(conn, account_id, "INBOX")?.0,
         };
-        let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &Stored::new(op))?;
+        let (uid, modseq) =
+            insert_message(conn, mailbox_id, &op.body.hash, &Stored::delivered(op))?;
         value.push(Delivered {
             account_id,
             mailbox_id,
@@ -144,12 +145,7 @@ pub(crate) fn append(
     let (mailbox_id, uidvalidity) = reads::mailbox_by_name(conn, op.account_id, &op.mailbox)?;
     charge(conn, op.account_id, op.body.size)?;
     add_body_ref(conn, blobs, &op.body, 1)?;
-    let stored = Stored {
-        flags: op.flags,
-        keywords: keywords_to_text(&op.keywords),
-        internal_date: op.internal_date,
-        size: op.body.size,
-    };
+    let stored = Stored::appended(op);
     let (uid, modseq) = insert_message(conn, mailbox_id, &op.body.hash, &stored)?;
     Ok(Outcome {
         value: Appended { uidvalidity, uid },
@@ -197,17 +193,7 @@ pub(crate) fn set_flags(
             ..info
         });
     }
-    let changes = result
-        .updated
-        .last()
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Flags, m.modseq))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: result,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::flags_outcome(op.account_id, op.mailbox_id, result))
 }
 
 /// COPY (RFC 9051 §6.4.7): new UIDs in `to`, same body (one more reference), same flags and
@@ -249,16 +235,9 @@ pub(crate) fn move_messages(
         let event = moved_event(conn, op, blobs)?;
         events.push(super::events::insert(conn, &event, unix_now())?);
     }
-    let mut changes = Vec::new();
-    if let Some(m) = to_modseq {
-        changes.push(added(op.account_id, op.to, m));
-    }
-    if let Some(m) = from_modseq {
-        changes.push(changed(op.account_id, op.from, MailboxChange::Expunged, m));
-    }
     Ok(Outcome {
         value: pairs,
-        changes,
+        changes: rules::move_changes(op.account_id, (op.to, to_modseq), (op.from, from_modseq)),
         events,
     })
 }
@@ -318,15 +297,12 @@ pub(crate) fn expunge(
         conn.prepare_cached(SUB_USAGE)?
             .execute(params![op.account_id, freed as i64])?;
     }
-    let changes = modseq
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: uids,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        uids,
+        modseq,
+    ))
 }
 
 /// CREATE (RFC 9051 §6.3.4): the mailbox and any missing superiors, unsubscribed, each with a
@@ -466,7 +442,7 @@ fn rename_inbox(
     inbox_id: i64,
     to: &str,
 ) -> Result<Outcome<()>, StoreError> {
-    let mut changes = create_superiors(conn, account_id, to)?;
+    let superiors = create_superiors(conn, account_id, to)?;
     let (to_id, created_modseq) = insert_mailbox(conn, account_id, to)?;
     let uids = conn
         .prepare_cached(MAILBOX_UIDS)?
@@ -475,20 +451,12 @@ fn rename_inbox(
     // A move within the account: usage does not change.
     let (_, to_modseq, _) = copy_messages(conn, account_id, inbox_id, &uids, to_id, false)?;
     let (_, inbox_modseq) = remove_messages(conn, fx, inbox_id, &uids)?;
-    changes.push(changed(
+    Ok(rules::inbox_renamed(
         account_id,
-        to_id,
-        MailboxChange::Mailbox,
-        to_modseq.unwrap_or(created_modseq),
-    ));
-    if let Some(m) = inbox_modseq {
-        changes.push(changed(account_id, inbox_id, MailboxChange::Expunged, m));
-    }
-    Ok(Outcome {
-        value: (),
-        changes,
-        events: Vec::new(),
-    })
+        superiors,
+        (to_id, to_modseq.unwrap_or(created_modseq)),
+        (inbox_id, inbox_modseq),
+    ))
 }
 
 /// SUBSCRIBE / UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8) as a flag on an existing mailbox.
@@ -616,25 +584,6 @@ fn create_superiors(
         }
     }
     Ok(changes)
-}
-
-/// The per-message columns of a new message.
-struct Stored {
-    flags: u8,
-    keywords: String,
-    internal_date: i64,
-    size: u64,
-}
-
-impl Stored {
-    fn new(op: &DeliverOp) -> Self {
-        Self {
-            flags: 0,
-            keywords: String::new(),
-            internal_date: op.internal_date,
-            size: op.body.size,
-        }
-    }
 }
 
 /// The mailbox's UIDVALIDITY if `account_id` owns it; otherwise NotFound, so one account
@@ -772,12 +721,7 @@ fn copy_messages(
     for (blob, m) in rows {
         conn.prepare_cached(BLOB_ADD_REFS)?
             .execute(params![blob, 1])?;
-        let stored = Stored {
-            flags: m.flags,
-            keywords: keywords_to_text(&m.keywords),
-            internal_date: m.internal_date,
-            size: m.size,
-        };
+        let stored = Stored::copy_of(&m);
         let (uid, modseq) = insert_message(conn, to, &blob, &stored)?;
         pairs.push((m.uid, uid));
         last = Some(modseq);
@@ -835,13 +779,10 @@ pub(crate) fn remove_uids(
         conn.prepare_cached(SUB_USAGE)?
             .execute(params![op.account_id, freed as i64])?;
     }
-    let changes = modseq
-        .map(|m| changed(op.account_id, op.mailbox_id, MailboxChange::Expunged, m))
-        .into_iter()
-        .collect();
-    Ok(Outcome {
-        value: present,
-        changes,
-        events: Vec::new(),
-    })
+    Ok(rules::expunged_outcome(
+        op.account_id,
+        op.mailbox_id,
+        present,
+        modseq,
+    ))
 }

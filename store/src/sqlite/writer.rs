@@ -99,28 +99,7 @@ impl Body {
     }
 }
 
-/// Deliver one body to the INBOX (or Junk) of each recipient, all or nothing.
-#[derive(Debug)]
-pub(crate) struct DeliverOp {
-    pub recipients: Vec<i64>,
-    /// Recipients whose copy is filed in Junk.
-    pub junk: Vec<i64>,
-    pub body: Body,
-    pub internal_date: i64,
-    /// Logged in the delivery's savepoint: both or neither.
-    pub event: Option<EventData>,
-}
-
-/// APPEND one body to a named mailbox.
-#[derive(Debug)]
-pub(crate) struct AppendOp {
-    pub account_id: i64,
-    pub mailbox: String,
-    pub flags: u8,
-    pub keywords: Vec<String>,
-    pub internal_date: i64,
-    pub body: Body,
-}
+pub(crate) use crate::common::messages::{AppendOp, DeliverOp};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 

@@ -792,7 +792,11 @@ async fn append_then_fetch_meta_bodies_and_headers() {
             })
             .await
             .expect("open");
-        assert_eq!(read_all(opened).await, &message(8)[..], "{engine}");
+        // A small body comes in memory from every engine.
+        let BodySource::Inline(opened) = opened else {
+            panic!("{engine}: {opened:?}");
+        };
+        assert_eq!(&opened[..], &message(8)[..], "{engine}");
         let gone = f
             .ask(OpenBody {
                 account_id: f.alice,
@@ -820,19 +824,6 @@ async fn append_then_fetch_meta_bodies_and_headers() {
         );
     })
     .await;
-}
-
-async fn read_all(body: BodySource) -> Vec<u8> {
-    use tokio::io::AsyncReadExt as _;
-    match body {
-        BodySource::Inline(data) => data.to_vec(),
-        BodySource::Stream(mut stream, size) => {
-            let mut out = Vec::new();
-            stream.read_to_end(&mut out).await.expect("read");
-            assert_eq!(out.len() as u64, size);
-            out
-        }
-    }
 }
 
 #[actix_rt::test]

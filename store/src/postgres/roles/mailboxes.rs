@@ -9,7 +9,7 @@ use deadpool_postgres::Transaction;
 
 use super::super::txn::{self, TxFuture};
 use super::super::{PgEngine, mail_reads, mail_writes, mailbox_tree, unix_now};
-use crate::common::messages::{check_stored, prepare_body};
+use crate::common::messages::{AppendOp, DeliverOp, check_stored, prepare_body};
 use crate::engine::{Mailboxes, Outcome, StoreFuture};
 use crate::error::StoreError;
 use crate::mime::MessageMeta;
@@ -20,7 +20,6 @@ use crate::requests::{
 };
 use crate::types::{
     Appended, BodySource, ChangeSet, Delivered, FlagsResult, MailboxInfo, MessageInfo, blob_hash,
-    check_flags, normalize_keywords,
 };
 
 impl PgEngine {
@@ -82,44 +81,27 @@ impl PgEngine {
     }
 }
 
-/// Key and analyse a body: every node reads it from its row, so there is no file to write.
+/// How this engine keys a body: every node reads it from its row, so there is no file to
+/// write first.
+fn body_key(raw: &Arc<[u8]>) -> Result<String, StoreError> {
+    Ok(blob_hash(raw))
+}
+
+/// Key and analyse a body (for the queue's local copies and DSNs).
 pub(super) async fn prepare(raw: Arc<[u8]>) -> Result<crate::common::messages::Body, StoreError> {
-    prepare_body(raw, |raw| Ok(blob_hash(raw))).await
+    prepare_body(raw, body_key).await
 }
 
 impl Mailboxes for PgEngine {
     fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>> {
-        let op = async move {
-            if m.recipients.is_empty() {
-                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
-            }
-            Ok(mail_writes::DeliverOp {
-                recipients: m.recipients,
-                junk: m.junk,
-                body: prepare(m.raw).await?,
-                internal_date: m.internal_date.unwrap_or_else(unix_now),
-                event: m.event,
-            })
-        };
+        let op = DeliverOp::prepare(m, unix_now(), body_key);
         self.write_tx(op, |tx, op| {
             Box::pin(async move { mail_writes::deliver(tx, &op).await })
         })
     }
 
     fn append(&self, m: Append) -> StoreFuture<Outcome<Appended>> {
-        let op = async move {
-            // Check what we can before analysing the body.
-            let flags = check_flags(m.flags)?;
-            let keywords = normalize_keywords(&m.keywords)?;
-            Ok(mail_writes::AppendOp {
-                account_id: m.account_id,
-                mailbox: m.mailbox,
-                flags,
-                keywords,
-                internal_date: m.internal_date.unwrap_or_else(unix_now),
-                body: prepare(m.raw).await?,
-            })
-        };
+        let op = AppendOp::prepare(m, unix_now(), body_key);
         self.write_tx(op, |tx, op| {
             Box::pin(async move { mail_writes::append(tx, &op).await })
         })

@@ -21,11 +21,12 @@ use deadpool_postgres::Transaction;
 use mailroom_shared::events::EventData;
 use mailroom_shared::queue::{QueueReply, QueueRequest, QueueRow};
 
-use super::super::mail_writes::{self, DeliverOp};
+use super::super::mail_writes;
 use super::super::txn::{self, TxError, TxResult};
 use super::super::{PgEngine, event_rows, unix_now};
 use super::mailboxes::prepare;
 use crate::common::messages::Body;
+use crate::common::messages::DeliverOp;
 use crate::common::queue::{attempts, check_submission, domain_of, lease_until};
 use crate::engine::{Outcome, Queue, StoreFuture};
 use crate::outbound::{

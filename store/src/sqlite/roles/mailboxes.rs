@@ -21,17 +21,7 @@ impl Mailboxes for SqliteBackend {
     fn deliver(&self, m: Deliver) -> StoreFuture<Outcome<Vec<Delivered>>> {
         let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
         Box::pin(async move {
-            if m.recipients.is_empty() {
-                return Err(StoreError::Invalid("a delivery needs a recipient".into()));
-            }
-            let body = Self::prepare_body(blobs, m.raw).await?;
-            let op = DeliverOp {
-                recipients: m.recipients,
-                junk: m.junk,
-                body,
-                internal_date: m.internal_date.unwrap_or_else(unix_now),
-                event: m.event,
-            };
+            let op = DeliverOp::prepare(m, unix_now(), Self::body_key(blobs)).await?;
             writer.deliver(op).await
         })
     }
@@ -39,18 +29,7 @@ impl Mailboxes for SqliteBackend {
     fn append(&self, m: Append) -> StoreFuture<Outcome<Appended>> {
         let (blobs, writer) = (self.blobs.clone(), self.writer.clone());
         Box::pin(async move {
-            // Check what we can before writing a file that would then be orphaned.
-            let flags = crate::types::check_flags(m.flags)?;
-            let keywords = crate::types::normalize_keywords(&m.keywords)?;
-            let body = Self::prepare_body(blobs, m.raw).await?;
-            let op = AppendOp {
-                account_id: m.account_id,
-                mailbox: m.mailbox,
-                flags,
-                keywords,
-                internal_date: m.internal_date.unwrap_or_else(unix_now),
-                body,
-            };
+            let op = AppendOp::prepare(m, unix_now(), Self::body_key(blobs)).await?;
             writer.append(op).await
         })
     }
