@@ -39,6 +39,7 @@ pub mod outbound;
 mod postgres;
 pub mod requests;
 pub mod spam;
+mod table_rows;
 mod sqlite;
 pub mod types;
 

@@ -3,18 +3,17 @@
 //! checked against what PostgreSQL holds before it is committed.
 //!
 //! The engines do the reading (`sqlite::export`) and the writing (`postgres::import`);
-//! this driver only moves [`tables`] rows between them in batches and compares. The whole
+//! this driver only moves [`crate::table_rows`] rows between them in batches and compares. The whole
 //! copy is one PostgreSQL transaction: a failure, or a check that does not hold, rolls it
 //! back and leaves the target database empty.
 
-pub(crate) mod tables;
 
 use std::path::Path;
 
 use crate::error::StoreError;
 use crate::postgres::import::PgImport;
 use crate::sqlite::export::SqliteExport;
-use tables::{Row, TABLES};
+use crate::table_rows::{Row, TABLES};
 
 /// Rows sent to PostgreSQL in one COPY, at most…
 const BATCH_ROWS: usize = 1000;

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{pg, schema};
 use crate::error::StoreError;
-use crate::migrate::tables::{Kind, Row, TABLES, Table, Value};
+use crate::table_rows::{Kind, Row, TABLES, Table, Value};
 
 /// Bodies read back per query while verifying.
 const VERIFY_BATCH: i64 = 64;

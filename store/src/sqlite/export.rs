@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::blobs::{BlobStore, check_inline};
 use super::{DB_FILE, dkim, lock_data_dir, open_write_connection, schema};
 use crate::error::StoreError;
-use crate::migrate::tables::{Row, Rows, Table, Value};
+use crate::table_rows::{Row, Rows, Table, Value};
 use crate::mime;
 
 /// A stopped embedded store, locked against a server starting on it while it is read.
