@@ -10,8 +10,9 @@
 //! [`ServeError::StoreFailed`], so that the process exits non-zero and a supervisor restarts
 //! it, instead of a server that answers "unavailable" forever.
 
-use mailroom_config::{Config, ConfigSource, ListenerKind};
+use mailroom_config::{Config, ConfigSource, ListenerKind, StoreEngine};
 use mailroom_shared::bus::Bus;
+use mailroom_shared::cluster::{ClusterBridge, Settings as ClusterSettings};
 use mailroom_shared::net::{
     Apply, Arbiters, Bound, CloseAll, ConnectionTracker, ListenerSet, Protocol, Protocols,
 };
@@ -137,18 +138,35 @@ pub async fn run(
         snapshot.config.limits.max_inflight_bytes,
         data_dir.join("tmp"),
     );
-    let store = MailboxStore::start_embedded(&data_dir, bus.clone()).map_err(|source| {
+    // The engine `[store]` names: the embedded one in the data directory, or PostgreSQL.
+    let store = mailroom_store::start(&snapshot.config, bus.clone()).map_err(|source| {
         ServeError::OpenStore {
             dir: data_dir.clone(),
             source,
         }
     })?;
+    // With `[cluster] redis`, the changes that concern the shared store cross to the other
+    // nodes and theirs come here. Held for the server's life: the bus keeps only weak
+    // references.
+    let _cluster = match &snapshot.config.cluster.redis {
+        Some(url) => Some(
+            ClusterBridge::start(
+                ClusterSettings::new(url.clone(), mailroom_store::node_name(&snapshot.config)),
+                &bus,
+            )
+            .map_err(|e| ServeError::start("cluster", e))?,
+        ),
+        None => None,
+    };
     let mut store_failure = store
         .send(WatchFatal)
         .await
         .map_err(|e| ServeError::start("store", e))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
-    let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
+    // Nodes sharing a PostgreSQL store read each other's greylist rows from it.
+    let greylist = Greylist::new(&snapshot.config.greylist, store.clone())
+        .shared_store(snapshot.config.store.engine == StoreEngine::Postgres)
+        .start_on(&bus);
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
     // trains each account's classifier).
     let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
