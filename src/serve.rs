@@ -12,7 +12,7 @@
 
 use mailroom_config::{Config, ConfigSource, ListenerKind, StoreEngine};
 use mailroom_shared::bus::Bus;
-use mailroom_shared::cluster::{ClusterBridge, Settings as ClusterSettings};
+use mailroom_shared::cluster::{ClusterBridge, Counters, Settings as ClusterSettings};
 use mailroom_shared::net::{
     Apply, Arbiters, Bound, CloseAll, ConnectionTracker, ListenerSet, Protocol, Protocols,
 };
@@ -170,10 +170,17 @@ pub async fn run(
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
     // trains each account's classifier).
     let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
+    // Submissions per account and hour: counted in Redis across the nodes when there is one.
+    let send_rate = match &snapshot.config.cluster.redis {
+        Some(url) => mailroom_smtp::SendRate::shared(
+            Counters::new(url).map_err(|e| ServeError::start("cluster", e))?,
+        ),
+        None => mailroom_smtp::SendRate::default(),
+    };
     let policy = Policy {
         greylist: greylist.clone(),
         spam,
-        send_rate: mailroom_smtp::SendRate::default(),
+        send_rate,
         dkim: std::sync::Arc::new(mailroom_smtp::dkim::DkimSigners::new()),
     };
     // Before any session can log an event, so every configured target gets it. Held for the

@@ -28,10 +28,15 @@
 //! other nodes see changes made here at their next command (IMAP NOOP, a new IDLE, POP3
 //! reconnect) — nothing is lost, since the data is in the store; only the push is.
 //!
+//! Beside the bridge, [`Counters`]: sliding-window counters in Redis for the limits that
+//! must hold across nodes and live too briefly for the store (submission rate).
+//!
 //! This module knows Redis and the bus, no store and no protocol.
 
 mod bridge;
+mod counters;
 mod wire;
 
 pub use bridge::{ClusterBridge, ClusterError, DEFAULT_CHANNEL, Settings, Subscription};
+pub use counters::{Counters, CountersDown};
 pub use wire::{Crossing, Envelope, Origin};
