@@ -282,3 +282,15 @@ async fn the_bridge_reconnects_after_redis_restarts() {
         assert_eq!(m, change(2));
     }
 }
+
+#[test]
+fn each_redis_database_has_its_own_channel() {
+    assert_eq!(
+        Settings::new("redis://127.0.0.1:6379", "a").channel,
+        "mailroom:changes:0"
+    );
+    assert_eq!(
+        Settings::new("redis://127.0.0.1:6379/3", "a").channel,
+        "mailroom:changes:3"
+    );
+}

@@ -15,7 +15,9 @@ use super::wire::{Crossing, Envelope, Origin};
 use crate::bus::Bus;
 use crate::msg::{AccountRemoved, MailboxChanged};
 
-/// The channel all nodes of a deployment share (one deployment per Redis database).
+/// The channel all nodes of a deployment share, followed by `:` and the database number of
+/// the URL: pub/sub channels are global to a Redis server, not per database, and one
+/// deployment per database is the rule for its keys.
 pub const DEFAULT_CHANNEL: &str = "mailroom:changes";
 /// Changes waiting to be published; past it (Redis slow or down) new ones are dropped.
 const OUTGOING_CAPACITY: usize = 1024;
@@ -49,12 +51,15 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The settings for `url`, named `node`, on the default channel.
+    /// The settings for `url`, named `node`, on the default channel of the URL's database.
     pub fn new(url: impl Into<String>, node: impl Into<String>) -> Self {
+        let url = url.into();
+        let db = redis::Client::open(url.as_str())
+            .map_or(0, |c| c.get_connection_info().redis_settings().db());
         Self {
-            url: url.into(),
+            url,
             node: node.into(),
-            channel: DEFAULT_CHANNEL.into(),
+            channel: format!("{DEFAULT_CHANNEL}:{db}"),
         }
     }
 }
