@@ -67,7 +67,10 @@ impl Drop for Database {
         let _ = Command::new("psql")
             .arg(&self.admin_url)
             .args(["-q", "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .output();
     }
 }
@@ -122,9 +125,7 @@ fn cluster(test: &str, security: &str) -> Option<Cluster> {
 fn idle(s: &Server, user: &str) -> LineClient {
     let mut c = LineClient::connect(s.ports.imap).expect("imap");
     c.read_line().expect("greeting");
-    let login = c
-        .cmd(&format!("a LOGIN {user} password-1"))
-        .expect("LOGIN");
+    let login = c.cmd(&format!("a LOGIN {user} password-1")).expect("LOGIN");
     assert!(login.contains("a OK"), "{login}");
     c.send("b SELECT INBOX").expect("SELECT");
     let selected = c.read_until(|l| l.starts_with("b ")).expect("SELECT");
@@ -149,9 +150,13 @@ fn deliver(s: &Server, rcpt: &str) {
         let r = c
             .read_until(|l| l.len() < 4 || l.as_bytes()[3] == b' ')
             .expect("reply");
-        assert!(r.lines().last().unwrap_or_default().starts_with(code), "{line}: {r}");
+        assert!(
+            r.lines().last().unwrap_or_default().starts_with(code),
+            "{line}: {r}"
+        );
     }
-    c.send("Subject: across\r\n\r\nhello from node A\r\n.").expect("data");
+    c.send("Subject: across\r\n\r\nhello from node A\r\n.")
+        .expect("data");
     let r = c.read_line().expect("250");
     assert!(r.starts_with("250"), "{r}");
 }
@@ -174,7 +179,9 @@ fn a_delivery_on_node_a_wakes_idle_on_node_b() {
 
 #[test]
 fn a_pop3_deletion_on_node_b_reaches_idle_on_node_a() {
-    let Some(c) = cluster("expunge", "") else { return };
+    let Some(c) = cluster("expunge", "") else {
+        return;
+    };
     deliver(&c.a, "bob@example.test");
     let mut watcher = idle(&c.a, "bob@example.test");
     let mut pop = LineClient::connect(c.b.ports.pop3).expect("pop3");
@@ -225,12 +232,13 @@ fn a_lockout_earned_on_node_a_holds_on_node_b() {
 
 #[test]
 fn an_account_removed_through_node_a_ends_its_session_on_node_b() {
-    let Some(c) = cluster("removal", "") else { return };
+    let Some(c) = cluster("removal", "") else {
+        return;
+    };
     let mut session = idle(&c.b, "bob@example.test");
-    let out = c
-        .a
-        .cli(&["user", "remove", "bob@example.test"], None)
-        .expect("cli");
+    let out =
+        c.a.cli(&["user", "remove", "bob@example.test"], None)
+            .expect("cli");
     assert!(
         out.status.success(),
         "{}",

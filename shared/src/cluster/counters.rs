@@ -9,8 +9,8 @@
 
 use bb8_redis::RedisConnectionManager;
 use bb8_redis::redis;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::time::timeout;
 
@@ -121,7 +121,10 @@ impl Counters {
         Ok(())
     }
 
-    async fn run<T: redis::FromRedisValue>(&self, pipe: redis::Pipeline) -> Result<T, CountersDown> {
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        pipe: redis::Pipeline,
+    ) -> Result<T, CountersDown> {
         let waiting = self
             .retry_at
             .lock()

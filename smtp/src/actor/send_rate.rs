@@ -119,7 +119,9 @@ mod tests {
     fn redis() -> Option<String> {
         let url = std::env::var("MAILROOM_TEST_REDIS").ok();
         if url.is_none() {
-            println!("skipped: set MAILROOM_TEST_REDIS=redis://127.0.0.1:56379 to test shared rates");
+            println!(
+                "skipped: set MAILROOM_TEST_REDIS=redis://127.0.0.1:56379 to test shared rates"
+            );
         }
         url
     }
@@ -155,9 +157,8 @@ mod tests {
             .expect("free port")
             .port();
         // Nothing listens there any more: every Redis call fails at once.
-        let rate = SendRate::shared(
-            Counters::new(&format!("redis://127.0.0.1:{port}")).expect("url"),
-        );
+        let rate =
+            SendRate::shared(Counters::new(&format!("redis://127.0.0.1:{port}")).expect("url"));
         rate.record(1, 2).await;
         assert!(!rate.over(1, 2).await);
         rate.record(1, 2).await;

@@ -652,7 +652,11 @@ async fn nodes_sharing_a_store_see_each_others_rounds_passes_and_edits() {
     // Both hold the pending round in memory.
     assert_eq!(a.send(mail.clone()).await.expect("actor"), defer(300));
     now.store(10_100, SeqCst);
-    assert_eq!(b.send(mail.clone()).await.expect("actor"), defer(200), "A's round");
+    assert_eq!(
+        b.send(mail.clone()).await.expect("actor"),
+        defer(200),
+        "A's round"
+    );
     // The retry lands on B and passes; A, whose memory still says pending, follows the
     // store once the retry window (default 2 days) has long passed too.
     now.store(10_300, SeqCst);
