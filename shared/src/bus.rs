@@ -59,6 +59,22 @@ impl EventBus {
             None => unreachable!("event bus entry of the wrong type"),
         }
     }
+
+    /// Send `event` to every live subscriber of `E` but `except`, dropping the dead ones.
+    fn hand_out<E: Event>(&mut self, event: &E, except: Option<&Recipient<E>>)
+    where
+        E::Result: Send,
+    {
+        self.list::<E>().retain(|weak| match weak.upgrade() {
+            Some(recipient) => {
+                if except != Some(&recipient) {
+                    recipient.do_send(event.clone());
+                }
+                true
+            }
+            None => false,
+        });
+    }
 }
 
 impl<E: Event> Handler<Subscribe<E>> for EventBus {
@@ -74,13 +90,7 @@ where
 {
     type Result = ();
     fn handle(&mut self, msg: Publish<E>, _: &mut Context<Self>) {
-        self.list::<E>().retain(|weak| match weak.upgrade() {
-            Some(recipient) => {
-                recipient.do_send(msg.0.clone());
-                true
-            }
-            None => false,
-        });
+        self.hand_out(&msg.0, None);
     }
 }
 
@@ -90,15 +100,7 @@ where
 {
     type Result = ();
     fn handle(&mut self, msg: PublishExcept<E>, _: &mut Context<Self>) {
-        self.list::<E>().retain(|weak| match weak.upgrade() {
-            Some(recipient) => {
-                if recipient != msg.except {
-                    recipient.do_send(msg.event.clone());
-                }
-                true
-            }
-            None => false,
-        });
+        self.hand_out(&msg.event, Some(&msg.except));
     }
 }
 
