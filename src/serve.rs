@@ -10,8 +10,9 @@
 //! [`ServeError::StoreFailed`], so that the process exits non-zero and a supervisor restarts
 //! it, instead of a server that answers "unavailable" forever.
 
-use mailroom_config::{Config, ConfigSource, ListenerKind};
+use mailroom_config::{Config, ConfigSource, ListenerKind, StoreEngine};
 use mailroom_shared::bus::Bus;
+use mailroom_shared::cluster::{ClusterBridge, Counters, Settings as ClusterSettings};
 use mailroom_shared::net::{
     Apply, Arbiters, Bound, CloseAll, ConnectionTracker, ListenerSet, Protocol, Protocols,
 };
@@ -144,19 +145,42 @@ pub async fn run(
             source,
         }
     })?;
+    // With `[cluster] redis`, the changes that concern the shared store cross to the other
+    // nodes and theirs come here. Held for the server's life: the bus keeps only weak
+    // references.
+    let _cluster = match &snapshot.config.cluster.redis {
+        Some(url) => Some(
+            ClusterBridge::start(
+                ClusterSettings::new(url.clone(), mailroom_store::node_name(&snapshot.config)),
+                &bus,
+            )
+            .map_err(|e| ServeError::start("cluster", e))?,
+        ),
+        None => None,
+    };
     let mut store_failure = store
         .send(WatchFatal)
         .await
         .map_err(|e| ServeError::start("store", e))?;
     // Subscribed to ConfigChanged (reload) and EventRecorded (learning from deliveries).
-    let greylist = Greylist::new(&snapshot.config.greylist, store.clone()).start_on(&bus);
+    // Nodes sharing a PostgreSQL store read each other's greylist rows from it.
+    let greylist = Greylist::new(&snapshot.config.greylist, store.clone())
+        .shared_store(snapshot.config.store.engine == StoreEngine::Postgres)
+        .start_on(&bus);
     // Subscribed to ConfigChanged (thresholds, weights) and EventRecorded (MessageMoved
     // trains each account's classifier).
     let spam = SpamScorer::start_on(&bus, store.clone(), &snapshot.config.spam);
+    // Submissions per account and hour: counted in Redis across the nodes when there is one.
+    let send_rate = match &snapshot.config.cluster.redis {
+        Some(url) => mailroom_smtp::SendRate::shared(
+            Counters::new(url).map_err(|e| ServeError::start("cluster", e))?,
+        ),
+        None => mailroom_smtp::SendRate::default(),
+    };
     let policy = Policy {
         greylist: greylist.clone(),
         spam,
-        send_rate: mailroom_smtp::SendRate::default(),
+        send_rate,
         dkim: std::sync::Arc::new(mailroom_smtp::dkim::DkimSigners::new()),
     };
     // Before any session can log an event, so every configured target gets it. Held for the

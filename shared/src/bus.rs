@@ -23,6 +23,19 @@ pub struct Subscribe<E: Event>(pub Recipient<E>);
 #[rtype(result = "()")]
 pub struct Publish<E: Event>(pub E);
 
+/// Hand `event` to every current subscriber of `E` but `except`. Sent by a relay that is
+/// itself a subscriber of `E` (the cluster bridge republishing another node's change), so
+/// that what it relays does not come back to it; handled by [`EventBus`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishExcept<E: Event>
+where
+    E::Result: Send,
+{
+    pub event: E,
+    pub except: Recipient<E>,
+}
+
 /// The bus actor; one per process, on the System arbiter.
 #[derive(Default)]
 pub struct EventBus {
@@ -46,6 +59,22 @@ impl EventBus {
             None => unreachable!("event bus entry of the wrong type"),
         }
     }
+
+    /// Send `event` to every live subscriber of `E` but `except`, dropping the dead ones.
+    fn hand_out<E: Event>(&mut self, event: &E, except: Option<&Recipient<E>>)
+    where
+        E::Result: Send,
+    {
+        self.list::<E>().retain(|weak| match weak.upgrade() {
+            Some(recipient) => {
+                if except != Some(&recipient) {
+                    recipient.do_send(event.clone());
+                }
+                true
+            }
+            None => false,
+        });
+    }
 }
 
 impl<E: Event> Handler<Subscribe<E>> for EventBus {
@@ -61,13 +90,17 @@ where
 {
     type Result = ();
     fn handle(&mut self, msg: Publish<E>, _: &mut Context<Self>) {
-        self.list::<E>().retain(|weak| match weak.upgrade() {
-            Some(recipient) => {
-                recipient.do_send(msg.0.clone());
-                true
-            }
-            None => false,
-        });
+        self.hand_out(&msg.0, None);
+    }
+}
+
+impl<E: Event> Handler<PublishExcept<E>> for EventBus
+where
+    E::Result: Send,
+{
+    type Result = ();
+    fn handle(&mut self, msg: PublishExcept<E>, _: &mut Context<Self>) {
+        self.hand_out(&msg.event, Some(&msg.except));
     }
 }
 
@@ -84,6 +117,14 @@ impl Bus {
     /// Publish `event` to all subscribers of its type.
     pub fn publish<E: Event>(&self, event: E) {
         self.0.do_send(Publish(event));
+    }
+
+    /// Publish `event` to all subscribers of its type except `except`.
+    pub fn publish_except<E: Event>(&self, event: E, except: Recipient<E>)
+    where
+        E::Result: Send,
+    {
+        self.0.do_send(PublishExcept { event, except });
     }
 
     /// Subscribe `recipient` to events of type `E`.
@@ -135,5 +176,18 @@ mod tests {
         bus.0.send(Publish(Ping(3))).await.expect("bus alive");
         let seen = a.send(Seen).await.expect("sink alive");
         assert_eq!(seen, [1, 2, 3]);
+    }
+
+    #[actix_rt::test]
+    async fn publish_except_skips_only_the_relay() {
+        let bus = Bus::start();
+        let relay = Sink::default().start();
+        let other = Sink::default().start();
+        bus.subscribe(relay.clone().recipient::<Ping>());
+        bus.subscribe(other.clone().recipient::<Ping>());
+        bus.publish_except(Ping(1), relay.clone().recipient());
+        bus.0.send(Publish(Ping(2))).await.expect("bus alive");
+        assert_eq!(relay.send(Seen).await.expect("relay alive"), [2]);
+        assert_eq!(other.send(Seen).await.expect("sink alive"), [1, 2]);
     }
 }

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod bus;
 pub mod civil;
+pub mod cluster;
 pub mod dns;
 pub mod events;
 pub mod fsutil;

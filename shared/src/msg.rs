@@ -2,6 +2,7 @@
 //! it and who handles it. Protocol crates meet only here and in the store's messages.
 
 use actix::Message;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::snapshot::Snapshot;
@@ -13,7 +14,7 @@ use crate::snapshot::Snapshot;
 pub struct ConfigChanged(pub Arc<Snapshot>);
 
 /// What changed in a mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MailboxChange {
     /// Messages were added (delivery, APPEND, COPY, MOVE target).
     Added,
@@ -26,8 +27,9 @@ pub enum MailboxChange {
 }
 
 /// A mailbox changed. Published by `MailboxStore` after the change is durable; handled by IMAP
-/// sessions (IDLE, untagged updates) and webhooks.
-#[derive(Message, Debug, Clone)]
+/// sessions (IDLE, untagged updates) and webhooks. Crosses to the other nodes of a cluster
+/// (`shared::cluster`), so its fields are serialisable.
+#[derive(Message, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct MailboxChanged {
     /// The account that owns the mailbox.
@@ -43,8 +45,9 @@ pub struct MailboxChanged {
 /// An account was removed (from the panel, the API or the CLI). Published by `MailboxStore`
 /// once the removal is durable; handled by the `ListenerSet`, which ends the account's open
 /// sessions (IMAP `* BYE`, POP3 `-ERR`, SMTP `421`), so nobody keeps using an account that
-/// is gone.
-#[derive(Message, Debug, Clone)]
+/// is gone. Crosses to the other nodes of a cluster (`shared::cluster`), whose sessions of the
+/// account end too.
+#[derive(Message, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[rtype(result = "()")]
 pub struct AccountRemoved {
     /// The account's id.

@@ -8,6 +8,7 @@ mod auth;
 mod autoconfig;
 mod cli;
 mod cli_running;
+mod cluster;
 mod data_dir;
 mod dns_records;
 mod envelope;

@@ -276,7 +276,7 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 at_mail,
             } => {
                 let limit = config.submission.max_messages_per_hour;
-                let answer = if at_mail && send_rate.over(account_id, limit) {
+                let answer = if at_mail && send_rate.over(account_id, limit).await {
                     Authorization::OverRate { limit }
                 } else {
                     Box::pin(submission::owns(&store, account_id, addresses)).await
@@ -287,7 +287,9 @@ async fn drive(conn: Connection, store: Addr<MailboxStore>, policy: Policy) -> i
                 let account_id = submitted.account_id;
                 let outcome = Box::pin(submission::submit(&store, &dkim, submitted)).await;
                 if outcome.is_ok() {
-                    send_rate.record(account_id, config.submission.max_messages_per_hour);
+                    send_rate
+                        .record(account_id, config.submission.max_messages_per_hour)
+                        .await;
                     metrics().message_received(kind);
                 }
                 session.delivered(outcome);

@@ -18,6 +18,13 @@
 //!   survives restarts. Writes that start a round or pass a triplet are durable before the
 //!   reply; refreshing `last_seen` of a passed triplet is not waited for.
 //! - A store failure never blocks mail: the actor then lets the recipient through and logs.
+//! - When the store is shared by several nodes (`store.engine = "postgres"`,
+//!   [`Greylist::shared_store`]), other nodes change rows behind this one's memory: a round
+//!   started on node A must count when the retry lands on node B, and an admin's edit on one
+//!   node must hold on all. Memory then answers nothing alone: every check reads the
+//!   triplet (and the known senders) from the store, which wins over memory. Deliveries are
+//!   still learned only on the node that took them (`EventRecorded` does not cross nodes),
+//!   and written to the store, where the others read them.
 //!
 //! This module must not reply to clients: the session turns a [`Verdict`] into SMTP.
 
@@ -149,6 +156,8 @@ pub struct State {
     all_triplets: bool,
     /// Memory holds every stored known sender.
     all_known: bool,
+    /// Other nodes write the same store: every check reads it, and what it says wins.
+    shared: bool,
     cap: usize,
 }
 
@@ -161,8 +170,17 @@ impl State {
             known: HashMap::new(),
             all_triplets: true,
             all_known: true,
+            shared: false,
             cap: cap.max(1),
         }
+    }
+
+    /// Other nodes write the same store: from now on every check looks its rows up, and the
+    /// store's answer replaces what memory held.
+    pub fn share_store(&mut self) {
+        self.shared = true;
+        self.all_triplets = false;
+        self.all_known = false;
     }
 
     /// New settings (SIGHUP); the state stays.
@@ -174,8 +192,8 @@ impl State {
     pub fn load(&mut self, rows: GreylistRows) {
         self.triplets.extend(rows.triplets);
         self.known.extend(rows.known);
-        self.all_triplets = rows.all_triplets;
-        self.all_known = rows.all_known;
+        self.all_triplets = rows.all_triplets && !self.shared;
+        self.all_known = rows.all_known && !self.shared;
         self.evict();
     }
 
@@ -188,6 +206,28 @@ impl State {
         found: Option<TripletState>,
         known: Vec<(KnownSender, i64)>,
     ) {
+        if self.shared {
+            // Another node may have passed, restarted or (an admin) deleted the row; only a
+            // `last_seen` refresh of ours may still be on its way to the store.
+            match found {
+                Some(s) => {
+                    let last_seen = self
+                        .triplets
+                        .get(&triplet)
+                        .map_or(s.last_seen, |m| m.last_seen.max(s.last_seen));
+                    self.triplets
+                        .insert(triplet, TripletState { last_seen, ..s });
+                }
+                None => {
+                    self.triplets.remove(&triplet);
+                }
+            }
+            for (k, seen) in known {
+                let held = self.known.entry(k).or_insert(seen);
+                *held = (*held).max(seen);
+            }
+            return;
+        }
         if let Some(s) = found {
             self.triplets.entry(triplet).or_insert(s);
         }
@@ -225,6 +265,12 @@ impl State {
             }
         }
         if !looked_up {
+            if self.shared {
+                return Step::Lookup(LookupGreylist {
+                    triplet,
+                    known: wanted,
+                });
+            }
             let missing_triplet = !self.all_triplets && !self.triplets.contains_key(&triplet);
             let missing_known =
                 !self.all_known && wanted.iter().any(|k| !self.known.contains_key(k));
@@ -442,6 +488,14 @@ impl Greylist {
         Self::with_clock(config, store, Arc::new(unix_now), MAX_HOT_ROWS)
     }
 
+    /// Other nodes share the store (`store.engine = "postgres"`): read it on every check.
+    pub fn shared_store(mut self, shared: bool) -> Self {
+        if shared {
+            self.state.share_store();
+        }
+        self
+    }
+
     /// Like [`Greylist::new`] with a clock and a memory cap of `cap` rows per kind (tests).
     pub fn with_clock(
         config: &mailroom_config::Greylist,
@@ -617,7 +671,8 @@ impl Handler<EditGreylist> for Greylist {
             recipient: canonical(&m.recipient),
         };
         let held = self.state.in_memory(&t);
-        let lookup = (held.is_none() && !self.state.all_triplets).then(|| {
+        let ask = self.state.shared || (held.is_none() && !self.state.all_triplets);
+        let lookup = ask.then(|| {
             self.store.send(LookupGreylist {
                 triplet: t.clone(),
                 known: Vec::new(),

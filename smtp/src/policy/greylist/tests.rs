@@ -633,3 +633,83 @@ async fn an_admin_whitelists_and_deletes_entries_in_memory_and_in_the_store() {
     assert_eq!(two, None, "deleted from the store");
     assert_eq!(g.send(second).await.expect("actor"), defer(300));
 }
+
+/// Two nodes: two greylist actors, each with its own memory, over one store.
+#[actix_rt::test]
+async fn nodes_sharing_a_store_see_each_others_rounds_passes_and_edits() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (now, clk) = clock(10_000);
+    let store = open_store(dir.path()).await;
+    let bus = Bus::start();
+    let node = || {
+        Greylist::with_clock(&config(300), store.clone(), clk.clone(), 1000)
+            .shared_store(true)
+            .start_on(&bus)
+    };
+    let (a, b) = (node(), node());
+    let mail = q("192.0.2.7", "a@example.org", "b@example.test");
+    // Both hold the pending round in memory.
+    assert_eq!(a.send(mail.clone()).await.expect("actor"), defer(300));
+    now.store(10_100, SeqCst);
+    assert_eq!(
+        b.send(mail.clone()).await.expect("actor"),
+        defer(200),
+        "A's round"
+    );
+    // The retry lands on B and passes; A, whose memory still says pending, follows the
+    // store once the retry window (default 2 days) has long passed too.
+    now.store(10_300, SeqCst);
+    assert_eq!(b.send(mail.clone()).await.expect("actor"), Verdict::Pass);
+    now.store(10_300 + 3 * 86_400, SeqCst);
+    assert_eq!(
+        a.send(mail.clone()).await.expect("actor"),
+        Verdict::Pass,
+        "passed on B, passes on A"
+    );
+    // An admin deletes the entry on B: A starts a new round.
+    let deleted = b
+        .send(EditGreylist {
+            net: "192.0.2.0/24".into(),
+            sender: "a@example.org".into(),
+            recipient: "b@example.test".into(),
+            action: GreylistAction::Delete,
+        })
+        .await
+        .expect("actor");
+    assert_eq!(deleted, Ok(true));
+    assert_eq!(a.send(mail).await.expect("actor"), defer(300));
+}
+
+#[test]
+fn a_shared_store_is_asked_on_every_check_and_wins_over_memory() {
+    let mut s = State::new(settings(), 1000);
+    s.share_store();
+    let c = q("192.0.2.7", "a@example.org", "b@example.test");
+    let Step::Lookup(lookup) = s.check(&c, 1000, false) else {
+        panic!("a shared store is always asked");
+    };
+    s.absorb(lookup.triplet.clone(), None, Vec::new());
+    assert_eq!(verdict_looked_up(&mut s, &c, 1000), defer(300));
+    // Memory now holds the round, but the store is still asked.
+    assert!(matches!(s.check(&c, 1100, false), Step::Lookup(_)));
+    // Another node passed it at 1300: the store's row replaces ours.
+    let passed = TripletState {
+        first_seen: 1000,
+        last_seen: 1300,
+        passed_at: Some(1300),
+        count: 2,
+    };
+    s.absorb(lookup.triplet.clone(), Some(passed), Vec::new());
+    assert_eq!(verdict_looked_up(&mut s, &c, 1400), Verdict::Pass);
+    // Deleted elsewhere: gone from memory too, so a new round starts.
+    s.absorb(lookup.triplet, None, Vec::new());
+    assert_eq!(verdict_looked_up(&mut s, &c, 1500), defer(300));
+}
+
+fn verdict_looked_up(s: &mut State, c: &Check, now: i64) -> Verdict {
+    match s.check(c, now, true) {
+        Step::Done { verdict, .. } => verdict,
+        Step::Lookup(_) => panic!("a looked-up check decides"),
+    }
+}
