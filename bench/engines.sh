@@ -58,7 +58,7 @@ cleanup() {
   trap - EXIT INT TERM
   stop_nodes || true
   if [ "$SERVICES" = 1 ]; then
-    MAILROOM_PG_PORT=$PG_PORT MAILROOM_REDIS_PORT=$REDIS_PORT \
+    SERVICES_PG_PORT=$PG_PORT SERVICES_REDIS_PORT=$REDIS_PORT \
       "$REPO/scripts/services" stop || true
   fi
   if [ -n "$WORK" ] && [ -d "$WORK" ]; then
@@ -102,11 +102,11 @@ EOF
 
 log "PostgreSQL (fsync on) and Redis for the benchmark"
 SERVICES=1
-eval "$(MAILROOM_PG_PORT=$PG_PORT MAILROOM_REDIS_PORT=$REDIS_PORT \
-  MAILROOM_PG_FSYNC=on "$REPO/scripts/services")"
-PG_ADMIN=$MAILROOM_TEST_POSTGRES
-REDIS=$MAILROOM_TEST_REDIS
-unset MAILROOM_TEST_POSTGRES MAILROOM_TEST_REDIS
+eval "$(SERVICES_PG_PORT=$PG_PORT SERVICES_REDIS_PORT=$REDIS_PORT \
+  SERVICES_PG_FSYNC=on "$REPO/scripts/services")"
+PG_ADMIN=$TEST_MAILROOM_POSTGRES
+REDIS=$TEST_MAILROOM_REDIS
+unset TEST_MAILROOM_POSTGRES TEST_MAILROOM_REDIS
 
 # write_config FILE DATA SMTP IMAP ADMIN STORE_TOML: one node's configuration
 write_config() {

@@ -37,6 +37,10 @@ pub struct Outbound {
     pub command_timeout_secs: u64,
     /// Seconds between scans of the queue for due work (besides the wake-ups on new mail).
     pub poll_secs: u64,
+    /// With a store shared by several nodes: how long a node keeps the recipients it took
+    /// for an attempt before another node may take them (so the work of a node that died
+    /// is taken over after this). Longer than an attempt can last; default 15 minutes.
+    pub lease_secs: u64,
     /// Honour MTA-STS (RFC 8461): a domain whose policy says `enforce` gets mail only at the
     /// MX hosts it names, over STARTTLS with a certificate that verifies. Not for a relay.
     pub mta_sts: bool,
@@ -64,6 +68,7 @@ impl Default for Outbound {
             connect_timeout_secs: 30,
             command_timeout_secs: 300,
             poll_secs: 1,
+            lease_secs: 15 * 60,
             mta_sts: true,
             mta_sts_port: 443,
             extra_ca_file: String::new(),
@@ -153,6 +158,7 @@ impl Outbound {
             ("outbound.connect_timeout_secs", self.connect_timeout_secs),
             ("outbound.command_timeout_secs", self.command_timeout_secs),
             ("outbound.poll_secs", self.poll_secs),
+            ("outbound.lease_secs", self.lease_secs),
         ] {
             if value == 0 {
                 err(key, "must be greater than 0".into());

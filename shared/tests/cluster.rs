@@ -1,5 +1,5 @@
 //! The cluster bridge against a real Redis: two nodes (two buses, two bridges) in one
-//! process. Needs `MAILROOM_TEST_REDIS` (e.g. `redis://127.0.0.1:56379`); the restart test
+//! process. Needs `TEST_MAILROOM_REDIS` (e.g. `redis://127.0.0.1:56379`); the restart test
 //! also starts a `redis-server` of its own on a free port. Skipped, with a printed line,
 //! without them.
 
@@ -18,10 +18,10 @@ const ARRIVAL: Duration = Duration::from_secs(2);
 const RECONNECT: Duration = Duration::from_secs(15);
 
 fn redis_url() -> Option<String> {
-    let url = std::env::var("MAILROOM_TEST_REDIS").ok();
+    let url = std::env::var("TEST_MAILROOM_REDIS").ok();
     if url.is_none() {
         println!(
-            "skipped: Redis tests need MAILROOM_TEST_REDIS=redis://127.0.0.1:56379 \
+            "skipped: Redis tests need TEST_MAILROOM_REDIS=redis://127.0.0.1:56379 \
              (scripts/services starts one)"
         );
     }

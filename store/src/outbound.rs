@@ -192,6 +192,9 @@ pub struct DueQueue {
     pub limit: usize,
     /// Message ids to skip.
     pub exclude: Vec<i64>,
+    /// How long the recipients returned stay this node's, on an engine whose queue several
+    /// nodes share (`outbound.lease_secs`); the embedded engine has one node and ignores it.
+    pub lease_secs: i64,
 }
 
 /// What happened to one recipient.

@@ -3,8 +3,8 @@
 //! on node B reaches an IMAP IDLE session on node A as EXPUNGE; a lockout earned on node A
 //! holds on node B; an account removed through node A ends its session on node B.
 //!
-//! Needs `MAILROOM_TEST_POSTGRES` (a server where the test may create a database) and
-//! `MAILROOM_TEST_REDIS`; skipped, with a printed line, without them
+//! Needs `TEST_MAILROOM_POSTGRES` (a server where the test may create a database) and
+//! `TEST_MAILROOM_REDIS`; skipped, with a printed line, without them
 //! (`eval "$(scripts/services)"` starts both).
 
 use mailroom_tests::{LineClient, Server};
@@ -18,13 +18,13 @@ const CROSS_NODE: Duration = Duration::from_secs(2);
 /// The PostgreSQL and Redis to use, or `None` (and a printed line) to skip.
 fn services() -> Option<(String, String)> {
     match (
-        std::env::var("MAILROOM_TEST_POSTGRES"),
-        std::env::var("MAILROOM_TEST_REDIS"),
+        std::env::var("TEST_MAILROOM_POSTGRES"),
+        std::env::var("TEST_MAILROOM_REDIS"),
     ) {
         (Ok(pg), Ok(redis)) => Some((pg, redis)),
         _ => {
             println!(
-                "skipped: two-node tests need MAILROOM_TEST_POSTGRES and MAILROOM_TEST_REDIS \
+                "skipped: two-node tests need TEST_MAILROOM_POSTGRES and TEST_MAILROOM_REDIS \
                  (eval \"$(scripts/services)\" starts both)"
             );
             None

@@ -3,7 +3,7 @@
 //! into a fresh PostgreSQL database; started again on PostgreSQL, IMAP shows the same
 //! UIDVALIDITY, UIDs, flags and bodies, and the same password logs in.
 //!
-//! Needs `MAILROOM_TEST_POSTGRES` (a server the test may create databases on, with `psql`
+//! Needs `TEST_MAILROOM_POSTGRES` (a server the test may create databases on, with `psql`
 //! on the PATH); skipped with a line saying so otherwise.
 
 use std::process::Command;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::{python, users};
 use mailroom_tests::Server;
 
-const POSTGRES_VAR: &str = "MAILROOM_TEST_POSTGRES";
+const POSTGRES_VAR: &str = "TEST_MAILROOM_POSTGRES";
 
 /// Deliver three messages to alice over SMTP; the third is larger than the embedded engine
 /// keeps in a row, so it is a body file.

@@ -1,7 +1,7 @@
 //! Two mailroom nodes on one PostgreSQL database and one Redis, end to end against the real
 //! binary: what one node does, the other sees — mail, expunges, greylisting, lockouts, the
 //! outbound queue and webhooks — and an engine that goes away is a temporary failure, not
-//! lost mail. Skipped (saying so) unless `MAILROOM_TEST_POSTGRES` and `MAILROOM_TEST_REDIS`
+//! lost mail. Skipped (saying so) unless `TEST_MAILROOM_POSTGRES` and `TEST_MAILROOM_REDIS`
 //! name servers (`eval "$(scripts/services)"`, which scripts/test runs).
 
 use mailroom_tests::{LineClient, Server, wait_until};
@@ -26,12 +26,12 @@ impl Database {
     /// server is named.
     pub(crate) fn create(test: &str) -> Option<Database> {
         let (Ok(pg), Ok(_)) = (
-            std::env::var("MAILROOM_TEST_POSTGRES"),
-            std::env::var("MAILROOM_TEST_REDIS"),
+            std::env::var("TEST_MAILROOM_POSTGRES"),
+            std::env::var("TEST_MAILROOM_REDIS"),
         ) else {
             let _ = writeln!(
                 std::io::stderr(),
-                "skipped {test}: set MAILROOM_TEST_POSTGRES and MAILROOM_TEST_REDIS \
+                "skipped {test}: set TEST_MAILROOM_POSTGRES and TEST_MAILROOM_REDIS \
                  (`eval \"$(scripts/services)\"` starts both) to run it"
             );
             return None;
@@ -96,7 +96,7 @@ pub(crate) struct Pair {
 impl Pair {
     pub(crate) fn start(test: &str, extra: &str) -> Option<Pair> {
         let db = Database::create(test)?;
-        let redis = std::env::var("MAILROOM_TEST_REDIS").expect("checked");
+        let redis = std::env::var("TEST_MAILROOM_REDIS").expect("checked");
         Self::start_on(db, &redis, &redis, extra)
     }
 
@@ -384,7 +384,7 @@ fn postgres_or_redis_away_is_a_temporary_failure_and_nothing_is_lost() {
     let Some(db) = Database::create("postgres_or_redis_away_is_a_temporary_failure") else {
         return;
     };
-    let redis = std::env::var("MAILROOM_TEST_REDIS").expect("checked");
+    let redis = std::env::var("TEST_MAILROOM_REDIS").expect("checked");
     let pg_link = Cuttable::to(port_of(&db.url));
     let redis_link = Cuttable::to(port_of(&redis));
     let db_url_a = through(&db.url, &pg_link);

@@ -269,7 +269,6 @@ impl Server {
             }
             None => Command::new(&self.bin),
         };
-        without_test_settings(&mut command);
         let child = command
             .arg("--config")
             .arg(self.config_path())
@@ -573,7 +572,6 @@ pub fn run_cli(
     stdin: Option<&str>,
 ) -> Result<Output> {
     let mut cmd = Command::new(bin);
-    without_test_settings(&mut cmd);
     cmd.args(args).current_dir(cwd);
     if let Some(config) = config {
         cmd.arg("--config").arg(config);
@@ -587,17 +585,6 @@ pub fn run_cli(
         pipe.write_all(text.as_bytes())?;
     }
     Ok(child.wait_with_output()?)
-}
-
-/// The test run's own `MAILROOM_TEST_*` variables (where PostgreSQL and Redis are) are not
-/// for the server: it would read them as configuration keys (`MAILROOM_SECTION__KEY`) and
-/// refuse the unknown ones. A test that wants a service names it in the config.
-fn without_test_settings(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("MAILROOM_TEST_") {
-            cmd.env_remove(key);
-        }
-    }
 }
 
 fn accepts(port: u16) -> bool {

@@ -117,10 +117,10 @@ mod tests {
     }
 
     fn redis() -> Option<String> {
-        let url = std::env::var("MAILROOM_TEST_REDIS").ok();
+        let url = std::env::var("TEST_MAILROOM_REDIS").ok();
         if url.is_none() {
             println!(
-                "skipped: set MAILROOM_TEST_REDIS=redis://127.0.0.1:56379 to test shared rates"
+                "skipped: set TEST_MAILROOM_REDIS=redis://127.0.0.1:56379 to test shared rates"
             );
         }
         url

@@ -116,6 +116,7 @@ impl OutboundQueue {
             now: unix_now(),
             limit: free,
             exclude: self.in_flight.keys().copied().collect(),
+            lease_secs: i64::try_from(config.lease_secs).unwrap_or(i64::MAX),
         });
         ctx.spawn(due.into_actor(self).map(|answer, this, ctx| {
             this.scanning = false;

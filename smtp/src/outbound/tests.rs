@@ -220,6 +220,7 @@ async fn queue_len(store: &Addr<MailboxStore>) -> usize {
             now: i64::MAX,
             limit: 1000,
             exclude: Vec::new(),
+            lease_secs: 900,
         })
         .await
         .expect("mailbox")
@@ -439,6 +440,7 @@ fn a_restart_sends_only_what_was_not_accepted() {
                         now: i64::MAX,
                         limit: 10,
                         exclude: Vec::new(),
+                        lease_secs: 900,
                     })
                     .await
                     .expect("mailbox")

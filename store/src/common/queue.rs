@@ -5,14 +5,15 @@
 
 use crate::error::StoreError;
 
-/// How long a lease taken by `DueQueue` lasts, in seconds: longer than one delivery attempt
-/// (an MX lookup and an SMTP transaction with its timeouts), so a live node keeps the
-/// recipients it works on; a node that died frees them after this.
-pub(crate) const LEASE_SECS: i64 = 15 * 60;
+/// The shortest lease taken, whatever `DueQueue::lease_secs` asks: a lease must outlast the
+/// scan that takes it.
+pub(crate) const MIN_LEASE_SECS: i64 = 5;
 
-/// When a lease taken at `now` runs out.
-pub(crate) fn lease_until(now: i64) -> i64 {
-    now.saturating_add(LEASE_SECS)
+/// When a lease of `secs` taken at `now` runs out. The lease must be longer than one
+/// delivery attempt (an MX lookup and an SMTP transaction with its timeouts), so a live node
+/// keeps the recipients it works on; a node that died frees them after it.
+pub(crate) fn lease_until(now: i64, secs: i64) -> i64 {
+    now.saturating_add(secs.max(MIN_LEASE_SECS))
 }
 
 /// The domain of an address, lowercase, without a trailing dot; an address without a local
@@ -53,6 +54,7 @@ mod tests {
         assert!(domain_of("a@").is_err());
         assert_eq!(attempts(-3), 0);
         assert_eq!(attempts(i64::MAX), u32::MAX);
-        assert_eq!(lease_until(100), 100 + LEASE_SECS);
+        assert_eq!(lease_until(100, 900), 1000);
+        assert_eq!(lease_until(100, 0), 100 + MIN_LEASE_SECS);
     }
 }

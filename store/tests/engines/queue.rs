@@ -76,6 +76,7 @@ async fn due_at(store: &Addr<MailboxStore>, now: i64, exclude: Vec<i64>) -> Vec<
             now,
             limit: 100,
             exclude,
+            lease_secs: 900,
         })
         .await
         .expect("mailbox")
@@ -153,6 +154,7 @@ async fn submit_stores_local_and_queues_remote_in_one_transaction() {
                 now: unix_now(),
                 limit: 1,
                 exclude: vec![queued[0].id],
+                lease_secs: 900,
             })
             .await
             .expect("mailbox")
@@ -351,6 +353,7 @@ async fn two_nodes_asking_at_once_never_get_the_same_recipient() {
                     now,
                     limit: 4,
                     exclude: exclude.clone(),
+                    lease_secs: 900,
                 })
             };
             let (a, bb) = tokio::join!(ask(&h.store, &held_a), ask(&b, &held_b));

@@ -1,5 +1,5 @@
 //! One store test suite, every engine: each test runs its body once per engine — the
-//! embedded one always, PostgreSQL when `MAILROOM_TEST_POSTGRES` names a server it may make
+//! embedded one always, PostgreSQL when `TEST_MAILROOM_POSTGRES` names a server it may make
 //! databases on (`eval "$(scripts/services)"` starts one). Each run gets a fresh store: a
 //! temporary directory, or a database of its own that is dropped afterwards.
 
@@ -13,7 +13,7 @@ use mailroom_shared::bus::Bus;
 use mailroom_store::{MailboxStore, Role, StoreAdmin};
 
 /// The variable naming the PostgreSQL server the suite may use.
-pub const POSTGRES_VAR: &str = "MAILROOM_TEST_POSTGRES";
+pub const POSTGRES_VAR: &str = "TEST_MAILROOM_POSTGRES";
 
 /// One engine's fresh store.
 pub struct Harness {
@@ -81,7 +81,7 @@ fn with_database(base: &str, name: &str) -> String {
 }
 
 /// Run `body` against every engine in turn. PostgreSQL is skipped, with a line saying how
-/// to run it, when `MAILROOM_TEST_POSTGRES` is unset.
+/// to run it, when `TEST_MAILROOM_POSTGRES` is unset.
 pub async fn each_engine<F, Fut>(body: F)
 where
     F: Fn(Harness) -> Fut,
@@ -135,7 +135,7 @@ pub async fn postgres(admin_url: &str) -> Harness {
     );
     let client = connect(admin_url)
         .await
-        .expect("connect to MAILROOM_TEST_POSTGRES");
+        .expect("connect to TEST_MAILROOM_POSTGRES");
     // Two statements: a multi-statement string runs as one transaction, which CREATE
     // DATABASE refuses.
     for sql in [

@@ -4,7 +4,7 @@
 //! Leases: `due_queue` locks the due recipients with `FOR UPDATE SKIP LOCKED` (a node never
 //! waits for, nor takes, rows another node is leasing at that moment) and keeps only those
 //! whose lease is free, ran out, or is this node's own; it sets `leased_by = node,
-//! lease_until = now + LEASE_SECS` and commits. Another node's scan then passes them by
+//! lease_until = now + DueQueue::lease_secs` and commits. Another node's scan then passes them by
 //! until `record_attempts` finishes or defers them (releasing the lease) or, if this node
 //! died, the lease runs out and the first node to scan takes them over. The node's own
 //! leases stay its to take again, so the outbound actor's in-memory bookkeeping (in-flight
@@ -331,7 +331,7 @@ async fn lease_due(tx: &Transaction<'_>, node: &str, m: &DueQueue) -> TxResult<V
     if recipients.is_empty() {
         return Ok(Vec::new());
     }
-    tx.execute(LEASE, &[&recipients, &node, &lease_until(m.now)])
+    tx.execute(LEASE, &[&recipients, &node, &lease_until(m.now, m.lease_secs)])
         .await?;
     let mut due: HashMap<i64, Vec<QueuedRecipient>> = HashMap::new();
     for r in tx.query(RECIPIENTS_GET, &[&recipients]).await? {
