@@ -294,3 +294,26 @@ fn each_redis_database_has_its_own_channel() {
         "mailroom:changes:3"
     );
 }
+
+/// The bridge's keep-alive PING on the subscribed connection (answered, in RESP2, with
+/// `["pong", ""]`, as Redis documents for subscribed clients) must not count
+/// as a lost connection: after more than one PING period the subscription is still the
+/// first one and changes still cross at once.
+#[actix_rt::test]
+async fn the_subscription_outlives_its_keep_alive_pings() {
+    let Some(url) = redis_url() else { return };
+    let ch = channel("pings");
+    let a = Node::start(&url, "a", &ch);
+    let mut b = Node::start(&url, "b", &ch);
+    a.subscribed(true).await;
+    b.subscribed(true).await;
+    let mut watch = b.bridge.send(Subscription).await.expect("bridge alive");
+    watch.borrow_and_update();
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(
+        !watch.has_changed().expect("bridge alive"),
+        "the subscription was lost and made again during two PING periods"
+    );
+    a.bus.publish(change(7));
+    assert_eq!(b.next_change().await.0, change(7));
+}

@@ -39,8 +39,8 @@ pub mod outbound;
 mod postgres;
 pub mod requests;
 pub mod spam;
-mod table_rows;
 mod sqlite;
+mod table_rows;
 pub mod types;
 
 pub use actor::MailboxStore;

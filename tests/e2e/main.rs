@@ -35,7 +35,6 @@ mod spam;
 mod store_migrate;
 mod submission;
 mod tls;
-mod two_nodes;
 mod webhooks;
 
 use mailroom_tests::Server;

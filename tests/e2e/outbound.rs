@@ -13,12 +13,12 @@ use std::time::Duration;
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const WAIT: Duration = Duration::from_secs(30);
-const MESSAGE: &str = "From: alice@example.test\r\nTo: bob@remote.test\r\nSubject: outbound\r\nMessage-ID: <o1@example.test>\r\nDate: Wed, 2 Dec 2026 05:00:00 +0000\r\n\r\nHello Bob,\r\n.a dotted line\r\n";
+pub(crate) const MESSAGE: &str = "From: alice@example.test\r\nTo: bob@remote.test\r\nSubject: outbound\r\nMessage-ID: <o1@example.test>\r\nDate: Wed, 2 Dec 2026 05:00:00 +0000\r\n\r\nHello Bob,\r\n.a dotted line\r\n";
 
 /// Fast retries for tests.
 const FAST: &str = "retry_schedule_secs = [1]\njitter_percent = 0\n";
 
-fn ca(s: &Server) -> std::path::PathBuf {
+pub(crate) fn ca(s: &Server) -> std::path::PathBuf {
     s.data_dir()
         .join(format!("tls/{}.selfsigned.crt", s.hostname))
 }
@@ -31,12 +31,12 @@ fn sender(outbound: &str) -> Server {
     a
 }
 
-fn point_mx_at_loopback(a: &Server) {
+pub(crate) fn point_mx_at_loopback(a: &Server) {
     a.dns.mx("remote.test", 10, "mx.remote.test").expect("mx");
     a.dns.ip("mx.remote.test", LOOPBACK);
 }
 
-fn alice_submits(a: &Server, to: &[&str]) -> String {
+pub(crate) fn alice_submits(a: &Server, to: &[&str]) -> String {
     submit(
         a.ports.submission,
         &a.hostname,
@@ -51,15 +51,30 @@ fn alice_submits(a: &Server, to: &[&str]) -> String {
 }
 
 /// A scripted SMTP server: RCPT codes per address in turn (then 250), end-of-DATA codes in
-/// turn (then 250); records what it accepted.
+/// turn (then 250); records what it accepted. While `hold` is set it answers no end of
+/// DATA (counting them in `held`), as a destination that is slow to take a message.
 #[derive(Default)]
-struct Script {
-    rcpt: HashMap<String, VecDeque<u16>>,
-    data_end: VecDeque<u16>,
-    accepted: Vec<(Vec<String>, String)>,
+pub(crate) struct Script {
+    pub(crate) rcpt: HashMap<String, VecDeque<u16>>,
+    pub(crate) data_end: VecDeque<u16>,
+    pub(crate) accepted: Vec<(Vec<String>, String)>,
+    pub(crate) hold: bool,
+    pub(crate) held: usize,
 }
 
-fn scripted(script: Arc<Mutex<Script>>) -> u16 {
+/// Whether the other end of `stream` has closed it (a read would say end of stream now).
+fn peer_closed(stream: &std::net::TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    let _ = stream.set_nonblocking(true);
+    let closed = match stream.peek(&mut probe) {
+        Ok(n) => n == 0,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+pub(crate) fn scripted(script: Arc<Mutex<Script>>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -106,6 +121,19 @@ fn scripted(script: Arc<Mutex<Script>>) -> u16 {
                                 break;
                             }
                             body.push_str(&line);
+                        }
+                        let mut counted = false;
+                        while script.lock().expect("lock").hold {
+                            if !counted {
+                                script.lock().expect("lock").held += 1;
+                                counted = true;
+                            }
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        // A client that went away while held never hears the answer: the
+                        // message is not taken (RFC 5321 §4.1.1.4).
+                        if counted && peer_closed(r.get_ref()) {
+                            return;
                         }
                         let mut s = script.lock().expect("lock");
                         let code = s.data_end.pop_front().unwrap_or(250);
@@ -330,7 +358,7 @@ fn the_queue_cli_lists_and_refuses_unknown_ids() {
 }
 
 /// How many recipients are still queued or held (-1 if the API did not answer).
-fn queued_rows(a: &Server) -> i64 {
+pub(crate) fn queued_rows(a: &Server) -> i64 {
     a.queue().map_or(-1, |rows| rows.len() as i64)
 }
 

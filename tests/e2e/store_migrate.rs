@@ -6,13 +6,11 @@
 //! Needs `TEST_MAILROOM_POSTGRES` (a server the test may create databases on, with `psql`
 //! on the PATH); skipped with a line saying so otherwise.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::{python, users};
 use mailroom_tests::Server;
-
-const POSTGRES_VAR: &str = "TEST_MAILROOM_POSTGRES";
+use mailroom_tests::services::{self, Database, psql};
 
 /// Deliver three messages to alice over SMTP; the third is larger than the embedded engine
 /// keeps in a row, so it is a body file.
@@ -70,31 +68,6 @@ fn imap_view(s: &Server, change: bool) -> String {
     python(&script)
 }
 
-/// Run `sql` with psql; the value it answers, if any.
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .arg(url)
-        .args(["-v", "ON_ERROR_STOP=1", "-Atc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// `base` naming database `name` instead.
-fn with_database(base: &str, name: &str) -> String {
-    let server = base.split('?').next().unwrap_or(base);
-    let server = match server.rsplit_once('/') {
-        Some((head, _)) if head.contains("//") && !head.ends_with('/') => head,
-        _ => server,
-    };
-    format!("{server}/{name}")
-}
-
 fn stop(s: &mut Server) {
     s.signal("TERM").expect("SIGTERM");
     assert_eq!(
@@ -107,20 +80,11 @@ fn stop(s: &mut Server) {
 
 #[test]
 fn imap_sees_the_same_uids_and_flags_after_migrating_to_postgresql() {
-    let Some(admin_url) = std::env::var(POSTGRES_VAR).ok().filter(|u| !u.is_empty()) else {
-        eprintln!(
-            "skipped the store migration test: set {POSTGRES_VAR} to a PostgreSQL server's URL \
-             (`eval \"$(scripts/services)\"` starts one) to run it"
-        );
+    let Some(admin_url) = services::postgres("the store migration test") else {
         return;
     };
-    let name = format!("mr_e2e_migrate_{}", std::process::id());
-    psql(
-        &admin_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    );
-    psql(&admin_url, &format!("CREATE DATABASE {name}"));
-    let url = with_database(&admin_url, &name);
+    let database = Database::create(&admin_url, "migrate");
+    let url = database.url();
 
     let mut s = users();
     deliver(&s);
@@ -185,9 +149,5 @@ fn imap_sees_the_same_uids_and_flags_after_migrating_to_postgresql() {
         String::from_utf8_lossy(&out.stderr).contains("already holds mailroom data"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
-    );
-    psql(
-        &admin_url,
-        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
     );
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// One POST the receiver got.
 #[derive(Debug, Clone)]
-struct Request {
+pub(crate) struct Request {
     headers: Vec<(String, String)>,
     body: String,
 }
@@ -37,8 +37,8 @@ impl Request {
 
 /// An HTTP receiver on 127.0.0.1 that records every request and answers 200 (or the status
 /// set with [`Receiver::answer`]).
-struct Receiver {
-    port: u16,
+pub(crate) struct Receiver {
+    pub(crate) port: u16,
     got: Arc<Mutex<Vec<Request>>>,
     status: Arc<AtomicU16>,
     stop: Arc<AtomicBool>,
@@ -46,7 +46,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn start(port: u16) -> Self {
+    pub(crate) fn start(port: u16) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind receiver");
         listener.set_nonblocking(true).expect("nonblocking");
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -79,7 +79,7 @@ impl Receiver {
         self.status.store(status, Ordering::SeqCst);
     }
 
-    fn requests(&self) -> Vec<Request> {
+    pub(crate) fn requests(&self) -> Vec<Request> {
         self.got
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -87,7 +87,7 @@ impl Receiver {
     }
 
     /// Wait until `n` requests arrived; all of them.
-    fn wait_for(&self, n: usize, s: &Server) -> Vec<Request> {
+    pub(crate) fn wait_for(&self, n: usize, s: &Server) -> Vec<Request> {
         let arrived = wait_until(Duration::from_secs(20), || self.requests().len() >= n);
         let got = self.requests();
         assert!(
@@ -166,7 +166,7 @@ fn serve(stream: TcpStream, got: &Mutex<Vec<Request>>, stop: &AtomicBool, status
     }
 }
 
-fn hook_config(port: u16, secret: &str, events: &str) -> String {
+pub(crate) fn hook_config(port: u16, secret: &str, events: &str) -> String {
     format!(
         "[[webhooks]]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"{secret}\"\n\
          events = [{events}]\n\n[webhook_delivery]\nmax_backoff_secs = 1\ntimeout_secs = 5\n"
@@ -174,7 +174,7 @@ fn hook_config(port: u16, secret: &str, events: &str) -> String {
 }
 
 /// Send one message to `to` (accepted) and try `nobody@example.test` (refused at RCPT).
-fn mail_and_refusal(s: &Server, subject: &str) {
+pub(crate) fn mail_and_refusal(s: &Server, subject: &str) {
     let mut c = LineClient::connect(s.ports.smtp).expect("connect");
     c.read_line().expect("greeting");
     c.send("EHLO client.example.org").expect("ehlo");
@@ -213,7 +213,7 @@ fn python_verifies(secret: &str, r: &Request) -> bool {
     python(&script).trim() == "ok"
 }
 
-fn ids(requests: &[Request]) -> Vec<i64> {
+pub(crate) fn ids(requests: &[Request]) -> Vec<i64> {
     requests
         .iter()
         .map(|r| r.json()["id"].as_i64().expect("id"))

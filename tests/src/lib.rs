@@ -10,6 +10,7 @@ mod client;
 pub mod dns;
 mod imap_reader;
 mod server;
+pub mod services;
 mod submit;
 
 use std::net::{IpAddr, Ipv4Addr};

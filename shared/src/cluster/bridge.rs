@@ -344,7 +344,7 @@ impl Listen {
                     bridge.do_send(Heard(envelope.change));
                 }
                 _ = ping.tick() => {
-                    match timeout(IO_TIMEOUT, sink.ping::<String>()).await {
+                    match timeout(IO_TIMEOUT, sink.ping::<redis::Value>()).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return Ended::Lost(e.to_string()),
                         Err(_) => return Ended::Lost("no answer to PING".into()),

@@ -7,7 +7,6 @@
 //! copy is one PostgreSQL transaction: a failure, or a check that does not hold, rolls it
 //! back and leaves the target database empty.
 
-
 use std::path::Path;
 
 use crate::error::StoreError;

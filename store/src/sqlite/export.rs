@@ -10,8 +10,8 @@ use rusqlite::{Connection, OptionalExtension};
 use super::blobs::{BlobStore, check_inline};
 use super::{DB_FILE, dkim, lock_data_dir, open_write_connection, schema};
 use crate::error::StoreError;
-use crate::table_rows::{Row, Rows, Table, Value};
 use crate::mime;
+use crate::table_rows::{Row, Rows, Table, Value};
 
 /// A stopped embedded store, locked against a server starting on it while it is read.
 pub(crate) struct SqliteExport {

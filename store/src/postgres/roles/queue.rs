@@ -331,8 +331,11 @@ async fn lease_due(tx: &Transaction<'_>, node: &str, m: &DueQueue) -> TxResult<V
     if recipients.is_empty() {
         return Ok(Vec::new());
     }
-    tx.execute(LEASE, &[&recipients, &node, &lease_until(m.now, m.lease_secs)])
-        .await?;
+    tx.execute(
+        LEASE,
+        &[&recipients, &node, &lease_until(m.now, m.lease_secs)],
+    )
+    .await?;
     let mut due: HashMap<i64, Vec<QueuedRecipient>> = HashMap::new();
     for r in tx.query(RECIPIENTS_GET, &[&recipients]).await? {
         due.entry(r.get(1)).or_default().push(QueuedRecipient {
