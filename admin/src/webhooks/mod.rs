@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use mailroom_config::Config;
+use mailroom_config::{Config, StoreEngine};
 use mailroom_shared::Secret;
 use mailroom_shared::bus::Bus;
 use mailroom_shared::events::{EventKind, EventRecorded};
@@ -88,6 +88,11 @@ fn targets_of(config: &Config) -> Vec<TargetConfig> {
                 .collect(),
             max_backoff: Duration::from_secs(delivery.max_backoff_secs),
             timeout: Duration::from_secs(delivery.timeout_secs),
+            poll: if config.store.engine == StoreEngine::Postgres {
+                target::SHARED_POLL
+            } else {
+                target::IDLE_POLL
+            },
         })
         .collect()
 }

@@ -34,7 +34,11 @@ const BATCH: u32 = 100;
 /// First retry delay; doubles per failure up to the configured cap.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// Looked at the log this often even without a wake-up (a lost one costs at most this).
-const IDLE_POLL: Duration = Duration::from_secs(30);
+pub(crate) const IDLE_POLL: Duration = Duration::from_secs(30);
+/// The same when the store is shared by several nodes: events the other nodes log wake no
+/// one here (they do not cross nodes, see `mailroom_shared::cluster`), so this is how soon
+/// they are posted.
+pub(crate) const SHARED_POLL: Duration = Duration::from_secs(1);
 /// How often a node that does not hold a target's lease asks for it again.
 const LEASE_RETRY: Duration = Duration::from_secs(5);
 /// The lease beyond what a POST and its retry wait can take.
@@ -155,6 +159,9 @@ pub(crate) struct TargetConfig {
     pub kinds: Vec<EventKind>,
     pub max_backoff: Duration,
     pub timeout: Duration,
+    /// How often the log is read without a wake-up: [`IDLE_POLL`], or [`SHARED_POLL`] on a
+    /// store that other nodes write.
+    pub poll: Duration,
 }
 
 impl TargetConfig {
@@ -301,7 +308,7 @@ pub(crate) async fn run(
             tokio::select! {
                 () = wake.notified() => {}
                 changed = config.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep(IDLE_POLL) => {}
+                () = tokio::time::sleep(target.poll) => {}
             }
             continue;
         }

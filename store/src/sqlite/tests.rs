@@ -17,8 +17,8 @@ use super::{Admin, DB_FILE, SqliteBackend};
 use crate::engine::{Directory, Lifecycle, Mailboxes, PolicyState};
 use crate::error::StoreError;
 use crate::requests::{
-    Authenticate, Deliver, Expunge, FetchBody, LoginAttempt, LoginGuard, LoginProtocol, Move,
-    Select, SetFlags,
+    Authenticate, Deliver, Expunge, FetchBody, LoginAttempt, LoginGuard, LoginProtocol, Select,
+    SetFlags,
 };
 use crate::types::*;
 
