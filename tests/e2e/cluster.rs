@@ -12,7 +12,7 @@ use crate::webhooks::{Receiver, hook_config, ids};
 use mailroom_tests::services::{self, Database};
 use mailroom_tests::{LineClient, Server, free_port, wait_until};
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -315,7 +315,7 @@ struct Cuttable {
 
 impl Cuttable {
     fn to(target_port: u16) -> Cuttable {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let listener = mailroom_tests::listen_on_free_port();
         let port = listener.local_addr().expect("addr").port();
         let cut = Arc::new(AtomicBool::new(false));
         let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();

@@ -7,7 +7,7 @@ use crate::server_with;
 use mailroom_tests::{Server, after_trace, submit, wait_until};
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ fn peer_closed(stream: &std::net::TcpStream) -> bool {
 }
 
 pub(crate) fn scripted(script: Arc<Mutex<Script>>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = mailroom_tests::listen_on_free_port();
     let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -431,7 +431,7 @@ fn policy_server(policies: &[(&str, &str)]) -> (u16, String, Arc<Mutex<Vec<Strin
         .map(|(d, p)| (format!("mta-sts.{d}"), p.to_string()))
         .collect();
     let served = Arc::new(Mutex::new(Vec::new()));
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = mailroom_tests::listen_on_free_port();
     let port = listener.local_addr().expect("addr").port();
     let log = served.clone();
     std::thread::spawn(move || {

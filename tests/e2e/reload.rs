@@ -138,7 +138,7 @@ fn invalid_config_on_sighup_keeps_the_running_one() {
     );
 
     // A listener that cannot bind refuses the whole reload as well.
-    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let taken = mailroom_tests::listen_on_free_port();
     let busy = taken.local_addr().expect("addr").port();
     let old_imap = s.ports.imap;
     s.ports.imap = busy;

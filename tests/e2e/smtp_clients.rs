@@ -4,7 +4,6 @@
 use crate::server;
 use mailroom_tests::{Server, after_trace};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -77,7 +76,7 @@ fn swaks_delivers_plain_with_starttls_and_pipelined() {
 
 /// What smtp-source sends with these arguments, captured by a minimal sink.
 fn smtp_source_sample(args: &[&str]) -> Vec<u8> {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let listener = mailroom_tests::listen_on_free_port();
     let port = listener.local_addr().expect("addr").port();
     let sink = std::thread::spawn(move || {
         let (conn, _) = listener.accept().expect("accept");

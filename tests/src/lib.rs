@@ -58,5 +58,5 @@ pub fn parse_loopback(host: &str) -> Result<IpAddr, String> {
 
 pub use client::{HttpAnswer, LineClient, http_get, http_request};
 pub use dns::DnsServer;
-pub use server::{Ports, Server, free_port, free_ports, run_cli, wait_until};
+pub use server::{Ports, Server, free_port, free_ports, listen_on_free_port, run_cli, wait_until};
 pub use submit::submit;

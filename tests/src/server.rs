@@ -45,6 +45,18 @@ pub fn free_port() -> u16 {
     free_ports(1)[0]
 }
 
+/// A listener on a port of its own on 127.0.0.1, for a test's fake peer (MX, proxy, HTTP
+/// receiver). Never `bind(0)` for those: the kernel may hand out a port that a server under
+/// test holds between a stop and a restart, and the restarted server's clients would then
+/// talk to the fake peer. Ports from [`free_ports`] are never handed out twice.
+pub fn listen_on_free_port() -> std::net::TcpListener {
+    loop {
+        if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", free_port())) {
+            return listener;
+        }
+    }
+}
+
 /// Poll `check` every 20 ms until it is true or `deadline` passes.
 pub fn wait_until(deadline: Duration, mut check: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
