@@ -102,6 +102,11 @@ pub(crate) async fn lock_owned(
     account_id: i64,
     ids: &[i64],
 ) -> TxResult<Vec<u32>> {
+    // The account's row first, as every write of its mail does: writes of one account then
+    // queue behind each other instead of taking mailbox and message locks in different
+    // orders (a STORE beside an EXPUNGE deadlocked, and PostgreSQL breaks a deadlock only
+    // after a second).
+    lock_accounts(tx, &[account_id]).await?;
     let rows = tx.query(MAILBOXES_LOCK, &[&ids]).await?;
     let mut owned = BTreeMap::new();
     for r in &rows {
